@@ -1,0 +1,53 @@
+// The identity of the thread this code runs in: the main process, or a child
+// worker as its parent described it in the init message.
+import type { WireIdentity } from "./protocol.ts";
+
+/** This thread's view of itself, its parent and its children. */
+export interface _Context {
+  /** This process: `MainProcess` in the main thread. */
+  self: WireIdentity;
+  /** The parent process; `undefined` in the main thread. */
+  parent: WireIdentity | undefined;
+  /** Posts to the parent's side of this worker (`undefined` in the main thread). */
+  postToParent: ((message: unknown, transfer?: Transferable[]) => void) | undefined;
+  /** Prefix for children's names: `""` in main, `"1:"` in `Process-1`. */
+  childPrefix: string;
+  /** How many children this thread has named. */
+  childCount: number;
+  /** The run-wide pid counter (Int32 at index 0 holds the last pid given). */
+  pids: Int32Array;
+  /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
+  workerOptions: boolean | undefined | null;
+}
+
+const CONTEXT_KEY = Symbol.for("troupe.context");
+
+/** This thread's context; in the main thread it is made on first use. */
+export function _context(): _Context {
+  const g = globalThis as unknown as Record<symbol, _Context | undefined>;
+  return g[CONTEXT_KEY] ??= mainContext();
+}
+
+/** Installs the context a worker was given by its parent. */
+export function _setContext(ctx: _Context): void {
+  (globalThis as unknown as Record<symbol, _Context>)[CONTEXT_KEY] = ctx;
+}
+
+function mainContext(): _Context {
+  const pids = new Int32Array(new SharedArrayBuffer(4));
+  pids[0] = Deno.pid;
+  return {
+    self: { name: "MainProcess", pid: Deno.pid, daemon: false },
+    parent: undefined,
+    postToParent: undefined,
+    childPrefix: "",
+    childCount: 0,
+    pids,
+    workerOptions: null,
+  };
+}
+
+/** A pid no other process of this run has had. */
+export function _nextPid(): number {
+  return Atomics.add(_context().pids, 0, 1) + 1;
+}

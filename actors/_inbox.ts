@@ -1,0 +1,98 @@
+// A mailbox that received messages wait in until someone takes them.
+import { _checkTimeout } from "./_util.ts";
+
+/** Options for waiting on a message. */
+export interface ReceiveOptions {
+  /** Give up after this many milliseconds with a `TimeoutError`. @default {undefined} (wait forever) */
+  timeoutMs?: number;
+  /** Give up when this signal aborts, with its reason. */
+  signal?: AbortSignal;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+/** Messages in arrival order, handed to waiters one at a time. */
+export class _Inbox {
+  #items: unknown[] = [];
+  #head = 0;
+  #waiters: Waiter[] = [];
+  #closed: Error | undefined;
+  #what: string;
+
+  constructor(what: string) {
+    this.#what = what;
+  }
+
+  /** Number of messages waiting. */
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: unknown): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter.resolve(item);
+    else this.#items.push(item);
+  }
+
+  /** No more messages will come: waiters and later receivers get `reason` once the inbox is empty. */
+  close(reason: Error): void {
+    this.#closed ??= reason;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(reason);
+  }
+
+  receive(options: ReceiveOptions = {}): Promise<unknown> {
+    const timeoutMs = _checkTimeout(options.timeoutMs, "receive() timeoutMs");
+    if (this.size > 0) {
+      const item = this.#items[this.#head];
+      this.#items[this.#head++] = undefined;
+      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
+      return Promise.resolve(item);
+    }
+    if (this.#closed) return Promise.reject(this.#closed);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        resolve: (v) => {
+          cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const drop = (reason: unknown) => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        waiter.reject(reason);
+      };
+      const onAbort = () => drop(signal!.reason);
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            drop(
+              new DOMException(
+                `no message for ${this.#what} within ${timeoutMs} ms`,
+                "TimeoutError",
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+}

@@ -1,0 +1,29 @@
+// Small helpers shared by the runtime's files.
+
+/** Whether `fn` is a class (as opposed to a plain or arrow function). */
+export function _isClass(fn: unknown): boolean {
+  return typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+/** A short description of a value's type for error messages: "function f", "Point object". */
+export function _describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "function") {
+    return `${_isClass(value) ? "class" : "function"} ${value.name || "(anonymous)"}`;
+  }
+  if (typeof value === "symbol") return `symbol ${value.description ?? ""}`.trimEnd();
+  if (typeof value !== "object") return typeof value;
+  const ctor = Object.getPrototypeOf(value)?.constructor;
+  return ctor?.name ? `${ctor.name} object` : "object";
+}
+
+/** Validates an optional timeout in milliseconds; `undefined` means wait forever. */
+export function _checkTimeout(timeoutMs: unknown, what: string): number | undefined {
+  if (timeoutMs === undefined || timeoutMs === null) return undefined;
+  if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new RangeError(
+      `${what} must be a non-negative number of milliseconds, got ${String(timeoutMs)}`,
+    );
+  }
+  return timeoutMs;
+}

@@ -1,0 +1,89 @@
+// The parent's side of a worker: how one is started, and the count of live
+// ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
+// a process kind backed by a subprocess can be added without touching it.
+import type { ToChild, ToParent, WireError } from "./protocol.ts";
+import type { _DenoPermissions } from "./permissions.ts";
+
+/** A started worker as the parent sees it: post to it, or end it. */
+export interface _Endpoint {
+  post(message: ToChild, transfer?: Transferable[]): void;
+  /** Ends the worker at once. Safe to call more than once. */
+  terminate(): void;
+}
+
+/** What the parent hears from a worker. */
+export interface _EndpointEvents {
+  message(message: ToParent): void;
+  /** The worker failed outside the runtime's reach, e.g. its modules did not load. */
+  error(error: WireError): void;
+}
+
+const RUNTIME_URL = new URL("./_worker_runtime.ts", import.meta.url).href;
+const live = new Set<_Endpoint>();
+
+/** How many workers this thread started that have not ended. */
+export function _liveWorkerCount(): number {
+  return live.size;
+}
+
+/**
+ * Starts a worker whose entry module statically imports the runtime and
+ * `module`: a worker with `permissions: "none"` can load them that way, and
+ * still has no read access once running.
+ */
+export function _spawnWorker(
+  name: string,
+  module: string,
+  permissions: _DenoPermissions | undefined,
+  events: _EndpointEvents,
+): _Endpoint {
+  const source = `import { _main } from ${JSON.stringify(RUNTIME_URL)};\n` +
+    `import ${JSON.stringify(module)};\n_main();\n`;
+  const url = `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;
+  const options: WorkerOptions & { deno?: { permissions: _DenoPermissions } } = {
+    type: "module",
+    name,
+  };
+  // Never pass the option for "inherit": without the unstable flag Deno ends
+  // the whole process when it sees it.
+  if (permissions !== undefined) options.deno = { permissions };
+  const worker = new Worker(url, options);
+  let ended = false;
+  const endpoint: _Endpoint = {
+    post: (message, transfer) => worker.postMessage(message, transfer ?? []),
+    terminate() {
+      if (ended) return;
+      ended = true;
+      live.delete(endpoint);
+      worker.terminate();
+    },
+  };
+  worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    const error = e.error instanceof Error ? e.error : undefined;
+    events.error({
+      name: error?.name ?? "Error",
+      message: (error?.message ?? e.message ?? "worker failed").replace(
+        /^Uncaught (\(in promise\) )?/,
+        "",
+      ),
+      stack: error?.stack,
+    });
+  };
+  worker.onmessageerror = () => {
+    events.error({
+      name: "DataCloneError",
+      message: "a message from the worker could not be read",
+    });
+  };
+  live.add(endpoint);
+  return endpoint;
+}
+
+/** Ends every worker this thread started that is still running; returns how many there were. */
+export function _terminateAllWorkers(): number {
+  const n = live.size;
+  for (const endpoint of [...live]) endpoint.terminate();
+  return n;
+}

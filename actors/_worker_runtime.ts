@@ -1,0 +1,103 @@
+// The behaviour every Troupe worker runs: receive the init message, run the
+// callback it names (a task, a Process subclass's run()), report how it ended,
+// and close. User code is only ever the callback.
+import { _setContext } from "./_context.ts";
+import { _Inbox } from "./_inbox.ts";
+import { _toWireError } from "./errors.ts";
+import { _adoptSelf, _endChildren, type Process } from "./process.ts";
+import type { ExitMessage, InitMessage, ToChild, ToParent, WireError } from "./protocol.ts";
+import { _resolveTask } from "./task.ts";
+
+declare const self: {
+  postMessage(message: ToParent, transfer?: Transferable[]): void;
+  addEventListener(type: string, listener: (e: Event) => void): void;
+  close(): void;
+};
+
+const post = (message: ToParent, transfer?: Transferable[]) => self.postMessage(message, transfer);
+const realClose = self.close.bind(self);
+const realExit = Deno.exit;
+let exiting = false;
+
+/** Reports the exit to the parent once, then closes this worker. */
+function exitNow(code: number, error?: WireError): never {
+  if (!exiting) {
+    exiting = true;
+    const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
+    post(message);
+  }
+  realClose();
+  return realExit(code);
+}
+
+/** Ends this worker's own children first (they would otherwise die silently with it). */
+async function finish(code: number, error?: unknown): Promise<void> {
+  if (exiting) return;
+  try {
+    await _endChildren(code !== 0);
+  } finally {
+    if (code === 0 && typeof Deno.exitCode === "number" && Deno.exitCode !== 0) {
+      code = Deno.exitCode;
+    }
+    exitNow(code, error === undefined ? undefined : _toWireError(error));
+  }
+}
+
+/** Entry point called by the generated entry module, after the target's module loaded. */
+export function _main(): void {
+  // Deno gives the parent no event when a worker ends, so every way out of
+  // the worker reports first: Deno.exit(n), self.close(), uncaught errors.
+  Object.defineProperty(Deno, "exit", {
+    value: (code = 0): never => exitNow(code),
+    writable: true,
+    configurable: true,
+  });
+  (self as { close(): void }).close = () => exitNow(0);
+  self.addEventListener("error", (e) => {
+    e.preventDefault();
+    void finish(1, (e as ErrorEvent).error ?? new Error((e as ErrorEvent).message));
+  });
+  self.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    void finish(1, (e as PromiseRejectionEvent).reason);
+  });
+  const inbox = new _Inbox("this process");
+  let started = false;
+  self.addEventListener("message", (e) => {
+    const message = (e as MessageEvent<ToChild>).data;
+    if (message.t === "mail") inbox.push(message.data);
+    else if (message.t === "init" && !started) {
+      started = true;
+      void run(message, inbox);
+    }
+  });
+}
+
+async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
+  _setContext({
+    self: init.self,
+    parent: init.parent,
+    postToParent: (message, transfer) => self.postMessage(message as ToParent, transfer),
+    childPrefix: init.childPrefix,
+    childCount: 0,
+    pids: new Int32Array(init.pids),
+    workerOptions: init.workerOptions,
+  });
+  try {
+    const { spec } = init;
+    const target = _resolveTask(spec.task);
+    if (spec.mode === "subclass") {
+      const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
+      _adoptSelf(instance, inbox);
+      post({ t: "started" });
+      await instance.run();
+    } else {
+      _adoptSelf(undefined, inbox);
+      post({ t: "started" });
+      await (target as (...args: unknown[]) => unknown)(...spec.args);
+    }
+  } catch (error) {
+    return finish(1, error);
+  }
+  return finish(0);
+}

@@ -1,0 +1,590 @@
+/**
+ * `Process`: run a declared function, or a subclass's `run()`, in its own
+ * permissioned Deno Worker; plus `currentProcess()`, `parentProcess()`,
+ * `activeChildren()` and `cpuCount()`.
+ *
+ * @module
+ */
+import { _checkSendable } from "./_clone.ts";
+import { _context, _nextPid } from "./_context.ts";
+import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
+import { _checkTimeout, _describe } from "./_util.ts";
+import { type _Endpoint, _spawnWorker } from "./_worker_host.ts";
+import { RemoteError } from "./errors.ts";
+import {
+  _assertApplicable,
+  _normalizePermissions,
+  _workerOptionsEnabled,
+  type Permissions,
+} from "./permissions.ts";
+import type { InitMessage, ToParent, WireError, WireTaskRef } from "./protocol.ts";
+import { _requireTaskRef } from "./task.ts";
+
+export type { ReceiveOptions } from "./_inbox.ts";
+
+/**
+ * Options for {@linkcode Process}.
+ *
+ * @typeParam A The target's parameter types.
+ */
+export interface ProcessOptions<A extends unknown[] = unknown[]> {
+  /** The function to run in the child; it must be declared with `task()`. */
+  target?: (...args: A) => unknown;
+  /** Arguments for `target`; structured-cloned into the child. @default {[]} */
+  args?: A;
+  /** The process's name. @default {"Process-N"} */
+  name?: string;
+  /** A daemon child is terminated when its parent ends or is disposed. @default {false} */
+  daemon?: boolean;
+  /** What the child may do. @default {"inherit"} */
+  permissions?: Permissions;
+}
+
+type Role = "child" | "self" | "parent" | "main";
+
+interface State {
+  role: Role;
+  /** Python's `_identity`: `"1"`, or `"1:2"` for the second child of Process-1. */
+  identity: string;
+  name: string;
+  daemon: boolean;
+  pid: number | undefined;
+  target: ((...args: unknown[]) => unknown) | undefined;
+  args: unknown[];
+  permissions: Permissions;
+  started: boolean;
+  exitCode: number | null;
+  error: RemoteError | null;
+  endpoint: _Endpoint | undefined;
+  ended: PromiseWithResolvers<void>;
+  /** Messages this side receives: from the child (role child) or from the parent (role self). */
+  inbox: _Inbox | undefined;
+}
+
+// Internal state lives here, not in fields, so that a subclass's own fields
+// are exactly what gets sent to the child.
+const states = new WeakMap<Process, State>();
+const children = new Set<Process>();
+let selfProcess: Process | undefined;
+let parentHandle: Process | undefined;
+
+function state(p: Process): State {
+  const s = states.get(p);
+  if (!s) {
+    throw new TypeError(
+      "this Process was not constructed (call super() in a subclass constructor)",
+    );
+  }
+  return s;
+}
+
+function newState(role: Role, name: string, daemon: boolean, pid: number | undefined): State {
+  return {
+    role,
+    identity: "",
+    name,
+    daemon,
+    pid,
+    target: undefined,
+    args: [],
+    permissions: "inherit",
+    started: role !== "child",
+    exitCode: null,
+    error: null,
+    endpoint: undefined,
+    ended: Promise.withResolvers<void>(),
+    inbox: undefined,
+  };
+}
+
+/**
+ * A process: code running in its own Deno Worker, with its own permissions,
+ * a pid and a mailbox. Python's `multiprocessing.Process`, with `await` where
+ * Python blocks.
+ *
+ * Give it a `target` declared with `task()` and its `args`, or subclass it and
+ * override `run()`: the subclass's own fields are structured-cloned into the
+ * child, where `run()` sees them. Declare the subclass with `task()` too.
+ *
+ * `exitCode` is `null` while running, then `0` when the code returned, `1`
+ * when it threw (and {@linkcode Process.error} holds the {@linkcode RemoteError}),
+ * `n` after `Deno.exit(n)`, `-15` after `terminate()` and `-9` after `kill()`.
+ *
+ * @typeParam A The target's parameter types.
+ *
+ * @example A target function
+ * ```ts
+ * import { Process, task } from "../mod.ts";
+ *
+ * const greet = task(import.meta, function greet(who: string) {
+ *   console.log(`hello, ${who}`);
+ * });
+ *
+ * // Workers import this module too: guard the parent's work, as Python
+ * // guards it with `if __name__ == "__main__"`.
+ * if (import.meta.main) {
+ *   const p = new Process({ target: greet, args: ["world"] });
+ *   p.start();
+ *   await p.join();
+ *   console.assert(p.exitCode === 0);
+ * }
+ * ```
+ *
+ * @example A subclass with its own fields
+ * ```ts
+ * import { Process, task } from "../mod.ts";
+ *
+ * class Counter extends Process {
+ *   constructor(public upTo: number) {
+ *     super();
+ *   }
+ *   override run(): void {
+ *     for (let i = 1; i <= this.upTo; i++) console.log(this.name, i);
+ *   }
+ * }
+ * task(import.meta, Counter);
+ *
+ * if (import.meta.main) {
+ *   await using p = new Counter(3);
+ *   p.start();
+ *   await p.join();
+ * }
+ * ```
+ */
+export class Process<A extends unknown[] = unknown[]> {
+  /**
+   * Creates a process; it runs once {@linkcode Process.start} is called.
+   *
+   * @param options What to run and how.
+   */
+  constructor(options: ProcessOptions<A> = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Process options must be an object, got ${_describe(options)}`);
+    }
+    const { target, args = [] as unknown as A, name, daemon = false, permissions = "inherit" } =
+      options;
+    if (target !== undefined && typeof target !== "function") {
+      throw new TypeError(
+        `Process target must be a function declared with task(), got ${_describe(target)}`,
+      );
+    }
+    if (!Array.isArray(args)) {
+      throw new TypeError(`Process args must be an array, got ${_describe(args)}`);
+    }
+    if (name !== undefined && typeof name !== "string") {
+      throw new TypeError(`Process name must be a string, got ${_describe(name)}`);
+    }
+    if (typeof daemon !== "boolean") {
+      throw new TypeError(`Process daemon must be a boolean, got ${_describe(daemon)}`);
+    }
+    _normalizePermissions(permissions);
+    const ctx = _context();
+    const identity = `${ctx.childPrefix}${++ctx.childCount}`;
+    const s = newState("child", name ?? `Process-${identity}`, daemon, undefined);
+    s.identity = identity;
+    s.target = target as State["target"];
+    s.args = args;
+    s.permissions = permissions;
+    states.set(this, s);
+  }
+
+  /** The process's name: `"Process-1"`, `"Process-1:2"` for a child's child, or `"MainProcess"`. */
+  get name(): string {
+    return state(this).name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") {
+      throw new TypeError(`Process name must be a string, got ${_describe(value)}`);
+    }
+    state(this).name = value;
+  }
+
+  /** Whether the process is a daemon; can be changed only before `start()`. */
+  get daemon(): boolean {
+    return state(this).daemon;
+  }
+  set daemon(value: boolean) {
+    const s = state(this);
+    if (s.started) throw new Error(`cannot change daemon of ${s.name} after it started`);
+    s.daemon = Boolean(value);
+  }
+
+  /** Unique within this run of the program; `undefined` before `start()`. */
+  get pid(): number | undefined {
+    return state(this).pid;
+  }
+
+  /**
+   * How the process ended: `null` while it runs (or before it starts), `0`
+   * when its code returned, `1` when it threw, `n` after `Deno.exit(n)`,
+   * `-15` after `terminate()`, `-9` after `kill()`.
+   */
+  get exitCode(): number | null {
+    return state(this).exitCode;
+  }
+
+  /** The error that ended the process (exit code 1), or `null`. */
+  get error(): RemoteError | null {
+    return state(this).error;
+  }
+
+  /**
+   * The code the child runs. The default calls `target(...args)`; a subclass
+   * overrides it and uses its own fields. Runs in the child, not the parent.
+   */
+  run(): unknown {
+    const s = state(this);
+    return s.target?.(...s.args);
+  }
+
+  /**
+   * Starts the process in a new worker. Throws, and starts nothing, when the
+   * target was not declared with `task()`, an argument cannot be sent, the
+   * permissions cannot be applied, or the process was already started.
+   */
+  start(): void {
+    const s = state(this);
+    if (s.role !== "child") {
+      throw new Error(
+        `${s.name} is ${
+          s.role === "main" ? "the main process" : "already running"
+        }; it cannot be started`,
+      );
+    }
+    if (s.started) {
+      throw new Error(
+        `${s.name} was already started; a process can be started only once, so create a new Process to run it again`,
+      );
+    }
+    const spec = this.#spec(s);
+    const perms = _normalizePermissions(s.permissions);
+    _assertApplicable(perms, `${s.name} permissions`);
+    const transfer: Transferable[] = [];
+    if (spec.mode === "target") {
+      spec.args.forEach((arg, i) => _checkSendable(arg, `${s.name} args[${i}]`, transfer));
+    } else {
+      for (const [key, value] of Object.entries(spec.fields)) {
+        _checkSendable(value, `${s.name} field '${key}'`, transfer);
+      }
+    }
+    const ctx = _context();
+    s.pid = _nextPid();
+    s.started = true;
+    s.inbox = new _Inbox(s.name);
+    const init: InitMessage = {
+      t: "init",
+      self: { name: s.name, pid: s.pid, daemon: s.daemon },
+      parent: ctx.self,
+      childPrefix: `${s.identity}:`,
+      pids: ctx.pids.buffer as SharedArrayBuffer,
+      workerOptions: perms !== undefined ? true : _workerOptionsEnabled(),
+      spec,
+    };
+    const endpoint = _spawnWorker(s.name, spec.task.module, perms, {
+      message: (m) => this.#onMessage(s, m),
+      error: (e) => this.#end(s, 1, e),
+    });
+    s.endpoint = endpoint;
+    children.add(this);
+    try {
+      endpoint.post(init, transfer);
+    } catch (error) {
+      this.#end(s, 1, undefined);
+      throw new TypeError(
+        `${s.name}'s arguments could not be sent to the worker: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  #spec(s: State): InitMessage["spec"] {
+    const ctor = this.constructor as typeof Process;
+    if (ctor !== Process && ctor.prototype.run !== Process.prototype.run) {
+      const task: WireTaskRef = _requireTaskRef(ctor, "Process subclass");
+      return {
+        kind: "process",
+        task,
+        mode: "subclass",
+        args: [],
+        fields: { ...this } as Record<string, unknown>,
+      };
+    }
+    if (s.target === undefined) {
+      throw new TypeError(
+        `${s.name} has nothing to run: pass new Process({ target, args }) with a target declared ` +
+          "with task(), or subclass Process and override run()",
+      );
+    }
+    const task = _requireTaskRef(s.target, "Process target");
+    return { kind: "process", task, mode: "target", args: s.args, fields: {} };
+  }
+
+  #onMessage(s: State, message: ToParent): void {
+    switch (message.t) {
+      case "mail":
+        s.inbox?.push(message.data);
+        break;
+      case "exit":
+        this.#end(s, message.code, message.error);
+        break;
+      case "started":
+        break;
+    }
+  }
+
+  #end(s: State, code: number, error: WireError | undefined): void {
+    if (s.exitCode !== null) return;
+    s.exitCode = code;
+    if (error) s.error = new RemoteError(s.name, s.pid, error);
+    s.endpoint?.terminate();
+    s.inbox?.close(
+      new Error(`${s.name} has ended (exit code ${code}); no more messages will come from it`),
+    );
+    children.delete(this);
+    s.ended.resolve();
+  }
+
+  /**
+   * Waits for the process to end and resolves with its exit code, or with
+   * `null` when `timeoutMs` passes first (the process keeps running).
+   *
+   * @param timeoutMs Longest time to wait. @default {undefined} (no limit)
+   * @returns The exit code, or `null` on timeout.
+   * @throws {RemoteError} When the process ended by an uncaught error (exit code 1).
+   */
+  async join(timeoutMs?: number): Promise<number | null> {
+    const s = state(this);
+    const limit = _checkTimeout(timeoutMs, "join() timeoutMs");
+    if (s.role !== "child") throw new Error(`${s.name} cannot join itself or its parent`);
+    if (!s.started) throw new Error(`${s.name} cannot be joined before it is started`);
+    if (s.exitCode === null) {
+      if (limit === undefined) await s.ended.promise;
+      else {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
+        await Promise.race([s.ended.promise, timedOut]);
+        clearTimeout(timer);
+      }
+    }
+    if (s.error) throw s.error;
+    return s.exitCode;
+  }
+
+  /** Whether the process has started and not yet ended. */
+  isAlive(): boolean {
+    const s = state(this);
+    if (s.role !== "child") return true;
+    return s.started && s.exitCode === null;
+  }
+
+  /** Stops the process at once; its exit code becomes `-15`. Does nothing once it has ended. */
+  terminate(): void {
+    this.#stop(-15);
+  }
+
+  /** Stops the process at once; its exit code becomes `-9`. Does nothing once it has ended. */
+  kill(): void {
+    this.#stop(-9);
+  }
+
+  #stop(code: number): void {
+    const s = state(this);
+    if (s.role !== "child") {
+      throw new Error(`${s.name} cannot be stopped from here: it is not a child of this process`);
+    }
+    if (!s.started || s.exitCode !== null) return;
+    this.#end(s, code, undefined);
+  }
+
+  /**
+   * Sends a message. In the parent, `p.send(msg)` puts it in the child's
+   * mailbox, where the child's `receive()` gets it; in a child,
+   * `parentProcess().send(msg)` reaches the parent's `p.receive()`.
+   *
+   * @param message Any structured-cloneable value.
+   */
+  send(message: unknown): void {
+    const s = state(this);
+    const transfer: Transferable[] = [];
+    _checkSendable(message, `message to ${s.name}`, transfer);
+    if (s.role === "parent") {
+      _context().postToParent!({ t: "mail", data: message }, transfer);
+      return;
+    }
+    if (s.role !== "child") {
+      throw new Error(
+        `${s.name} cannot send to itself; use parentProcess().send() to reach the parent`,
+      );
+    }
+    if (!s.started || s.exitCode !== null) {
+      throw new Error(
+        `cannot send to ${s.name}: it is ${s.started ? "no longer running" : "not started"}`,
+      );
+    }
+    s.endpoint!.post({ t: "mail", data: message }, transfer);
+  }
+
+  /**
+   * Waits for the next message: in the parent, one the child sent with
+   * `parentProcess().send()`; in the child (`currentProcess().receive()`), one
+   * the parent sent with `send()`.
+   *
+   * @param options `timeoutMs` and `signal`.
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   */
+  receive<T = unknown>(options?: ReceiveOptions): Promise<T> {
+    const s = state(this);
+    if (!s.inbox) {
+      return Promise.reject(
+        new Error(
+          s.role === "child" ? `${s.name} has not been started` : `${s.name} has no mailbox here`,
+        ),
+      );
+    }
+    return s.inbox.receive(options) as Promise<T>;
+  }
+
+  /** Terminates the process if it still runs, and waits for it to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const s = state(this);
+    if (s.role !== "child" || !s.started) return;
+    this.terminate();
+    await s.ended.promise;
+  }
+}
+
+/**
+ * The process this code runs in: `MainProcess` in the main thread, or the
+ * child's own `Process` (with its name and pid) inside a worker.
+ *
+ * @example
+ * ```ts
+ * import { currentProcess } from "../mod.ts";
+ *
+ * console.assert(currentProcess().name === "MainProcess");
+ * console.assert(currentProcess().pid === Deno.pid);
+ * ```
+ */
+export function currentProcess(): Process {
+  if (selfProcess) return selfProcess;
+  const ctx = _context();
+  selfProcess = Object.create(Process.prototype) as Process;
+  const s = newState(ctx.parent ? "self" : "main", ctx.self.name, ctx.self.daemon, ctx.self.pid);
+  states.set(selfProcess, s);
+  return selfProcess;
+}
+
+/**
+ * The parent of this process, or `null` in the main process. Its `send()`
+ * reaches the parent's `receive()` on this child's `Process` object.
+ *
+ * @example
+ * ```ts
+ * import { parentProcess } from "../mod.ts";
+ *
+ * console.assert(parentProcess() === null); // in the main process
+ * ```
+ */
+export function parentProcess(): Process | null {
+  const ctx = _context();
+  if (!ctx.parent) return null;
+  if (!parentHandle) {
+    parentHandle = Object.create(Process.prototype) as Process;
+    states.set(
+      parentHandle,
+      newState("parent", ctx.parent.name, ctx.parent.daemon, ctx.parent.pid),
+    );
+  }
+  return parentHandle;
+}
+
+/**
+ * The children of this process that are still running.
+ *
+ * @example
+ * ```ts
+ * import { activeChildren } from "../mod.ts";
+ *
+ * console.assert(activeChildren().length === 0);
+ * ```
+ */
+export function activeChildren(): Process[] {
+  return [...children];
+}
+
+/**
+ * The number of logical CPU cores, the default size of a `Pool`.
+ *
+ * @example
+ * ```ts
+ * import { cpuCount } from "../mod.ts";
+ *
+ * console.assert(cpuCount() >= 1);
+ * ```
+ */
+export function cpuCount(): number {
+  return navigator.hardwareConcurrency || 1;
+}
+
+/**
+ * In a child: waits for the next message the parent sent with `p.send()`.
+ * The same as `currentProcess().receive()`.
+ *
+ * @param options `timeoutMs` and `signal`.
+ *
+ * @example A child that echoes what its parent sends
+ * ```ts
+ * import { parentProcess, receive, task } from "../mod.ts";
+ *
+ * export const echo = task(import.meta, async function echo() {
+ *   const message = await receive<string>();
+ *   parentProcess()!.send(message.toUpperCase());
+ * });
+ * ```
+ */
+export function receive<T = unknown>(options?: ReceiveOptions): Promise<T> {
+  return currentProcess().receive<T>(options);
+}
+
+/**
+ * In a child: the messages the parent sends, as an endless async iterable.
+ * Break out of the loop when done.
+ *
+ * @example
+ * ```ts
+ * import { mailbox, task } from "../mod.ts";
+ *
+ * export const logger = task(import.meta, async function logger() {
+ *   for await (const line of mailbox<string>()) {
+ *     if (line === "stop") break;
+ *     console.log(line);
+ *   }
+ * });
+ * ```
+ */
+export async function* mailbox<T = unknown>(): AsyncGenerator<T, void, undefined> {
+  while (true) yield await receive<T>();
+}
+
+// ---- used by the worker runtime ------------------------------------------
+
+/** Makes `p` this worker's own process object (a revived subclass instance, or a fresh one). */
+export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {
+  const ctx = _context();
+  const target = p ?? Object.create(Process.prototype) as Process;
+  const s = newState("self", ctx.self.name, ctx.self.daemon, ctx.self.pid);
+  s.inbox = inbox;
+  states.set(target, s);
+  selfProcess = target;
+  return target;
+}
+
+/**
+ * Ends this worker's children before it exits: daemons are terminated, the
+ * others joined (as Python does) unless `all` asks to terminate every one.
+ */
+export async function _endChildren(all: boolean): Promise<void> {
+  for (const child of [...children]) {
+    if (all || child.daemon) child.terminate();
+  }
+  for (const child of [...children]) await state(child).ended.promise;
+}

@@ -1,0 +1,93 @@
+/**
+ * Every message that crosses a worker boundary in Troupe, in one place.
+ *
+ * A reader who opens this file learns the whole wire protocol between a parent
+ * and the worker it started. Messages are tagged by `t`; values inside them are
+ * structured-cloned (with any `MessagePort`s transferred).
+ *
+ * @module
+ */
+
+/** An error as it travels between workers: enough to rebuild a {@linkcode RemoteError}. */
+export interface WireError {
+  /** The error's class name in the child, such as `"TypeError"`. */
+  name: string;
+  /** The error's message. */
+  message: string;
+  /** The stack as printed in the child, if it had one. */
+  stack?: string;
+}
+
+/** Who a process is: the part of its identity that its children and `currentProcess()` see. */
+export interface WireIdentity {
+  /** The process's name, such as `"Process-1"` or `"Process-1:2"`. */
+  name: string;
+  /** Unique within this run of the program. */
+  pid: number;
+  /** Whether the process is a daemon. */
+  daemon: boolean;
+}
+
+/** What a worker runs, as named by `task()`: a module URL and a key inside it. */
+export interface WireTaskRef {
+  /** URL of the module that declared the task. */
+  module: string;
+  /** The key `task()` registered it under in that module. */
+  key: string;
+}
+
+/** Runs one `Process`: a declared function called with `args`, or a subclass's `run()`. */
+export interface ProcessSpec {
+  kind: "process";
+  /** The target function, or the `Process` subclass to revive. */
+  task: WireTaskRef;
+  /** `"target"`: call the function with `args`; `"subclass"`: revive the instance and call `run()`. */
+  mode: "target" | "subclass";
+  /** Arguments for the target (mode `"target"`). */
+  args: unknown[];
+  /** The subclass instance's own fields (mode `"subclass"`). */
+  fields: Record<string, unknown>;
+}
+
+/** The first message a worker receives: who it is and what to run. */
+export interface InitMessage {
+  t: "init";
+  self: WireIdentity;
+  parent: WireIdentity;
+  /** Prefix for the names of this worker's own children (`"1:"` makes `"Process-1:1"`). */
+  childPrefix: string;
+  /** The run-wide pid counter, shared by every worker so pids never repeat. */
+  pids: SharedArrayBuffer;
+  /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
+  workerOptions: boolean | undefined;
+  spec: ProcessSpec;
+}
+
+/** Parent → child: a message for the child's mailbox (`receive()` in the child). */
+export interface MailMessage {
+  t: "mail";
+  data: unknown;
+}
+
+/** Everything a parent may send to a worker. */
+export type ToChild = InitMessage | MailMessage;
+
+/** Child → parent: the worker loaded its modules and found its target. */
+export interface StartedMessage {
+  t: "started";
+}
+
+/**
+ * Child → parent: the worker is ending, and how. Sent by the runtime before the
+ * worker closes, whether the target returned, threw, or called `Deno.exit()`.
+ */
+export interface ExitMessage {
+  t: "exit";
+  /** 0 when the target returned, 1 when it threw, or the code given to `Deno.exit()`. */
+  code: number;
+  /** Present when the worker ended by an uncaught error. */
+  error?: WireError;
+}
+
+/** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
+export type ToParent = StartedMessage | MailMessage | ExitMessage;

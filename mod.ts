@@ -1,0 +1,36 @@
+/**
+ * Troupe: Python's `multiprocessing` rebuilt for Deno as an actor framework.
+ *
+ * Every process is a Deno Worker with its own permissions and a mailbox.
+ *
+ * @example Three processes at once
+ * ```ts
+ * import { Process, task } from "./mod.ts";
+ *
+ * const work = task(import.meta, function work(n: number) {
+ *   console.log(`working on ${n}`);
+ * });
+ *
+ * if (import.meta.main) {
+ *   const ps = [1, 2, 3].map((n) => new Process({ target: work, args: [n] }));
+ *   ps.forEach((p) => p.start());
+ *   for (const p of ps) await p.join();
+ * }
+ * ```
+ *
+ * @module
+ */
+export { task, type TaskTarget } from "./actors/task.ts";
+export {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  mailbox,
+  parentProcess,
+  Process,
+  type ProcessOptions,
+  receive,
+  type ReceiveOptions,
+} from "./actors/process.ts";
+export { PermissionError, RemoteError } from "./actors/errors.ts";
+export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";

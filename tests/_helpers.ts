@@ -1,0 +1,24 @@
+// Test helpers: every test that starts workers must leave none running.
+import { _liveWorkerCount, _terminateAllWorkers } from "../actors/_worker_host.ts";
+
+/**
+ * Registers a test that fails when it leaves a worker running (Deno's test
+ * sanitizers do not see workers). Leftover workers are terminated so that
+ * one leaking test does not break the next.
+ */
+export function workerTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test(name, async () => {
+    try {
+      await fn();
+    } finally {
+      const leaked = _terminateAllWorkers();
+      if (leaked > 0) {
+        // deno-lint-ignore no-unsafe-finally
+        throw new Error(`${name}: left ${leaked} worker(s) running`);
+      }
+    }
+  });
+}
+
+/** How many workers this thread started that are still running. */
+export const liveWorkers = _liveWorkerCount;
