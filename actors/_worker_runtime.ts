@@ -61,6 +61,9 @@ export function _main(): void {
     e.preventDefault();
     void finish(1, (e as PromiseRejectionEvent).reason);
   });
+  // The handshake's first half. A worker's first postMessage is slow (~1 ms of
+  // lazy set-up); sending it now overlaps that with the wait for "init".
+  post({ t: "started" });
   const inbox = new _Inbox("this process");
   let started = false;
   self.addEventListener("message", (e) => {
@@ -89,11 +92,9 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     if (spec.mode === "subclass") {
       const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
       _adoptSelf(instance, inbox);
-      post({ t: "started" });
       await instance.run();
     } else {
       _adoptSelf(undefined, inbox);
-      post({ t: "started" });
       await (target as (...args: unknown[]) => unknown)(...spec.args);
     }
   } catch (error) {

@@ -72,7 +72,7 @@ export interface MailMessage {
 /** Everything a parent may send to a worker. */
 export type ToChild = InitMessage | MailMessage;
 
-/** Child → parent: the worker loaded its modules and found its target. */
+/** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
 export interface StartedMessage {
   t: "started";
 }

@@ -344,7 +344,7 @@ workerTest("await using terminates a daemon process at the end of its scope", as
 });
 
 workerTest("parallel processes take about one unit, sequential ones about N", async () => {
-  const n = 27;
+  const n = 31;
   const t0 = performance.now();
   for (let i = 0; i < 2; i++) {
     const p = new Process({ target: fib, args: [n] });
