@@ -33,4 +33,14 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./actors/errors.ts";
+export {
+  type AsyncCallbacks,
+  AsyncResult,
+  type CallOptions,
+  type MapOptions,
+  Pool,
+  type PoolOptions,
+  type TaskFunction,
+  type TaskResult,
+} from "./pool/pool.ts";
 export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";

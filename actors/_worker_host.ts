@@ -28,17 +28,17 @@ export function _liveWorkerCount(): number {
 
 /**
  * Starts a worker whose entry module statically imports the runtime and
- * `module`: a worker with `permissions: "none"` can load them that way, and
+ * `modules`: a worker with `permissions: "none"` can load them that way, and
  * still has no read access once running.
  */
 export function _spawnWorker(
   name: string,
-  module: string,
+  modules: string[],
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
 ): _Endpoint {
   const source = `import { _main } from ${JSON.stringify(RUNTIME_URL)};\n` +
-    `import ${JSON.stringify(module)};\n_main();\n`;
+    modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
   const url = `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;
   const options: WorkerOptions & { deno?: { permissions: _DenoPermissions } } = {
     type: "module",

@@ -5,7 +5,15 @@ import { _setContext } from "./_context.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf, _endChildren, type Process } from "./process.ts";
-import type { ExitMessage, InitMessage, ToChild, ToParent, WireError } from "./protocol.ts";
+import type {
+  ExitMessage,
+  InitMessage,
+  PoolSpec,
+  TaskMessage,
+  ToChild,
+  ToParent,
+  WireError,
+} from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 
 declare const self: {
@@ -68,7 +76,8 @@ export function _main(): void {
   let started = false;
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
-    if (message.t === "mail") inbox.push(message.data);
+    if (message.t === "task") void runTask(message);
+    else if (message.t === "mail") inbox.push(message.data);
     else if (message.t === "init" && !started) {
       started = true;
       void run(message, inbox);
@@ -86,6 +95,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     pids: new Int32Array(init.pids),
     workerOptions: init.workerOptions,
   });
+  if (init.spec.kind === "pool") return servePool(init.spec, inbox);
   try {
     const { spec } = init;
     const target = _resolveTask(spec.task);
@@ -101,4 +111,47 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     return finish(1, error);
   }
   return finish(0);
+}
+
+// ---- pool workers: the same behaviour, with tasks as the callbacks ---------
+
+let poolReady: Promise<void> | undefined;
+
+async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
+  _adoptSelf(undefined, inbox);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  poolReady = promise;
+  if (spec.initializer) {
+    try {
+      const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
+      await init(...spec.initArgs);
+    } catch (error) {
+      return finish(1, error);
+    }
+  }
+  post({ t: "ready" });
+  resolve();
+}
+
+async function runTask(message: TaskMessage): Promise<void> {
+  // Tasks may arrive before init has been handled; they wait for the initializer.
+  if (poolReady === undefined) await new Promise<void>((r) => queueMicrotask(r));
+  await poolReady;
+  const values: unknown[] = [];
+  try {
+    const fn = _resolveTask(message.task) as (...args: unknown[]) => unknown;
+    for (const args of message.calls) {
+      let value = fn(...args);
+      if (value instanceof Promise) value = await value;
+      values.push(value);
+    }
+  } catch (error) {
+    post({ t: "result", id: message.id, error: _toWireError(error) });
+    return;
+  }
+  try {
+    post({ t: "result", id: message.id, values });
+  } catch (error) {
+    post({ t: "result", id: message.id, error: _toWireError(error) });
+  }
 }

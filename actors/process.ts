@@ -17,7 +17,7 @@ import {
   _workerOptionsEnabled,
   type Permissions,
 } from "./permissions.ts";
-import type { InitMessage, ToParent, WireError, WireTaskRef } from "./protocol.ts";
+import type { InitMessage, ProcessSpec, ToParent, WireError, WireTaskRef } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
 
 export type { ReceiveOptions } from "./_inbox.ts";
@@ -280,7 +280,7 @@ export class Process<A extends unknown[] = unknown[]> {
       workerOptions: perms !== undefined ? true : _workerOptionsEnabled(),
       spec,
     };
-    const endpoint = _spawnWorker(s.name, spec.task.module, perms, {
+    const endpoint = _spawnWorker(s.name, [spec.task.module], perms, {
       message: (m) => this.#onMessage(s, m),
       error: (e) => this.#end(s, 1, e),
     });
@@ -296,7 +296,7 @@ export class Process<A extends unknown[] = unknown[]> {
     }
   }
 
-  #spec(s: State): InitMessage["spec"] {
+  #spec(s: State): ProcessSpec {
     const ctor = this.constructor as typeof Process;
     if (ctor !== Process && ctor.prototype.run !== Process.prototype.run) {
       const task: WireTaskRef = _requireTaskRef(ctor, "Process subclass");

@@ -49,6 +49,17 @@ export interface ProcessSpec {
   fields: Record<string, unknown>;
 }
 
+/**
+ * Serves a pool: run the optional initializer once, then run `task` messages
+ * one at a time until the parent ends the worker.
+ */
+export interface PoolSpec {
+  kind: "pool";
+  /** Called once with `initArgs` before the first task. */
+  initializer: WireTaskRef | undefined;
+  initArgs: unknown[];
+}
+
 /** The first message a worker receives: who it is and what to run. */
 export interface InitMessage {
   t: "init";
@@ -60,7 +71,7 @@ export interface InitMessage {
   pids: SharedArrayBuffer;
   /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
   workerOptions: boolean | undefined;
-  spec: ProcessSpec;
+  spec: ProcessSpec | PoolSpec;
 }
 
 /** Parent → child: a message for the child's mailbox (`receive()` in the child). */
@@ -69,8 +80,20 @@ export interface MailMessage {
   data: unknown;
 }
 
+/**
+ * Parent → pool worker: call `task` once per entry of `calls` (each an argument
+ * list) and answer with one {@linkcode ResultMessage}.
+ */
+export interface TaskMessage {
+  t: "task";
+  /** Matches the answer to the call. */
+  id: number;
+  task: WireTaskRef;
+  calls: unknown[][];
+}
+
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage;
+export type ToChild = InitMessage | MailMessage | TaskMessage;
 
 /** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
 export interface StartedMessage {
@@ -89,5 +112,20 @@ export interface ExitMessage {
   error?: WireError;
 }
 
+/** Pool worker → parent: the values of a {@linkcode TaskMessage}'s calls, or the first error. */
+export interface ResultMessage {
+  t: "result";
+  id: number;
+  /** One value per call, when all of them returned. */
+  values?: unknown[];
+  /** The error of the first call that threw; later calls in the chunk did not run. */
+  error?: WireError;
+}
+
+/** Pool worker → parent: the initializer ran and the worker takes tasks. */
+export interface ReadyMessage {
+  t: "ready";
+}
+
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = StartedMessage | MailMessage | ExitMessage;
+export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultMessage | ReadyMessage;

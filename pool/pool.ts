@@ -1,0 +1,402 @@
+/**
+ * `Pool`: Python's `multiprocessing.Pool` on warm Deno workers.
+ *
+ * @module
+ */
+import { _checkTimeout, _describe } from "../actors/_util.ts";
+import { _normalizePermissions, type Permissions } from "../actors/permissions.ts";
+import { cpuCount } from "../actors/process.ts";
+import { _requireTaskRef } from "../actors/task.ts";
+import { type _JobOptions, _PoolEngine } from "./_engine.ts";
+
+/** Any function a pool can run (declared with `task()`). */
+// deno-lint-ignore no-explicit-any
+export type TaskFunction = (...args: any[]) => unknown;
+
+/** What a call of `F` resolves to in the parent. */
+export type TaskResult<F extends TaskFunction> = Awaited<ReturnType<F>>;
+
+/** Options for {@linkcode Pool}. */
+export interface PoolOptions {
+  /** Number of worker processes. @default {cpuCount()} */
+  processes?: number;
+  /** Declared with `task()`; called once in each worker with `initArgs` before its first task. */
+  initializer?: TaskFunction;
+  /** Arguments for `initializer`. @default {[]} */
+  initArgs?: unknown[];
+  /** Replace a worker after it ran this many tasks (chunks). @default {undefined} (never) */
+  maxTasksPerChild?: number;
+  /** What the workers may do. @default {"inherit"} */
+  permissions?: Permissions;
+}
+
+/** Options for a single call: cancel it with a signal or a time limit. */
+export interface CallOptions {
+  /** Abort the call: a queued call is dropped, a running one has its worker replaced. */
+  signal?: AbortSignal;
+  /** Fail with a `TimeoutError` after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** Options for `map`, `starmap`, `imap` and `imapUnordered`. */
+export interface MapOptions extends CallOptions {
+  /**
+   * Items sent to a worker at a time. @default {Python's: ceil(n / (4 × processes)) for map
+   * and starmap, 1 for imap and imapUnordered}
+   */
+  chunksize?: number;
+}
+
+/** Callbacks for `applyAsync` and `mapAsync`, as in Python. */
+export interface AsyncCallbacks<T> extends MapOptions {
+  /** Called with the result when the call succeeds. */
+  callback?: (value: T) => void;
+  /** Called with the error when the call fails. */
+  errorCallback?: (error: unknown) => void;
+}
+
+/**
+ * The result of `applyAsync` or `mapAsync`, as in Python: `get()`, `wait()`,
+ * `ready()`, `successful()`. It is also a Promise-like, so `await` works.
+ *
+ * @example
+ * ```ts
+ * import { Pool, task } from "../mod.ts";
+ *
+ * const square = task(import.meta, (x: number) => x * x, "square");
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   const result = pool.applyAsync(square, [7]);
+ *   console.log(await result.get(1000)); // 49
+ * }
+ * ```
+ */
+export class AsyncResult<T> implements PromiseLike<T> {
+  #promise: Promise<T>;
+  #state: "pending" | "fulfilled" | "rejected" = "pending";
+
+  /**
+   * Wraps a call's outcome; `applyAsync` and `mapAsync` make these.
+   *
+   * @param promise The call's outcome.
+   */
+  constructor(promise: Promise<T>) {
+    this.#promise = promise;
+    promise.then(() => this.#state = "fulfilled", () => this.#state = "rejected");
+  }
+
+  /**
+   * Waits for the value. Throws the call's error, or a `TimeoutError` when
+   * `timeoutMs` passes first (the call goes on).
+   */
+  async get(timeoutMs?: number): Promise<T> {
+    await this.wait(timeoutMs);
+    if (this.#state === "pending") {
+      throw new DOMException(`result not ready within ${timeoutMs} ms`, "TimeoutError");
+    }
+    return this.#promise;
+  }
+
+  /** Waits until the result is ready, or `timeoutMs` passes; never throws the call's error. */
+  async wait(timeoutMs?: number): Promise<void> {
+    const limit = _checkTimeout(timeoutMs, "wait() timeoutMs");
+    const settled = this.#promise.then(() => {}, () => {});
+    if (limit === undefined) return settled;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([settled, new Promise<void>((r) => timer = setTimeout(r, limit))]);
+    clearTimeout(timer);
+  }
+
+  /** Whether the call has finished. */
+  ready(): boolean {
+    return this.#state !== "pending";
+  }
+
+  /** Whether the call finished without an error; throws if it is not ready yet. */
+  successful(): boolean {
+    if (this.#state === "pending") throw new Error("AsyncResult is not ready yet");
+    return this.#state === "fulfilled";
+  }
+
+  /** Lets `await result` work. */
+  then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+}
+
+function positiveInt(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `'${what}' must be a positive integer, got ${
+        typeof value === "number" ? value : _describe(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A pool of warm worker processes. Python's `multiprocessing.Pool`: `map`,
+ * `starmap`, `imap`, `imapUnordered`, `apply`, `applyAsync`, `mapAsync`,
+ * `close`, `terminate`, `join`. Functions must be declared with `task()`.
+ *
+ * A task that throws rejects its own call with a {@linkcode RemoteError};
+ * the worker stays. A worker that dies is replaced, and only the call it held
+ * fails. `await using` terminates the pool, as Python's `with` does.
+ *
+ * @example
+ * ```ts
+ * import { Pool, task } from "../mod.ts";
+ *
+ * const square = task(import.meta, function square(x: number): number {
+ *   return x * x;
+ * });
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
+ *   for await (const y of pool.imapUnordered(square, [4, 5, 6])) console.log(y);
+ * }
+ * ```
+ */
+export class Pool {
+  #engine: _PoolEngine;
+  #processes: number;
+
+  /**
+   * Creates the pool; its workers start on first use.
+   *
+   * @param options Size, initializer, permissions.
+   */
+  constructor(options: PoolOptions = {}) {
+    const { processes = cpuCount(), initializer, initArgs = [], maxTasksPerChild, permissions } =
+      options;
+    this.#processes = positiveInt(processes, "processes");
+    if (maxTasksPerChild !== undefined) positiveInt(maxTasksPerChild, "maxTasksPerChild");
+    if (!Array.isArray(initArgs)) {
+      throw new TypeError(`'initArgs' must be an array, got ${_describe(initArgs)}`);
+    }
+    this.#engine = new _PoolEngine({
+      size: this.#processes,
+      initializer: initializer === undefined
+        ? undefined
+        : _requireTaskRef(initializer, "Pool initializer"),
+      initArgs,
+      maxTasksPerChild,
+      permissions: _normalizePermissions(permissions, "Pool permissions"),
+    });
+  }
+
+  /** The number of worker processes. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  #call<F extends TaskFunction>(
+    fn: F,
+    calls: unknown[][],
+    options: _JobOptions,
+  ): Promise<unknown[]> {
+    let ref;
+    try {
+      ref = _requireTaskRef(fn, "Pool task");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#engine.submit(ref, calls, options);
+  }
+
+  /**
+   * Calls `fn(...args)` in a worker and resolves with its value.
+   *
+   * @param fn A function declared with `task()`.
+   * @param args Its arguments.
+   * @param options `signal` and `timeoutMs`.
+   */
+  async apply<F extends TaskFunction>(
+    fn: F,
+    args: Parameters<F>,
+    options: CallOptions = {},
+  ): Promise<TaskResult<F>> {
+    const [value] = await this.#call(fn, [args], options);
+    return value as TaskResult<F>;
+  }
+
+  /** Like {@linkcode Pool.apply}, returning an {@linkcode AsyncResult} at once. */
+  applyAsync<F extends TaskFunction>(
+    fn: F,
+    args: Parameters<F>,
+    options: AsyncCallbacks<TaskResult<F>> = {},
+  ): AsyncResult<TaskResult<F>> {
+    return withCallbacks(this.apply(fn, args, options), options);
+  }
+
+  /**
+   * Applies `fn` to every item, in chunks, and resolves with the values in order.
+   *
+   * @param fn A one-argument function declared with `task()`.
+   * @param iterable The items.
+   * @param options `chunksize` (Python's default), `signal`, `timeoutMs` (per chunk).
+   */
+  map<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    return this.starmap(fn as TaskFunction, Array.from(iterable, (x) => [x]), options) as Promise<
+      Awaited<R>[]
+    >;
+  }
+
+  /** Like {@linkcode Pool.map}, returning an {@linkcode AsyncResult} at once. */
+  mapAsync<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T>,
+    options: AsyncCallbacks<Awaited<R>[]> = {},
+  ): AsyncResult<Awaited<R>[]> {
+    return withCallbacks(this.map(fn, iterable, options), options);
+  }
+
+  /**
+   * Like {@linkcode Pool.map}, but each item is an argument list: `fn(...item)`.
+   */
+  async starmap<F extends TaskFunction>(
+    fn: F,
+    iterable: Iterable<Parameters<F>>,
+    options: MapOptions = {},
+  ): Promise<TaskResult<F>[]> {
+    const calls = Array.from(iterable) as unknown[][];
+    if (calls.length === 0) return [];
+    const chunksize = options.chunksize === undefined
+      ? Math.ceil(calls.length / (this.#processes * 4))
+      : positiveInt(options.chunksize, "chunksize");
+    const parts: Promise<unknown[]>[] = [];
+    for (let i = 0; i < calls.length; i += chunksize) {
+      parts.push(this.#call(fn, calls.slice(i, i + chunksize), options));
+    }
+    // Settle all before throwing, so no rejection goes unhandled.
+    const settled = await Promise.allSettled(parts);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return settled.flatMap((s) => (s as PromiseFulfilledResult<unknown[]>).value) as TaskResult<
+      F
+    >[];
+  }
+
+  /**
+   * Lazily applies `fn` to the items of any (async) iterable, with a bounded
+   * number of chunks in flight, yielding values in input order.
+   */
+  imap<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn, iterable, options, true) as AsyncGenerator<Awaited<R>, void, undefined>;
+  }
+
+  /** Like {@linkcode Pool.imap}, yielding values as they finish. */
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn, iterable, options, false) as AsyncGenerator<Awaited<R>, void, undefined>;
+  }
+
+  async *#imap(
+    fn: TaskFunction,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions,
+    ordered: boolean,
+  ): AsyncGenerator<unknown, void, undefined> {
+    const chunksize = options.chunksize === undefined
+      ? 1
+      : positiveInt(options.chunksize, "chunksize");
+    const window = this.#processes * 2;
+    const it = Symbol.asyncIterator in iterable
+      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    let exhausted = false;
+    const inFlight: { promise: Promise<unknown[]>; done: boolean }[] = [];
+    const finished: { values?: unknown[]; error?: unknown }[] = [];
+    let wake: (() => void) | undefined;
+    const pull = async () => {
+      while (!exhausted && inFlight.length < window) {
+        const chunk: unknown[][] = [];
+        while (chunk.length < chunksize) {
+          const next = await it.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          chunk.push([next.value]);
+        }
+        if (chunk.length === 0) break;
+        const entry = { promise: this.#call(fn, chunk, options), done: false };
+        entry.promise.then(
+          (values) => {
+            entry.done = true;
+            finished.push({ values });
+            wake?.();
+          },
+          (error) => {
+            entry.done = true;
+            finished.push({ error });
+            wake?.();
+          },
+        );
+        inFlight.push(entry);
+      }
+    };
+    await pull();
+    while (inFlight.length > 0) {
+      let values: unknown[];
+      if (ordered) {
+        const head = inFlight.shift()!;
+        values = await head.promise;
+      } else {
+        while (finished.length === 0) await new Promise<void>((r) => wake = r);
+        const first = finished.shift()!;
+        inFlight.splice(inFlight.findIndex((e) => e.done), 1);
+        if (first.error !== undefined) throw first.error;
+        values = first.values!;
+      }
+      if (ordered) finished.length = 0;
+      await pull();
+      yield* values;
+    }
+  }
+
+  /** Takes no new tasks; workers end once the submitted ones are done (then `join()`). */
+  close(): void {
+    this.#engine.close();
+  }
+
+  /** Ends every worker now; calls still pending fail. */
+  terminate(): void {
+    this.#engine.terminate();
+  }
+
+  /** Waits for the workers to end, after `close()` or `terminate()`. */
+  join(): Promise<void> {
+    return this.#engine.join();
+  }
+
+  /** Terminates the pool, as Python's `with Pool()` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.terminate();
+    await this.join();
+  }
+}
+
+function withCallbacks<T>(promise: Promise<T>, options: AsyncCallbacks<T>): AsyncResult<T> {
+  promise.then(options.callback, options.errorCallback).catch(() => {});
+  // The AsyncResult holds the outcome; callers may never look at it.
+  promise.catch(() => {});
+  return new AsyncResult(promise);
+}

@@ -1,0 +1,227 @@
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { AsyncResult, cpuCount, Pool, RemoteError } from "../mod.ts";
+import {
+  add,
+  badInit,
+  exitOn,
+  failOn,
+  init,
+  readInit,
+  sleepy,
+  slowSquare,
+  square,
+  workerName,
+} from "./fixtures/pool_tasks.ts";
+import { liveWorkers, workerTest } from "./_helpers.ts";
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+workerTest("map returns values in order; processes defaults to cpuCount()", async () => {
+  await using pool = new Pool();
+  assertEquals(pool.processes, cpuCount());
+  assertEquals(await pool.map(square, range(100)), range(100).map((x) => x * x));
+  assertEquals(await pool.map(square, []), []);
+});
+
+workerTest("map with an explicit chunksize gives the same values", async () => {
+  await using pool = new Pool({ processes: 2 });
+  assertEquals(await pool.map(square, range(37), { chunksize: 5 }), range(37).map((x) => x * x));
+});
+
+workerTest("starmap spreads each item as arguments", async () => {
+  await using pool = new Pool({ processes: 2 });
+  assertEquals(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+});
+
+workerTest("apply and applyAsync (get, wait, ready, successful, callbacks)", async () => {
+  await using pool = new Pool({ processes: 2 });
+  assertEquals(await pool.apply(add, [2, 3]), 5);
+  let seen: number | undefined;
+  const result = pool.applyAsync(square, [9], { callback: (v) => seen = v });
+  assertInstanceOf(result, AsyncResult);
+  assertThrows(() => result.successful(), Error, "not ready");
+  assertEquals(await result.get(5000), 81);
+  assert(result.ready() && result.successful());
+  assertEquals(seen, 81);
+  let failure: unknown;
+  const bad = pool.applyAsync(failOn, [3], { errorCallback: (e) => failure = e });
+  await bad.wait();
+  assert(bad.ready() && !bad.successful());
+  await assertRejects(() => bad.get(), RemoteError, "bad item 3");
+  assertInstanceOf(failure, RemoteError);
+  const slow = pool.applyAsync(sleepy, [300]);
+  await assertRejects(() => slow.get(10), DOMException, "not ready within 10 ms");
+  assertEquals(await slow, "woke");
+});
+
+workerTest("mapAsync resolves with the mapped values", async () => {
+  await using pool = new Pool({ processes: 2 });
+  assertEquals(await pool.mapAsync(square, [1, 2, 3]).get(), [1, 4, 9]);
+});
+
+workerTest("imap yields in input order; imapUnordered as they finish", async () => {
+  await using pool = new Pool({ processes: 2 });
+  const ordered: number[] = [];
+  for await (const y of pool.imap(slowSquare, range(10))) ordered.push(y);
+  assertEquals(ordered, range(10).map((x) => x * x));
+  const unordered: number[] = [];
+  for await (const y of pool.imapUnordered(slowSquare, range(10))) unordered.push(y);
+  assertEquals(
+    [...unordered].sort((a, b) => a - b),
+    range(10).map((x) => x * x).sort((a, b) => a - b),
+  );
+});
+
+workerTest("imap is lazy: an endless input is pulled only as results are taken", async () => {
+  await using pool = new Pool({ processes: 2 });
+  let pulled = 0;
+  function* naturals() {
+    for (let i = 0;; i++) {
+      pulled++;
+      yield i;
+    }
+  }
+  const taken: number[] = [];
+  for await (const y of pool.imap(square, naturals())) {
+    taken.push(y);
+    if (taken.length === 20) break;
+  }
+  assertEquals(taken, range(20).map((x) => x * x));
+  assert(pulled <= 20 + 2 * 2 + 1, `pulled ${pulled} items for 20 results`);
+});
+
+workerTest("imap takes async iterables", async () => {
+  await using pool = new Pool({ processes: 2 });
+  async function* items() {
+    for (let i = 0; i < 5; i++) yield i;
+  }
+  const out: number[] = [];
+  for await (const y of pool.imap(square, items(), { chunksize: 2 })) out.push(y);
+  assertEquals(out, [0, 1, 4, 9, 16]);
+});
+
+workerTest(
+  "a task that throws rejects its own call with a RemoteError; the worker stays",
+  async () => {
+    await using pool = new Pool({ processes: 1 });
+    const first = await pool.apply(workerName, []);
+    const error = await assertRejects(() => pool.apply(failOn, [3]), RemoteError);
+    assertEquals(error.remoteName, "RangeError");
+    assertEquals(error.remoteMessage, "bad item 3");
+    assertEquals(await pool.apply(workerName, []), first, "the same worker serves the next call");
+  },
+);
+
+workerTest(
+  "a worker that dies mid-task is replaced; its task fails saying how; the others complete",
+  async () => {
+    await using pool = new Pool({ processes: 2 });
+    const results = await Promise.allSettled(range(8).map((x) => pool.apply(exitOn, [x])));
+    const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    assertEquals(failed.length, 1);
+    assertStringIncludes(
+      String(failed[0].reason.message),
+      "died while running task 'exitOn' (exit code 7)",
+    );
+    assertEquals(
+      results.map((r) => r.status === "fulfilled" ? r.value : "x"),
+      [0, 1, 2, "x", 4, 5, 6, 7],
+    );
+    assertEquals(await pool.apply(square, [4]), 16);
+  },
+);
+
+workerTest("timeoutMs fails a running call and replaces its worker", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const error = await assertRejects(
+    () => pool.apply(sleepy, [5000], { timeoutMs: 50 }),
+    DOMException,
+  );
+  assertEquals(error.name, "TimeoutError");
+  assertEquals(await pool.apply(square, [3]), 9);
+});
+
+workerTest("an aborted signal drops a queued call", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const busy = pool.apply(sleepy, [100]);
+  const controller = new AbortController();
+  const queued = pool.apply(square, [2], { signal: controller.signal });
+  controller.abort(new Error("not needed"));
+  await assertRejects(() => queued, Error, "not needed");
+  assertEquals(await busy, "woke");
+});
+
+workerTest("initializer runs once per worker before its tasks", async () => {
+  await using pool = new Pool({ processes: 2, initializer: init, initArgs: ["ready"] });
+  assertEquals(await pool.map(readInit, range(4)), ["ready", "ready", "ready", "ready"]);
+});
+
+workerTest(
+  "an initializer that throws fails the pool's calls with that error instead of looping",
+  async () => {
+    await using pool = new Pool({ processes: 2, initializer: badInit });
+    await assertRejects(
+      () => pool.apply(square, [2]),
+      RemoteError,
+      "initializer failed: cannot initialize",
+    );
+    await assertRejects(() => pool.map(square, [1, 2, 3]), RemoteError, "cannot initialize");
+  },
+);
+
+workerTest("maxTasksPerChild replaces workers after that many tasks", async () => {
+  await using pool = new Pool({ processes: 1, maxTasksPerChild: 2 });
+  const names = [];
+  for (let i = 0; i < 6; i++) names.push(await pool.apply(workerName, []));
+  assertEquals(new Set(names).size, 3);
+});
+
+workerTest("close() then join() finishes the queued work and ends every worker", async () => {
+  const pool = new Pool({ processes: 2 });
+  const pending = pool.map(slowSquare, range(6));
+  pool.close();
+  await assertRejects(() => pool.apply(square, [1]), Error, "Pool is closed");
+  await pool.join();
+  assertEquals(await pending, range(6).map((x) => x * x));
+  assertEquals(liveWorkers(), 0);
+});
+
+workerTest("terminate() fails pending calls and ends every worker", async () => {
+  const pool = new Pool({ processes: 1 });
+  const pending = pool.apply(sleepy, [5000]);
+  pool.terminate();
+  await assertRejects(() => pending, Error, "terminated");
+  await pool.join();
+  assertEquals(liveWorkers(), 0);
+});
+
+workerTest("bad input gets clear errors", async () => {
+  assertThrows(
+    () => new Pool({ processes: 0 }),
+    RangeError,
+    "'processes' must be a positive integer",
+  );
+  await using pool = new Pool({ processes: 1 });
+  function local(x: number) {
+    return x;
+  }
+  await assertRejects(
+    () => pool.apply(local, [1]),
+    TypeError,
+    "Pool task function 'local' was not declared",
+  );
+  await assertRejects(
+    () => pool.apply(square, [(() => 1) as never]),
+    TypeError,
+    "args[0] is a function",
+  );
+  await assertRejects(() => pool.map(square, [1], { chunksize: 0 }), RangeError, "'chunksize'");
+  await assertRejects(() => pool.join(), Error, "close() or terminate() first");
+});
