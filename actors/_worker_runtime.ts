@@ -140,8 +140,9 @@ async function runTask(message: TaskMessage): Promise<void> {
   const values: unknown[] = [];
   try {
     const fn = _resolveTask(message.task) as (...args: unknown[]) => unknown;
-    for (const args of message.calls) {
-      let value = fn(...args);
+    const { calls, spread } = message;
+    for (let i = 0; i < calls.length; i++) {
+      let value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
       if (value instanceof Promise) value = await value;
       values.push(value);
     }

@@ -89,7 +89,10 @@ export interface TaskMessage {
   /** Matches the answer to the call. */
   id: number;
   task: WireTaskRef;
-  calls: unknown[][];
+  /** One entry per call: an argument list when `spread`, else the single argument. */
+  calls: unknown[];
+  /** Whether each entry of `calls` is an argument list (`starmap`, `apply`) or one item (`map`). */
+  spread: boolean;
 }
 
 /** Everything a parent may send to a worker. */

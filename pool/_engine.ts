@@ -20,7 +20,8 @@ export interface _JobOptions {
 interface Job {
   id: number;
   ref: WireTaskRef;
-  calls: unknown[][];
+  calls: unknown[];
+  spread: boolean;
   transfer: Transferable[];
   resolve(values: unknown[]): void;
   reject(error: unknown): void;
@@ -69,19 +70,36 @@ export class _PoolEngine {
     return this.#state;
   }
 
-  /** Runs `ref` once per argument list in `calls`, in one worker, and resolves with the values. */
-  submit(ref: WireTaskRef, calls: unknown[][], options: _JobOptions = {}): Promise<unknown[]> {
+  /**
+   * Runs `ref` once per entry of `calls` in one worker and resolves with the
+   * values: each entry is an argument list when `spread`, else the one argument.
+   */
+  submit(
+    ref: WireTaskRef,
+    calls: unknown[],
+    spread: boolean,
+    options: _JobOptions = {},
+  ): Promise<unknown[]> {
     if (this.#state !== "open") {
       return Promise.reject(new Error(`Pool is ${this.#state}; it takes no new tasks`));
     }
     if (this.#broken) return Promise.reject(this.#broken);
     const transfer: Transferable[] = [];
     try {
-      calls.forEach((args, i) =>
-        args.forEach((arg, j) =>
-          _checkSendable(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, transfer)
-        )
-      );
+      if (spread) {
+        calls.forEach((args, i) =>
+          (args as unknown[]).forEach((arg, j) =>
+            _checkSendable(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, transfer)
+          )
+        );
+      } else {
+        for (let i = 0; i < calls.length; i++) {
+          const item = calls[i];
+          if (typeof item === "object" || typeof item === "function" || typeof item === "symbol") {
+            _checkSendable(item, `item ${i}`, transfer);
+          }
+        }
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -94,6 +112,7 @@ export class _PoolEngine {
         id: this.#nextId++,
         ref,
         calls,
+        spread,
         transfer,
         resolve,
         reject,
@@ -167,7 +186,7 @@ export class _PoolEngine {
       job.slot = slot;
       try {
         slot.endpoint.post(
-          { t: "task", id: job.id, task: job.ref, calls: job.calls },
+          { t: "task", id: job.id, task: job.ref, calls: job.calls, spread: job.spread },
           job.transfer,
         );
       } catch (error) {

@@ -198,7 +198,8 @@ export class Pool {
 
   #call<F extends TaskFunction>(
     fn: F,
-    calls: unknown[][],
+    calls: unknown[],
+    spread: boolean,
     options: _JobOptions,
   ): Promise<unknown[]> {
     let ref;
@@ -207,7 +208,7 @@ export class Pool {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#engine.submit(ref, calls, options);
+    return this.#engine.submit(ref, calls, spread, options);
   }
 
   /**
@@ -222,7 +223,7 @@ export class Pool {
     args: Parameters<F>,
     options: CallOptions = {},
   ): Promise<TaskResult<F>> {
-    const [value] = await this.#call(fn, [args], options);
+    const [value] = await this.#call(fn, [args], true, options);
     return value as TaskResult<F>;
   }
 
@@ -247,7 +248,7 @@ export class Pool {
     iterable: Iterable<T>,
     options: MapOptions = {},
   ): Promise<Awaited<R>[]> {
-    return this.starmap(fn as TaskFunction, Array.from(iterable, (x) => [x]), options) as Promise<
+    return this.#mapChunks(fn as TaskFunction, Array.from(iterable), false, options) as Promise<
       Awaited<R>[]
     >;
   }
@@ -264,27 +265,33 @@ export class Pool {
   /**
    * Like {@linkcode Pool.map}, but each item is an argument list: `fn(...item)`.
    */
-  async starmap<F extends TaskFunction>(
+  starmap<F extends TaskFunction>(
     fn: F,
     iterable: Iterable<Parameters<F>>,
     options: MapOptions = {},
   ): Promise<TaskResult<F>[]> {
-    const calls = Array.from(iterable) as unknown[][];
+    return this.#mapChunks(fn, Array.from(iterable), true, options) as Promise<TaskResult<F>[]>;
+  }
+
+  async #mapChunks(
+    fn: TaskFunction,
+    calls: unknown[],
+    spread: boolean,
+    options: MapOptions,
+  ): Promise<unknown[]> {
     if (calls.length === 0) return [];
     const chunksize = options.chunksize === undefined
       ? Math.ceil(calls.length / (this.#processes * 4))
       : positiveInt(options.chunksize, "chunksize");
     const parts: Promise<unknown[]>[] = [];
     for (let i = 0; i < calls.length; i += chunksize) {
-      parts.push(this.#call(fn, calls.slice(i, i + chunksize), options));
+      parts.push(this.#call(fn, calls.slice(i, i + chunksize), spread, options));
     }
     // Settle all before throwing, so no rejection goes unhandled.
     const settled = await Promise.allSettled(parts);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    return settled.flatMap((s) => (s as PromiseFulfilledResult<unknown[]>).value) as TaskResult<
-      F
-    >[];
+    return settled.flatMap((s) => (s as PromiseFulfilledResult<unknown[]>).value);
   }
 
   /**
@@ -327,17 +334,17 @@ export class Pool {
     let wake: (() => void) | undefined;
     const pull = async () => {
       while (!exhausted && inFlight.length < window) {
-        const chunk: unknown[][] = [];
+        const chunk: unknown[] = [];
         while (chunk.length < chunksize) {
           const next = await it.next();
           if (next.done) {
             exhausted = true;
             break;
           }
-          chunk.push([next.value]);
+          chunk.push(next.value);
         }
         if (chunk.length === 0) break;
-        const entry = { promise: this.#call(fn, chunk, options), done: false };
+        const entry = { promise: this.#call(fn, chunk, false, options), done: false };
         entry.promise.then(
           (values) => {
             entry.done = true;
