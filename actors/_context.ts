@@ -47,6 +47,12 @@ function mainContext(): _Context {
   };
 }
 
+/** The next child's identity, Python's `_identity`: `"3"` in main, `"1:3"` in Process-1. */
+export function _nextIdentity(): string {
+  const ctx = _context();
+  return `${ctx.childPrefix}${++ctx.childCount}`;
+}
+
 /** A pid no other process of this run has had. */
 export function _nextPid(): number {
   return Atomics.add(_context().pids, 0, 1) + 1;

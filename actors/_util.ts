@@ -17,6 +17,24 @@ export function _describe(value: unknown): string {
   return ctor?.name ? `${ctor.name} object` : "object";
 }
 
+/**
+ * Waits for `promise` to settle, or for `limitMs` to pass (`undefined`: no
+ * limit), whichever comes first; never throws and leaves no timer behind.
+ */
+export async function _settledWithin(
+  promise: Promise<unknown>,
+  limitMs: number | undefined,
+): Promise<void> {
+  const settled = promise.then(() => {}, () => {});
+  if (limitMs === undefined) return settled;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    settled,
+    new Promise<void>((resolve) => timer = setTimeout(resolve, limitMs)),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Validates an optional timeout in milliseconds; `undefined` means wait forever. */
 export function _checkTimeout(timeoutMs: unknown, what: string): number | undefined {
   if (timeoutMs === undefined || timeoutMs === null) return undefined;

@@ -1,8 +1,17 @@
 // The parent's side of a worker: how one is started, and the count of live
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
-import type { ToChild, ToParent, WireError } from "./protocol.ts";
-import type { _DenoPermissions } from "./permissions.ts";
+import { _context } from "./_context.ts";
+import type {
+  InitMessage,
+  PoolSpec,
+  ProcessSpec,
+  ToChild,
+  ToParent,
+  WireError,
+  WireIdentity,
+} from "./protocol.ts";
+import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
 
 /** A started worker as the parent sees it: post to it, or end it. */
 export interface _Endpoint {
@@ -24,6 +33,29 @@ const live = new Set<_Endpoint>();
 /** How many workers this thread started that have not ended. */
 export function _liveWorkerCount(): number {
   return live.size;
+}
+
+/**
+ * The init message for a child of this thread: who it is, who its parent is,
+ * and what it runs. `identity` is the child's `_nextIdentity()`.
+ */
+export function _initMessage(
+  self: WireIdentity,
+  identity: string,
+  permissions: _DenoPermissions | undefined,
+  spec: ProcessSpec | PoolSpec,
+): InitMessage {
+  const ctx = _context();
+  return {
+    t: "init",
+    self,
+    parent: ctx.self,
+    childPrefix: `${identity}:`,
+    pids: ctx.pids.buffer as SharedArrayBuffer,
+    // A worker that got narrowed permissions proves the feature is on.
+    workerOptions: permissions !== undefined ? true : _workerOptionsEnabled(),
+    spec,
+  };
 }
 
 /**

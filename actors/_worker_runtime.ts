@@ -115,12 +115,11 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
 
 // ---- pool workers: the same behaviour, with tasks as the callbacks ---------
 
-let poolReady: Promise<void> | undefined;
+// Tasks wait on this until the initializer has run.
+const poolReady = Promise.withResolvers<void>();
 
 async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
   _adoptSelf(undefined, inbox);
-  const { promise, resolve } = Promise.withResolvers<void>();
-  poolReady = promise;
   if (spec.initializer) {
     try {
       const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
@@ -130,13 +129,11 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
     }
   }
   post({ t: "ready" });
-  resolve();
+  poolReady.resolve();
 }
 
 async function runTask(message: TaskMessage): Promise<void> {
-  // Tasks may arrive before init has been handled; they wait for the initializer.
-  if (poolReady === undefined) await new Promise<void>((r) => queueMicrotask(r));
-  await poolReady;
+  await poolReady.promise;
   const values: unknown[] = [];
   try {
     const fn = _resolveTask(message.task) as (...args: unknown[]) => unknown;

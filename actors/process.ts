@@ -6,18 +6,13 @@
  * @module
  */
 import { _checkSendable } from "./_clone.ts";
-import { _context, _nextPid } from "./_context.ts";
+import { _context, _nextIdentity, _nextPid } from "./_context.ts";
 import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
-import { _checkTimeout, _describe } from "./_util.ts";
-import { type _Endpoint, _spawnWorker } from "./_worker_host.ts";
+import { _checkTimeout, _describe, _settledWithin } from "./_util.ts";
+import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { RemoteError } from "./errors.ts";
-import {
-  _assertApplicable,
-  _normalizePermissions,
-  _workerOptionsEnabled,
-  type Permissions,
-} from "./permissions.ts";
-import type { InitMessage, ProcessSpec, ToParent, WireError, WireTaskRef } from "./protocol.ts";
+import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
+import type { ProcessSpec, ToParent, WireError, WireTaskRef } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
 
 export type { ReceiveOptions } from "./_inbox.ts";
@@ -178,8 +173,7 @@ export class Process<A extends unknown[] = unknown[]> {
       throw new TypeError(`Process daemon must be a boolean, got ${_describe(daemon)}`);
     }
     _normalizePermissions(permissions);
-    const ctx = _context();
-    const identity = `${ctx.childPrefix}${++ctx.childCount}`;
+    const identity = _nextIdentity();
     const s = newState("child", name ?? `Process-${identity}`, daemon, undefined);
     s.identity = identity;
     s.target = target as State["target"];
@@ -267,19 +261,15 @@ export class Process<A extends unknown[] = unknown[]> {
         _checkSendable(value, `${s.name} field '${key}'`, transfer);
       }
     }
-    const ctx = _context();
     s.pid = _nextPid();
     s.started = true;
     s.inbox = new _Inbox(s.name);
-    const init: InitMessage = {
-      t: "init",
-      self: { name: s.name, pid: s.pid, daemon: s.daemon },
-      parent: ctx.self,
-      childPrefix: `${s.identity}:`,
-      pids: ctx.pids.buffer as SharedArrayBuffer,
-      workerOptions: perms !== undefined ? true : _workerOptionsEnabled(),
+    const init = _initMessage(
+      { name: s.name, pid: s.pid, daemon: s.daemon },
+      s.identity,
+      perms,
       spec,
-    };
+    );
     const endpoint = _spawnWorker(s.name, [spec.task.module], perms, {
       message: (m) => this.#onMessage(s, m),
       error: (e) => this.#end(s, 1, e),
@@ -356,15 +346,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const limit = _checkTimeout(timeoutMs, "join() timeoutMs");
     if (s.role !== "child") throw new Error(`${s.name} cannot join itself or its parent`);
     if (!s.started) throw new Error(`${s.name} cannot be joined before it is started`);
-    if (s.exitCode === null) {
-      if (limit === undefined) await s.ended.promise;
-      else {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
-        await Promise.race([s.ended.promise, timedOut]);
-        clearTimeout(timer);
-      }
-    }
+    if (s.exitCode === null) await _settledWithin(s.ended.promise, limit);
     if (s.error) throw s.error;
     return s.exitCode;
   }

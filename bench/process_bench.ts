@@ -1,14 +1,8 @@
 // Process start-up cost, side by side with a hand-written Worker in the same run.
 //   deno task bench   (or: deno bench -A bench/process_bench.ts)
 import { Process } from "../mod.ts";
+import { rawWorker } from "./fixtures/raw.ts";
 import { empty, ready } from "./fixtures/targets.ts";
-
-const RAW = new URL("./fixtures/raw_worker.ts", import.meta.url);
-
-function rawWorker(): Promise<Worker> {
-  const w = new Worker(RAW, { type: "module" });
-  return new Promise((resolve) => w.onmessage = () => resolve(w));
-}
 
 Deno.bench({
   name: "raw Worker: new Worker → first message",

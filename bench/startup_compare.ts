@@ -6,16 +6,11 @@
  *   deno run -A bench/startup_compare.ts [rounds]
  */
 import { Process } from "../mod.ts";
+import { rawWorker } from "./fixtures/raw.ts";
 import { empty, ready } from "./fixtures/targets.ts";
 
-const RAW = new URL("./fixtures/raw_worker.ts", import.meta.url);
 const rounds = Number(Deno.args[0] ?? 5);
 const perRound = 40;
-
-function rawWorker(): Promise<Worker> {
-  const w = new Worker(RAW, { type: "module" });
-  return new Promise((resolve) => w.onmessage = () => resolve(w));
-}
 
 const cases: Record<string, () => Promise<number>> = {
   "raw: new Worker → first message": async () => {

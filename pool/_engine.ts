@@ -1,15 +1,11 @@
 // The pool engine: warm workers, a FIFO of jobs, one job in flight per worker.
 // A worker that dies is replaced; the job it held fails with how it died.
 import { _checkSendable } from "../actors/_clone.ts";
-import { _context, _nextPid } from "../actors/_context.ts";
-import { type _Endpoint, _spawnWorker } from "../actors/_worker_host.ts";
+import { _nextIdentity, _nextPid } from "../actors/_context.ts";
+import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
-import {
-  _assertApplicable,
-  type _DenoPermissions,
-  _workerOptionsEnabled,
-} from "../actors/permissions.ts";
-import type { InitMessage, ToParent, WireError, WireTaskRef } from "../actors/protocol.ts";
+import { _assertApplicable, type _DenoPermissions } from "../actors/permissions.ts";
+import type { ToParent, WireError, WireTaskRef } from "../actors/protocol.ts";
 
 /** How to run one job: cancel it with a signal or a time limit. */
 export interface _JobOptions {
@@ -64,10 +60,6 @@ export class _PoolEngine {
     this.#settings = settings;
     if (settings.initializer) this.#modules.add(settings.initializer.module);
     _assertApplicable(settings.permissions, "Pool permissions");
-  }
-
-  get state(): "open" | "closed" | "terminated" {
-    return this.#state;
   }
 
   /**
@@ -200,8 +192,7 @@ export class _PoolEngine {
   }
 
   #spawn(): Slot {
-    const ctx = _context();
-    const identity = `${ctx.childPrefix}${++ctx.childCount}`;
+    const identity = _nextIdentity();
     const name = `PoolWorker-${identity}`;
     const pid = _nextPid();
     const modules = new Set(this.#modules);
@@ -219,19 +210,11 @@ export class _PoolEngine {
       message: (m) => this.#onMessage(slot, m),
       error: (e) => this.#onDeath(slot, 1, e),
     });
-    const init: InitMessage = {
-      t: "init",
-      self: { name, pid, daemon: true },
-      parent: ctx.self,
-      childPrefix: `${identity}:`,
-      pids: ctx.pids.buffer as SharedArrayBuffer,
-      workerOptions: this.#settings.permissions !== undefined ? true : _workerOptionsEnabled(),
-      spec: {
-        kind: "pool",
-        initializer: this.#settings.initializer,
-        initArgs: this.#settings.initArgs,
-      },
-    };
+    const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
+      kind: "pool",
+      initializer: this.#settings.initializer,
+      initArgs: this.#settings.initArgs,
+    });
     slot.endpoint.post(init);
     this.#slots.add(slot);
     return slot;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _checkTimeout, _describe } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import { _normalizePermissions, type Permissions } from "../actors/permissions.ts";
 import { cpuCount } from "../actors/process.ts";
 import { _requireTaskRef } from "../actors/task.ts";
@@ -100,12 +100,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Waits until the result is ready, or `timeoutMs` passes; never throws the call's error. */
   async wait(timeoutMs?: number): Promise<void> {
-    const limit = _checkTimeout(timeoutMs, "wait() timeoutMs");
-    const settled = this.#promise.then(() => {}, () => {});
-    if (limit === undefined) return settled;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([settled, new Promise<void>((r) => timer = setTimeout(r, limit))]);
-    clearTimeout(timer);
+    await _settledWithin(this.#promise, _checkTimeout(timeoutMs, "wait() timeoutMs"));
   }
 
   /** Whether the call has finished. */
@@ -345,18 +340,12 @@ export class Pool {
         }
         if (chunk.length === 0) break;
         const entry = { promise: this.#call(fn, chunk, false, options), done: false };
-        entry.promise.then(
-          (values) => {
-            entry.done = true;
-            finished.push({ values });
-            wake?.();
-          },
-          (error) => {
-            entry.done = true;
-            finished.push({ error });
-            wake?.();
-          },
-        );
+        const settle = (outcome: { values?: unknown[]; error?: unknown }) => {
+          entry.done = true;
+          finished.push(outcome);
+          wake?.();
+        };
+        entry.promise.then((values) => settle({ values }), (error) => settle({ error }));
         inFlight.push(entry);
       }
     };
@@ -403,7 +392,5 @@ export class Pool {
 
 function withCallbacks<T>(promise: Promise<T>, options: AsyncCallbacks<T>): AsyncResult<T> {
   promise.then(options.callback, options.errorCallback).catch(() => {});
-  // The AsyncResult holds the outcome; callers may never look at it.
-  promise.catch(() => {});
-  return new AsyncResult(promise);
+  return new AsyncResult(promise); // it handles the rejection, so none goes unhandled
 }
