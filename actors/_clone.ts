@@ -1,6 +1,9 @@
 // What may be sent to a worker. Structured clone silently turns a class
 // instance into a plain object (its prototype and private fields are lost),
 // so this walk refuses what would not arrive intact, naming where it was.
+// Troupe's own objects that do travel (channel ends, locks, shared values)
+// implement `_WIRE`: the walk swaps each for its wire form, and the receiving
+// worker revives it from the reviver its module registered.
 import { _describe } from "./_util.ts";
 
 const TypedArray = Object.getPrototypeOf(Uint8Array);
@@ -20,24 +23,91 @@ const CLONEABLE = new Set<unknown>([
   File.prototype,
 ]);
 
+/**
+ * The method a Troupe object implements to travel to another worker. It
+ * returns the object's wire form; `path` names where it was found, for errors.
+ */
+export const _WIRE: unique symbol = Symbol.for("troupe.wire") as never;
+
+/** What a travelling object becomes on the wire. */
+export interface _WireForm {
+  /** The reviver's name, registered with {@linkcode _registerReviver}. */
+  kind: string;
+  /** URL of the module that registers the reviver; the receiving worker imports it. */
+  module: string;
+  /** Structured-cloneable state the reviver rebuilds the object from. */
+  state: unknown;
+  /** Objects to transfer (e.g. MessagePorts), not copy. */
+  transfer?: Transferable[];
+}
+
+/** An object that can travel to another worker. */
+export interface _Wireable {
+  [_WIRE](path: string): _WireForm;
+}
+
+// A wire form as posted: a plain object no user value has by accident.
+const MARK = "\u0000troupe.wire";
+interface Marked {
+  [MARK]: string;
+  module: string;
+  state: unknown;
+}
+
+type Reviver = (state: unknown) => unknown;
+const REVIVERS_KEY = Symbol.for("troupe.wire.revivers");
+const revivers: Map<string, Reviver> =
+  ((globalThis as Record<symbol, unknown>)[REVIVERS_KEY] as Map<string, Reviver>) ??
+    ((globalThis as Record<symbol, unknown>)[REVIVERS_KEY] = new Map<string, Reviver>());
+
+/** Registers how to rebuild objects of `kind` in the receiving worker. Call at module top level. */
+export function _registerReviver(kind: string, revive: Reviver): void {
+  revivers.set(kind, revive);
+}
+
+/** What a walk collected besides the value to post. */
+export interface _Outbox {
+  /** Objects to transfer with the message. */
+  transfer: Transferable[];
+  /** Modules the receiving worker must have imported (revivers' modules). */
+  modules: Set<string>;
+  /** Set when some value was swapped for a wire form: the receiver must call `_revive`. */
+  wired: boolean;
+}
+
+/** A fresh, empty {@linkcode _Outbox}. */
+export function _outbox(): _Outbox {
+  return { transfer: [], modules: new Set(), wired: false };
+}
+
 function isErrorLike(value: object): boolean {
   return value instanceof Error || value instanceof DOMException;
 }
 
 /**
- * Checks that `value` arrives in a worker as it is, and collects the
- * `MessagePort`s inside it (they must be transferred, not copied).
+ * Returns `value` as it must be posted to a worker: itself, or a copy in which
+ * Troupe objects are swapped for their wire forms. Collects the `MessagePort`s
+ * to transfer and the modules the receiver needs into `out`.
  *
  * @param value What will be posted.
  * @param path How the caller names it, e.g. `"args[0]"`.
- * @param transfer Receives the ports found.
+ * @param out Receives the transfer list and modules.
  * @throws {TypeError} Naming the path and type of the first value that cannot be sent.
  */
-export function _checkSendable(value: unknown, path: string, transfer: Transferable[]): void {
-  walk(value, path, transfer, new Set());
+export function _prepare(value: unknown, path: string, out: _Outbox): unknown {
+  return walk(value, path, out, new Set());
 }
 
-function walk(value: unknown, path: string, transfer: Transferable[], seen: Set<object>): void {
+/**
+ * Checks that `value` arrives in a worker as it is (no Troupe objects
+ * allowed to be swapped), collecting the `MessagePort`s inside it.
+ */
+export function _checkSendable(value: unknown, path: string, transfer: Transferable[]): void {
+  const out: _Outbox = { transfer, modules: new Set(), wired: false };
+  walk(value, path, out, new Set());
+}
+
+function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
   switch (typeof value) {
     case "function":
       throw new TypeError(
@@ -49,44 +119,70 @@ function walk(value: unknown, path: string, transfer: Transferable[], seen: Set<
     case "object":
       break;
     default:
-      return;
+      return value;
   }
-  if (value === null || seen.has(value)) return;
+  if (value === null || seen.has(value)) return value;
   seen.add(value);
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
+    let copy: Record<string, unknown> | undefined;
     for (const key of Object.keys(value)) {
-      walk((value as Record<string, unknown>)[key], `${path}.${key}`, transfer, seen);
+      const item = (value as Record<string, unknown>)[key];
+      const sent = walk(item, `${path}.${key}`, out, seen);
+      if (sent !== item) copy ??= { ...(value as Record<string, unknown>) };
+      if (copy) copy[key] = sent;
     }
-    return;
+    return copy ?? value;
   }
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value[i], `${path}[${i}]`, transfer, seen);
-    return;
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const sent = walk(value[i], `${path}[${i}]`, out, seen);
+      if (sent !== value[i]) copy ??= value.slice();
+      if (copy) copy[i] = sent;
+    }
+    return copy ?? value;
   }
-  if (value instanceof TypedArray || CLONEABLE.has(proto) || isErrorLike(value)) return;
+  if (value instanceof TypedArray || CLONEABLE.has(proto) || isErrorLike(value)) return value;
+  if (typeof (value as Partial<_Wireable>)[_WIRE] === "function") {
+    const form = (value as _Wireable)[_WIRE](path);
+    out.modules.add(form.module);
+    for (const t of form.transfer ?? []) if (!out.transfer.includes(t)) out.transfer.push(t);
+    out.wired = true;
+    return { [MARK]: form.kind, module: form.module, state: form.state } satisfies Marked;
+  }
   if (value instanceof MessagePort) {
-    if (!transfer.includes(value)) transfer.push(value);
-    return;
+    if (!out.transfer.includes(value)) out.transfer.push(value);
+    return value;
   }
   if (value instanceof Map) {
     let i = 0;
+    let changed = false;
+    const entries: [unknown, unknown][] = [];
     for (const [k, v] of value) {
-      walk(k, `${path}<key ${i}>`, transfer, seen);
-      walk(
+      const sk = walk(k, `${path}<key ${i}>`, out, seen);
+      const sv = walk(
         v,
         `${path}.get(${typeof k === "string" ? JSON.stringify(k) : `<key ${i}>`})`,
-        transfer,
+        out,
         seen,
       );
+      changed ||= sk !== k || sv !== v;
+      entries.push([sk, sv]);
       i++;
     }
-    return;
+    return changed ? new Map(entries) : value;
   }
   if (value instanceof Set) {
     let i = 0;
-    for (const v of value) walk(v, `${path}<item ${i++}>`, transfer, seen);
-    return;
+    let changed = false;
+    const items: unknown[] = [];
+    for (const v of value) {
+      const sv = walk(v, `${path}<item ${i++}>`, out, seen);
+      changed ||= sv !== v;
+      items.push(sv);
+    }
+    return changed ? new Set(items) : value;
   }
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise) {
     throw new TypeError(`${path} is a ${_describe(value)}, which cannot be sent to a worker`);
@@ -98,4 +194,96 @@ function walk(value: unknown, path: string, transfer: Transferable[], seen: Set<
       "would drop its prototype, methods and private fields. Send a plain object or array " +
       "with the data it needs instead",
   );
+}
+
+/**
+ * Rebuilds the Troupe objects inside a received value (the reverse of
+ * {@linkcode _prepare}). Only needed when the sender's outbox was `wired`.
+ */
+export function _revive(value: unknown): unknown {
+  return revive(value, new Set());
+}
+
+function revive(value: unknown, seen: Set<object>): unknown {
+  if (typeof value !== "object" || value === null || seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = revive(value[i], seen);
+    return value;
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(([k, v]) => [revive(k, seen), revive(v, seen)] as const);
+    value.clear();
+    for (const [k, v] of entries) value.set(k, v);
+    return value;
+  }
+  if (value instanceof Set) {
+    const items = [...value].map((v) => revive(v, seen));
+    value.clear();
+    for (const v of items) value.add(v);
+    return value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  if (MARK in value) {
+    const { [MARK]: kind, module, state } = value as Marked;
+    const reviver = revivers.get(kind);
+    if (!reviver) throw new MissingReviver(kind, module);
+    return reviver(state);
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = revive(record[key], seen);
+  return value;
+}
+
+class MissingReviver extends Error {
+  constructor(readonly kind: string, readonly module: string) {
+    super(
+      `received a Troupe ${kind}, but this worker could not load ${module} to rebuild it ` +
+        "(a worker with narrowed permissions can only use Troupe objects it was started with: " +
+        "pass them in args instead of a later message)",
+    );
+  }
+}
+
+/**
+ * {@linkcode _revive} for a value whose revivers may not be loaded yet (a
+ * message to a running worker): imports the missing modules first.
+ */
+export async function _reviveLoading(value: unknown): Promise<unknown> {
+  const missing = new Map<string, string>();
+  findMissing(value, missing, new Set());
+  for (const [kind, module] of missing) {
+    try {
+      await import(module);
+    } catch {
+      // Reported below, naming what could not be loaded.
+    }
+    if (!revivers.has(kind)) throw new MissingReviver(kind, module);
+  }
+  return _revive(value);
+}
+
+function findMissing(value: unknown, missing: Map<string, string>, seen: Set<object>): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      findMissing(k, missing, seen);
+      findMissing(v, missing, seen);
+    }
+    return;
+  }
+  if (value instanceof Set || Array.isArray(value)) {
+    for (const v of value) findMissing(v, missing, seen);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return;
+  if (MARK in value) {
+    const { [MARK]: kind, module } = value as Marked;
+    if (!revivers.has(kind)) missing.set(kind, module);
+    return;
+  }
+  for (const v of Object.values(value)) findMissing(v, missing, seen);
 }

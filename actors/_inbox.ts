@@ -1,4 +1,5 @@
 // A mailbox that received messages wait in until someone takes them.
+import { _reviveLoading } from "./_clone.ts";
 import { _checkTimeout } from "./_util.ts";
 
 /** Options for waiting on a message. */
@@ -7,6 +8,11 @@ export interface ReceiveOptions {
   timeoutMs?: number;
   /** Give up when this signal aborts, with its reason. */
   signal?: AbortSignal;
+}
+
+// A message that could not be rebuilt: its receiver gets the error instead.
+class Undeliverable {
+  constructor(readonly error: unknown) {}
 }
 
 interface Waiter {
@@ -20,6 +26,7 @@ export class _Inbox {
   #head = 0;
   #waiters: Waiter[] = [];
   #closed: Error | undefined;
+  #pending: Promise<void> | undefined;
   #what: string;
 
   constructor(what: string) {
@@ -33,12 +40,34 @@ export class _Inbox {
 
   push(item: unknown): void {
     const waiter = this.#waiters.shift();
-    if (waiter) waiter.resolve(item);
-    else this.#items.push(item);
+    if (!waiter) this.#items.push(item);
+    else if (item instanceof Undeliverable) waiter.reject(item.error);
+    else waiter.resolve(item);
+  }
+
+  /**
+   * Adds a received message in arrival order; when `wired`, the Troupe objects
+   * inside are rebuilt first (which may need a module import), and messages
+   * behind it wait their turn.
+   */
+  deliver(data: unknown, wired: boolean | undefined): void {
+    if (!wired && this.#pending === undefined) return this.push(data);
+    const previous = this.#pending ?? Promise.resolve();
+    const next: Promise<void> = previous
+      .then(() => (wired ? _reviveLoading(data) : data))
+      .then((item) => this.push(item), (error) => this.push(new Undeliverable(error)))
+      .finally(() => {
+        if (this.#pending === next) this.#pending = undefined;
+      });
+    this.#pending = next;
   }
 
   /** No more messages will come: waiters and later receivers get `reason` once the inbox is empty. */
   close(reason: Error): void {
+    if (this.#pending) {
+      void this.#pending.then(() => this.close(reason));
+      return;
+    }
     this.#closed ??= reason;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(reason);
   }
@@ -52,7 +81,7 @@ export class _Inbox {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
       }
-      return Promise.resolve(item);
+      return item instanceof Undeliverable ? Promise.reject(item.error) : Promise.resolve(item);
     }
     if (this.#closed) return Promise.reject(this.#closed);
     const { signal } = options;

@@ -1,6 +1,7 @@
 // The behaviour every Troupe worker runs: receive the init message, run the
 // callback it names (a task, a Process subclass's run()), report how it ended,
 // and close. User code is only ever the callback.
+import { _revive } from "./_clone.ts";
 import { _setContext } from "./_context.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
@@ -77,7 +78,7 @@ export function _main(): void {
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
     if (message.t === "task") void runTask(message);
-    else if (message.t === "mail") inbox.push(message.data);
+    else if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {
       started = true;
       void run(message, inbox);
@@ -98,6 +99,10 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   if (init.spec.kind === "pool") return servePool(init.spec, inbox);
   try {
     const { spec } = init;
+    if (spec.wired) {
+      _revive(spec.args);
+      _revive(spec.fields);
+    }
     const target = _resolveTask(spec.task);
     if (spec.mode === "subclass") {
       const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
@@ -123,6 +128,7 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
   if (spec.initializer) {
     try {
       const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
+      if (spec.wired) _revive(spec.initArgs);
       await init(...spec.initArgs);
     } catch (error) {
       return finish(1, error);
@@ -138,6 +144,7 @@ async function runTask(message: TaskMessage): Promise<void> {
   try {
     const fn = _resolveTask(message.task) as (...args: unknown[]) => unknown;
     const { calls, spread } = message;
+    if (message.wired) _revive(calls);
     for (let i = 0; i < calls.length; i++) {
       let value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
       if (value instanceof Promise) value = await value;

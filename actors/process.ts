@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { _checkSendable } from "./_clone.ts";
+import { _outbox, _prepare } from "./_clone.ts";
 import { _context, _nextIdentity, _nextPid } from "./_context.ts";
 import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
 import { _checkTimeout, _describe, _settledWithin } from "./_util.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { RemoteError } from "./errors.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
-import type { ProcessSpec, ToParent, WireError, WireTaskRef } from "./protocol.ts";
+import type { MailMessage, ProcessSpec, ToParent, WireError, WireTaskRef } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
 
 export type { ReceiveOptions } from "./_inbox.ts";
@@ -253,14 +253,15 @@ export class Process<A extends unknown[] = unknown[]> {
     const spec = this.#spec(s);
     const perms = _normalizePermissions(s.permissions);
     _assertApplicable(perms, `${s.name} permissions`);
-    const transfer: Transferable[] = [];
+    const out = _outbox();
     if (spec.mode === "target") {
-      spec.args.forEach((arg, i) => _checkSendable(arg, `${s.name} args[${i}]`, transfer));
+      spec.args = spec.args.map((arg, i) => _prepare(arg, `${s.name} args[${i}]`, out));
     } else {
       for (const [key, value] of Object.entries(spec.fields)) {
-        _checkSendable(value, `${s.name} field '${key}'`, transfer);
+        spec.fields[key] = _prepare(value, `${s.name} field '${key}'`, out);
       }
     }
+    if (out.wired) spec.wired = true;
     s.pid = _nextPid();
     s.started = true;
     s.inbox = new _Inbox(s.name);
@@ -270,14 +271,14 @@ export class Process<A extends unknown[] = unknown[]> {
       perms,
       spec,
     );
-    const endpoint = _spawnWorker(s.name, [spec.task.module], perms, {
+    const endpoint = _spawnWorker(s.name, [spec.task.module, ...out.modules], perms, {
       message: (m) => this.#onMessage(s, m),
       error: (e) => this.#end(s, 1, e),
     });
     s.endpoint = endpoint;
     children.add(this);
     try {
-      endpoint.post(init, transfer);
+      endpoint.post(init, out.transfer);
     } catch (error) {
       this.#end(s, 1, undefined);
       throw new TypeError(
@@ -305,13 +306,13 @@ export class Process<A extends unknown[] = unknown[]> {
       );
     }
     const task = _requireTaskRef(s.target, "Process target");
-    return { kind: "process", task, mode: "target", args: s.args, fields: {} };
+    return { kind: "process", task, mode: "target", args: [...s.args], fields: {} };
   }
 
   #onMessage(s: State, message: ToParent): void {
     switch (message.t) {
       case "mail":
-        s.inbox?.push(message.data);
+        s.inbox?.deliver(message.data, message.wired);
         break;
       case "exit":
         this.#end(s, message.code, message.error);
@@ -386,10 +387,11 @@ export class Process<A extends unknown[] = unknown[]> {
    */
   send(message: unknown): void {
     const s = state(this);
-    const transfer: Transferable[] = [];
-    _checkSendable(message, `message to ${s.name}`, transfer);
+    const out = _outbox();
+    const data = _prepare(message, `message to ${s.name}`, out);
+    const mail: MailMessage = out.wired ? { t: "mail", data, wired: true } : { t: "mail", data };
     if (s.role === "parent") {
-      _context().postToParent!({ t: "mail", data: message }, transfer);
+      _context().postToParent!(mail, out.transfer);
       return;
     }
     if (s.role !== "child") {
@@ -402,7 +404,7 @@ export class Process<A extends unknown[] = unknown[]> {
         `cannot send to ${s.name}: it is ${s.started ? "no longer running" : "not started"}`,
       );
     }
-    s.endpoint!.post({ t: "mail", data: message }, transfer);
+    s.endpoint!.post(mail, out.transfer);
   }
 
   /**

@@ -47,6 +47,8 @@ export interface ProcessSpec {
   args: unknown[];
   /** The subclass instance's own fields (mode `"subclass"`). */
   fields: Record<string, unknown>;
+  /** Whether `args`/`fields` hold Troupe objects to revive (see `_prepare`). */
+  wired?: boolean;
 }
 
 /**
@@ -58,6 +60,8 @@ export interface PoolSpec {
   /** Called once with `initArgs` before the first task. */
   initializer: WireTaskRef | undefined;
   initArgs: unknown[];
+  /** Whether `initArgs` hold Troupe objects to revive. */
+  wired?: boolean;
 }
 
 /** The first message a worker receives: who it is and what to run. */
@@ -78,6 +82,8 @@ export interface InitMessage {
 export interface MailMessage {
   t: "mail";
   data: unknown;
+  /** Whether `data` holds Troupe objects to revive. */
+  wired?: boolean;
 }
 
 /**
@@ -93,6 +99,8 @@ export interface TaskMessage {
   calls: unknown[];
   /** Whether each entry of `calls` is an argument list (`starmap`, `apply`) or one item (`map`). */
   spread: boolean;
+  /** Whether `calls` hold Troupe objects to revive. */
+  wired?: boolean;
 }
 
 /** Everything a parent may send to a worker. */
