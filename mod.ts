@@ -44,3 +44,17 @@ export {
   type TaskResult,
 } from "./pool/pool.ts";
 export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";
+export {
+  asCompleted,
+  CancelledError,
+  type Completed,
+  type ExecutorMapOptions,
+  type ExecutorOptions,
+  Future,
+  ProcessPoolExecutor,
+  type ReturnWhen,
+  type ShutdownOptions,
+  wait,
+  type WaitOptions,
+  type WaitResult,
+} from "./pool/executor.ts";

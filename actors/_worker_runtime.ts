@@ -10,10 +10,14 @@ import type {
   ExitMessage,
   InitMessage,
   PoolSpec,
-  TaskMessage,
+  ResultItem,
+  ResultsMessage,
+  TaskItem,
+  TasksMessage,
   ToChild,
   ToParent,
   WireError,
+  WireTaskRef,
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 
@@ -32,6 +36,8 @@ let exiting = false;
 function exitNow(code: number, error?: WireError): never {
   if (!exiting) {
     exiting = true;
+    // A task that called Deno.exit() must not take the answers before it along.
+    flushAnswers();
     const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
     post(message);
   }
@@ -77,7 +83,8 @@ export function _main(): void {
   let started = false;
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
-    if (message.t === "task") void runTask(message);
+    if (message.t === "tasks") takeTasks(message);
+    else if (message.t === "cancel") cancelTask(message.id);
     else if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {
       started = true;
@@ -119,7 +126,19 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
 }
 
 // ---- pool workers: the same behaviour, with tasks as the callbacks ---------
+// Jobs run one at a time in arrival order. Answers are batched: sent when the
+// worker runs out of jobs, or once a millisecond while it stays busy, so tiny
+// tasks cost one message per batch instead of one per task.
 
+const FLUSH_MS = 1;
+const jobs: { item: TaskItem; ref: WireTaskRef }[] = [];
+let jobsHead = 0;
+const cancelled = new Set<number>();
+const answers: ResultItem[] = [];
+let answersSince = 0;
+let busyMs = 0;
+let pumping = false;
+let poolServing = false;
 // Tasks wait on this until the initializer has run.
 const poolReady = Promise.withResolvers<void>();
 
@@ -135,28 +154,97 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
     }
   }
   post({ t: "ready" });
+  poolServing = true;
   poolReady.resolve();
 }
 
-async function runTask(message: TaskMessage): Promise<void> {
-  await poolReady.promise;
+function takeTasks(message: TasksMessage): void {
+  for (const item of message.items) jobs.push({ item, ref: message.refs[item.ref] });
+  if (!pumping) void pump();
+}
+
+function cancelTask(id: number): void {
+  cancelled.add(id);
+}
+
+async function pump(): Promise<void> {
+  pumping = true;
+  if (!poolServing) await poolReady.promise;
+  while (jobsHead < jobs.length) {
+    const { item, ref } = jobs[jobsHead];
+    jobs[jobsHead++] = undefined as never;
+    if (cancelled.delete(item.id)) continue;
+    if (answers.length > 0 && performance.now() - answersSince > FLUSH_MS) flushAnswers();
+    const t0 = performance.now();
+    let answer = runJob(item, ref);
+    if (answer instanceof Promise) answer = await answer;
+    busyMs += performance.now() - t0;
+    if (answers.length === 0) answersSince = t0;
+    answers.push(answer);
+  }
+  jobs.length = 0;
+  jobsHead = 0;
+  // Messages arrive in order, so a cancel still listed was for a job that had already run.
+  cancelled.clear();
+  pumping = false;
+  flushAnswers();
+}
+
+function runJob(item: TaskItem, ref: WireTaskRef): ResultItem | Promise<ResultItem> {
   const values: unknown[] = [];
+  let i = 0;
   try {
-    const fn = _resolveTask(message.task) as (...args: unknown[]) => unknown;
-    const { calls, spread } = message;
-    if (message.wired) _revive(calls);
-    for (let i = 0; i < calls.length; i++) {
-      let value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
-      if (value instanceof Promise) value = await value;
+    const fn = _resolveTask(ref) as (...args: unknown[]) => unknown;
+    const { calls, spread } = item;
+    if (item.wired) _revive(calls);
+    // Synchronous tasks never touch the microtask queue.
+    for (; i < calls.length; i++) {
+      const value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
+      if (value instanceof Promise) return finishAsync(item, fn, values, value, i);
       values.push(value);
     }
   } catch (error) {
-    post({ t: "result", id: message.id, error: _toWireError(error) });
-    return;
+    return { id: item.id, error: _toWireError(error) };
   }
+  return { id: item.id, values };
+}
+
+async function finishAsync(
+  item: TaskItem,
+  fn: (...args: unknown[]) => unknown,
+  values: unknown[],
+  pending: Promise<unknown>,
+  i: number,
+): Promise<ResultItem> {
+  const { calls, spread } = item;
   try {
-    post({ t: "result", id: message.id, values });
+    values.push(await pending);
+    for (i++; i < calls.length; i++) {
+      values.push(await (spread ? fn(...(calls[i] as unknown[])) : fn(calls[i])));
+    }
   } catch (error) {
-    post({ t: "result", id: message.id, error: _toWireError(error) });
+    return { id: item.id, error: _toWireError(error) };
+  }
+  return { id: item.id, values };
+}
+
+/** Sends the answers gathered so far (also before the worker exits). */
+function flushAnswers(): void {
+  if (answers.length === 0) return;
+  const items = answers.splice(0);
+  const message: ResultsMessage = { t: "results", items, busyMs };
+  busyMs = 0;
+  try {
+    post(message);
+  } catch {
+    // Some value could not be cloned: send the answers one by one, so only
+    // the jobs whose values cannot travel fail.
+    for (const item of items) {
+      try {
+        post({ t: "results", items: [item], busyMs: 0 });
+      } catch (error) {
+        post({ t: "results", items: [{ id: item.id, error: _toWireError(error) }], busyMs: 0 });
+      }
+    }
   }
 }

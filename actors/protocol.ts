@@ -87,14 +87,14 @@ export interface MailMessage {
 }
 
 /**
- * Parent → pool worker: call `task` once per entry of `calls` (each an argument
- * list) and answer with one {@linkcode ResultMessage}.
+ * One job of a {@linkcode TasksMessage}: call a task once per entry of `calls`
+ * and answer with one {@linkcode ResultItem}.
  */
-export interface TaskMessage {
-  t: "task";
-  /** Matches the answer to the call. */
+export interface TaskItem {
+  /** Matches the answer to the job. */
   id: number;
-  task: WireTaskRef;
+  /** Index of the task in the message's `refs`. */
+  ref: number;
   /** One entry per call: an argument list when `spread`, else the single argument. */
   calls: unknown[];
   /** Whether each entry of `calls` is an argument list (`starmap`, `apply`) or one item (`map`). */
@@ -103,8 +103,25 @@ export interface TaskMessage {
   wired?: boolean;
 }
 
+/**
+ * Parent → pool worker: jobs to run one at a time, in order, after any the
+ * worker already holds. Several jobs travel in one message when the parent
+ * has them at once; each task is named once in `refs`.
+ */
+export interface TasksMessage {
+  t: "tasks";
+  refs: WireTaskRef[];
+  items: TaskItem[];
+}
+
+/** Parent → pool worker: drop job `id` if it has not started (it was cancelled). */
+export interface CancelMessage {
+  t: "cancel";
+  id: number;
+}
+
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage | TaskMessage;
+export type ToChild = InitMessage | MailMessage | TasksMessage | CancelMessage;
 
 /** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
 export interface StartedMessage {
@@ -123,14 +140,25 @@ export interface ExitMessage {
   error?: WireError;
 }
 
-/** Pool worker → parent: the values of a {@linkcode TaskMessage}'s calls, or the first error. */
-export interface ResultMessage {
-  t: "result";
+/** The answer to one {@linkcode TaskItem}: its values, or the first error. */
+export interface ResultItem {
   id: number;
   /** One value per call, when all of them returned. */
   values?: unknown[];
-  /** The error of the first call that threw; later calls in the chunk did not run. */
+  /** The error of the first call that threw; later calls in the job did not run. */
   error?: WireError;
+}
+
+/**
+ * Pool worker → parent: answers to jobs, in the order they ran. A worker
+ * sends what it has when it runs out of jobs, or every millisecond or so
+ * while it is busy.
+ */
+export interface ResultsMessage {
+  t: "results";
+  items: ResultItem[];
+  /** Time spent running these jobs, which tells the parent how many to keep queued. */
+  busyMs: number;
 }
 
 /** Pool worker → parent: the initializer ran and the worker takes tasks. */
@@ -139,4 +167,4 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultMessage | ReadyMessage;
+export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultsMessage | ReadyMessage;

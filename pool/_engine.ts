@@ -1,16 +1,44 @@
-// The pool engine: warm workers, a FIFO of jobs, one job in flight per worker.
-// A worker that dies is replaced; the job it held fails with how it died.
-import { _checkSendable } from "../actors/_clone.ts";
+// The pool engine: warm workers and a FIFO of jobs. Each worker holds a few
+// jobs at once, as many as keep it busy for about a millisecond (measured from
+// its answers), so tiny tasks are not paced by round trips while long ones
+// still spread over every worker. Jobs dispatched together travel in one
+// message. A worker that dies is replaced; the job it was running fails with
+// how it died, and the jobs queued behind it move to other workers.
+import { _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
-import { _assertApplicable, type _DenoPermissions } from "../actors/permissions.ts";
-import type { ToParent, WireError, WireTaskRef } from "../actors/protocol.ts";
+import { _describe } from "../actors/_util.ts";
+import {
+  _assertApplicable,
+  type _DenoPermissions,
+  _normalizePermissions,
+  type Permissions,
+} from "../actors/permissions.ts";
+import { cpuCount } from "../actors/process.ts";
+import { _requireTaskRef } from "../actors/task.ts";
+import type {
+  ResultsMessage,
+  TaskItem,
+  ToParent,
+  WireError,
+  WireTaskRef,
+} from "../actors/protocol.ts";
 
 /** How to run one job: cancel it with a signal or a time limit. */
 export interface _JobOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Called when the job is handed to a worker. */
+  onDispatch?: () => void;
+}
+
+/** A submitted job, as its submitter may cancel it. */
+export interface _JobHandle {
+  /** Resolves with one value per call, or rejects with the job's error. */
+  promise: Promise<unknown[]>;
+  /** Drops the job if no worker has it yet; returns whether it did. */
+  cancelQueued(reason: unknown): boolean;
 }
 
 interface Job {
@@ -18,11 +46,16 @@ interface Job {
   ref: WireTaskRef;
   calls: unknown[];
   spread: boolean;
+  wired: boolean;
+  /** Modules the worker must have imported: the task's and those of objects in the calls. */
+  modules: string[];
   transfer: Transferable[];
   resolve(values: unknown[]): void;
   reject(error: unknown): void;
   cleanup(): void;
+  onDispatch: (() => void) | undefined;
   slot: Slot | undefined;
+  settled: boolean;
 }
 
 interface Slot {
@@ -31,8 +64,9 @@ interface Slot {
   pid: number;
   modules: Set<string>;
   ready: boolean;
-  job: Job | undefined;
-  done: number;
+  /** Jobs sent and not answered, oldest (the running one) first. */
+  inflight: Map<number, Job>;
+  sent: number;
   ended: boolean;
 }
 
@@ -45,21 +79,106 @@ export interface _EngineSettings {
   permissions: _DenoPermissions | undefined;
 }
 
+/** The options `Pool` and `ProcessPoolExecutor` share, as users give them. */
+export interface _PoolUserOptions {
+  // deno-lint-ignore no-explicit-any
+  initializer?: (...args: any[]) => unknown;
+  initArgs?: unknown[];
+  maxTasksPerChild?: number;
+  permissions?: Permissions;
+}
+
+/** Checks that `value` is a positive integer, naming the option when it is not. */
+export function _positiveInt(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `'${what}' must be a positive integer, got ${
+        typeof value === "number" ? value : _describe(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+// Keep about this much work in each worker, and no more than MAX_DEPTH jobs.
+// Jobs that take longer than QUEUED_MS go one at a time (the round trip is
+// small beside them, and a job waiting behind a long one while another worker
+// idles would cost more); until the first answers say how long jobs take, one.
+const QUEUED_MS = 1;
+const MAX_DEPTH = 512;
+
 /** The engine behind `Pool` and `ProcessPoolExecutor`. */
 export class _PoolEngine {
   #settings: _EngineSettings;
   #queue: Job[] = [];
+  #head = 0;
+  #queued = 0;
   #slots = new Set<Slot>();
   #modules = new Set<string>();
   #nextId = 1;
   #state: "open" | "closed" | "terminated" = "open";
   #broken: Error | undefined;
   #idle = Promise.withResolvers<void>();
+  #dispatchScheduled = false;
+  /** Smoothed time one job takes in a worker, in ms (undefined until measured). */
+  #jobMs: number | undefined;
+
+  #initArgs: { args: unknown[]; wired: boolean };
 
   constructor(settings: _EngineSettings) {
     this.#settings = settings;
     if (settings.initializer) this.#modules.add(settings.initializer.module);
     _assertApplicable(settings.permissions, "Pool permissions");
+    // Prepared once: every worker gets the same initArgs.
+    const out = _outbox();
+    const args = settings.initArgs.map((arg, i) => _prepare(arg, `initArgs[${i}]`, out));
+    if (out.transfer.length > 0) {
+      throw new TypeError(
+        "initArgs cannot hold a MessagePort: each worker would need its own. Pass a Troupe " +
+          "channel (Queue, Pipe) instead",
+      );
+    }
+    for (const m of out.modules) this.#modules.add(m);
+    this.#initArgs = { args, wired: out.wired };
+  }
+
+  /**
+   * Validates what a user gave `Pool` or `ProcessPoolExecutor` and makes the
+   * engine; `what` names the class in errors.
+   */
+  static from(
+    options: _PoolUserOptions,
+    size: number | undefined,
+    what: string,
+  ): _PoolEngine {
+    const { initializer, initArgs = [], maxTasksPerChild, permissions } = options;
+    const processes = _positiveInt(
+      size ?? cpuCount(),
+      what === "Pool" ? "processes" : "maxWorkers",
+    );
+    if (maxTasksPerChild !== undefined) _positiveInt(maxTasksPerChild, "maxTasksPerChild");
+    if (!Array.isArray(initArgs)) {
+      throw new TypeError(`'initArgs' must be an array, got ${_describe(initArgs)}`);
+    }
+    return new _PoolEngine({
+      size: processes,
+      initializer: initializer === undefined
+        ? undefined
+        : _requireTaskRef(initializer, `${what} initializer`),
+      initArgs,
+      maxTasksPerChild,
+      permissions: _normalizePermissions(permissions, `${what} permissions`),
+    });
+  }
+
+  /** Number of workers the pool keeps. */
+  get size(): number {
+    return this.#settings.size;
+  }
+
+  /** Whether the pool still takes jobs. */
+  get open(): boolean {
+    return this.#state === "open";
   }
 
   /**
@@ -72,122 +191,247 @@ export class _PoolEngine {
     spread: boolean,
     options: _JobOptions = {},
   ): Promise<unknown[]> {
+    return this.enqueue(ref, calls, spread, options).promise;
+  }
+
+  /** {@linkcode submit}, keeping a handle to cancel the job while it is queued. */
+  enqueue(
+    ref: WireTaskRef,
+    calls: unknown[],
+    spread: boolean,
+    options: _JobOptions = {},
+  ): _JobHandle {
+    const refuse = (error: unknown): _JobHandle => ({
+      promise: Promise.reject(error),
+      cancelQueued: () => false,
+    });
     if (this.#state !== "open") {
-      return Promise.reject(new Error(`Pool is ${this.#state}; it takes no new tasks`));
+      return refuse(new Error(`Pool is ${this.#state}; it takes no new tasks`));
     }
-    if (this.#broken) return Promise.reject(this.#broken);
-    const transfer: Transferable[] = [];
+    if (this.#broken) return refuse(this.#broken);
+    const out = _outbox();
     try {
       if (spread) {
-        calls.forEach((args, i) =>
-          (args as unknown[]).forEach((arg, j) =>
-            _checkSendable(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, transfer)
-          )
-        );
+        const many = calls.length > 1;
+        for (let i = 0; i < calls.length; i++) {
+          const args = calls[i] as unknown[];
+          let copy: unknown[] | undefined;
+          for (let j = 0; j < args.length; j++) {
+            const sent = _prepare(args[j], many ? `item ${i} args[${j}]` : `args[${j}]`, out);
+            if (sent !== args[j]) copy ??= args.slice();
+            if (copy) copy[j] = sent;
+          }
+          if (copy) calls[i] = copy;
+        }
       } else {
         for (let i = 0; i < calls.length; i++) {
           const item = calls[i];
           if (typeof item === "object" || typeof item === "function" || typeof item === "symbol") {
-            _checkSendable(item, `item ${i}`, transfer);
+            calls[i] = _prepare(item, `item ${i}`, out);
           }
         }
       }
     } catch (error) {
-      return Promise.reject(error);
+      return refuse(error);
     }
     const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => this.#cancel(job, signal!.reason);
-      const job: Job = {
-        id: this.#nextId++,
-        ref,
-        calls,
-        spread,
-        transfer,
-        resolve,
-        reject,
-        slot: undefined,
-        cleanup: () => {
-          if (timer !== undefined) clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-        },
-      };
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () =>
-            this.#cancel(
-              job,
-              new DOMException(
-                `task '${ref.key}' did not finish within ${timeoutMs} ms`,
-                "TimeoutError",
-              ),
+    if (signal?.aborted) return refuse(signal.reason);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => this.#cancel(job, signal!.reason);
+    const job: Job = {
+      id: this.#nextId++,
+      ref,
+      calls,
+      spread,
+      wired: out.wired,
+      modules: [ref.module, ...out.modules],
+      transfer: out.transfer,
+      resolve: undefined as never,
+      reject: undefined as never,
+      onDispatch: options.onDispatch,
+      slot: undefined,
+      settled: false,
+      cleanup: () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      },
+    };
+    const promise = new Promise<unknown[]>((resolve, reject) => {
+      job.resolve = resolve;
+      job.reject = reject;
+    });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(
+        () =>
+          this.#cancel(
+            job,
+            new DOMException(
+              `task '${ref.key}' did not finish within ${timeoutMs} ms`,
+              "TimeoutError",
             ),
-          timeoutMs,
-        );
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#modules.add(ref.module);
-      this.#queue.push(job);
+          ),
+        timeoutMs,
+      );
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    for (const m of job.modules) this.#modules.add(m);
+    this.#queue.push(job);
+    this.#queued++;
+    this.#scheduleDispatch();
+    return {
+      promise,
+      cancelQueued: (reason) => {
+        if (job.settled || job.slot) return false;
+        this.#cancel(job, reason);
+        return true;
+      },
+    };
+  }
+
+  #settle(job: Job, error: unknown, values?: unknown[]): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.cleanup();
+    if (error === undefined) job.resolve(values!);
+    else job.reject(error);
+  }
+
+  #cancel(job: Job, reason: unknown): void {
+    if (job.settled) return;
+    const slot = job.slot;
+    if (!slot) {
+      // Still queued: it is skipped when its turn comes.
+      this.#queued--;
+    } else if (slot.inflight.keys().next().value === job.id) {
+      // Running, and a call cannot be interrupted: end its worker; the jobs
+      // queued behind it go to the other workers, and a new worker replaces it.
+      slot.inflight.delete(job.id);
+      this.#requeue(this.#retire(slot));
+    } else {
+      slot.inflight.delete(job.id);
+      slot.endpoint.post({ t: "cancel", id: job.id });
+    }
+    this.#settle(job, reason);
+    this.#scheduleDispatch();
+    this.#checkIdle();
+  }
+
+  /** Puts jobs a worker held back at the front of the queue, in their order. */
+  #requeue(jobs: Job[]): void {
+    if (jobs.length === 0) return;
+    for (const job of jobs) job.slot = undefined;
+    this.#queue.splice(this.#head, 0, ...jobs);
+    this.#queued += jobs.length;
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.#dispatchScheduled = false;
       this.#dispatch();
     });
   }
 
-  #settle(job: Job, error: unknown, values?: unknown[]): void {
-    job.cleanup();
-    if (error === undefined) job.resolve(values!);
-    else job.reject(error);
-    this.#checkIdle();
+  #depth(): number {
+    const ms = this.#jobMs;
+    if (ms === undefined) return 1;
+    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_MS / Math.max(ms, 1e-4))));
   }
 
-  #cancel(job: Job, reason: unknown): void {
-    const i = this.#queue.indexOf(job);
-    if (i >= 0) this.#queue.splice(i, 1);
-    else if (job.slot && job.slot.job === job) {
-      // A running call cannot be interrupted: end its worker; a new one replaces it.
-      this.#retire(job.slot);
-    } else return;
-    this.#settle(job, reason);
-    this.#dispatch();
+  #accepts(slot: Slot, job: Job, depth: number): boolean {
+    if (slot.ended || slot.inflight.size >= depth) return false;
+    const max = this.#settings.maxTasksPerChild;
+    if (max !== undefined && slot.sent >= max) return false;
+    for (const m of job.modules) if (!slot.modules.has(m)) return false;
+    return true;
   }
 
   #dispatch(): void {
-    while (this.#queue.length > 0 && this.#state !== "terminated" && !this.#broken) {
-      const job = this.#queue[0];
+    const batches = new Map<Slot, Job[]>();
+    const depth = this.#depth();
+    while (this.#queued > 0 && this.#state !== "terminated" && !this.#broken) {
+      const job = this.#queue[this.#head];
+      if (job.settled) {
+        this.#shift();
+        continue;
+      }
       let slot: Slot | undefined;
-      let stale: Slot | undefined;
       for (const s of this.#slots) {
-        if (s.job || s.ended) continue;
-        if (s.modules.has(job.ref.module)) {
+        if (this.#accepts(s, job, depth) && (!slot || s.inflight.size < slot.inflight.size)) {
           slot = s;
-          break;
         }
-        stale ??= s;
       }
       if (!slot) {
         if (this.#slots.size < this.#settings.size) slot = this.#spawn();
-        else if (stale) {
-          // A worker can only run tasks from modules its entry imported.
+        else {
+          // A worker can only run tasks from modules its entry imported:
+          // replace an idle one that lacks them.
+          const stale = [...this.#slots].find((s) =>
+            s.inflight.size === 0 && job.modules.some((m) => !s.modules.has(m))
+          );
+          if (!stale) break;
           this.#retire(stale);
           slot = this.#spawn();
-        } else return;
+        }
       }
-      this.#queue.shift();
-      slot.job = job;
+      this.#shift();
+      this.#queued--;
       job.slot = slot;
-      try {
-        slot.endpoint.post(
-          { t: "task", id: job.id, task: job.ref, calls: job.calls, spread: job.spread },
-          job.transfer,
-        );
-      } catch (error) {
-        slot.job = undefined;
-        this.#settle(
-          job,
-          new TypeError(`task arguments could not be sent: ${(error as Error).message}`),
-        );
-      }
+      slot.inflight.set(job.id, job);
+      slot.sent++;
+      let batch = batches.get(slot);
+      if (!batch) batches.set(slot, batch = []);
+      batch.push(job);
+      job.onDispatch?.();
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    for (const [slot, jobs] of batches) this.#send(slot, jobs);
+  }
+
+  #shift(): void {
+    this.#queue[this.#head++] = undefined as never;
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+  }
+
+  /** Posts jobs to a worker in one message; when that fails, one by one so only the bad ones fail. */
+  #send(slot: Slot, jobs: Job[]): void {
+    if (!this.#post(slot, jobs)) {
+      for (const job of jobs) if (!job.settled) this.#post(slot, [job]);
+    }
+  }
+
+  #post(slot: Slot, jobs: Job[]): boolean {
+    const refs: WireTaskRef[] = [];
+    const items: TaskItem[] = [];
+    const transfer: Transferable[] = [];
+    for (const job of jobs) {
+      let ref = refs.indexOf(job.ref);
+      if (ref < 0) ref = refs.push(job.ref) - 1;
+      const item: TaskItem = { id: job.id, ref, calls: job.calls, spread: job.spread };
+      if (job.wired) item.wired = true;
+      items.push(item);
+      for (const t of job.transfer) transfer.push(t);
+    }
+    try {
+      slot.endpoint.post({ t: "tasks", refs, items }, transfer);
+      return true;
+    } catch (error) {
+      if (jobs.length > 1) return false;
+      const job = jobs[0];
+      slot.inflight.delete(job.id);
+      slot.sent--;
+      this.#settle(
+        job,
+        new TypeError(`task arguments could not be sent: ${(error as Error).message}`),
+      );
+      return true;
     }
   }
 
@@ -202,8 +446,8 @@ export class _PoolEngine {
       pid,
       modules,
       ready: false,
-      job: undefined,
-      done: 0,
+      inflight: new Map(),
+      sent: 0,
       ended: false,
     };
     slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
@@ -213,7 +457,8 @@ export class _PoolEngine {
     const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
       kind: "pool",
       initializer: this.#settings.initializer,
-      initArgs: this.#settings.initArgs,
+      initArgs: this.#initArgs.args,
+      wired: this.#initArgs.wired,
     });
     slot.endpoint.post(init);
     this.#slots.add(slot);
@@ -227,24 +472,33 @@ export class _PoolEngine {
         return;
       case "exit":
         return this.#onDeath(slot, message.code, message.error);
-      case "result": {
-        const job = slot.job;
-        if (!job || job.id !== message.id) return;
-        slot.job = undefined;
-        slot.done++;
-        const max = this.#settings.maxTasksPerChild;
-        if (max !== undefined && slot.done >= max) this.#retire(slot);
-        if (message.error) this.#settle(job, new RemoteError(slot.name, slot.pid, message.error));
-        else this.#settle(job, undefined, message.values);
-        this.#dispatch();
-        return;
-      }
+      case "results":
+        return this.#onResults(slot, message);
     }
+  }
+
+  #onResults(slot: Slot, message: ResultsMessage): void {
+    const { items, busyMs } = message;
+    if (items.length > 0 && busyMs > 0) {
+      const sample = busyMs / items.length;
+      this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
+    }
+    for (const item of items) {
+      const job = slot.inflight.get(item.id);
+      if (!job) continue; // cancelled while it ran
+      slot.inflight.delete(item.id);
+      if (item.error) this.#settle(job, new RemoteError(slot.name, slot.pid, item.error));
+      else this.#settle(job, undefined, item.values);
+    }
+    const max = this.#settings.maxTasksPerChild;
+    if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) this.#retire(slot);
+    this.#scheduleDispatch();
+    this.#checkIdle();
   }
 
   #onDeath(slot: Slot, code: number, error: WireError | undefined): void {
     if (slot.ended) return;
-    this.#retire(slot);
+    const held = this.#retire(slot);
     if (!slot.ready && this.#settings.initializer && (code !== 0 || error)) {
       // Restarting would only fail again: fail every call with the initializer's error.
       this.#broken = error
@@ -253,33 +507,42 @@ export class _PoolEngine {
           message: `initializer failed: ${error.message}`,
         })
         : new Error(`${slot.name}: the pool initializer ended the worker (exit code ${code})`);
-      for (const job of this.#queue.splice(0)) this.#settle(job, this.#broken);
-      if (slot.job) this.#settle(slot.job, this.#broken);
+      for (const job of [...held, ...this.#queue.splice(this.#head)]) {
+        this.#settle(job, this.#broken);
+      }
+      this.#queued = 0;
+      this.#checkIdle();
       return;
     }
-    const job = slot.job;
-    if (job) {
+    const [running, ...waiting] = held;
+    if (running) {
       const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
       this.#settle(
-        job,
+        running,
         new Error(
-          `${slot.name} (pid ${slot.pid}) died while running task '${job.ref.key}' (${how}); the pool replaced it`,
+          `${slot.name} (pid ${slot.pid}) died while running task '${running.ref.key}' (${how}); the pool replaced it`,
         ),
       );
     }
-    this.#dispatch();
+    this.#requeue(waiting);
+    this.#scheduleDispatch();
+    this.#checkIdle();
   }
 
-  #retire(slot: Slot): void {
-    if (slot.ended) return;
+  /** Ends a worker; returns the jobs it held (oldest first), which the caller must place. */
+  #retire(slot: Slot): Job[] {
+    if (slot.ended) return [];
     slot.ended = true;
     slot.endpoint.terminate();
     this.#slots.delete(slot);
+    const held = [...slot.inflight.values()];
+    slot.inflight.clear();
+    return held;
   }
 
   #busy(): boolean {
-    if (this.#queue.length > 0) return true;
-    for (const s of this.#slots) if (s.job) return true;
+    if (this.#queued > 0) return true;
+    for (const s of this.#slots) if (s.inflight.size > 0) return true;
     return false;
   }
 
@@ -297,21 +560,26 @@ export class _PoolEngine {
     queueMicrotask(() => this.#checkIdle());
   }
 
-  /** Ends every worker now; queued and running tasks fail. */
-  terminate(): void {
+  /** Ends every worker now; queued and running tasks fail with `error`. */
+  terminate(error: Error = new Error("Pool was terminated before the task finished")): void {
     if (this.#state === "terminated") return;
     this.#state = "terminated";
-    const error = new Error("Pool was terminated before the task finished");
-    const jobs = [...this.#queue.splice(0)];
-    for (const slot of [...this.#slots]) {
-      if (slot.job) jobs.push(slot.job);
-      this.#retire(slot);
-    }
-    for (const job of jobs) {
-      job.cleanup();
-      job.reject(error);
-    }
+    const jobs = this.#queue.splice(this.#head);
+    this.#queued = 0;
+    for (const slot of [...this.#slots]) jobs.push(...this.#retire(slot));
+    for (const job of jobs) this.#settle(job, error);
     this.#idle.resolve();
+  }
+
+  /** Fails every job no worker has yet with `error`; returns how many there were. */
+  cancelQueued(error: unknown): number {
+    let n = 0;
+    for (const job of this.#queue.slice(this.#head)) {
+      if (job.settled) continue;
+      this.#cancel(job, error);
+      n++;
+    }
+    return n;
   }
 
   /** Resolves once the pool is closed (or terminated) and every worker has ended. */

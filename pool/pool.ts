@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
-import { _normalizePermissions, type Permissions } from "../actors/permissions.ts";
-import { cpuCount } from "../actors/process.ts";
+import { _checkTimeout, _settledWithin } from "../actors/_util.ts";
+import type { Permissions } from "../actors/permissions.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import { type _JobOptions, _PoolEngine } from "./_engine.ts";
+import { type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
 
 /** Any function a pool can run (declared with `task()`). */
 // deno-lint-ignore no-explicit-any
@@ -123,17 +122,6 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 }
 
-function positiveInt(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `'${what}' must be a positive integer, got ${
-        typeof value === "number" ? value : _describe(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 /**
  * A pool of warm worker processes. Python's `multiprocessing.Pool`: `map`,
  * `starmap`, `imap`, `imapUnordered`, `apply`, `applyAsync`, `mapAsync`,
@@ -168,22 +156,8 @@ export class Pool {
    * @param options Size, initializer, permissions.
    */
   constructor(options: PoolOptions = {}) {
-    const { processes = cpuCount(), initializer, initArgs = [], maxTasksPerChild, permissions } =
-      options;
-    this.#processes = positiveInt(processes, "processes");
-    if (maxTasksPerChild !== undefined) positiveInt(maxTasksPerChild, "maxTasksPerChild");
-    if (!Array.isArray(initArgs)) {
-      throw new TypeError(`'initArgs' must be an array, got ${_describe(initArgs)}`);
-    }
-    this.#engine = new _PoolEngine({
-      size: this.#processes,
-      initializer: initializer === undefined
-        ? undefined
-        : _requireTaskRef(initializer, "Pool initializer"),
-      initArgs,
-      maxTasksPerChild,
-      permissions: _normalizePermissions(permissions, "Pool permissions"),
-    });
+    this.#engine = _PoolEngine.from(options, options.processes, "Pool");
+    this.#processes = this.#engine.size;
   }
 
   /** The number of worker processes. */
@@ -277,7 +251,7 @@ export class Pool {
     if (calls.length === 0) return [];
     const chunksize = options.chunksize === undefined
       ? Math.ceil(calls.length / (this.#processes * 4))
-      : positiveInt(options.chunksize, "chunksize");
+      : _positiveInt(options.chunksize, "chunksize");
     const parts: Promise<unknown[]>[] = [];
     for (let i = 0; i < calls.length; i += chunksize) {
       parts.push(this.#call(fn, calls.slice(i, i + chunksize), spread, options));
@@ -291,7 +265,8 @@ export class Pool {
 
   /**
    * Lazily applies `fn` to the items of any (async) iterable, with a bounded
-   * number of chunks in flight, yielding values in input order.
+   * number of chunks in flight (max(4 × processes, 64)), yielding values in
+   * input order. An endless input is pulled only as fast as values are taken.
    */
   imap<T, R>(
     fn: (item: T) => R,
@@ -318,8 +293,9 @@ export class Pool {
   ): AsyncGenerator<unknown, void, undefined> {
     const chunksize = options.chunksize === undefined
       ? 1
-      : positiveInt(options.chunksize, "chunksize");
-    const window = this.#processes * 2;
+      : _positiveInt(options.chunksize, "chunksize");
+    // Enough chunks in flight to keep every worker's queue fed, still bounded.
+    const window = Math.max(this.#processes * 4, 64);
     const it = Symbol.asyncIterator in iterable
       ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (iterable as Iterable<unknown>)[Symbol.iterator]();
@@ -391,6 +367,19 @@ export class Pool {
 }
 
 function withCallbacks<T>(promise: Promise<T>, options: AsyncCallbacks<T>): AsyncResult<T> {
-  promise.then(options.callback, options.errorCallback).catch(() => {});
+  const { callback, errorCallback } = options;
+  promise.then(
+    (value) => callback && invoke(callback, value),
+    (error) => errorCallback && invoke(errorCallback, error),
+  );
   return new AsyncResult(promise); // it handles the rejection, so none goes unhandled
+}
+
+/** Calls a user callback; an error it throws is reported as uncaught, never swallowed. */
+function invoke<T>(callback: (value: T) => void, value: T): void {
+  try {
+    callback(value);
+  } catch (error) {
+    reportError(error);
+  }
 }

@@ -345,20 +345,29 @@ workerTest("await using terminates a daemon process at the end of its scope", as
 
 workerTest("parallel processes take about one unit, sequential ones about N", async () => {
   const n = 31;
-  const t0 = performance.now();
-  for (let i = 0; i < 2; i++) {
-    const p = new Process({ target: fib, args: [n] });
-    p.start();
-    await p.join();
+  const measure = async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < 2; i++) {
+      const p = new Process({ target: fib, args: [n] });
+      p.start();
+      await p.join();
+    }
+    const sequential = performance.now() - t0;
+    const t1 = performance.now();
+    const ps = [0, 1].map(() => new Process({ target: fib, args: [n] }));
+    ps.forEach((p) => p.start());
+    for (const p of ps) await p.join();
+    return { sequential, parallel: performance.now() - t1 };
+  };
+  // Generous: this machine is shared, and a busy neighbour can take a core
+  // for a while, so up to three tries. Two at once should not take twice as long.
+  const tries: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { sequential, parallel } = await measure();
+    if (parallel < sequential * 0.95) return;
+    tries.push(`parallel ${parallel.toFixed(0)} ms vs sequential ${sequential.toFixed(0)} ms`);
   }
-  const sequential = performance.now() - t0;
-  const t1 = performance.now();
-  const ps = [0, 1].map(() => new Process({ target: fib, args: [n] }));
-  ps.forEach((p) => p.start());
-  for (const p of ps) await p.join();
-  const parallel = performance.now() - t1;
-  // Generous: this machine is shared. Two at once should not take twice as long.
-  assert(parallel < sequential * 0.95, `parallel ${parallel} ms vs sequential ${sequential} ms`);
+  assert(false, tries.join("; "));
 });
 
 workerTest("options are validated with clear errors", () => {

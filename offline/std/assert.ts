@@ -19,6 +19,11 @@ export function assert(expr: unknown, msg = ""): asserts expr {
   if (!expr) throw new AssertionError(msg);
 }
 
+/** Make an assertion that `expr` is falsy, else throw an `AssertionError` with `msg`. */
+export function assertFalse(expr: unknown, msg = ""): void {
+  if (expr) throw new AssertionError(msg);
+}
+
 /** Throws an `AssertionError` with the given message. */
 export function fail(msg?: string): never {
   throw new AssertionError(`Failed assertion${suffix(msg)}`);

@@ -1,0 +1,585 @@
+/**
+ * `ProcessPoolExecutor` and `Future`: Python's `concurrent.futures` on the
+ * same engine as `Pool`.
+ *
+ * @module
+ */
+import { _checkTimeout, _describe } from "../actors/_util.ts";
+import { _requireTaskRef } from "../actors/task.ts";
+import { type _JobHandle, type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
+import type { CallOptions, PoolOptions, TaskFunction, TaskResult } from "./pool.ts";
+
+/** The error a cancelled {@linkcode Future} rejects with, as Python's `CancelledError`. */
+export class CancelledError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message What was cancelled.
+   */
+  constructor(message = "the future was cancelled") {
+    super(message);
+    this.name = "CancelledError";
+  }
+}
+
+type FutureState = "pending" | "running" | "cancelled" | "finished";
+
+interface FutureInternals {
+  state: FutureState;
+  handle: _JobHandle | undefined;
+  outcome: { failed: boolean } | undefined;
+  callbacks: ((future: Future<unknown>) => void)[];
+}
+
+const internals = new WeakMap<Future<unknown>, FutureInternals>();
+
+function inside(future: Future<unknown>): FutureInternals {
+  const it = internals.get(future);
+  if (!it) throw new TypeError("not a Future made by ProcessPoolExecutor.submit()");
+  return it;
+}
+
+/**
+ * The eventual result of {@linkcode ProcessPoolExecutor.submit}: a Promise,
+ * plus Python's `cancel()`, `cancelled()`, `running()`, `done()`, `result()`,
+ * `exception()` and `addDoneCallback()`.
+ *
+ * @example
+ * ```ts
+ * import { ProcessPoolExecutor, task } from "../mod.ts";
+ *
+ * const square = task(import.meta, function square(x: number): number {
+ *   return x * x;
+ * });
+ *
+ * if (import.meta.main) {
+ *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ *   const future = executor.submit(square, 7);
+ *   console.log(future.done()); // false
+ *   console.log(await future); // 49
+ *   console.log(future.done(), future.cancelled()); // true false
+ * }
+ * ```
+ */
+export class Future<T> extends Promise<T> {
+  /** `then` and friends return plain Promises, not Futures. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  /**
+   * Made by {@linkcode ProcessPoolExecutor.submit}; not meant to be called
+   * directly. Behaves as `new Promise(executor)`.
+   *
+   * @param executor As for `new Promise()`.
+   */
+  constructor(
+    executor: (
+      resolve: (value: T | PromiseLike<T>) => void,
+      reject: (reason?: unknown) => void,
+    ) => void,
+  ) {
+    super(executor);
+  }
+
+  /**
+   * Cancels the call if no worker has started it: returns `true` then (or
+   * when it was already cancelled), `false` when it is running or done, as in
+   * Python. A running call can be stopped with `signal` or `timeoutMs` instead.
+   */
+  cancel(): boolean {
+    const it = inside(this as Future<unknown>);
+    if (it.state === "cancelled") return true;
+    if (it.state !== "pending" || !it.handle?.cancelQueued(new CancelledError())) return false;
+    it.state = "cancelled";
+    return true;
+  }
+
+  /** Whether the call was cancelled. */
+  cancelled(): boolean {
+    return inside(this as Future<unknown>).state === "cancelled";
+  }
+
+  /** Whether a worker has the call now. */
+  running(): boolean {
+    return inside(this as Future<unknown>).state === "running";
+  }
+
+  /** Whether the call finished or was cancelled. */
+  done(): boolean {
+    const { state } = inside(this as Future<unknown>);
+    return state === "finished" || state === "cancelled";
+  }
+
+  /**
+   * Waits for the value, like `await future`, but gives up after `timeoutMs`
+   * with a `TimeoutError` (the call goes on).
+   *
+   * @param timeoutMs How long to wait. @default {undefined} (as long as it takes)
+   */
+  result(timeoutMs?: number): Promise<T> {
+    _checkTimeout(timeoutMs, "result() timeoutMs");
+    if (timeoutMs === undefined) return Promise.resolve(this);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new DOMException(`the future was not done within ${timeoutMs} ms`, "TimeoutError"),
+          ),
+        timeoutMs,
+      );
+      this.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
+  /**
+   * Waits for the call and resolves with the error it failed with, or
+   * `undefined` when it succeeded; rejects with `CancelledError` when it was
+   * cancelled, and with a `TimeoutError` after `timeoutMs`.
+   *
+   * @param timeoutMs How long to wait. @default {undefined} (as long as it takes)
+   */
+  async exception(timeoutMs?: number): Promise<unknown> {
+    try {
+      await this.result(timeoutMs);
+      return undefined;
+    } catch (error) {
+      // Timed out (not done) or cancelled: that is not the call's error.
+      if (!this.done() || this.cancelled()) throw error;
+      return error;
+    }
+  }
+
+  /**
+   * Calls `fn(future)` once the future is done (at once if it already is).
+   * An error `fn` throws is reported as uncaught, never swallowed.
+   *
+   * @param fn The callback.
+   */
+  addDoneCallback(fn: (future: Future<T>) => void): void {
+    const it = inside(this as Future<unknown>);
+    if (this.done()) runCallback(fn as (f: Future<unknown>) => void, this as Future<unknown>);
+    else it.callbacks.push(fn as (f: Future<unknown>) => void);
+  }
+}
+
+function runCallback(fn: (f: Future<unknown>) => void, future: Future<unknown>): void {
+  try {
+    fn(future);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** Options for {@linkcode ProcessPoolExecutor}. */
+export interface ExecutorOptions extends Omit<PoolOptions, "processes"> {
+  /** Number of worker processes. @default {cpuCount()} */
+  maxWorkers?: number;
+}
+
+/** Options for {@linkcode ProcessPoolExecutor.map}. */
+export interface ExecutorMapOptions {
+  /**
+   * Fail with a `TimeoutError` when a value is not ready this many
+   * milliseconds after `map()` was called (Python's `timeout`); the calls
+   * not yet done are cancelled.
+   */
+  timeoutMs?: number;
+  /** Items sent to a worker at a time. @default {1} */
+  chunksize?: number;
+  /**
+   * At most this many chunks submitted ahead of the consumer (Python 3.14's
+   * `buffersize`), so an endless input works. @default {undefined} (submit all at once)
+   */
+  buffersize?: number;
+  /** Stops the map: calls not done are cancelled and the iteration fails with the reason. */
+  signal?: AbortSignal;
+}
+
+/** Options for {@linkcode ProcessPoolExecutor.shutdown}. */
+export interface ShutdownOptions {
+  /** Resolve only once every submitted call is done and every worker ended. @default {true} */
+  wait?: boolean;
+  /** Cancel the calls no worker has started. @default {false} */
+  cancelFutures?: boolean;
+}
+
+/**
+ * Python's `concurrent.futures.ProcessPoolExecutor`: `submit()` returns a
+ * {@linkcode Future}, `map()` yields values in order, `shutdown()` ends the
+ * workers. It runs on the same engine as {@linkcode Pool}: warm workers,
+ * pipelined calls, a dead worker replaced. `await using` shuts it down and
+ * waits, as Python's `with` does.
+ *
+ * @example
+ * ```ts
+ * import { asCompleted, ProcessPoolExecutor, task } from "../mod.ts";
+ *
+ * const square = task(import.meta, function square(x: number): number {
+ *   return x * x;
+ * });
+ *
+ * if (import.meta.main) {
+ *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ *   const futures = [1, 2, 3].map((x) => executor.submit(square, x));
+ *   for await (const future of asCompleted(futures)) console.log(await future);
+ *   for await (const y of executor.map(square, [4, 5, 6])) console.log(y); // 16 25 36
+ * }
+ * ```
+ */
+export class ProcessPoolExecutor {
+  #engine: _PoolEngine;
+  #pending = new Set<Future<unknown>>();
+  #shutdown = false;
+
+  /**
+   * Creates the executor; its workers start on first use.
+   *
+   * @param options Size, initializer, permissions.
+   */
+  constructor(options: ExecutorOptions = {}) {
+    this.#engine = _PoolEngine.from(options, options.maxWorkers, "ProcessPoolExecutor");
+  }
+
+  /** The number of worker processes. */
+  get maxWorkers(): number {
+    return this.#engine.size;
+  }
+
+  /**
+   * Schedules `fn(...args)` in a worker and returns its {@linkcode Future}.
+   *
+   * @param fn A function declared with `task()`.
+   * @param args Its arguments.
+   * @throws {Error} After `shutdown()`.
+   */
+  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Future<TaskResult<F>> {
+    return this.#submit(fn, [args], true, {}, "submit") as Future<TaskResult<F>>;
+  }
+
+  /**
+   * `submit` with a signal or time limit: `executor.with({ timeoutMs }).submit(fn, x)`.
+   * A queued call that is aborted is dropped; a running one has its worker
+   * replaced.
+   *
+   * @param options `signal` and `timeoutMs` for the calls made through the result.
+   */
+  with(options: CallOptions): {
+    submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Future<TaskResult<F>>;
+  } {
+    return {
+      submit: <F extends TaskFunction>(fn: F, ...args: Parameters<F>) =>
+        this.#submit(fn, [args], true, options, "submit") as Future<TaskResult<F>>,
+    };
+  }
+
+  #submit(
+    fn: TaskFunction,
+    calls: unknown[],
+    spread: boolean,
+    options: CallOptions,
+    what: string,
+  ): Future<unknown> {
+    if (this.#shutdown) {
+      throw new Error(`cannot ${what}() after shutdown(): the executor takes no new calls`);
+    }
+    const ref = _requireTaskRef(fn, "ProcessPoolExecutor task");
+    const it: FutureInternals = {
+      state: "pending",
+      handle: undefined,
+      outcome: undefined,
+      callbacks: [],
+    };
+    const jobOptions: _JobOptions = {
+      ...options,
+      onDispatch: () => {
+        if (it.state === "pending") it.state = "running";
+      },
+    };
+    const handle = this.#engine.enqueue(ref, calls, spread, jobOptions);
+    it.handle = handle;
+    const future = new Future<unknown>((resolve, reject) => {
+      handle.promise.then(
+        (values) => {
+          it.state = "finished";
+          resolve(spread ? values[0] : values);
+        },
+        (error) => {
+          if (it.state !== "cancelled") {
+            it.state = "finished";
+            it.outcome = { failed: true };
+          }
+          reject(error);
+        },
+      );
+    });
+    internals.set(future, it);
+    this.#pending.add(future);
+    const done = () => {
+      this.#pending.delete(future);
+      for (const cb of it.callbacks.splice(0)) runCallback(cb, future);
+    };
+    // Like Python's, a future keeps its error for whoever asks (await, result(), exception()).
+    future.then(done, done);
+    return future;
+  }
+
+  /**
+   * Applies `fn` to every item and yields the values in input order, as
+   * Python's `Executor.map`. Breaking out of the loop cancels the calls not
+   * yet started.
+   *
+   * @param fn A one-argument function declared with `task()`.
+   * @param iterable The items (any iterable or async iterable).
+   * @param options `timeoutMs` (from the call), `chunksize`, `buffersize`, `signal`.
+   */
+  async *map<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: ExecutorMapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    const timeoutMs = _checkTimeout(options.timeoutMs, "map() timeoutMs");
+    const chunksize = _positiveInt(options.chunksize ?? 1, "chunksize");
+    const buffersize = options.buffersize === undefined
+      ? Infinity
+      : _positiveInt(options.buffersize, "buffersize");
+    const { signal } = options;
+    if (
+      iterable === null || typeof iterable !== "object" ||
+      !(Symbol.iterator in iterable || Symbol.asyncIterator in iterable)
+    ) {
+      throw new TypeError(`map() needs an iterable, got ${_describe(iterable)}`);
+    }
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+    const it = Symbol.asyncIterator in iterable
+      ? (iterable as AsyncIterable<T>)[Symbol.asyncIterator]()
+      : (iterable as Iterable<T>)[Symbol.iterator]();
+    const futures: Future<unknown>[] = [];
+    let exhausted = false;
+    const fill = async () => {
+      while (!exhausted && futures.length < buffersize) {
+        const chunk: T[] = [];
+        while (chunk.length < chunksize) {
+          const next = await it.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          chunk.push(next.value);
+        }
+        if (chunk.length === 0) break;
+        const future = this.#submit(fn, chunk, false, { signal }, "map");
+        future.catch(() => {}); // rejections are rethrown in order below
+        futures.push(future);
+      }
+    };
+    try {
+      await fill();
+      while (futures.length > 0) {
+        const head = futures[0];
+        const values = (deadline === undefined
+          ? await head
+          : await head.result(Math.max(0, deadline - performance.now()))) as Awaited<R>[];
+        futures.shift();
+        await fill();
+        yield* values;
+      }
+    } finally {
+      for (const future of futures) future.cancel();
+    }
+  }
+
+  /**
+   * Takes no new calls and ends the workers once the submitted calls are done.
+   *
+   * @param options `wait` (resolve when all is done) and `cancelFutures`.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const { wait = true, cancelFutures = false } = options;
+    this.#shutdown = true;
+    if (cancelFutures) { for (const future of this.#pending) future.cancel(); }
+    this.#engine.close();
+    if (wait) {
+      await this.#engine.join();
+      await Promise.allSettled([...this.#pending]);
+    }
+  }
+
+  /** `shutdown({ wait: true })`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
+}
+
+/** How {@linkcode wait} decides it is done, as in Python's `concurrent.futures.wait`. */
+export type ReturnWhen = "FIRST_COMPLETED" | "FIRST_EXCEPTION" | "ALL_COMPLETED";
+
+/** Options for {@linkcode wait}. */
+export interface WaitOptions {
+  /** When to return. @default {"ALL_COMPLETED"} */
+  returnWhen?: ReturnWhen;
+  /** Return what is done after this many milliseconds. @default {undefined} (no limit) */
+  timeoutMs?: number;
+}
+
+/** What {@linkcode wait} resolves with. */
+export interface WaitResult<T> {
+  /** The futures that finished or were cancelled. */
+  done: Set<Future<T>>;
+  /** The others. */
+  notDone: Set<Future<T>>;
+}
+
+function failed(future: Future<unknown>): boolean {
+  const it = inside(future);
+  return it.state === "finished" && it.outcome?.failed === true;
+}
+
+/**
+ * Waits for futures, as Python's `concurrent.futures.wait`: resolves with the
+ * `done` and `notDone` sets when `returnWhen` is met or `timeoutMs` passes.
+ *
+ * @example
+ * ```ts
+ * import { ProcessPoolExecutor, task, wait } from "../mod.ts";
+ *
+ * const square = task(import.meta, function square(x: number): number {
+ *   return x * x;
+ * });
+ *
+ * if (import.meta.main) {
+ *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ *   const futures = [1, 2, 3].map((x) => executor.submit(square, x));
+ *   const { done, notDone } = await wait(futures, { returnWhen: "FIRST_COMPLETED" });
+ *   console.log(done.size >= 1, done.size + notDone.size); // true 3
+ * }
+ * ```
+ *
+ * @param futures Futures from {@linkcode ProcessPoolExecutor.submit}.
+ * @param options `returnWhen` and `timeoutMs`.
+ */
+export function wait<T>(
+  futures: Iterable<Future<T>>,
+  options: WaitOptions = {},
+): Promise<WaitResult<T>> {
+  const { returnWhen = "ALL_COMPLETED" } = options;
+  const timeoutMs = _checkTimeout(options.timeoutMs, "wait() timeoutMs");
+  if (!["FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED"].includes(returnWhen)) {
+    throw new TypeError(
+      `'returnWhen' must be "FIRST_COMPLETED", "FIRST_EXCEPTION" or "ALL_COMPLETED", got ${
+        _describe(returnWhen)
+      }`,
+    );
+  }
+  const all = [...new Set(futures)];
+  all.forEach((f) => inside(f as Future<unknown>));
+  const split = (): WaitResult<T> => {
+    const done = new Set<Future<T>>();
+    const notDone = new Set<Future<T>>();
+    for (const f of all) (f.done() ? done : notDone).add(f);
+    return { done, notDone };
+  };
+  const met = (): boolean => {
+    if (all.every((f) => f.done())) return true;
+    if (returnWhen === "FIRST_COMPLETED") return all.some((f) => f.done());
+    if (returnWhen === "FIRST_EXCEPTION") return all.some((f) => failed(f as Future<unknown>));
+    return false;
+  };
+  if (met() || timeoutMs === 0) return Promise.resolve(split());
+  return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let finished = false;
+    const check = () => {
+      if (finished || !met()) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      resolve(split());
+    };
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        finished = true;
+        resolve(split());
+      }, timeoutMs);
+    }
+    for (const f of all) f.addDoneCallback(check);
+  });
+}
+
+/**
+ * One finished future, as {@linkcode asCompleted} yields it: how it settled
+ * (the shape of `Promise.allSettled`'s results), the future itself, and its
+ * position in the input.
+ */
+export type Completed<T> =
+  & ({ status: "fulfilled"; value: T } | { status: "rejected"; reason: unknown })
+  & { future: Future<T>; index: number };
+
+/**
+ * Yields futures as they finish (done or cancelled), as Python's
+ * `concurrent.futures.as_completed`. Each entry says how the future settled
+ * and which one it was: a future is a Promise, and `for await` would unwrap
+ * it, so it comes inside the entry. With `timeoutMs`, throws a
+ * `TimeoutError` if they are not all done by then.
+ *
+ * @example
+ * ```ts
+ * import { asCompleted, ProcessPoolExecutor, task } from "../mod.ts";
+ *
+ * const square = task(import.meta, function square(x: number): number {
+ *   return x * x;
+ * });
+ *
+ * if (import.meta.main) {
+ *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+ *   const futures = [3, 1, 2].map((x) => executor.submit(square, x));
+ *   for await (const done of asCompleted(futures)) {
+ *     if (done.status === "fulfilled") console.log(done.index, done.value);
+ *     else console.error(done.index, done.reason);
+ *   }
+ * }
+ * ```
+ *
+ * @param futures Futures from {@linkcode ProcessPoolExecutor.submit}.
+ * @param options `timeoutMs`: the whole iteration's limit.
+ */
+export async function* asCompleted<T>(
+  futures: Iterable<Future<T>>,
+  options: { timeoutMs?: number } = {},
+): AsyncGenerator<Completed<T>, void, undefined> {
+  const timeoutMs = _checkTimeout(options.timeoutMs, "asCompleted() timeoutMs");
+  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+  const all = [...new Set(futures)];
+  all.forEach((f) => inside(f as Future<unknown>));
+  const ready: Completed<T>[] = [];
+  let wake: (() => void) | undefined;
+  all.forEach((future, index) => {
+    future.then(
+      (value) => ready.push({ status: "fulfilled", value, future, index }),
+      (reason) => ready.push({ status: "rejected", reason, future, index }),
+    ).then(() => wake?.());
+  });
+  for (let left = all.length; left > 0; left--) {
+    while (ready.length === 0) {
+      const woke = new Promise<void>((resolve) => wake = resolve);
+      if (deadline === undefined) {
+        await woke;
+        continue;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        woke.then(() => false),
+        new Promise<boolean>((resolve) =>
+          timer = setTimeout(() => resolve(true), Math.max(0, deadline - performance.now()))
+        ),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && ready.length === 0) {
+        throw new DOMException(
+          `${left} of the futures were not done within ${timeoutMs} ms`,
+          "TimeoutError",
+        );
+      }
+    }
+    yield ready.shift()!;
+  }
+}
