@@ -13,6 +13,7 @@ import {
   exitOn,
   failOn,
   init,
+  quickExitOn,
   readInit,
   sleepy,
   slowSquare,
@@ -136,6 +137,24 @@ workerTest(
       [0, 1, 2, "x", 4, 5, 6, 7],
     );
     assertEquals(await pool.apply(square, [4]), 16);
+  },
+);
+
+workerTest(
+  "calls queued in a worker behind one that kills it move to a new worker and complete",
+  async () => {
+    await using pool = new Pool({ processes: 1 });
+    // Tiny tasks: the engine learns to queue many in the worker at once.
+    await Promise.all(range(500).map((x) => pool.apply(quickExitOn, [x])));
+    const inputs = [...range(50), -1, ...range(50)];
+    const results = await Promise.allSettled(inputs.map((x) => pool.apply(quickExitOn, [x])));
+    const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    assertEquals(failed.length, 1);
+    assertStringIncludes(String(failed[0].reason.message), "(exit code 9)");
+    assertEquals(
+      results.map((r) => r.status === "fulfilled" ? r.value : "x"),
+      inputs.map((x) => x === -1 ? "x" : x),
+    );
   },
 );
 
