@@ -88,6 +88,33 @@ export interface _PoolUserOptions {
   permissions?: Permissions;
 }
 
+/**
+ * Reads any iterable or async iterable `chunksize` items at a time: each call
+ * resolves with the next chunk, or `undefined` once the input is exhausted.
+ */
+export function _chunkReader<T>(
+  iterable: Iterable<T> | AsyncIterable<T>,
+  chunksize: number,
+): () => Promise<T[] | undefined> {
+  const boxed = Object(iterable ?? {});
+  if (!(Symbol.iterator in boxed || Symbol.asyncIterator in boxed)) {
+    throw new TypeError(`expected an iterable or async iterable, got ${_describe(iterable)}`);
+  }
+  const it = Symbol.asyncIterator in boxed
+    ? (iterable as AsyncIterable<T>)[Symbol.asyncIterator]()
+    : (iterable as Iterable<T>)[Symbol.iterator]();
+  let exhausted = false;
+  return async () => {
+    const chunk: T[] = [];
+    while (!exhausted && chunk.length < chunksize) {
+      const next = await it.next();
+      if (next.done) exhausted = true;
+      else chunk.push(next.value);
+    }
+    return chunk.length > 0 ? chunk : undefined;
+  };
+}
+
 /** Checks that `value` is a positive integer, naming the option when it is not. */
 export function _positiveInt(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {

@@ -6,7 +6,13 @@
  */
 import { _checkTimeout, _describe } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import { type _JobHandle, type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
+import {
+  _chunkReader,
+  type _JobHandle,
+  type _JobOptions,
+  _PoolEngine,
+  _positiveInt,
+} from "./_engine.ts";
 import type { CallOptions, PoolOptions, TaskFunction, TaskResult } from "./pool.ts";
 
 /** The error a cancelled {@linkcode Future} rejects with, as Python's `CancelledError`. */
@@ -344,30 +350,17 @@ export class ProcessPoolExecutor {
       ? Infinity
       : _positiveInt(options.buffersize, "buffersize");
     const { signal } = options;
-    if (
-      iterable === null || typeof iterable !== "object" ||
-      !(Symbol.iterator in iterable || Symbol.asyncIterator in iterable)
-    ) {
-      throw new TypeError(`map() needs an iterable, got ${_describe(iterable)}`);
-    }
     const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    const it = Symbol.asyncIterator in iterable
-      ? (iterable as AsyncIterable<T>)[Symbol.asyncIterator]()
-      : (iterable as Iterable<T>)[Symbol.iterator]();
+    const read = _chunkReader(iterable, chunksize);
     const futures: Future<unknown>[] = [];
     let exhausted = false;
     const fill = async () => {
       while (!exhausted && futures.length < buffersize) {
-        const chunk: T[] = [];
-        while (chunk.length < chunksize) {
-          const next = await it.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          chunk.push(next.value);
+        const chunk = await read();
+        if (!chunk) {
+          exhausted = true;
+          break;
         }
-        if (chunk.length === 0) break;
         const future = this.#submit(fn, chunk, false, { signal }, "map");
         future.catch(() => {}); // rejections are rethrown in order below
         futures.push(future);

@@ -6,7 +6,7 @@
 import { _checkTimeout, _settledWithin } from "../actors/_util.ts";
 import type { Permissions } from "../actors/permissions.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import { type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
+import { _chunkReader, type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
 
 /** Any function a pool can run (declared with `task()`). */
 // deno-lint-ignore no-explicit-any
@@ -296,25 +296,18 @@ export class Pool {
       : _positiveInt(options.chunksize, "chunksize");
     // Enough chunks in flight to keep every worker's queue fed, still bounded.
     const window = Math.max(this.#processes * 4, 64);
-    const it = Symbol.asyncIterator in iterable
-      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    const read = _chunkReader(iterable, chunksize);
     let exhausted = false;
     const inFlight: { promise: Promise<unknown[]>; done: boolean }[] = [];
     const finished: { values?: unknown[]; error?: unknown }[] = [];
     let wake: (() => void) | undefined;
     const pull = async () => {
       while (!exhausted && inFlight.length < window) {
-        const chunk: unknown[] = [];
-        while (chunk.length < chunksize) {
-          const next = await it.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          chunk.push(next.value);
+        const chunk = await read();
+        if (!chunk) {
+          exhausted = true;
+          break;
         }
-        if (chunk.length === 0) break;
         const entry = { promise: this.#call(fn, chunk, false, options), done: false };
         const settle = (outcome: { values?: unknown[]; error?: unknown }) => {
           entry.done = true;
