@@ -310,6 +310,7 @@ if (withPeers) {
 const samples: Record<string, number[]> = {};
 const names = Object.keys(cases);
 const started = performance.now();
+const loadBefore = Deno.loadavg()[0];
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + r) % names.length];
@@ -321,6 +322,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const totalS = ((performance.now() - started) / 1000).toFixed(0);
+const load = `${loadBefore.toFixed(1)} → ${Deno.loadavg()[0].toFixed(1)}`;
 
 // ---- the table ------------------------------------------------------------------------------
 
@@ -425,7 +427,8 @@ const report = [
   `# Pool benchmark`,
   "",
   `\`deno task bench:pool ${Deno.args.join(" ")}\`, ${new Date().toISOString().slice(0, 16)}Z` +
-  ` on ${cpus} cores, ${rounds} interleaved rounds (medians), ${totalS} s in all.`,
+  ` on ${cpus} cores (1-minute load average ${load}: other work on the machine skews every` +
+  ` column, the speedups most), ${rounds} interleaved rounds (medians), ${totalS} s in all.`,
   versions.join(", ") + ".",
   "",
   table,
@@ -447,5 +450,7 @@ if (write) {
   const out = new URL("./results/pool.md", import.meta.url);
   Deno.mkdirSync(new URL(".", out), { recursive: true });
   Deno.writeTextFileSync(out, report);
+  // Aligned by `deno fmt`, so that the check task passes with the file committed.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out.pathname] }).output();
   console.error(`wrote ${out.pathname}`);
 }
