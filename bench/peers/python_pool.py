@@ -1,0 +1,113 @@
+"""Python's multiprocessing.Pool on the workloads of bench/pool_compare.ts.
+
+One pool per workload, processes = cpu count, warmed before the clock starts.
+Prints one JSON object (times in ms, round trip in µs) to stdout.
+
+    python3 bench/peers/python_pool.py --n 100000 --trips 1000 --fib 30 --fib-tasks 12
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import time
+
+
+def square(x):
+    return x * x
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def check(values, expected, what):
+    if list(values) != expected:
+        raise SystemExit(f"{what}: wrong results")
+
+
+def timed_on_pool(size, warm, timed):
+    """Runs `timed` on a fresh pool of `size` processes after `warm`; returns its ms."""
+    with multiprocessing.Pool(size) as pool:
+        warm(pool)
+        t0 = time.perf_counter()
+        timed(pool)
+        return (time.perf_counter() - t0) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--trips", type=int, default=1000)
+    parser.add_argument("--fib", type=int, default=30)
+    parser.add_argument("--fib-tasks", type=int, default=12)
+    args = parser.parse_args()
+    procs = os.cpu_count()
+    n = args.n
+    squares = [x * x for x in range(n)]
+    warm_items = range(max(procs * 4, n // 100))
+    out = {}
+    got = {}
+
+    # Each workload is warmed by itself on n / 100 items, on the same fresh pool.
+    def run_map(pool, items):
+        return pool.map(square, items)
+
+    def run_map1(pool, items):
+        return pool.map(square, items, chunksize=1)
+
+    def run_apply_async(pool, items):
+        pending = [pool.apply_async(square, (x,)) for x in items]
+        return [r.get() for r in pending]
+
+    def measure(key, run, what):
+        def timed(pool):
+            got[key] = run(pool, range(n))
+
+        out[key] = timed_on_pool(procs, lambda pool: run(pool, warm_items), timed)
+        check(got[key], squares, what)
+
+    measure("mapMs", run_map, "map, default chunksize")
+    measure("mapChunk1Ms", run_map1, "map, chunksize 1")
+    measure("applyAsyncMs", run_apply_async, "apply_async")
+
+    latencies = []
+
+    def run_trips(pool):
+        for i in range(args.trips):
+            t0 = time.perf_counter()
+            y = pool.apply(square, (i,))
+            latencies.append(time.perf_counter() - t0)
+            if y != i * i:
+                raise SystemExit("apply round trip: wrong result")
+
+    timed_on_pool(procs, lambda pool: run_apply_async(pool, warm_items), run_trips)
+    out["roundTripUs"] = statistics.median(latencies) * 1e6
+
+    fibs = [args.fib] * args.fib_tasks
+    expected = [fib(args.fib)] * args.fib_tasks
+
+    def fib_warm(pool):
+        pool.map(fib, [20] * (procs * 2), chunksize=1)
+
+    def run_fib(pool):
+        got["fib"] = pool.map(fib, fibs, chunksize=1)
+
+    out["fibOneMs"] = timed_on_pool(1, fib_warm, run_fib)
+    check(got["fib"], expected, "fib on one process")
+    out["fibAllMs"] = timed_on_pool(procs, fib_warm, run_fib)
+    check(got["fib"], expected, "fib on all processes")
+
+    result = {
+        "python": platform.python_version(),
+        "startMethod": multiprocessing.get_start_method(),
+        "processes": procs,
+        "pool": out,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+// The pool benchmark as a program: it runs, checks every case's results, and reports.
+import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+
+const script = new URL("../bench/pool_compare.ts", import.meta.url).pathname;
+
+async function bench(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code, out: text.decode(stdout), err: text.decode(stderr) };
+}
+
+Deno.test("bench:pool --quick --no-peers measures every Troupe and raw case into the table", async () => {
+  const { code, out, err } = await bench("--quick", "--rounds", "1", "--no-peers");
+  assertEquals(code, 0, err);
+  const rate = String.raw`[\d.]+[Mk]/s`;
+  assertMatch(
+    out,
+    new RegExp(`\\| \`map\` 10,000 × square, automatic chunksize \\| ${rate} \\| ${rate}`),
+  );
+  assertMatch(out, new RegExp(`\\| \`map\` 10,000 × square, chunksize 1 \\| ${rate} \\| ${rate}`));
+  assertMatch(out, new RegExp(`\\| \`apply\` × 10,000, all at once \\| ${rate} \\| ${rate}`));
+  assertMatch(out, new RegExp(`\\| \`applyAsync\` × 10,000, all at once \\| ${rate} \\| ${rate}`));
+  assertMatch(out, /\| `apply` round trip [^|]*\| \d+ µs \| \d+ µs/);
+  assertMatch(out, /\| fib\(30\) [^|]*\| [\d.]+x \| [\d.]+x/);
+  assertStringIncludes(out, "piscina, tinypool and Python skipped: --no-peers.");
+});
+
+Deno.test("bench:pool rejects an unknown argument, naming it and the usage", async () => {
+  const { code, err } = await bench("--fast");
+  assertEquals(code, 1);
+  assertStringIncludes(err, "unknown argument --fast");
+  assertStringIncludes(err, "usage: deno task bench:pool");
+});
