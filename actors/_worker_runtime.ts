@@ -190,23 +190,36 @@ async function pump(): Promise<void> {
   flushAnswers();
 }
 
+// Jobs of at least this many calls answer all-number values as a Float64Array.
+const PACK_MIN = 64;
+
 function runJob(item: TaskItem, ref: WireTaskRef): ResultItem | Promise<ResultItem> {
-  const values: unknown[] = [];
+  const { calls, spread } = item;
+  const n = calls.length;
+  let packed = n >= PACK_MIN ? new Float64Array(n) : undefined;
+  let values: unknown[] = [];
   let i = 0;
   try {
     const fn = _resolveTask(ref) as (...args: unknown[]) => unknown;
-    const { calls, spread } = item;
     if (item.wired) _revive(calls);
     // Synchronous tasks never touch the microtask queue.
-    for (; i < calls.length; i++) {
+    for (; i < n; i++) {
       const value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
+      if (packed) {
+        if (typeof value === "number") {
+          packed[i] = value;
+          continue;
+        }
+        values = Array.from(packed.subarray(0, i));
+        packed = undefined;
+      }
       if (value instanceof Promise) return finishAsync(item, fn, values, value, i);
       values.push(value);
     }
   } catch (error) {
     return { id: item.id, error: _toWireError(error) };
   }
-  return { id: item.id, values };
+  return { id: item.id, values: packed ?? values };
 }
 
 async function finishAsync(
@@ -234,8 +247,12 @@ function flushAnswers(): void {
   const items = answers.splice(0);
   const message: ResultsMessage = { t: "results", items, busyMs };
   busyMs = 0;
+  const transfer: Transferable[] = [];
+  for (const item of items) {
+    if (item.values instanceof Float64Array) transfer.push(item.values.buffer as ArrayBuffer);
+  }
   try {
-    post(message);
+    post(message, transfer);
   } catch {
     // Some value could not be cloned: send the answers one by one, so only
     // the jobs whose values cannot travel fail.

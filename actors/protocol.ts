@@ -95,8 +95,12 @@ export interface TaskItem {
   id: number;
   /** Index of the task in the message's `refs`. */
   ref: number;
-  /** One entry per call: an argument list when `spread`, else the single argument. */
-  calls: unknown[];
+  /**
+   * One entry per call: an argument list when `spread`, else the single
+   * argument. A `Float64Array` (transferred, not copied) when every entry is
+   * a number: the same values, without cloning each one.
+   */
+  calls: unknown[] | Float64Array;
   /** Whether each entry of `calls` is an argument list (`starmap`, `apply`) or one item (`map`). */
   spread: boolean;
   /** Whether `calls` hold Troupe objects to revive. */
@@ -143,8 +147,11 @@ export interface ExitMessage {
 /** The answer to one {@linkcode TaskItem}: its values, or the first error. */
 export interface ResultItem {
   id: number;
-  /** One value per call, when all of them returned. */
-  values?: unknown[];
+  /**
+   * One value per call, when all of them returned; a `Float64Array`
+   * (transferred) when every value is a number.
+   */
+  values?: unknown[] | Float64Array;
   /** The error of the first call that threw; later calls in the job did not run. */
   error?: WireError;
 }

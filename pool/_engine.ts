@@ -47,6 +47,8 @@ interface Job {
   calls: unknown[];
   spread: boolean;
   wired: boolean;
+  /** Every call is one number: they travel as a Float64Array. */
+  numeric: boolean;
   /** Modules the worker must have imported: the task's and those of objects in the calls. */
   modules: string[];
   transfer: Transferable[];
@@ -127,12 +129,16 @@ export function _positiveInt(value: unknown, what: string): number {
   return value;
 }
 
-// Keep about this much work in each worker, and no more than MAX_DEPTH jobs.
-// Jobs that take longer than QUEUED_MS go one at a time (the round trip is
-// small beside them, and a job waiting behind a long one while another worker
-// idles would cost more); until the first answers say how long jobs take, one.
+// Keep about QUEUED_MS of work in each worker, and no more than MAX_DEPTH
+// jobs. Jobs shorter than SHORT_MS go at least two at a time, so a worker
+// never idles for a round trip between them; longer ones go one at a time (a
+// job waiting behind a long one while another worker idles would cost more).
+// Until the first answers say how long jobs take, one at a time.
 const QUEUED_MS = 1;
+const SHORT_MS = 10;
 const MAX_DEPTH = 512;
+// Jobs of at least this many one-number calls travel as a Float64Array.
+const PACK_MIN = 64;
 
 /** The engine behind `Pool` and `ProcessPoolExecutor`. */
 export class _PoolEngine {
@@ -237,6 +243,7 @@ export class _PoolEngine {
     }
     if (this.#broken) return refuse(this.#broken);
     const out = _outbox();
+    let numeric = !spread && calls.length >= PACK_MIN;
     try {
       if (spread) {
         const many = calls.length > 1;
@@ -253,6 +260,8 @@ export class _PoolEngine {
       } else {
         for (let i = 0; i < calls.length; i++) {
           const item = calls[i];
+          if (typeof item === "number") continue;
+          numeric = false;
           if (typeof item === "object" || typeof item === "function" || typeof item === "symbol") {
             calls[i] = _prepare(item, `item ${i}`, out);
           }
@@ -271,6 +280,7 @@ export class _PoolEngine {
       calls,
       spread,
       wired: out.wired,
+      numeric,
       modules: [ref.module, ...out.modules],
       transfer: out.transfer,
       resolve: undefined as never,
@@ -363,7 +373,8 @@ export class _PoolEngine {
   #depth(): number {
     const ms = this.#jobMs;
     if (ms === undefined) return 1;
-    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_MS / Math.max(ms, 1e-4))));
+    const least = ms < SHORT_MS ? 2 : 1;
+    return Math.max(least, Math.min(MAX_DEPTH, Math.floor(QUEUED_MS / Math.max(ms, 1e-4))));
   }
 
   #accepts(slot: Slot, job: Job, depth: number): boolean {
@@ -441,10 +452,13 @@ export class _PoolEngine {
     for (const job of jobs) {
       let ref = refs.indexOf(job.ref);
       if (ref < 0) ref = refs.push(job.ref) - 1;
-      const item: TaskItem = { id: job.id, ref, calls: job.calls, spread: job.spread };
+      // Packed at each post: a job moved to another worker is posted again.
+      const calls = job.numeric ? Float64Array.from(job.calls as number[]) : job.calls;
+      const item: TaskItem = { id: job.id, ref, calls, spread: job.spread };
       if (job.wired) item.wired = true;
       items.push(item);
       for (const t of job.transfer) transfer.push(t);
+      if (calls instanceof Float64Array) transfer.push(calls.buffer as ArrayBuffer);
     }
     try {
       slot.endpoint.post({ t: "tasks", refs, items }, transfer);
@@ -515,7 +529,10 @@ export class _PoolEngine {
       if (!job) continue; // cancelled while it ran
       slot.inflight.delete(item.id);
       if (item.error) this.#settle(job, new RemoteError(slot.name, slot.pid, item.error));
-      else this.#settle(job, undefined, item.values);
+      else {
+        const { values } = item;
+        this.#settle(job, undefined, values instanceof Float64Array ? Array.from(values) : values);
+      }
     }
     const max = this.#settings.maxTasksPerChild;
     if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) this.#retire(slot);

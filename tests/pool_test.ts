@@ -13,8 +13,10 @@ import {
   exitOn,
   failOn,
   init,
+  numberThenText,
   quickExitOn,
   readInit,
+  same,
   sleepy,
   slowSquare,
   square,
@@ -155,6 +157,22 @@ workerTest(
       results.map((r) => r.status === "fulfilled" ? r.value : "x"),
       inputs.map((x) => x === -1 ? "x" : x),
     );
+  },
+);
+
+workerTest(
+  "map over many numbers returns every value exactly, whatever the tasks return",
+  async () => {
+    await using pool = new Pool({ processes: 2 });
+    const special = [-0, NaN, Infinity, -Infinity, 0.1 + 0.2, Number.MAX_VALUE, Number.MIN_VALUE];
+    const numbers = [...special, ...range(500).map((x) => x * 1.5 - 100)];
+    const back = await pool.map(same, numbers, { chunksize: 200 });
+    assertEquals(back.length, numbers.length);
+    assert(numbers.every((x, i) => Object.is(back[i], x)), "same numbers, -0 and NaN included");
+    const mixed = await pool.map(numberThenText, range(300), { chunksize: 150 });
+    assertEquals(mixed, range(300).map((x) => x < 100 ? x : `#${x}`));
+    const withText = [...range(100), "text", ...range(100)];
+    assertEquals(await pool.map(same, withText, { chunksize: 201 }), withText);
   },
 );
 
