@@ -35,11 +35,12 @@ export interface _JobOptions {
 
 /** A submitted job, as its submitter may cancel it. */
 export interface _JobHandle {
-  /** Resolves with one value per call, or rejects with the job's error. */
-  promise: Promise<unknown[]>;
   /** Drops the job if no worker has it yet; returns whether it did. */
   cancelQueued(reason: unknown): boolean;
 }
+
+/** Told once how a job ended: its error, or one value per call. */
+export type _JobDone = (error: unknown, values?: unknown[]) => void;
 
 interface Job {
   id: number;
@@ -52,8 +53,7 @@ interface Job {
   /** Modules the worker must have imported: the task's and those of objects in the calls. */
   modules: string[];
   transfer: Transferable[];
-  resolve(values: unknown[]): void;
-  reject(error: unknown): void;
+  done: _JobDone;
   cleanup(): void;
   onDispatch: (() => void) | undefined;
   slot: Slot | undefined;
@@ -224,20 +224,30 @@ export class _PoolEngine {
     spread: boolean,
     options: _JobOptions = {},
   ): Promise<unknown[]> {
-    return this.enqueue(ref, calls, spread, options).promise;
+    return new Promise((resolve, reject) => {
+      this.enqueue(ref, calls, spread, options, (error, values) => {
+        if (error === undefined) resolve(values!);
+        else reject(error);
+      });
+    });
   }
 
-  /** {@linkcode submit}, keeping a handle to cancel the job while it is queued. */
+  /**
+   * {@linkcode submit} with a callback instead of a promise, keeping a handle
+   * to cancel the job while it is queued. `done` may be called before this
+   * returns, when the job is refused.
+   */
   enqueue(
     ref: WireTaskRef,
     calls: unknown[],
     spread: boolean,
-    options: _JobOptions = {},
+    options: _JobOptions,
+    done: _JobDone,
   ): _JobHandle {
-    const refuse = (error: unknown): _JobHandle => ({
-      promise: Promise.reject(error),
-      cancelQueued: () => false,
-    });
+    const refuse = (error: unknown): _JobHandle => {
+      done(error);
+      return { cancelQueued: () => false };
+    };
     if (this.#state !== "open") {
       return refuse(new Error(`Pool is ${this.#state}; it takes no new tasks`));
     }
@@ -249,6 +259,13 @@ export class _PoolEngine {
         const many = calls.length > 1;
         for (let i = 0; i < calls.length; i++) {
           const args = calls[i] as unknown[];
+          if (!Array.isArray(args)) {
+            throw new TypeError(
+              `${many ? `item ${i}` : "args"} must be an array of arguments, got ${
+                _describe(args)
+              }`,
+            );
+          }
           let copy: unknown[] | undefined;
           for (let j = 0; j < args.length; j++) {
             const sent = _prepare(args[j], many ? `item ${i} args[${j}]` : `args[${j}]`, out);
@@ -283,8 +300,7 @@ export class _PoolEngine {
       numeric,
       modules: [ref.module, ...out.modules],
       transfer: out.transfer,
-      resolve: undefined as never,
-      reject: undefined as never,
+      done,
       onDispatch: options.onDispatch,
       slot: undefined,
       settled: false,
@@ -293,10 +309,6 @@ export class _PoolEngine {
         signal?.removeEventListener("abort", onAbort);
       },
     };
-    const promise = new Promise<unknown[]>((resolve, reject) => {
-      job.resolve = resolve;
-      job.reject = reject;
-    });
     if (timeoutMs !== undefined) {
       timer = setTimeout(
         () =>
@@ -316,7 +328,6 @@ export class _PoolEngine {
     this.#queued++;
     this.#scheduleDispatch();
     return {
-      promise,
       cancelQueued: (reason) => {
         if (job.settled || job.slot) return false;
         this.#cancel(job, reason);
@@ -329,8 +340,7 @@ export class _PoolEngine {
     if (job.settled) return;
     job.settled = true;
     job.cleanup();
-    if (error === undefined) job.resolve(values!);
-    else job.reject(error);
+    job.done(error, values);
   }
 
   #cancel(job: Job, reason: unknown): void {

@@ -302,31 +302,30 @@ export class ProcessPoolExecutor {
         if (it.state === "pending") it.state = "running";
       },
     };
-    const handle = this.#engine.enqueue(ref, calls, spread, jobOptions);
-    it.handle = handle;
-    const future = new Future<unknown>((resolve, reject) => {
-      handle.promise.then(
-        (values) => {
-          it.state = "finished";
-          resolve(spread ? values[0] : values);
-        },
-        (error) => {
-          if (it.state !== "cancelled") {
-            it.state = "finished";
-            it.outcome = { failed: true };
-          }
-          reject(error);
-        },
-      );
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const future = new Future<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
     internals.set(future, it);
     this.#pending.add(future);
-    const done = () => {
+    it.handle = this.#engine.enqueue(ref, calls, spread, jobOptions, (error, values) => {
+      if (error === undefined) {
+        it.state = "finished";
+        resolve(spread ? values![0] : values);
+      } else {
+        if (it.state !== "cancelled") {
+          it.state = "finished";
+          it.outcome = { failed: true };
+        }
+        // Like Python's, a future keeps its error for whoever asks (await, result(), exception()).
+        future.catch(() => {});
+        reject(error);
+      }
       this.#pending.delete(future);
       for (const cb of it.callbacks.splice(0)) runCallback(cb, future);
-    };
-    // Like Python's, a future keeps its error for whoever asks (await, result(), exception()).
-    future.then(done, done);
+    });
     return future;
   }
 

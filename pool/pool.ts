@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _checkTimeout, _settledWithin } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import type { Permissions } from "../actors/permissions.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import { _chunkReader, type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
@@ -187,13 +187,18 @@ export class Pool {
    * @param args Its arguments.
    * @param options `signal` and `timeoutMs`.
    */
-  async apply<F extends TaskFunction>(
+  apply<F extends TaskFunction>(
     fn: F,
     args: Parameters<F>,
     options: CallOptions = {},
   ): Promise<TaskResult<F>> {
-    const [value] = await this.#call(fn, [args], true, options);
-    return value as TaskResult<F>;
+    return new Promise((resolve, reject) => {
+      const ref = _requireTaskRef(fn, "Pool task");
+      this.#engine.enqueue(ref, [args], true, options, (error, values) => {
+        if (error === undefined) resolve(values![0] as TaskResult<F>);
+        else reject(error);
+      });
+    });
   }
 
   /** Like {@linkcode Pool.apply}, returning an {@linkcode AsyncResult} at once. */
@@ -249,6 +254,14 @@ export class Pool {
     options: MapOptions,
   ): Promise<unknown[]> {
     if (calls.length === 0) return [];
+    if (spread) {
+      const i = calls.findIndex((args) => !Array.isArray(args));
+      if (i >= 0) {
+        throw new TypeError(
+          `item ${i} must be an array of arguments, got ${_describe(calls[i])}`,
+        );
+      }
+    }
     const chunksize = options.chunksize === undefined
       ? Math.ceil(calls.length / (this.#processes * 4))
       : _positiveInt(options.chunksize, "chunksize");

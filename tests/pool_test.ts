@@ -261,5 +261,22 @@ workerTest("bad input gets clear errors", async () => {
     "args[0] is a function",
   );
   await assertRejects(() => pool.map(square, [1], { chunksize: 0 }), RangeError, "'chunksize'");
+  await assertRejects(
+    () => pool.apply(square, 3 as never),
+    TypeError,
+    "args must be an array of arguments, got number",
+  );
+  await assertRejects(
+    () => pool.starmap(add, [[1, 2], 3 as never]),
+    TypeError,
+    "item 1 must be an array of arguments",
+  );
+  await assertRejects(
+    async () => {
+      for await (const _ of pool.imap(square, 42 as never)) { /* none */ }
+    },
+    TypeError,
+    "expected an iterable or async iterable, got number",
+  );
   await assertRejects(() => pool.join(), Error, "close() or terminate() first");
 });
