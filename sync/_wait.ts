@@ -61,14 +61,13 @@ export function _syncWaitOptions(options: SyncWaitOptions | undefined, what: str
   return timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
 }
 
-/** Whether this code runs in the main thread (not in a worker). */
-export function _onMainThread(): boolean {
-  return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
-}
+// A module is evaluated in the thread that uses it, so this is fixed per thread.
+const MAIN_THREAD =
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
 
 /** Throws when blocking would freeze the main thread's event loop. */
 export function _assertMayBlock(what: string): void {
-  if (_onMainThread()) {
+  if (MAIN_THREAD) {
     const async = what.replace(/Sync\(\)$/, "()");
     throw new Error(
       `${what} blocks its thread, so it is refused on the main thread (it would freeze the ` +
@@ -146,9 +145,15 @@ export function _waitSync(
   return Atomics.wait(i32, index, expected, ms);
 }
 
-/** This process's run-wide pid (read each time: a worker learns it only from its init message). */
+let pid = 0;
+
+/** This process's run-wide pid. */
 export function _myPid(): number {
-  return _context().self.pid;
+  if (pid !== 0) return pid;
+  const ctx = _context();
+  // A worker learns its pid from its init message: remember it only once known.
+  if (ctx.parent !== undefined || MAIN_THREAD) pid = ctx.self.pid;
+  return ctx.self.pid;
 }
 
 /** A fresh shared Int32Array of `length` words, all 0. */
