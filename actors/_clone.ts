@@ -105,6 +105,13 @@ export function _prepare(value: unknown, path: string, out: _Outbox): unknown {
 export function _checkSendable(value: unknown, path: string, transfer: Transferable[]): void {
   const out: _Outbox = { transfer, modules: new Set(), wired: false };
   walk(value, path, out, new Set());
+  if (out.wired) {
+    // Posted as it is, it would arrive as an empty plain object.
+    throw new TypeError(
+      `${path} holds a Troupe object (a lock, shared value or channel end), which cannot be ` +
+        "sent this way yet; pass it to a Process in args instead",
+    );
+  }
 }
 
 function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {

@@ -15,6 +15,7 @@ import {
   Event,
   Lock,
   LockHolderDiedError,
+  Pool,
   Process,
   RawArray,
   RawValue,
@@ -32,6 +33,8 @@ import {
   countUnlocked,
   eventWaiter,
   holdAndEnd,
+  holdInChild,
+  lockType,
   produce,
   reenter,
   releaseForeign,
@@ -122,6 +125,21 @@ workerTest("a waiter blocked in acquireSync() learns when the holder is terminat
   assertEquals(report.holderPid, holder.pid);
   await waiter.join();
 });
+
+workerTest(
+  "a lock held by a grandchild is reported once the child in between is terminated",
+  async () => {
+    // Deno ends a worker's workers with it, without a word to anyone: liveness follows ancestry.
+    const lock = new Lock();
+    const held = new Event();
+    const middle = start(holdInChild, [lock, held]);
+    const holderPid = await middle.receive<number>({ timeoutMs: 10_000 });
+    assert(await held.wait({ timeoutMs: 10_000 }));
+    middle.terminate();
+    const error = await assertRejects(() => lock.acquire(), LockHolderDiedError);
+    assertEquals(error.holderPid, holderPid);
+  },
+);
 
 workerTest("release() frees a lock whose holder died, and it can be taken again", async () => {
   const lock = new RLock();
@@ -417,3 +435,16 @@ workerTest("bad types and values are refused with what to pass instead", () => {
   assertThrows(() => new Semaphore(-1), RangeError, "Semaphore value");
   assertInstanceOf(RawArray("B", 4), Uint8Array);
 });
+
+workerTest(
+  "a pool task refuses a Lock in its arguments instead of receiving an empty object",
+  async () => {
+    // Pools do not carry Troupe objects to their workers yet; Process args and mail do.
+    await using pool = new Pool({ processes: 1 });
+    await assertRejects(
+      () => pool.apply(lockType, [new Lock()]),
+      TypeError,
+      "holds a Troupe object",
+    );
+  },
+);
