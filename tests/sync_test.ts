@@ -34,6 +34,7 @@ import {
   eventWaiter,
   holdAndEnd,
   holdInChild,
+  lockFromMail,
   lockType,
   produce,
   reenter,
@@ -448,3 +449,14 @@ workerTest(
     );
   },
 );
+
+workerTest("a Lock sent by mail is the same lock in the child", async () => {
+  const lock = new Lock();
+  const p = start(lockFromMail, []);
+  p.send(lock);
+  assertEquals(await p.receive({ timeoutMs: 10_000 }), "held");
+  assert(!lock.tryAcquire(), "the child holds it");
+  p.send("done");
+  await joinAll([p]);
+  assert(lock.tryAcquire(), "released when the child's scope ended");
+});
