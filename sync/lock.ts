@@ -105,6 +105,7 @@ export class Lock implements LockGuard {
    * @throws {LockHolderDiedError} When the process holding it has ended.
    */
   acquire(options?: WaitOptions): Promise<LockGuard> {
+    if (options === undefined && _tryLock(this.#w)) return Promise.resolve(this);
     let wait: _Wait;
     try {
       wait = _waitOptions(options, "Lock.acquire()");
@@ -226,6 +227,7 @@ export class RLock implements LockGuard {
    * @throws {LockHolderDiedError} When the process holding it has ended.
    */
   acquire(options?: WaitOptions): Promise<LockGuard> {
+    if (options === undefined && this.#reenter()) return Promise.resolve(this);
     let wait: _Wait;
     try {
       wait = _waitOptions(options, "RLock.acquire()");

@@ -95,6 +95,7 @@ export class Semaphore implements LockGuard {
    * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
    */
   acquire(options?: WaitOptions): Promise<LockGuard> {
+    if (options === undefined && tryDown(this.#w)) return Promise.resolve(this);
     let wait: _Wait;
     try {
       wait = _waitOptions(options, `${this.#kind()}.acquire()`);
