@@ -80,6 +80,18 @@ for (const mode of ["sync", "async"] as const) {
   );
 }
 
+workerTest(
+  "a plain Lock shared by blocking and async acquirers keeps the count exact",
+  async () => {
+    const total = new Value("i32", 0, { lock: new Lock() });
+    const gate = new Barrier(4);
+    const modes = ["sync", "async", "sync", "async"] as const;
+    const ps = modes.map((mode) => start(countLocked, [total, 100_000, gate, mode]));
+    await joinAll(ps);
+    assertEquals(total.value, 400_000);
+  },
+);
+
 workerTest("without the lock the same increments race and lose updates", async () => {
   // A run where the four happen not to overlap cannot show the race: retry a few times.
   const finals: number[] = [];
