@@ -51,10 +51,33 @@ export {
   type ExecutorMapOptions,
   type ExecutorOptions,
   Future,
+  type FutureWaitOptions,
   ProcessPoolExecutor,
   type ReturnWhen,
   type ShutdownOptions,
   wait,
-  type WaitOptions,
   type WaitResult,
 } from "./pool/executor.ts";
+export {
+  Lock,
+  type LockGuard,
+  RLock,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from "./sync/lock.ts";
+export { BoundedSemaphore, Semaphore } from "./sync/semaphore.ts";
+export { Event } from "./sync/event.ts";
+export { Condition } from "./sync/condition.ts";
+export { Barrier } from "./sync/barrier.ts";
+export {
+  type ElementOf,
+  type NumericType,
+  type NumericTypeOf,
+  RawArray,
+  RawValue,
+  type SharedTypedArray,
+  type TypeCode,
+  Value,
+  type ValueOptions,
+} from "./sync/value.ts";
+export { BrokenBarrierError, LockHolderDiedError } from "./sync/errors.ts";

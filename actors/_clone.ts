@@ -98,15 +98,6 @@ export function _prepare(value: unknown, path: string, out: _Outbox): unknown {
   return walk(value, path, out, new Set());
 }
 
-/**
- * Checks that `value` arrives in a worker as it is (no Troupe objects
- * allowed to be swapped), collecting the `MessagePort`s inside it.
- */
-export function _checkSendable(value: unknown, path: string, transfer: Transferable[]): void {
-  const out: _Outbox = { transfer, modules: new Set(), wired: false };
-  walk(value, path, out, new Set());
-}
-
 function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
   switch (typeof value) {
     case "function":

@@ -18,6 +18,8 @@ export interface _Context {
   pids: Int32Array;
   /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
   workerOptions: boolean | undefined | null;
+  /** The run-wide liveness table (see `_liveness.ts`); made on first use in the main thread. */
+  liveness?: Int32Array;
 }
 
 const CONTEXT_KEY = Symbol.for("troupe.context");

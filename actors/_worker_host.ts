@@ -2,6 +2,7 @@
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
 import { _context } from "./_context.ts";
+import { _livenessTable, _markEnded, _markStarted } from "./_liveness.ts";
 import type {
   InitMessage,
   PoolSpec,
@@ -54,6 +55,7 @@ export function _initMessage(
     pids: ctx.pids.buffer as SharedArrayBuffer,
     // A worker that got narrowed permissions proves the feature is on.
     workerOptions: permissions !== undefined ? true : _workerOptionsEnabled(),
+    liveness: _livenessTable().buffer as SharedArrayBuffer,
     spec,
   };
 }
@@ -81,13 +83,19 @@ export function _spawnWorker(
   if (permissions !== undefined) options.deno = { permissions };
   const worker = new Worker(url, options);
   let ended = false;
+  // The worker's pid, learnt from its init message: locks it holds when it ends are reported.
+  let pid: number | undefined;
   const endpoint: _Endpoint = {
-    post: (message, transfer) => worker.postMessage(message, transfer ?? []),
+    post(message, transfer) {
+      if (message.t === "init") _markStarted(pid = message.self.pid, message.parent.pid);
+      worker.postMessage(message, transfer ?? []);
+    },
     terminate() {
       if (ended) return;
       ended = true;
       live.delete(endpoint);
       worker.terminate();
+      if (pid !== undefined) _markEnded(pid);
     },
   };
   worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);

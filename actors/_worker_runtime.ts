@@ -3,6 +3,7 @@
 // and close. User code is only ever the callback.
 import { _revive } from "./_clone.ts";
 import { _setContext } from "./_context.ts";
+import { _markEnded } from "./_liveness.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf, _endChildren, type Process } from "./process.ts";
@@ -31,6 +32,7 @@ const post = (message: ToParent, transfer?: Transferable[]) => self.postMessage(
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
 let exiting = false;
+let selfPid: number | undefined;
 
 /** Reports the exit to the parent once, then closes this worker. */
 function exitNow(code: number, error?: WireError): never {
@@ -38,6 +40,8 @@ function exitNow(code: number, error?: WireError): never {
     exiting = true;
     // A task that called Deno.exit() must not take the answers before it along.
     flushAnswers();
+    // Before the parent hears of it: a parent blocked in a lock's wait reads this, not messages.
+    if (selfPid !== undefined) _markEnded(selfPid);
     const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
     post(message);
   }
@@ -94,6 +98,7 @@ export function _main(): void {
 }
 
 async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
+  selfPid = init.self.pid;
   _setContext({
     self: init.self,
     parent: init.parent,
@@ -102,6 +107,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     childCount: 0,
     pids: new Int32Array(init.pids),
     workerOptions: init.workerOptions,
+    liveness: init.liveness && new Int32Array(init.liveness),
   });
   if (init.spec.kind === "pool") return servePool(init.spec, inbox);
   try {

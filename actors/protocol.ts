@@ -75,6 +75,8 @@ export interface InitMessage {
   pids: SharedArrayBuffer;
   /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
   workerOptions: boolean | undefined;
+  /** The run-wide liveness table: which pids have ended (see `actors/_liveness.ts`). */
+  liveness?: SharedArrayBuffer;
   spec: ProcessSpec | PoolSpec;
 }
 

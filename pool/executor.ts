@@ -407,7 +407,7 @@ export class ProcessPoolExecutor {
 export type ReturnWhen = "FIRST_COMPLETED" | "FIRST_EXCEPTION" | "ALL_COMPLETED";
 
 /** Options for {@linkcode wait}. */
-export interface WaitOptions {
+export interface FutureWaitOptions {
   /** When to return. @default {"ALL_COMPLETED"} */
   returnWhen?: ReturnWhen;
   /** Return what is done after this many milliseconds. @default {undefined} (no limit) */
@@ -452,7 +452,7 @@ function failed(future: Future<unknown>): boolean {
  */
 export function wait<T>(
   futures: Iterable<Future<T>>,
-  options: WaitOptions = {},
+  options: FutureWaitOptions = {},
 ): Promise<WaitResult<T>> {
   const { returnWhen = "ALL_COMPLETED" } = options;
   const timeoutMs = _checkTimeout(options.timeoutMs, "wait() timeoutMs");

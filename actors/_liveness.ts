@@ -1,0 +1,75 @@
+// Which processes of this run are still alive, readable from every worker
+// without a message: a lock whose holder died must be reported even to a
+// waiter blocked in Atomics.wait, which cannot receive messages.
+//
+// One run-wide Int32 table over a growable SharedArrayBuffer, made by the main
+// thread and handed to every worker in its init message. Pids are
+// `mainPid + k` (see `_nextPid`); entry `k` holds the parent's pid while the
+// process runs, ENDED once it has ended, and 0 when nothing was recorded. A
+// process counts as alive while it and all its ancestors are: a worker's
+// workers end with it without a word to anyone.
+import { _context } from "./_context.ts";
+
+const ENDED = -1;
+const INITIAL_BYTES = 4096;
+// 16 M processes per run; pids beyond that read as "unknown" (assumed alive).
+const MAX_BYTES = 64 << 20;
+
+/** This run's liveness table (created on first use in the main thread). */
+export function _livenessTable(): Int32Array {
+  const ctx = _context();
+  if (!ctx.liveness) {
+    // A worker always gets the table in its init message; this is the main thread.
+    const buffer = new SharedArrayBuffer(INITIAL_BYTES, { maxByteLength: MAX_BYTES });
+    ctx.liveness = new Int32Array(buffer);
+    ctx.liveness[0] = ctx.self.pid;
+  }
+  return ctx.liveness;
+}
+
+function slot(table: Int32Array, pid: number): number {
+  return pid - table[0] + 1;
+}
+
+/** Records that `pid`, a child of `parentPid`, has started. */
+export function _markStarted(pid: number, parentPid: number): void {
+  const table = _livenessTable();
+  const i = slot(table, pid);
+  if (i < 1) return;
+  const buffer = table.buffer as SharedArrayBuffer;
+  const needed = (i + 1) * 4;
+  if (needed > buffer.byteLength) {
+    if (needed > buffer.maxByteLength) return;
+    const size = Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2));
+    try {
+      buffer.grow(size);
+    } catch {
+      // Another thread grew it first (grow never shrinks).
+    }
+  }
+  Atomics.store(table, i, parentPid);
+}
+
+/** Records that `pid` has ended. Safe to call more than once, from any thread. */
+export function _markEnded(pid: number): void {
+  const table = _livenessTable();
+  const i = slot(table, pid);
+  if (i >= 1 && i < table.length) Atomics.store(table, i, ENDED);
+}
+
+/**
+ * Whether `pid` may still be running: `false` once it or one of its
+ * ancestors has ended; `true` for the main process and for pids never recorded.
+ */
+export function _isAlive(pid: number): boolean {
+  const table = _livenessTable();
+  for (let depth = 0; depth < 10_000; depth++) {
+    const i = slot(table, pid);
+    if (i < 1 || i >= table.length) return true;
+    const entry = Atomics.load(table, i);
+    if (entry === ENDED) return false;
+    if (entry === 0) return true;
+    pid = entry;
+  }
+  return true;
+}

@@ -1,0 +1,351 @@
+/**
+ * `Lock` and `RLock` over shared memory: usable from every process they are
+ * passed to, with async waits that never block an event loop and blocking
+ * `acquireSync()` inside workers.
+ *
+ * @module
+ */
+import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _isAlive } from "../actors/_liveness.ts";
+import {
+  _COUNT,
+  _isLocked,
+  _lockAsync,
+  _lockSync,
+  _MUTEX_WORDS,
+  _OWNER,
+  _tryLock,
+  _unlock,
+} from "./_mutex.ts";
+import {
+  _myPid,
+  _sharedWords,
+  _syncWaitOptions,
+  type _Wait,
+  _waitOptions,
+  _wordsFrom,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from "./_wait.ts";
+
+export type { SyncWaitOptions, WaitOptions } from "./_wait.ts";
+
+/**
+ * What `acquire()` resolves with: release it by hand, or let `using` release
+ * it at the end of the scope. Release through the guard or through the lock,
+ * not both.
+ */
+export interface LockGuard {
+  /** Releases what `acquire()` took. */
+  release(): void;
+  /** Releases what `acquire()` took, at the end of a `using` scope. */
+  [Symbol.dispose](): void;
+}
+
+// Read the private words of a lock (set in each class's static block).
+let lockWords: (lock: Lock) => Int32Array;
+let rlockWords: (lock: RLock) => Int32Array;
+
+// Set by a reviver around `new Lock()`/`new RLock()`: the words it received.
+let reviving: Int32Array | undefined;
+
+function words(): Int32Array {
+  const w = reviving ?? _sharedWords(_MUTEX_WORDS);
+  reviving = undefined;
+  return w;
+}
+
+function timeoutOf(options: WaitOptions | SyncWaitOptions | undefined): number | undefined {
+  return options?.timeoutMs ?? undefined;
+}
+
+/**
+ * A lock in shared memory, Python's `multiprocessing.Lock`. Pass it in `args`
+ * to any process or in a message: every copy is the same lock.
+ *
+ * `await lock.acquire()` waits without blocking the event loop (main thread
+ * included); `lock.acquireSync()` blocks, and only works inside a worker.
+ * Both resolve with the lock itself as a {@linkcode LockGuard}, so `using`
+ * releases it. When the process holding the lock ends without releasing it,
+ * waiters get a {@linkcode LockHolderDiedError} instead of waiting forever.
+ *
+ * Like Python's, a `Lock` is not re-entrant, and any process may release it.
+ * Within one process the lock is held by the process, not by one async task.
+ *
+ * @example Guarding a shared counter
+ * ```ts
+ * import { Lock, Process, RawValue, task } from "../mod.ts";
+ *
+ * const add = task(import.meta, function add(lock: Lock, total: RawValue<"i32">) {
+ *   for (let i = 0; i < 1000; i++) {
+ *     using _ = lock.acquireSync();
+ *     total.value = total.value + 1;
+ *   }
+ * });
+ *
+ * if (import.meta.main) {
+ *   const lock = new Lock();
+ *   const total = new RawValue("i32", 0);
+ *   const ps = [1, 2].map(() => new Process({ target: add, args: [lock, total] }));
+ *   ps.forEach((p) => p.start());
+ *   for (const p of ps) await p.join();
+ *   console.assert(total.value === 2000);
+ * }
+ * ```
+ */
+export class Lock implements LockGuard {
+  #w: Int32Array = words();
+
+  /**
+   * Waits until the lock is free and takes it.
+   *
+   * @param options `timeoutMs` and `signal`.
+   * @returns The lock, as a guard that `using` releases.
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   * @throws {LockHolderDiedError} When the process holding it has ended.
+   */
+  acquire(options?: WaitOptions): Promise<LockGuard> {
+    if (options === undefined && _tryLock(this.#w)) return Promise.resolve(this);
+    let wait: _Wait;
+    try {
+      wait = _waitOptions(options, "Lock.acquire()");
+      if (wait.signal?.aborted) return Promise.reject(wait.signal.reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (_tryLock(this.#w)) return Promise.resolve(this);
+    return _lockAsync(
+      this.#w,
+      "Lock",
+      "Lock.acquire()",
+      wait.deadline,
+      wait.signal,
+      timeoutOf(options),
+    ).then(() => this);
+  }
+
+  /**
+   * Blocks this worker until the lock is free and takes it. Refused on the
+   * main thread (it would freeze the event loop): use `acquire()` there.
+   *
+   * @param options `timeoutMs`.
+   * @returns The lock, as a guard that `using` releases.
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   * @throws {LockHolderDiedError} When the process holding it has ended.
+   */
+  acquireSync(options?: SyncWaitOptions): LockGuard {
+    const deadline = _syncWaitOptions(options, "Lock.acquireSync()");
+    const w = this.#w;
+    if (!_tryLock(w)) {
+      if (Atomics.load(w, _OWNER) === _myPid() && deadline === Infinity) {
+        throw new Error(
+          "Lock.acquireSync() would wait forever: this process already holds the lock, and a " +
+            "Lock is not re-entrant. Release it first, or use an RLock",
+        );
+      }
+      _lockSync(w, "Lock", "Lock.acquireSync()", deadline, timeoutOf(options));
+    }
+    return this;
+  }
+
+  /**
+   * Takes the lock if it is free, without waiting.
+   *
+   * @returns Whether the lock was taken.
+   */
+  tryAcquire(): boolean {
+    return _tryLock(this.#w);
+  }
+
+  /**
+   * Releases the lock. Any process may release it (as in Python); releasing
+   * a lock that is not held is an error.
+   *
+   * @throws {Error} When the lock is not held.
+   */
+  release(): void {
+    if (!_isLocked(this.#w)) {
+      throw new Error("Lock.release() was called on a lock that is not held");
+    }
+    _unlock(this.#w);
+  }
+
+  /** Whether some process holds the lock. */
+  locked(): boolean {
+    return _isLocked(this.#w);
+  }
+
+  /** Releases the lock at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /**
+   * The lock's wire form: its shared memory. Internal: how it travels to another worker.
+   *
+   * @ignore
+   */
+  [_WIRE](): _WireForm {
+    return { kind: "troupe.Lock", module: import.meta.url, state: this.#w.buffer };
+  }
+
+  static {
+    lockWords = (lock) => lock.#w;
+  }
+}
+
+/**
+ * A re-entrant lock in shared memory, Python's `multiprocessing.RLock`: the
+ * process that holds it may acquire it again, and must release it as many
+ * times. Only that process may release it; releasing it elsewhere is an
+ * error (except when the holder has ended, which frees it).
+ *
+ * The holder is the process, identified by its run-wide pid: async code in
+ * one process shares the hold, the way Python's threads would not.
+ *
+ * @example
+ * ```ts
+ * import { RLock } from "../mod.ts";
+ *
+ * const lock = new RLock();
+ * {
+ *   using _outer = await lock.acquire();
+ *   using _inner = await lock.acquire(); // the holder may take it again
+ * }
+ * console.assert(!lock.locked());
+ * ```
+ */
+export class RLock implements LockGuard {
+  #w: Int32Array = words();
+
+  /**
+   * Takes the lock, waiting until it is free unless this process holds it.
+   *
+   * @param options `timeoutMs` and `signal`.
+   * @returns The lock, as a guard that `using` releases once.
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   * @throws {LockHolderDiedError} When the process holding it has ended.
+   */
+  acquire(options?: WaitOptions): Promise<LockGuard> {
+    if (options === undefined && this.#reenter()) return Promise.resolve(this);
+    let wait: _Wait;
+    try {
+      wait = _waitOptions(options, "RLock.acquire()");
+      if (wait.signal?.aborted) return Promise.reject(wait.signal.reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#reenter()) return Promise.resolve(this);
+    return _lockAsync(
+      this.#w,
+      "RLock",
+      "RLock.acquire()",
+      wait.deadline,
+      wait.signal,
+      timeoutOf(options),
+    ).then(() => this);
+  }
+
+  /**
+   * Blocks this worker until it holds the lock (at once if it already does).
+   * Refused on the main thread: use `acquire()` there.
+   *
+   * @param options `timeoutMs`.
+   * @returns The lock, as a guard that `using` releases once.
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   * @throws {LockHolderDiedError} When the process holding it has ended.
+   */
+  acquireSync(options?: SyncWaitOptions): LockGuard {
+    const deadline = _syncWaitOptions(options, "RLock.acquireSync()");
+    if (this.#reenter()) return this;
+    _lockSync(this.#w, "RLock", "RLock.acquireSync()", deadline, timeoutOf(options));
+    return this;
+  }
+
+  /**
+   * Takes the lock if it is free or this process holds it, without waiting.
+   *
+   * @returns Whether the lock was taken.
+   */
+  tryAcquire(): boolean {
+    return this.#reenter();
+  }
+
+  // Fast path: a free lock, or one this process already holds.
+  #reenter(): boolean {
+    const w = this.#w;
+    if (Atomics.load(w, _OWNER) === _myPid()) {
+      w[_COUNT]++;
+      return true;
+    }
+    return _tryLock(w);
+  }
+
+  /**
+   * Releases one level of the hold; the lock is free once every `acquire()`
+   * has been matched.
+   *
+   * @throws {Error} When this process does not hold the lock.
+   */
+  release(): void {
+    const w = this.#w;
+    const owner = Atomics.load(w, _OWNER);
+    if (owner !== _myPid()) {
+      if (owner !== 0 && !_isAlive(owner)) {
+        w[_COUNT] = 0;
+        _unlock(w);
+        return;
+      }
+      throw new Error(
+        owner === 0
+          ? "RLock.release() was called on a lock that is not held"
+          : `RLock.release() was called by process ${_myPid()}, but process ${owner} holds ` +
+            "the lock: only its holder may release an RLock",
+      );
+    }
+    if (--w[_COUNT] === 0) _unlock(w);
+  }
+
+  /** Whether some process holds the lock. */
+  locked(): boolean {
+    return _isLocked(this.#w);
+  }
+
+  /** Releases one level of the hold at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /**
+   * The lock's wire form: its shared memory. Internal: how it travels to another worker.
+   *
+   * @ignore
+   */
+  [_WIRE](): _WireForm {
+    return { kind: "troupe.RLock", module: import.meta.url, state: this.#w.buffer };
+  }
+
+  static {
+    rlockWords = (lock) => lock.#w;
+  }
+}
+
+/**
+ * The mutex words of a `Lock` or `RLock`, and whether it is re-entrant (for
+ * `Condition`, which releases and retakes it around a wait).
+ */
+export function _mutexOf(lock: Lock | RLock): { w: Int32Array; reentrant: boolean } {
+  return lock instanceof RLock
+    ? { w: rlockWords(lock), reentrant: true }
+    : { w: lockWords(lock), reentrant: false };
+}
+
+/** Rebuilds a `Lock` or `RLock` from its wire form's kind and state (for objects that hold one). */
+export function _reviveLock(kind: string, state: unknown): Lock | RLock {
+  const reentrant = kind === "troupe.RLock";
+  reviving = _wordsFrom(state, _MUTEX_WORDS, reentrant ? "RLock" : "Lock");
+  return reentrant ? new RLock() : new Lock();
+}
+
+_registerReviver("troupe.Lock", (state) => _reviveLock("troupe.Lock", state));
+_registerReviver("troupe.RLock", (state) => _reviveLock("troupe.RLock", state));

@@ -1,0 +1,411 @@
+/**
+ * Numbers in shared memory: `Value` (with a lock), `RawValue` and `RawArray`.
+ *
+ * @module
+ */
+import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _describe } from "../actors/_util.ts";
+import { _reviveLock, Lock, RLock } from "./lock.ts";
+
+/** The numeric types shared memory holds, by size: `"i32"` is a signed 32-bit integer. */
+export type NumericType =
+  | "i8"
+  | "u8"
+  | "i16"
+  | "u16"
+  | "i32"
+  | "u32"
+  | "f32"
+  | "f64"
+  | "i64"
+  | "u64";
+
+/**
+ * A numeric type, or the Python `array`/`ctypes` typecode for it: `"b"`/`"B"`
+ * (i8/u8), `"h"`/`"H"` (i16/u16), `"i"`/`"I"` (i32/u32), `"l"`/`"L"` and
+ * `"q"`/`"Q"` (i64/u64, as on 64-bit Linux), `"f"` (f32), `"d"` (f64).
+ */
+export type TypeCode =
+  | NumericType
+  | "b"
+  | "B"
+  | "h"
+  | "H"
+  | "i"
+  | "I"
+  | "l"
+  | "L"
+  | "q"
+  | "Q"
+  | "f"
+  | "d";
+
+/** The {@linkcode NumericType} a {@linkcode TypeCode} stands for. */
+export type NumericTypeOf<T extends TypeCode> = T extends "b" ? "i8"
+  : T extends "B" ? "u8"
+  : T extends "h" ? "i16"
+  : T extends "H" ? "u16"
+  : T extends "i" ? "i32"
+  : T extends "I" ? "u32"
+  : T extends "l" | "q" ? "i64"
+  : T extends "L" | "Q" ? "u64"
+  : T extends "f" ? "f32"
+  : T extends "d" ? "f64"
+  : T;
+
+/** The JavaScript type of one element: `bigint` for i64 and u64, `number` otherwise. */
+export type ElementOf<T extends TypeCode> = NumericTypeOf<T> extends "i64" | "u64" ? bigint
+  : number;
+
+/** The typed array over shared memory that {@linkcode RawArray} returns for a type. */
+export type SharedTypedArray<T extends TypeCode> = NumericTypeOf<T> extends "i8"
+  ? Int8Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "u8" ? Uint8Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "i16" ? Int16Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "u16" ? Uint16Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "i32" ? Int32Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "u32" ? Uint32Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "f32" ? Float32Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "f64" ? Float64Array<SharedArrayBuffer>
+  : NumericTypeOf<T> extends "i64" ? BigInt64Array<SharedArrayBuffer>
+  : BigUint64Array<SharedArrayBuffer>;
+
+type AnyArray =
+  | Int8Array<SharedArrayBuffer>
+  | Uint8Array<SharedArrayBuffer>
+  | Int16Array<SharedArrayBuffer>
+  | Uint16Array<SharedArrayBuffer>
+  | Int32Array<SharedArrayBuffer>
+  | Uint32Array<SharedArrayBuffer>
+  | Float32Array<SharedArrayBuffer>
+  | Float64Array<SharedArrayBuffer>
+  | BigInt64Array<SharedArrayBuffer>
+  | BigUint64Array<SharedArrayBuffer>;
+type Ctor = new (buffer: SharedArrayBuffer, offset?: number, length?: number) => AnyArray;
+
+const CTORS: Record<NumericType, Ctor> = {
+  i8: Int8Array,
+  u8: Uint8Array,
+  i16: Int16Array,
+  u16: Uint16Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  f32: Float32Array,
+  f64: Float64Array,
+  i64: BigInt64Array,
+  u64: BigUint64Array,
+} as unknown as Record<NumericType, Ctor>;
+
+const CODES: Record<string, NumericType> = {
+  b: "i8",
+  B: "u8",
+  h: "i16",
+  H: "u16",
+  i: "i32",
+  I: "u32",
+  l: "i64",
+  L: "u64",
+  q: "i64",
+  Q: "u64",
+  f: "f32",
+  d: "f64",
+};
+
+function numericType(type: unknown, what: string): NumericType {
+  if (typeof type === "string") {
+    if (Object.hasOwn(CTORS, type)) return type as NumericType;
+    if (Object.hasOwn(CODES, type)) return CODES[type];
+  }
+  throw new TypeError(
+    `${what} type must be one of ${Object.keys(CTORS).join(", ")} (or a Python typecode: ` +
+      `${Object.keys(CODES).join(" ")}), got ${
+        typeof type === "string" ? JSON.stringify(type) : _describe(type)
+      }`,
+  );
+}
+
+const isBig = (type: NumericType) => type === "i64" || type === "u64";
+const isFloat = (type: NumericType) => type === "f32" || type === "f64";
+
+function element(type: NumericType, value: unknown, what: string): number | bigint {
+  if (isBig(type)) {
+    if (typeof value === "bigint") return value;
+    if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+  } else if (typeof value === "number") return value;
+  throw new TypeError(
+    `${what} must be ${isBig(type) ? "a bigint (or an integer number)" : "a number"} for ` +
+      `type ${type}, got ${typeof value === "object" ? _describe(value) : typeof value}`,
+  );
+}
+
+function allocate(type: NumericType, length: number): AnyArray {
+  const ctor = CTORS[type] as unknown as { BYTES_PER_ELEMENT: number } & Ctor;
+  return new ctor(new SharedArrayBuffer(Math.max(1, length) * ctor.BYTES_PER_ELEMENT), 0, length);
+}
+
+/**
+ * A typed array over shared memory, Python's `multiprocessing.RawArray`: pass
+ * it in `args` and every process reads and writes the same elements. There is
+ * no lock; guard compound updates with a {@linkcode Lock}, or use `Atomics`
+ * on integer types.
+ *
+ * @param type The element type: a {@linkcode NumericType} such as `"i32"` or `"f64"`, or a Python typecode such as `"d"`.
+ * @param lengthOrValues How many elements (all 0), or the initial elements.
+ * @returns An `Int32Array`, `Float64Array`... over a new `SharedArrayBuffer`.
+ *
+ * @example
+ * ```ts
+ * import { RawArray } from "../mod.ts";
+ *
+ * const hist = RawArray("i32", 10);
+ * Atomics.add(hist, 3, 1);
+ * const xs = RawArray("d", [0.5, 1.5]);
+ * console.assert(hist[3] === 1 && xs[1] === 1.5);
+ * console.assert(hist.buffer instanceof SharedArrayBuffer);
+ * ```
+ */
+export function RawArray<T extends TypeCode>(
+  type: T,
+  lengthOrValues: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>,
+): SharedTypedArray<T> {
+  const t = numericType(type, "RawArray()");
+  if (typeof lengthOrValues === "number") {
+    if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0) {
+      throw new RangeError(
+        `RawArray() length must be a non-negative integer, got ${lengthOrValues}`,
+      );
+    }
+    return allocate(t, lengthOrValues) as SharedTypedArray<T>;
+  }
+  if (typeof lengthOrValues !== "object" || lengthOrValues === null) {
+    throw new TypeError(
+      `RawArray() needs a length or the initial values, got ${_describe(lengthOrValues)}`,
+    );
+  }
+  const values = Array.from(lengthOrValues as ArrayLike<unknown>);
+  const array = allocate(t, values.length);
+  values.forEach((v, i) => (array[i] = element(t, v, `RawArray() values[${i}]`) as never));
+  return array as SharedTypedArray<T>;
+}
+
+// ---- single values ---------------------------------------------------------
+
+interface ValueState {
+  type: NumericType;
+  buffer: SharedArrayBuffer;
+  lock?: { kind: string; state: unknown };
+}
+
+let reviving: { type: NumericType; cell: AnyArray; lock: Lock | RLock | undefined } | undefined;
+
+function cellFor(type: NumericType, initial: unknown, what: string): AnyArray {
+  const cell = allocate(type, 1);
+  if (initial !== undefined) cell[0] = element(type, initial, `${what} initial value`) as never;
+  return cell;
+}
+
+function read(type: NumericType, cell: AnyArray): number | bigint {
+  return isFloat(type) ? cell[0] : Atomics.load(cell as unknown as Int32Array, 0);
+}
+
+function write(type: NumericType, cell: AnyArray, value: unknown, what: string): void {
+  const v = element(type, value, what);
+  if (isFloat(type)) cell[0] = v as never;
+  else Atomics.store(cell as unknown as Int32Array, 0, v as number);
+}
+
+/**
+ * One number in shared memory with no lock, Python's
+ * `multiprocessing.RawValue`. Reads and writes of `value` are single atomic
+ * operations (for integer types); `v.value = v.value + 1` is not, so guard it
+ * with a {@linkcode Lock} or use a {@linkcode Value}.
+ *
+ * @typeParam T The element type.
+ *
+ * @example
+ * ```ts
+ * import { RawValue } from "../mod.ts";
+ *
+ * const hits = new RawValue("i32", 0);
+ * hits.value = hits.value + 1;
+ * const big = new RawValue("u64", 1n << 40n);
+ * console.assert(hits.value === 1 && big.value === 1099511627776n);
+ * ```
+ */
+export class RawValue<T extends TypeCode = "f64"> {
+  #type: NumericType;
+  #cell: AnyArray;
+
+  /**
+   * Creates a value.
+   *
+   * @param type The element type, such as `"i32"` or `"f64"` (or a Python typecode).
+   * @param initial The initial value. @default {0}
+   */
+  constructor(type: T, initial?: ElementOf<T>) {
+    if (reviving) {
+      ({ type: this.#type, cell: this.#cell } = reviving);
+      reviving = undefined;
+      return;
+    }
+    this.#type = numericType(type, "RawValue");
+    this.#cell = cellFor(this.#type, initial, "RawValue");
+  }
+
+  /** The element type, such as `"i32"`. */
+  get type(): NumericTypeOf<T> {
+    return this.#type as NumericTypeOf<T>;
+  }
+
+  /** The number, read from shared memory. */
+  get value(): ElementOf<T> {
+    return read(this.#type, this.#cell) as ElementOf<T>;
+  }
+  set value(value: ElementOf<T>) {
+    write(this.#type, this.#cell, value, "RawValue value");
+  }
+
+  /**
+   * The value's wire form: its shared memory. Internal: how it travels to another worker.
+   *
+   * @ignore
+   */
+  [_WIRE](): _WireForm {
+    const state: ValueState = { type: this.#type, buffer: this.#cell.buffer };
+    return { kind: "troupe.RawValue", module: import.meta.url, state };
+  }
+}
+
+/** Options for {@linkcode Value}. */
+export interface ValueOptions {
+  /**
+   * The lock `getLock()` returns: `true` for a new `RLock` (as in Python), a
+   * `Lock` or `RLock` to share one, or `false` for none. @default {true}
+   */
+  lock?: boolean | Lock | RLock;
+}
+
+/**
+ * One number in shared memory with a lock, Python's `multiprocessing.Value`.
+ * `value` reads and writes are single atomic operations (for integer types);
+ * hold `getLock()` around a read-modify-write such as `v.value += 1`, which
+ * Python's `Value` does not make atomic either.
+ *
+ * @typeParam T The element type.
+ *
+ * @example Four processes counting under the lock
+ * ```ts
+ * import { Process, task, Value } from "../mod.ts";
+ *
+ * const count = task(import.meta, function count(total: Value<"i32">) {
+ *   for (let i = 0; i < 1000; i++) {
+ *     using _ = total.getLock().acquireSync();
+ *     total.value += 1;
+ *   }
+ * });
+ *
+ * if (import.meta.main) {
+ *   const total = new Value("i32", 0);
+ *   const ps = [1, 2, 3, 4].map(() => new Process({ target: count, args: [total] }));
+ *   ps.forEach((p) => p.start());
+ *   for (const p of ps) await p.join();
+ *   console.assert(total.value === 4000);
+ * }
+ * ```
+ */
+export class Value<T extends TypeCode = "f64"> {
+  #type: NumericType;
+  #cell: AnyArray;
+  #lock: Lock | RLock | undefined;
+
+  /**
+   * Creates a value.
+   *
+   * @param type The element type, such as `"i32"` or `"f64"` (or a Python typecode).
+   * @param initial The initial value. @default {0}
+   * @param options `lock`.
+   */
+  constructor(type: T, initial?: ElementOf<T>, options: ValueOptions = {}) {
+    if (reviving) {
+      ({ type: this.#type, cell: this.#cell, lock: this.#lock } = reviving);
+      reviving = undefined;
+      return;
+    }
+    this.#type = numericType(type, "Value");
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Value options must be an object, got ${_describe(options)}`);
+    }
+    const { lock = true } = options;
+    if (lock !== true && lock !== false && !(lock instanceof Lock) && !(lock instanceof RLock)) {
+      throw new TypeError(
+        `Value lock must be true, false, a Lock or an RLock, got ${_describe(lock)}`,
+      );
+    }
+    this.#cell = cellFor(this.#type, initial, "Value");
+    this.#lock = lock === true ? new RLock() : lock === false ? undefined : lock;
+  }
+
+  /** The element type, such as `"i32"`. */
+  get type(): NumericTypeOf<T> {
+    return this.#type as NumericTypeOf<T>;
+  }
+
+  /** The number, read from shared memory (one atomic read; the lock is not taken). */
+  get value(): ElementOf<T> {
+    return read(this.#type, this.#cell) as ElementOf<T>;
+  }
+  set value(value: ElementOf<T>) {
+    write(this.#type, this.#cell, value, "Value value");
+  }
+
+  /**
+   * The lock that guards this value (Python's `get_lock()`).
+   *
+   * @returns The `RLock` made for it, or the lock given in its options.
+   * @throws {Error} When the value was made with `{ lock: false }`.
+   */
+  getLock(): Lock | RLock {
+    if (!this.#lock) {
+      throw new Error("this Value was made with { lock: false }, so it has no lock to get");
+    }
+    return this.#lock;
+  }
+
+  /**
+   * The value's wire form: its shared memory and its lock's. Internal: how it travels to another worker.
+   *
+   * @ignore
+   */
+  [_WIRE](): _WireForm {
+    const state: ValueState = { type: this.#type, buffer: this.#cell.buffer };
+    if (this.#lock) {
+      const form = this.#lock[_WIRE]();
+      state.lock = { kind: form.kind, state: form.state };
+    }
+    return { kind: "troupe.Value", module: import.meta.url, state };
+  }
+}
+
+function reviveState(state: unknown, kind: string): ValueState {
+  const s = state as Partial<ValueState> | null;
+  if (!s || !(s.buffer instanceof SharedArrayBuffer) || !s.type || !Object.hasOwn(CTORS, s.type)) {
+    throw new TypeError(`a Troupe ${kind} arrived without its shared memory`);
+  }
+  return s as ValueState;
+}
+
+_registerReviver("troupe.RawValue", (state) => {
+  const { type, buffer } = reviveState(state, "RawValue");
+  reviving = { type, cell: new CTORS[type](buffer, 0, 1), lock: undefined };
+  return new RawValue(type);
+});
+
+_registerReviver("troupe.Value", (state) => {
+  const { type, buffer, lock } = reviveState(state, "Value");
+  reviving = {
+    type,
+    cell: new CTORS[type](buffer, 0, 1),
+    lock: lock && _reviveLock(lock.kind, lock.state),
+  };
+  return new Value(type);
+});
