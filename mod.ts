@@ -33,6 +33,19 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./actors/errors.ts";
+export { ActorExited, type ExitReason, MailboxFull } from "./actors/errors.ts";
+export {
+  Actor,
+  type ActorCallOptions,
+  type ActorClass,
+  type ActorMethodName,
+  ActorRef,
+  type Calls,
+  type MailboxOptions,
+  spawn,
+  type SpawnOptions,
+  type Tells,
+} from "./actors/actor.ts";
 export {
   type AsyncCallbacks,
   AsyncResult,

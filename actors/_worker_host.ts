@@ -2,15 +2,7 @@
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
 import { _context } from "./_context.ts";
-import type {
-  InitMessage,
-  PoolSpec,
-  ProcessSpec,
-  ToChild,
-  ToParent,
-  WireError,
-  WireIdentity,
-} from "./protocol.ts";
+import type { InitMessage, ToChild, ToParent, WireError, WireIdentity } from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
 
 /** A started worker as the parent sees it: post to it, or end it. */
@@ -43,7 +35,7 @@ export function _initMessage(
   self: WireIdentity,
   identity: string,
   permissions: _DenoPermissions | undefined,
-  spec: ProcessSpec | PoolSpec,
+  spec: InitMessage["spec"],
 ): InitMessage {
   const ctx = _context();
   return {

@@ -75,7 +75,7 @@ export interface InitMessage {
   pids: SharedArrayBuffer;
   /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
   workerOptions: boolean | undefined;
-  spec: ProcessSpec | PoolSpec;
+  spec: ProcessSpec | PoolSpec | ActorSpec;
 }
 
 /** Parent → child: a message for the child's mailbox (`receive()` in the child). */
@@ -104,7 +104,12 @@ export interface TaskMessage {
 }
 
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage | TaskMessage;
+export type ToChild =
+  | InitMessage
+  | MailMessage
+  | TaskMessage
+  | ActorCallsMessage
+  | ActorStopMessage;
 
 /** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
 export interface StartedMessage {
@@ -139,4 +144,80 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultMessage | ReadyMessage;
+export type ToParent =
+  | StartedMessage
+  | MailMessage
+  | ExitMessage
+  | ResultMessage
+  | ReadyMessage
+  | ActorReadyMessage
+  | ActorRepliesMessage;
+
+// ---- actors -----------------------------------------------------------------
+
+/**
+ * Runs one actor: construct the declared `Actor` subclass with `args`, await
+ * its `onStart()`, answer with {@linkcode ActorReadyMessage}, then handle
+ * {@linkcode ActorCallsMessage}s one call at a time, in arrival order.
+ */
+export interface ActorSpec {
+  kind: "actor";
+  /** The `Actor` subclass. */
+  task: WireTaskRef;
+  /** Constructor arguments. */
+  args: unknown[];
+  /** Whether `args` hold Troupe objects to revive. */
+  wired?: boolean;
+  /**
+   * A bounded mailbox: Int32 at index 0 counts the messages sent and not yet
+   * taken up. Senders add one before posting (waiting while it is at
+   * `capacity`); the actor subtracts one as it takes each message up and
+   * notifies when it frees room. `undefined`: unbounded.
+   */
+  mailbox: SharedArrayBuffer | undefined;
+  /** The mailbox capacity that goes with `mailbox`. */
+  capacity: number;
+}
+
+/** One method call for an actor; `id` 0 is a tell (no reply wanted). */
+export interface ActorCall {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+
+/** Parent → actor: calls in the order they were made (batched per microtask). */
+export interface ActorCallsMessage {
+  t: "calls";
+  calls: ActorCall[];
+  /** Whether some call's `args` hold Troupe objects to revive. */
+  wired?: boolean;
+}
+
+/**
+ * Parent → actor: handle what came before, run `onStop()`, then exit with code
+ * 0. Calls behind it are answered with an error.
+ */
+export interface ActorStopMessage {
+  t: "stop";
+}
+
+/** Actor → parent: constructed and `onStart()` done; calls are served. */
+export interface ActorReadyMessage {
+  t: "actor-ready";
+}
+
+/** The answer to one {@linkcode ActorCall}: its value, or the error its method threw. */
+export interface ActorReply {
+  id: number;
+  value?: unknown;
+  error?: WireError;
+}
+
+/** Actor → parent: replies in the order the calls were handled. */
+export interface ActorRepliesMessage {
+  t: "replies";
+  replies: ActorReply[];
+  /** Whether some value holds Troupe objects to revive. */
+  wired?: boolean;
+}

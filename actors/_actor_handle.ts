@@ -1,0 +1,392 @@
+// The parent's side of one actor incarnation: its worker, the calls awaiting
+// replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
+// supervisor build on it; a restarted actor is a new handle.
+import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
+import { _checkTimeout } from "./_util.ts";
+import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
+import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
+import type { _DenoPermissions } from "./permissions.ts";
+import type { ActorCall, ActorCallsMessage, ActorSpec, ToParent, WireError } from "./protocol.ts";
+
+/** Options of one call or tell. */
+export interface _SendOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  wait?: boolean;
+}
+
+interface Pending {
+  method: string;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface RoomWaiter {
+  go(): void;
+  fail(error: unknown): void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/** What the handle needs to start its worker. */
+export interface _ActorStart {
+  name: string;
+  pid: number;
+  identity: string;
+  permissions: _DenoPermissions | undefined;
+  spec: ActorSpec;
+  modules: string[];
+  transfer: Transferable[];
+}
+
+/** One running actor, as its parent sees it. */
+export class _ActorHandle {
+  readonly name: string;
+  readonly pid: number;
+  /** Resolves once the actor is constructed and serves calls; rejects when it ends first. */
+  readonly ready: Promise<void>;
+  /** Resolves with how the actor ended. */
+  readonly ended: Promise<ExitReason>;
+  exit: ExitReason | undefined;
+  #state: "starting" | "running" | "stopping" | "ended" = "starting";
+  #endpoint: _Endpoint;
+  #mailbox: Int32Array | undefined;
+  #capacity: number;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #batch: ActorCall[] = [];
+  #batchTransfer: Transferable[] = [];
+  #batchWired = false;
+  #batchSent: PromiseWithResolvers<void> | undefined;
+  #waiters: RoomWaiter[] = [];
+  #pumping = false;
+  #ready = Promise.withResolvers<void>();
+  #ended = Promise.withResolvers<ExitReason>();
+  #onEnd: ((exit: ExitReason) => void)[] = [];
+
+  constructor(start: _ActorStart) {
+    this.name = start.name;
+    this.pid = start.pid;
+    this.ready = this.#ready.promise;
+    this.ended = this.#ended.promise;
+    this.#ready.promise.catch(() => {});
+    this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
+    this.#capacity = start.spec.capacity;
+    this.#endpoint = _spawnWorker(start.name, start.modules, start.permissions, {
+      message: (m) => this.#onMessage(m),
+      error: (e) => this.#end(1, e),
+    });
+    const init = _initMessage(
+      { name: start.name, pid: start.pid, daemon: true },
+      start.identity,
+      start.permissions,
+      start.spec,
+    );
+    try {
+      this.#endpoint.post(init, start.transfer);
+    } catch (error) {
+      this.#end(1, undefined, `could not be started: ${(error as Error).message}`);
+      throw new TypeError(
+        `${start.name}'s arguments could not be sent to the worker: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Whether the actor has not ended. */
+  get alive(): boolean {
+    return this.#state !== "ended";
+  }
+
+  /** Calls `listener` synchronously when the actor ends (before any promise settles). */
+  onEnd(listener: (exit: ExitReason) => void): void {
+    if (this.exit) listener(this.exit);
+    else this.#onEnd.push(listener);
+  }
+
+  /**
+   * Sends a call (`wantReply`) or a tell. A call resolves with the method's
+   * value; a tell resolves once it is posted to the actor.
+   */
+  send(
+    method: string,
+    args: unknown[],
+    wantReply: boolean,
+    options: _SendOptions | undefined,
+  ): Promise<unknown> {
+    if (this.#state === "ended") {
+      return Promise.reject(new ActorExited(this.name, this.pid, method, this.exit!, false));
+    }
+    if (this.#state === "stopping") {
+      return Promise.reject(
+        new ActorExited(
+          this.name,
+          this.pid,
+          method,
+          _exitReason(0, null, "is stopping and takes no new calls"),
+          false,
+        ),
+      );
+    }
+    const out = _outbox();
+    try {
+      args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options === undefined && this.#reserve()) {
+      const id = wantReply ? this.#nextId++ : 0;
+      const sent = this.#post({ id, method, args }, out.transfer, out.wired);
+      if (!wantReply) return sent;
+      return new Promise((resolve, reject) => this.#pending.set(id, { method, resolve, reject }));
+    }
+    return this.#sendWithOptions(method, args, out.transfer, out.wired, wantReply, options ?? {});
+  }
+
+  #sendWithOptions(
+    method: string,
+    args: unknown[],
+    transfer: Transferable[],
+    wired: boolean,
+    wantReply: boolean,
+    options: _SendOptions,
+  ): Promise<unknown> {
+    const { signal, wait = true } = options;
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = _checkTimeout(options.timeoutMs, "timeoutMs");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let waiter: RoomWaiter | undefined;
+      let id = 0;
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const fail = (error: unknown) => {
+        cleanup();
+        if (waiter) {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        }
+        if (id !== 0) this.#pending.delete(id);
+        reject(error);
+      };
+      const onAbort = () => fail(signal!.reason);
+      const go = () => {
+        waiter = undefined;
+        id = wantReply ? this.#nextId++ : 0;
+        const sent = this.#post({ id, method, args }, transfer, wired);
+        if (!wantReply) {
+          cleanup();
+          return resolve(sent);
+        }
+        this.#pending.set(id, {
+          method,
+          resolve: (value) => {
+            cleanup();
+            resolve(value);
+          },
+          reject: (error) => {
+            cleanup();
+            reject(error);
+          },
+        });
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const what = waiter ? "found no room in its mailbox" : "got no reply";
+          fail(
+            new DOMException(
+              `${this.name}.${method}() ${what} within ${timeoutMs} ms`,
+              "TimeoutError",
+            ),
+          );
+        }, timeoutMs);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (this.#reserve()) return go();
+      if (!wait) return fail(new MailboxFull(this.name, this.#capacity));
+      waiter = { go, fail };
+      this.#waiters.push(waiter);
+      void this.#pump();
+    });
+  }
+
+  /** Takes one place in a bounded mailbox, unless senders already wait for one (FIFO). */
+  #reserve(): boolean {
+    const box = this.#mailbox;
+    if (!box) return true;
+    if (this.#waiters.length > 0) return false;
+    return this.#tryAdd(box);
+  }
+
+  #tryAdd(box: Int32Array): boolean {
+    while (true) {
+      const n = Atomics.load(box, 0);
+      if (n >= this.#capacity) return false;
+      if (Atomics.compareExchange(box, 0, n, n + 1) === n) return true;
+    }
+  }
+
+  /** Lets waiting senders in, in order, as the actor frees room. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const box = this.#mailbox!;
+    while (this.#waiters.length > 0 && this.#state !== "ended") {
+      if (this.#tryAdd(box)) {
+        this.#waiters.shift()!.go();
+        continue;
+      }
+      const n = Atomics.load(box, 0);
+      if (n < this.#capacity) continue;
+      // Bounded so a lost wake-up costs a second, not forever; a pending
+      // waitAsync does not keep the program alive.
+      const result = Atomics.waitAsync(box, 0, n, 1000);
+      if (result.async) await result.value;
+    }
+    this.#pumping = false;
+  }
+
+  #post(call: ActorCall, transfer: Transferable[], wired: boolean): Promise<void> {
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    this.#batch.push(call);
+    for (const t of transfer) this.#batchTransfer.push(t);
+    if (wired) this.#batchWired = true;
+    if (call.id !== 0) return RESOLVED;
+    return (this.#batchSent ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #flush(): void {
+    const calls = this.#batch;
+    if (calls.length === 0) return;
+    const transfer = this.#batchTransfer;
+    const wired = this.#batchWired;
+    const sent = this.#batchSent;
+    this.#batch = [];
+    this.#batchTransfer = [];
+    this.#batchWired = false;
+    this.#batchSent = undefined;
+    if (this.#state === "ended") {
+      // The calls among them were already failed by #end.
+      const error = new ActorExited(this.name, this.pid, calls[0].method, this.exit!, false);
+      sent?.promise.catch(() => {});
+      return sent?.reject(error);
+    }
+    const message: ActorCallsMessage = wired ? { t: "calls", calls, wired } : { t: "calls", calls };
+    try {
+      this.#endpoint.post(message, transfer);
+      return sent?.resolve();
+    } catch {
+      // Structured clone refused one of them: send one by one, so only it fails.
+    }
+    let tellError: unknown;
+    for (const call of calls) {
+      try {
+        this.#endpoint.post({ t: "calls", calls: [call], wired }, transfer);
+      } catch (error) {
+        const failure = new TypeError(
+          `${this.name}.${call.method}() could not be sent: ${(error as Error).message}`,
+        );
+        if (call.id === 0) tellError ??= failure;
+        else this.#settle(call.id, undefined, failure);
+      }
+    }
+    if (tellError === undefined) sent?.resolve();
+    else sent?.reject(tellError);
+  }
+
+  #settle(id: number, value: unknown, error: unknown): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return; // the caller stopped waiting (timeout or signal)
+    this.#pending.delete(id);
+    if (error === undefined) pending.resolve(value);
+    else pending.reject(error);
+  }
+
+  #onMessage(message: ToParent): void {
+    switch (message.t) {
+      case "replies":
+        for (const { id, value, error } of message.replies) {
+          if (error) this.#settle(id, undefined, new RemoteError(this.name, this.pid, error));
+          else if (!message.wired) this.#settle(id, value, undefined);
+          else {
+            _reviveLoading(value).then(
+              (v) => this.#settle(id, v, undefined),
+              (e) => this.#settle(id, undefined, e),
+            );
+          }
+        }
+        return;
+      case "actor-ready":
+        if (this.#state === "starting") this.#state = "running";
+        this.#ready.resolve();
+        return;
+      case "exit":
+        return this.#end(message.code, message.error);
+    }
+  }
+
+  #end(code: number, error: WireError | undefined, how?: string): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#endpoint.terminate();
+    const remote = error ? new RemoteError(this.name, this.pid, error) : null;
+    const exit = _exitReason(code, remote, how);
+    this.exit = exit;
+    for (const [id, pending] of this.#pending) {
+      this.#pending.delete(id);
+      pending.reject(new ActorExited(this.name, this.pid, pending.method, exit, true));
+    }
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.fail(new ActorExited(this.name, this.pid, "a method", exit, false));
+    }
+    this.#ready.reject(
+      remote ?? new Error(`${this.name} (pid ${this.pid}) ${exit.description} before it was ready`),
+    );
+    for (const listener of this.#onEnd.splice(0)) listener(exit);
+    this.#ended.resolve(exit);
+  }
+
+  /**
+   * Asks the actor to stop after the calls already sent, and terminates it
+   * when `timeoutMs` passes first. Resolves with how it ended.
+   */
+  async stop(timeoutMs: number | undefined): Promise<ExitReason> {
+    if (this.#state === "ended") return this.exit!;
+    if (this.#state !== "stopping") {
+      this.#state = "stopping";
+      this.#flush();
+      for (const waiter of this.#waiters.splice(0)) {
+        waiter.fail(
+          new ActorExited(
+            this.name,
+            this.pid,
+            "a method",
+            _exitReason(0, null, "is stopping and takes no new calls"),
+            false,
+          ),
+        );
+      }
+      this.#endpoint.post({ t: "stop" });
+    }
+    if (timeoutMs === undefined) return await this.ended;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    await Promise.race([this.ended, timedOut]);
+    clearTimeout(timer);
+    if (this.alive) {
+      this.#end(-15, undefined, `did not stop within ${timeoutMs} ms and was terminated`);
+    }
+    return this.exit!;
+  }
+
+  /** Ends the actor at once with exit code -15 (`terminate`) or -9 (`kill`). */
+  terminate(code: -15 | -9 = -15): void {
+    this.#end(code, undefined);
+  }
+}
