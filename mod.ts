@@ -33,7 +33,7 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./actors/errors.ts";
-export { ActorExited, type ExitReason, MailboxFull } from "./actors/errors.ts";
+export { ActorExited, EscalationError, type ExitReason, MailboxFull } from "./actors/errors.ts";
 export {
   Actor,
   type ActorCallOptions,
@@ -57,3 +57,14 @@ export {
   type TaskResult,
 } from "./pool/pool.ts";
 export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";
+export {
+  type Backoff,
+  type ChildInfo,
+  type ChildSpec,
+  type RestartType,
+  type Strategy,
+  type Supervisable,
+  Supervisor,
+  type SupervisorEventMap,
+  type SupervisorOptions,
+} from "./actors/supervisor.ts";

@@ -25,7 +25,7 @@ declare const self: {
 type Finish = (code: number, error?: unknown) => Promise<void>;
 
 // Marks the place of a stop request in the queue.
-const STOP = Symbol("stop");
+const STOP: unique symbol = Symbol("stop");
 type Item = ActorCall | typeof STOP;
 
 /** Serves one actor until it stops or dies; `finish` reports the exit and closes the worker. */
@@ -178,10 +178,10 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     const message = (e as MessageEvent<ToChild>).data;
     if (message.t !== "stop" && message.t !== "calls") return;
     if (!reviving && (message.t === "stop" || !message.wired)) {
-      return enqueue(message.t === "stop" ? [STOP] : message.calls);
+      return enqueue(message.t === "stop" ? [STOP] as Item[] : message.calls);
     }
     const next: Promise<void> = (reviving ?? Promise.resolve())
-      .then(() => message.t === "stop" ? [STOP] : revived(message))
+      .then(() => message.t === "stop" ? [STOP] as Item[] : revived(message))
       .then(enqueue, (error) => finish(1, error))
       .finally(() => {
         if (reviving === next) reviving = undefined;

@@ -8,7 +8,6 @@ import { _outbox, _prepare } from "./_clone.ts";
 import { _nextIdentity, _nextPid } from "./_context.ts";
 import { _ActorHandle, type _SendOptions } from "./_actor_handle.ts";
 import { _checkTimeout, _describe } from "./_util.ts";
-import { _exitReason, ActorExited } from "./errors.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
 import type { ActorSpec } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
@@ -143,10 +142,16 @@ export interface SpawnOptions<A extends unknown[] = unknown[]> {
 export interface _RefSource {
   /** The incarnation to send to now, or `undefined` when the caller must wait for one. */
   current(): _ActorHandle | undefined;
-  /** Waits for an incarnation to send to; rejects when none will come. */
-  next(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<_ActorHandle>;
+  /** Waits for an incarnation to send `method` to; rejects when none will come. */
+  next(
+    method: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<_ActorHandle>;
   /** What to call the actor in errors when no incarnation is at hand. */
   readonly label: string;
+  /** The one incarnation of a reference from `spawn()`; `undefined` for a supervisor's. */
+  readonly fixed?: _ActorHandle;
 }
 
 interface RefState {
@@ -282,6 +287,11 @@ export class ActorRef<T = Actor> {
   }
 }
 
+/** The incarnation behind a reference from `spawn()`, or `undefined` for any other value. */
+export function _refHandle(value: unknown): _ActorHandle | undefined {
+  return value instanceof ActorRef ? refs.get(value)?.source.fixed : undefined;
+}
+
 /** Makes a reference over `source`; the one way `ActorRef`s are made. */
 export function _makeRef<T>(source: _RefSource, options?: _SendOptions): ActorRef<T> {
   const ref = Object.create(ActorRef.prototype) as ActorRef<T>;
@@ -322,7 +332,7 @@ async function sendLater(
   options: _SendOptions | undefined,
 ): Promise<unknown> {
   const started = performance.now();
-  const handle = await source.next(options?.signal, options?.timeoutMs);
+  const handle = await source.next(method, options?.signal, options?.timeoutMs);
   let rest = options;
   if (options?.timeoutMs !== undefined) {
     rest = {
@@ -339,6 +349,7 @@ function fixed(handle: _ActorHandle): _RefSource {
     current: () => handle,
     next: () => Promise.resolve(handle),
     label: handle.name,
+    fixed: handle,
   };
 }
 
@@ -456,9 +467,4 @@ export function _actorMethodError(actorName: string, instance: Actor, method: st
       ? `${method}() belongs to Actor itself and cannot be called on ${actorName} by message`
       : `${cls} has no method '${method}' (called on ${actorName})`,
   );
-}
-
-// Kept for the supervisor: an ActorExited for a reference whose actor is gone for good.
-export function _goneError(label: string, method: string, why: string): ActorExited {
-  return new ActorExited(label, undefined, method, _exitReason(0, null, why), false);
 }

@@ -222,3 +222,55 @@ export class MailboxFull extends Error {
     this.capacity = capacity;
   }
 }
+
+/**
+ * A supervisor gave up: its children needed more restarts than its
+ * `intensity` allows within `periodMs`. It stopped every child and failed with
+ * this error, which its own supervisor (if any) sees as an abnormal exit.
+ *
+ * @example
+ * ```ts
+ * import { EscalationError } from "./errors.ts";
+ *
+ * const reason = { code: 1, error: null, normal: false, description: "crashed" };
+ * const error = new EscalationError("Supervisor-1", "counter", reason, 2, 5000);
+ * console.assert(error.message.includes("child 'counter' crashed"));
+ * ```
+ */
+export class EscalationError extends Error {
+  /** The supervisor that gave up. */
+  readonly supervisorName: string;
+  /** The child whose exit was one restart too many. */
+  readonly childId: string;
+  /** How that child ended. */
+  readonly reason: ExitReason;
+
+  /**
+   * Constructs the error.
+   *
+   * @param supervisorName The supervisor that gave up.
+   * @param childId The child whose exit was one restart too many.
+   * @param reason How that child ended.
+   * @param restarts Restarts within the period, counting the one refused.
+   * @param periodMs The supervisor's period.
+   */
+  constructor(
+    supervisorName: string,
+    childId: string,
+    reason: ExitReason,
+    restarts: number,
+    periodMs: number,
+  ) {
+    super(
+      `${supervisorName} gave up after ${restarts} restart${
+        restarts === 1 ? "" : "s"
+      } within ${periodMs} ms (more than its intensity allows): ` +
+        `child '${childId}' ${reason.description}`,
+      reason.error ? { cause: reason.error } : undefined,
+    );
+    this.name = "EscalationError";
+    this.supervisorName = supervisorName;
+    this.childId = childId;
+    this.reason = reason;
+  }
+}
