@@ -69,16 +69,19 @@ export interface SupervisorOptions {
 
 /** A child as {@linkcode Supervisor.whichChildren} reports it. */
 export interface ChildInfo {
+  /** The child's id. */
   id: string;
   /** `"running"`, `"restarting"` (ended, a new incarnation is on its way) or `"stopped"`. */
   state: "running" | "restarting" | "stopped";
   /** What the running incarnation is; `null` when none runs. */
   kind: "actor" | "process" | "supervisor" | null;
+  /** The child's restart type. */
   restart: RestartType;
   /** How many times this child was restarted. */
   restarts: number;
-  /** The running incarnation's name and pid (an actor's or process's). */
+  /** The running incarnation's name. */
   name: string | undefined;
+  /** The running incarnation's pid (an actor's or a process's). */
   pid: number | undefined;
 }
 
@@ -545,11 +548,13 @@ export class Supervisor {
       }
       group = group.filter((c) => this.#children.includes(c));
       const delayMs = _backoffDelay(this.#backoff, times.length, Math.random());
+      for (const c of group) {
+        c.restarts++;
+        this.#emit("restart", { id: c.spec.id, restarts: c.restarts, delayMs });
+      }
       if (delayMs > 0 && !(await this.#sleep(delayMs))) return;
       let failedAt = -1;
       for (const [i, c] of group.entries()) {
-        c.restarts++;
-        this.#emit("restart", { id: c.spec.id, restarts: c.restarts, delayMs });
         try {
           await this.#launch(c);
         } catch (error) {
