@@ -6,7 +6,7 @@ import { _checkTimeout } from "./_util.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
-import type { ActorCall, ActorCallsMessage, ActorSpec, ToParent, WireError } from "./protocol.ts";
+import type { ActorCallsMessage, ActorSpec, ToParent, WireError } from "./protocol.ts";
 
 /** Options of one call or tell. */
 export interface _SendOptions {
@@ -27,6 +27,12 @@ interface RoomWaiter {
 }
 
 const RESOLVED = Promise.resolve();
+const NONE: Transferable[] = [];
+
+/** Whether a value can be posted as it is, with no walk (the common case). */
+function plain(value: unknown): boolean {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
 
 /** What the handle needs to start its worker. */
 export interface _ActorStart {
@@ -54,7 +60,8 @@ export class _ActorHandle {
   #capacity: number;
   #pending = new Map<number, Pending>();
   #nextId = 1;
-  #batch: ActorCall[] = [];
+  /** Calls not yet posted, as flat triples: id, method, args. */
+  #batch: unknown[] = [];
   #batchTransfer: Transferable[] = [];
   #batchWired = false;
   #batchSent: PromiseWithResolvers<void> | undefined;
@@ -127,19 +134,25 @@ export class _ActorHandle {
         ),
       );
     }
-    const out = _outbox();
-    try {
-      args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
-    } catch (error) {
-      return Promise.reject(error);
+    let transfer = NONE;
+    let wired = false;
+    if (!args.every(plain)) {
+      const out = _outbox();
+      try {
+        args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      transfer = out.transfer;
+      wired = out.wired;
     }
     if (options === undefined && this.#reserve()) {
       const id = wantReply ? this.#nextId++ : 0;
-      const sent = this.#post({ id, method, args }, out.transfer, out.wired);
+      const sent = this.#post(id, method, args, transfer, wired);
       if (!wantReply) return sent;
       return new Promise((resolve, reject) => this.#pending.set(id, { method, resolve, reject }));
     }
-    return this.#sendWithOptions(method, args, out.transfer, out.wired, wantReply, options ?? {});
+    return this.#sendWithOptions(method, args, transfer, wired, wantReply, options ?? {});
   }
 
   #sendWithOptions(
@@ -179,7 +192,7 @@ export class _ActorHandle {
       const go = () => {
         waiter = undefined;
         id = wantReply ? this.#nextId++ : 0;
-        const sent = this.#post({ id, method, args }, transfer, wired);
+        const sent = this.#post(id, method, args, transfer, wired);
         if (!wantReply) {
           cleanup();
           return resolve(sent);
@@ -252,12 +265,18 @@ export class _ActorHandle {
     this.#pumping = false;
   }
 
-  #post(call: ActorCall, transfer: Transferable[], wired: boolean): Promise<void> {
+  #post(
+    id: number,
+    method: string,
+    args: unknown[],
+    transfer: Transferable[],
+    wired: boolean,
+  ): Promise<void> {
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
-    this.#batch.push(call);
+    this.#batch.push(id, method, args);
     for (const t of transfer) this.#batchTransfer.push(t);
     if (wired) this.#batchWired = true;
-    if (call.id !== 0) return RESOLVED;
+    if (id !== 0) return RESOLVED;
     return (this.#batchSent ??= Promise.withResolvers<void>()).promise;
   }
 
@@ -273,7 +292,7 @@ export class _ActorHandle {
     this.#batchSent = undefined;
     if (this.#state === "ended") {
       // The calls among them were already failed by #end.
-      const error = new ActorExited(this.name, this.pid, calls[0].method, this.exit!, false);
+      const error = new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false);
       sent?.promise.catch(() => {});
       return sent?.reject(error);
     }
@@ -285,15 +304,16 @@ export class _ActorHandle {
       // Structured clone refused one of them: send one by one, so only it fails.
     }
     let tellError: unknown;
-    for (const call of calls) {
+    for (let i = 0; i < calls.length; i += 3) {
+      const [id, method] = [calls[i] as number, calls[i + 1] as string];
       try {
-        this.#endpoint.post({ t: "calls", calls: [call], wired }, transfer);
+        this.#endpoint.post({ t: "calls", calls: calls.slice(i, i + 3), wired }, transfer);
       } catch (error) {
         const failure = new TypeError(
-          `${this.name}.${call.method}() could not be sent: ${(error as Error).message}`,
+          `${this.name}.${method}() could not be sent: ${(error as Error).message}`,
         );
-        if (call.id === 0) tellError ??= failure;
-        else this.#settle(call.id, undefined, failure);
+        if (id === 0) tellError ??= failure;
+        else this.#settle(id, undefined, failure);
       }
     }
     if (tellError === undefined) sent?.resolve();
@@ -310,18 +330,23 @@ export class _ActorHandle {
 
   #onMessage(message: ToParent): void {
     switch (message.t) {
-      case "replies":
-        for (const { id, value, error } of message.replies) {
-          if (error) this.#settle(id, undefined, new RemoteError(this.name, this.pid, error));
-          else if (!message.wired) this.#settle(id, value, undefined);
+      case "replies": {
+        const { values, errors, wired } = message;
+        for (let i = 0; i < values.length; i += 2) {
+          const id = values[i] as number;
+          if (!wired) this.#settle(id, values[i + 1], undefined);
           else {
-            _reviveLoading(value).then(
+            _reviveLoading(values[i + 1]).then(
               (v) => this.#settle(id, v, undefined),
               (e) => this.#settle(id, undefined, e),
             );
           }
         }
+        for (const { id, error } of errors ?? []) {
+          this.#settle(id, undefined, new RemoteError(this.name, this.pid, error));
+        }
         return;
+      }
       case "actor-ready":
         if (this.#state === "starting") this.#state = "running";
         this.#ready.resolve();

@@ -7,9 +7,9 @@ import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type {
-  ActorCall,
   ActorCallsMessage,
-  ActorReply,
+  ActorError,
+  ActorRepliesMessage,
   ActorSpec,
   ToChild,
   ToParent,
@@ -24,21 +24,27 @@ declare const self: {
 
 type Finish = (code: number, error?: unknown) => Promise<void>;
 
-// Marks the place of a stop request in the queue.
-const STOP: unique symbol = Symbol("stop");
-type Item = ActorCall | typeof STOP;
+// In the queue, a stop request takes the place of a call's id.
+const STOP = -1;
+
+/** Whether a value can be posted as it is, with no walk (the common case). */
+function plain(value: unknown): boolean {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
 
 /** Serves one actor until it stops or dies; `finish` reports the exit and closes the worker. */
 export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish): Promise<void> {
   _adoptSelf(undefined, inbox);
   const name = _context().self.name;
   const mailbox = spec.mailbox ? new Int32Array(spec.mailbox) : undefined;
-  const queue: Item[] = [];
+  // Flat triples: id (or STOP), method, args.
+  let queue: unknown[] = [];
   let head = 0;
   let running = false;
   let stopping = false;
   let instance: Actor | undefined;
-  let replies: ActorReply[] = [];
+  let values: unknown[] = [];
+  let errors: ActorError[] = [];
   let transfer: Transferable[] = [];
   let wired = false;
   // Calls whose arguments hold Troupe objects are revived (maybe importing a
@@ -46,68 +52,73 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   let reviving: Promise<void> | undefined;
 
   const flush = () => {
-    if (replies.length === 0) return;
-    const message: ToParent = wired
-      ? { t: "replies", replies, wired: true }
-      : { t: "replies", replies };
-    const sent = replies;
+    if (values.length === 0 && errors.length === 0) return;
+    const message: ActorRepliesMessage = { t: "replies", values };
+    if (errors.length > 0) message.errors = errors;
+    if (wired) message.wired = true;
     const moved = transfer;
-    replies = [];
+    values = [];
+    errors = [];
     transfer = [];
     wired = false;
     try {
       self.postMessage(message, moved);
     } catch (error) {
-      // One value structured clone refused: post them one by one so only its call fails.
-      for (const reply of sent) {
+      // Structured clone refused a value: post them one by one so only its call fails.
+      const { values: sent, errors: failed = [] } = message;
+      for (let i = 0; i < sent.length; i += 2) {
         try {
-          self.postMessage({ t: "replies", replies: [reply], wired: message.wired }, moved);
+          self.postMessage(
+            { t: "replies", values: [sent[i], sent[i + 1]], wired: message.wired },
+            moved,
+          );
         } catch {
-          self.postMessage({
-            t: "replies",
-            replies: [{ id: reply.id, error: _toWireError(error) }],
-          });
+          failed.push({ id: sent[i] as number, error: _toWireError(error) });
         }
       }
+      if (failed.length > 0) self.postMessage({ t: "replies", values: [], errors: failed });
     }
   };
 
   const reply = (id: number, method: string, value: unknown) => {
-    const out = _outbox();
-    try {
-      value = _prepare(value, `the value ${name}.${method}() returned`, out);
-    } catch (error) {
-      replies.push({ id, error: _toWireError(error) });
-      return;
+    if (!plain(value)) {
+      const out = _outbox();
+      try {
+        value = _prepare(value, `the value ${name}.${method}() returned`, out);
+      } catch (error) {
+        errors.push({ id, error: _toWireError(error) });
+        return;
+      }
+      if (out.wired) wired = true;
+      for (const t of out.transfer) transfer.push(t);
     }
-    if (out.wired) wired = true;
-    for (const t of out.transfer) transfer.push(t);
-    replies.push({ id, value });
+    values.push(id, value);
   };
 
-  const take = (): Item => {
-    const item = queue[head];
-    queue[head++] = undefined as unknown as Item;
-    if (head > 1024 && head * 2 > queue.length) {
-      queue.splice(0, head);
+  /** Takes the next entry's id; its method and args are at head - 2 and head - 1. */
+  const take = (): number => {
+    const id = queue[head] as number;
+    queue[head] = queue[head + 1] = queue[head + 2] = undefined;
+    head += 3;
+    if (head > 3072 && head * 2 > queue.length) {
+      queue = queue.slice(head);
       head = 0;
     }
-    if (mailbox && item !== STOP) {
+    if (mailbox && id !== STOP) {
       // The message leaves the mailbox: make room, and wake a waiting sender.
       if (Atomics.sub(mailbox, 0, 1) >= spec.capacity) Atomics.notify(mailbox, 0);
     }
-    return item;
+    return id;
   };
 
   const stop = async (): Promise<void> => {
-    flush();
     stopping = true;
     // Nothing should be queued behind a stop, but never leave a caller waiting.
     while (head < queue.length) {
-      const item = take();
-      if (item !== STOP && item.id !== 0) {
-        replies.push({
-          id: item.id,
+      const id = take();
+      if (id > 0) {
+        errors.push({
+          id,
           error: { name: "Error", message: `${name} stopped before handling this call` },
         });
       }
@@ -124,9 +135,10 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   const drain = async (): Promise<void> => {
     running = true;
     while (head < queue.length) {
-      const item = take();
-      if (item === STOP) return stop();
-      const { id, method, args } = item;
+      const method = queue[head + 1] as string;
+      const args = queue[head + 2] as unknown[];
+      const id = take();
+      if (id === STOP) return stop();
       try {
         const fn = (instance as unknown as Record<string, unknown>)[method];
         if (typeof fn !== "function" || method in Actor.prototype) {
@@ -145,7 +157,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
           flush();
           return finish(1, error);
         }
-        replies.push({ id, error: _toWireError(error) });
+        errors.push({ id, error: _toWireError(error) });
       }
       if (stopping) return stop();
     }
@@ -153,35 +165,36 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     flush();
   };
 
-  const enqueue = (items: Item[]) => {
-    for (const item of items) queue.push(item);
+  const enqueue = (entries: unknown[]) => {
+    for (let i = 0; i < entries.length; i++) queue.push(entries[i]);
     if (!running && instance) void drain();
   };
 
-  const revived = async (message: ActorCallsMessage): Promise<Item[]> => {
+  const revived = async (message: ActorCallsMessage): Promise<unknown[]> => {
     if (!message.wired) return message.calls;
-    const calls: ActorCall[] = [];
-    for (const call of message.calls) {
+    const calls = message.calls;
+    const kept: unknown[] = [];
+    for (let i = 0; i < calls.length; i += 3) {
+      const id = calls[i] as number;
       try {
-        call.args = await _reviveLoading(call.args) as unknown[];
-        calls.push(call);
+        kept.push(id, calls[i + 1], await _reviveLoading(calls[i + 2]));
       } catch (error) {
-        if (call.id === 0) throw error;
-        replies.push({ id: call.id, error: _toWireError(error) });
+        if (id === 0) throw error;
+        errors.push({ id, error: _toWireError(error) });
       }
     }
     flush();
-    return calls;
+    return kept;
   };
 
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
     if (message.t !== "stop" && message.t !== "calls") return;
     if (!reviving && (message.t === "stop" || !message.wired)) {
-      return enqueue(message.t === "stop" ? [STOP] as Item[] : message.calls);
+      return enqueue(message.t === "stop" ? [STOP, "", []] : message.calls);
     }
     const next: Promise<void> = (reviving ?? Promise.resolve())
-      .then(() => message.t === "stop" ? [STOP] as Item[] : revived(message))
+      .then(() => message.t === "stop" ? [STOP, "", []] : revived(message))
       .then(enqueue, (error) => finish(1, error))
       .finally(() => {
         if (reviving === next) reviving = undefined;

@@ -179,17 +179,14 @@ export interface ActorSpec {
   capacity: number;
 }
 
-/** One method call for an actor; `id` 0 is a tell (no reply wanted). */
-export interface ActorCall {
-  id: number;
-  method: string;
-  args: unknown[];
-}
-
-/** Parent → actor: calls in the order they were made (batched per microtask). */
+/**
+ * Parent → actor: calls in the order they were made (batched per microtask),
+ * as flat triples `id, method, args` (flat arrays clone far faster than one
+ * object per call). `id` 0 is a tell: no reply wanted.
+ */
 export interface ActorCallsMessage {
   t: "calls";
-  calls: ActorCall[];
+  calls: unknown[];
   /** Whether some call's `args` hold Troupe objects to revive. */
   wired?: boolean;
 }
@@ -207,17 +204,20 @@ export interface ActorReadyMessage {
   t: "actor-ready";
 }
 
-/** The answer to one {@linkcode ActorCall}: its value, or the error its method threw. */
-export interface ActorReply {
+/** A call an actor answered with an error: the error its method threw. */
+export interface ActorError {
   id: number;
-  value?: unknown;
-  error?: WireError;
+  error: WireError;
 }
 
-/** Actor → parent: replies in the order the calls were handled. */
+/**
+ * Actor → parent: answers in the order the calls were handled: values as flat
+ * pairs `id, value`, errors apart.
+ */
 export interface ActorRepliesMessage {
   t: "replies";
-  replies: ActorReply[];
+  values: unknown[];
+  errors?: ActorError[];
   /** Whether some value holds Troupe objects to revive. */
   wired?: boolean;
 }
