@@ -6,7 +6,14 @@ import { _checkTimeout } from "./_util.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
-import type { ActorCallsMessage, ActorSpec, ToParent, WireError } from "./protocol.ts";
+import type {
+  ActorCallsMessage,
+  ActorSpec,
+  FromActor,
+  PackedCalls,
+  ToChild,
+  WireError,
+} from "./protocol.ts";
 
 /** Options of one call or tell. */
 export interface _SendOptions {
@@ -60,8 +67,8 @@ export class _ActorHandle {
   #capacity: number;
   #pending = new Map<number, Pending>();
   #nextId = 1;
-  /** Calls not yet posted, as flat triples: id, method, args. */
-  #batch: unknown[] = [];
+  /** Calls not yet posted, packed: id, method, argc, ...args. */
+  #batch: PackedCalls = [];
   #batchTransfer: Transferable[] = [];
   #batchWired = false;
   #batchSent: PromiseWithResolvers<void> | undefined;
@@ -80,7 +87,8 @@ export class _ActorHandle {
     this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
     this.#capacity = start.spec.capacity;
     this.#endpoint = _spawnWorker(start.name, start.modules, start.permissions, {
-      message: (m) => this.#onMessage(m),
+      // The endpoint's type knows the t-tagged messages; an actor also sends packed arrays.
+      message: (m) => this.#onMessage(m as FromActor),
       error: (e) => this.#end(1, e),
     });
     const init = _initMessage(
@@ -272,12 +280,21 @@ export class _ActorHandle {
     transfer: Transferable[],
     wired: boolean,
   ): Promise<void> {
-    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
-    this.#batch.push(id, method, args);
+    const batch = this.#batch;
+    if (batch.length === 0) queueMicrotask(() => this.#flush());
+    batch.push(id, method, args.length);
+    for (let i = 0; i < args.length; i++) batch.push(args[i]);
     for (const t of transfer) this.#batchTransfer.push(t);
     if (wired) this.#batchWired = true;
     if (id !== 0) return RESOLVED;
     return (this.#batchSent ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #postCalls(calls: PackedCalls, wired: boolean, transfer: Transferable[]): void {
+    const message: ActorCallsMessage | PackedCalls = wired
+      ? { t: "calls", calls, wired: true }
+      : calls;
+    this.#endpoint.post(message as ToChild, transfer);
   }
 
   #flush(): void {
@@ -296,18 +313,18 @@ export class _ActorHandle {
       sent?.promise.catch(() => {});
       return sent?.reject(error);
     }
-    const message: ActorCallsMessage = wired ? { t: "calls", calls, wired } : { t: "calls", calls };
     try {
-      this.#endpoint.post(message, transfer);
+      this.#postCalls(calls, wired, transfer);
       return sent?.resolve();
     } catch {
       // Structured clone refused one of them: send one by one, so only it fails.
     }
     let tellError: unknown;
-    for (let i = 0; i < calls.length; i += 3) {
-      const [id, method] = [calls[i] as number, calls[i + 1] as string];
+    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
+      const id = calls[i] as number;
+      const method = calls[i + 1] as string;
       try {
-        this.#endpoint.post({ t: "calls", calls: calls.slice(i, i + 3), wired }, transfer);
+        this.#postCalls(calls.slice(i, i + 3 + (calls[i + 2] as number)), wired, transfer);
       } catch (error) {
         const failure = new TypeError(
           `${this.name}.${method}() could not be sent: ${(error as Error).message}`,
@@ -328,7 +345,13 @@ export class _ActorHandle {
     else pending.reject(error);
   }
 
-  #onMessage(message: ToParent): void {
+  #onMessage(message: FromActor): void {
+    if (Array.isArray(message)) {
+      for (let i = 0; i < message.length; i += 2) {
+        this.#settle(message[i] as number, message[i + 1], undefined);
+      }
+      return;
+    }
     switch (message.t) {
       case "replies": {
         const { values, errors, wired } = message;

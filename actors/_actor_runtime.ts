@@ -7,18 +7,18 @@ import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type {
-  ActorCallsMessage,
   ActorError,
   ActorRepliesMessage,
   ActorSpec,
-  ToChild,
-  ToParent,
+  FromActor,
+  PackedCalls,
+  ToActor,
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 import { _context } from "./_context.ts";
 
 declare const self: {
-  postMessage(message: ToParent, transfer?: Transferable[]): void;
+  postMessage(message: FromActor, transfer?: Transferable[]): void;
   addEventListener(type: string, listener: (e: Event) => void): void;
 };
 
@@ -26,6 +26,18 @@ type Finish = (code: number, error?: unknown) => Promise<void>;
 
 // In the queue, a stop request takes the place of a call's id.
 const STOP = -1;
+
+// Takes an actor's messages once it runs; says whether it took this one.
+let deliver: ((message: ToActor) => boolean) | undefined;
+
+// Registered as this module loads, before the worker runtime's own listener,
+// so that an actor's messages skip that one: a listener fewer per message is
+// ~2-3 µs of a ~15 µs round trip (measured).
+if ("WorkerGlobalScope" in globalThis) {
+  self.addEventListener("message", (e) => {
+    if (deliver?.((e as MessageEvent<ToActor>).data)) e.stopImmediatePropagation();
+  });
+}
 
 /** Whether a value can be posted as it is, with no walk (the common case). */
 function plain(value: unknown): boolean {
@@ -37,7 +49,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   _adoptSelf(undefined, inbox);
   const name = _context().self.name;
   const mailbox = spec.mailbox ? new Int32Array(spec.mailbox) : undefined;
-  // Flat triples: id (or STOP), method, args.
+  // Packed like the calls that arrive: id (or STOP), method, argc, ...args.
   let queue: unknown[] = [];
   let head = 0;
   let running = false;
@@ -53,25 +65,25 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
 
   const flush = () => {
     if (values.length === 0 && errors.length === 0) return;
-    const message: ActorRepliesMessage = { t: "replies", values };
-    if (errors.length > 0) message.errors = errors;
-    if (wired) message.wired = true;
+    const message: ActorRepliesMessage | unknown[] = errors.length === 0 && !wired
+      ? values
+      : { t: "replies", values, errors, wired };
     const moved = transfer;
     values = [];
     errors = [];
     transfer = [];
     wired = false;
     try {
-      self.postMessage(message, moved);
+      if (moved.length === 0) self.postMessage(message);
+      else self.postMessage(message, moved);
     } catch (error) {
       // Structured clone refused a value: post them one by one so only its call fails.
-      const { values: sent, errors: failed = [] } = message;
+      const sent = Array.isArray(message) ? message : message.values;
+      const failed = Array.isArray(message) ? [] : message.errors ?? [];
+      const again = !Array.isArray(message) && message.wired;
       for (let i = 0; i < sent.length; i += 2) {
         try {
-          self.postMessage(
-            { t: "replies", values: [sent[i], sent[i + 1]], wired: message.wired },
-            moved,
-          );
+          self.postMessage({ t: "replies", values: [sent[i], sent[i + 1]], wired: again }, moved);
         } catch {
           failed.push({ id: sent[i] as number, error: _toWireError(error) });
         }
@@ -95,12 +107,15 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     values.push(id, value);
   };
 
-  /** Takes the next entry's id; its method and args are at head - 2 and head - 1. */
-  const take = (): number => {
+  /** Takes the next entry off the queue. */
+  const take = (): [id: number, method: string, args: unknown[]] => {
     const id = queue[head] as number;
-    queue[head] = queue[head + 1] = queue[head + 2] = undefined;
-    head += 3;
-    if (head > 3072 && head * 2 > queue.length) {
+    const method = queue[head + 1] as string;
+    const argc = queue[head + 2] as number;
+    const args = argc === 0 ? [] : queue.slice(head + 3, head + 3 + argc);
+    queue.fill(undefined, head, head + 3 + argc);
+    head += 3 + argc;
+    if (head > 4096 && head * 2 > queue.length) {
       queue = queue.slice(head);
       head = 0;
     }
@@ -108,14 +123,14 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       // The message leaves the mailbox: make room, and wake a waiting sender.
       if (Atomics.sub(mailbox, 0, 1) >= spec.capacity) Atomics.notify(mailbox, 0);
     }
-    return id;
+    return [id, method, args];
   };
 
   const stop = async (): Promise<void> => {
     stopping = true;
     // Nothing should be queued behind a stop, but never leave a caller waiting.
     while (head < queue.length) {
-      const id = take();
+      const [id] = take();
       if (id > 0) {
         errors.push({
           id,
@@ -135,9 +150,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   const drain = async (): Promise<void> => {
     running = true;
     while (head < queue.length) {
-      const method = queue[head + 1] as string;
-      const args = queue[head + 2] as unknown[];
-      const id = take();
+      const [id, method, args] = take();
       if (id === STOP) return stop();
       try {
         const fn = (instance as unknown as Record<string, unknown>)[method];
@@ -170,14 +183,13 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     if (!running && instance) void drain();
   };
 
-  const revived = async (message: ActorCallsMessage): Promise<unknown[]> => {
-    if (!message.wired) return message.calls;
-    const calls = message.calls;
+  const revived = async (calls: PackedCalls): Promise<unknown[]> => {
     const kept: unknown[] = [];
-    for (let i = 0; i < calls.length; i += 3) {
+    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
       const id = calls[i] as number;
+      const entry = calls.slice(i, i + 3 + (calls[i + 2] as number));
       try {
-        kept.push(id, calls[i + 1], await _reviveLoading(calls[i + 2]));
+        kept.push(...await _reviveLoading(entry) as unknown[]);
       } catch (error) {
         if (id === 0) throw error;
         errors.push({ id, error: _toWireError(error) });
@@ -187,20 +199,30 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     return kept;
   };
 
-  self.addEventListener("message", (e) => {
-    const message = (e as MessageEvent<ToChild>).data;
-    if (message.t !== "stop" && message.t !== "calls") return;
-    if (!reviving && (message.t === "stop" || !message.wired)) {
-      return enqueue(message.t === "stop" ? [STOP, "", []] : message.calls);
+  const STOPPED: unknown[] = [STOP, "", 0];
+  deliver = (message) => {
+    let entries: unknown[] | undefined;
+    let wiredCalls = false;
+    if (Array.isArray(message)) entries = message;
+    else if (message.t === "stop") entries = STOPPED;
+    else if (message.t === "calls") {
+      entries = message.calls;
+      wiredCalls = true;
+    } else return false;
+    if (!reviving && !wiredCalls) {
+      enqueue(entries);
+      return true;
     }
+    const ready = entries;
     const next: Promise<void> = (reviving ?? Promise.resolve())
-      .then(() => message.t === "stop" ? [STOP, "", []] : revived(message))
+      .then(() => wiredCalls ? revived(ready) : ready)
       .then(enqueue, (error) => finish(1, error))
       .finally(() => {
         if (reviving === next) reviving = undefined;
       });
     reviving = next;
-  });
+    return true;
+  };
 
   _setSelfStop(() => {
     stopping = true;

@@ -180,15 +180,21 @@ export interface ActorSpec {
 }
 
 /**
- * Parent → actor: calls in the order they were made (batched per microtask),
- * as flat triples `id, method, args` (flat arrays clone far faster than one
- * object per call). `id` 0 is a tell: no reply wanted.
+ * Calls in the order they were made (batched per microtask), packed flat:
+ * `id, method, argc, ...args` for each (`id` 0: a tell, no reply wanted). An
+ * actor's round trip is dominated by structured clone, and one flat array
+ * clones several µs faster than objects with nested argument arrays.
+ */
+export type PackedCalls = unknown[];
+
+/**
+ * Parent → actor: calls whose arguments hold Troupe objects to revive. Plain
+ * calls travel as a bare {@linkcode PackedCalls} array (see {@linkcode ToActor}).
  */
 export interface ActorCallsMessage {
   t: "calls";
-  calls: unknown[];
-  /** Whether some call's `args` hold Troupe objects to revive. */
-  wired?: boolean;
+  calls: PackedCalls;
+  wired: true;
 }
 
 /**
@@ -210,14 +216,24 @@ export interface ActorError {
   error: WireError;
 }
 
+/** Answers packed flat, `id, value` for each call answered with a value. */
+export type PackedValues = unknown[];
+
 /**
- * Actor → parent: answers in the order the calls were handled: values as flat
- * pairs `id, value`, errors apart.
+ * Actor → parent: answers in the order the calls were handled, when some call
+ * failed or some value holds Troupe objects. Plain values travel as a bare
+ * {@linkcode PackedValues} array (see {@linkcode FromActor}).
  */
 export interface ActorRepliesMessage {
   t: "replies";
-  values: unknown[];
+  values: PackedValues;
   errors?: ActorError[];
   /** Whether some value holds Troupe objects to revive. */
   wired?: boolean;
 }
+
+/** Everything a parent may send to an actor's worker: the `t`-tagged messages, or packed calls. */
+export type ToActor = ToChild | PackedCalls;
+
+/** Everything an actor's worker may send to its parent: the `t`-tagged messages, or packed values. */
+export type FromActor = ToParent | PackedValues;

@@ -34,7 +34,7 @@ function rawBurst(n: number): Promise<unknown> {
 
 const echo = await spawn(Echo);
 
-const ROUND_TRIPS = 2000;
+const ROUND_TRIPS = 200;
 const BURST = 20_000;
 
 async function rawRoundTrip(): Promise<number> {
@@ -101,10 +101,18 @@ const cases: Record<string, () => Promise<number>> = {
   coldSpawn,
 };
 for (const fn of Object.values(cases)) await fn(); // warm up
+// Pairs alternate sample by sample, so that machine noise hits both alike.
+const pairs = [
+  ["rawRoundTrip", "actorRoundTrip", 20],
+  ["rawPipelined", "actorPipelined", 2],
+  ["coldSpawn", "restart", 20],
+] as const;
 for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of Object.entries(cases)) {
-    const times = name === "restart" || name === "coldSpawn" ? 20 : 1;
-    for (let i = 0; i < times; i++) samples[name].push(await fn());
+  for (const [a, b, times] of pairs) {
+    for (let i = 0; i < times; i++) {
+      samples[a].push(await cases[a]());
+      samples[b].push(await cases[b]());
+    }
   }
 }
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));

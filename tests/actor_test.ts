@@ -8,7 +8,15 @@ import {
 } from "@std/assert";
 import { delay } from "@std/async";
 import { Actor, ActorExited, MailboxFull, RemoteError, spawn } from "../mod.ts";
-import { Counter, FailsToStart, Gate, NotDeclaredActor, Stoppable } from "./fixtures/actors.ts";
+import {
+  Counter,
+  FailsToStart,
+  Gate,
+  NotDeclaredActor,
+  Stoppable,
+  TallyKeeper,
+} from "./fixtures/actors.ts";
+import { Tally } from "./fixtures/wired.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
 /** Waits (bounded) until `cond()` holds. */
@@ -291,4 +299,16 @@ workerTest("references are typed from the class", async () => {
   const wrong = () => counter.call.inc("x");
   assertEquals(typeof wrong, "function");
   assert(Actor.prototype.stop !== undefined);
+});
+
+workerTest("Troupe objects travel in spawn args, call args and return values", async () => {
+  const own = new Tally();
+  const other = new Tally();
+  await using keeper = await spawn(TallyKeeper, { args: [own] });
+  assertEquals(await keeper.call.addToOwn(2), [true, 2]);
+  assertEquals(await keeper.call.addTo(other, 5), 5);
+  const back = await keeper.call.own();
+  assertInstanceOf(back, Tally);
+  back.add(1);
+  assertEquals([own.value, other.value], [3, 5]);
 });
