@@ -8,11 +8,14 @@ import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } f
 import type { _DenoPermissions } from "./permissions.ts";
 import type {
   ActorCallsMessage,
+  ActorError,
   ActorSpec,
   FromActor,
+  FromBridge,
   PackedCalls,
   ToChild,
   WireError,
+  WireExit,
 } from "./protocol.ts";
 
 /** Options of one call or tell. */
@@ -52,10 +55,22 @@ export interface _ActorStart {
   transfer: Transferable[];
 }
 
-/** One running actor, as its parent sees it. */
+/** A reference that travelled here: its name, and the port to the owner's bridge. */
+export interface _ActorPort {
+  name: string;
+  pid: number | undefined;
+  port: MessagePort;
+}
+
+/**
+ * One running actor, as the thread that spawned it sees it; or, over a port,
+ * as a thread that received a reference to it sees it (`owner` false).
+ */
 export class _ActorHandle {
   readonly name: string;
-  readonly pid: number;
+  readonly pid: number | undefined;
+  /** Whether this thread spawned the actor (and so may stop it). */
+  readonly owner: boolean;
   /** Resolves once the actor is constructed and serves calls; rejects when it ends first. */
   readonly ready: Promise<void>;
   /** Resolves with how the actor ended. */
@@ -78,12 +93,29 @@ export class _ActorHandle {
   #ended = Promise.withResolvers<ExitReason>();
   #onEnd: ((exit: ExitReason) => void)[] = [];
 
-  constructor(start: _ActorStart) {
+  constructor(start: _ActorStart | _ActorPort) {
     this.name = start.name;
     this.pid = start.pid;
     this.ready = this.#ready.promise;
     this.ended = this.#ended.promise;
     this.#ready.promise.catch(() => {});
+    if ("port" in start) {
+      this.owner = false;
+      this.#capacity = 0;
+      const port = start.port;
+      port.onmessage = (e: MessageEvent<FromBridge>) => this.#onMessage(e.data);
+      this.#endpoint = {
+        post: (message, transfer) => port.postMessage(message, transfer ?? []),
+        terminate: () => {
+          port.postMessage({ t: "release" });
+          port.close();
+        },
+      };
+      this.#state = "running";
+      this.#ready.resolve();
+      return;
+    }
+    this.owner = true;
     this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
     this.#capacity = start.spec.capacity;
     this.#endpoint = _spawnWorker(start.name, start.modules, start.permissions, {
@@ -345,7 +377,7 @@ export class _ActorHandle {
     else pending.reject(error);
   }
 
-  #onMessage(message: FromActor): void {
+  #onMessage(message: FromActor | FromBridge): void {
     if (Array.isArray(message)) {
       for (let i = 0; i < message.length; i += 2) {
         this.#settle(message[i] as number, message[i + 1], undefined);
@@ -365,10 +397,15 @@ export class _ActorHandle {
             );
           }
         }
-        for (const { id, error } of errors ?? []) {
-          this.#settle(id, undefined, new RemoteError(this.name, this.pid, error));
+        for (const failure of errors ?? []) {
+          const method = this.#pending.get(failure.id)?.method ?? "a method";
+          this.#settle(failure.id, undefined, this.#rebuild(failure, method));
         }
         return;
+      }
+      case "gone": {
+        const { code, error, description } = message.exit;
+        return this.#end(code, error, description);
       }
       case "actor-ready":
         if (this.#state === "starting") this.#state = "running";
@@ -377,6 +414,18 @@ export class _ActorHandle {
       case "exit":
         return this.#end(message.code, message.error);
     }
+  }
+
+  /** The error a failed call rejects with, as the thread that made it should see it. */
+  #rebuild(failure: ActorError, method: string): Error {
+    const { error, exit, local } = failure;
+    if (exit) {
+      const remote = exit.error ? new RemoteError(this.name, this.pid, exit.error) : null;
+      const reason = _exitReason(exit.code, remote, exit.description);
+      return new ActorExited(this.name, this.pid, method, reason, true);
+    }
+    if (local) return Object.assign(new Error(error.message), { name: error.name });
+    return new RemoteError(this.name, this.pid, error);
   }
 
   #end(code: number, error: WireError | undefined, how?: string): void {
@@ -437,4 +486,14 @@ export class _ActorHandle {
   terminate(code: -15 | -9 = -15): void {
     this.#end(code, undefined);
   }
+}
+
+/** How an actor ended, for a travelling reference. */
+export function _wireExit(exit: ExitReason): WireExit {
+  const wire: WireExit = { code: exit.code, normal: exit.normal, description: exit.description };
+  const error = exit.error;
+  if (error instanceof RemoteError) {
+    wire.error = { name: error.remoteName, message: error.remoteMessage, stack: error.remoteStack };
+  } else if (error) wire.error = { name: error.name, message: error.message, stack: error.stack };
+  return wire;
 }

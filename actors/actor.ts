@@ -4,12 +4,20 @@
  *
  * @module
  */
-import { _outbox, _prepare } from "./_clone.ts";
+import {
+  _outbox,
+  _prepare,
+  _registerReviver,
+  _reviveLoading,
+  _WIRE,
+  type _WireForm,
+} from "./_clone.ts";
 import { _nextIdentity, _nextPid } from "./_context.ts";
-import { _ActorHandle, type _SendOptions } from "./_actor_handle.ts";
+import { _ActorHandle, type _SendOptions, _wireExit } from "./_actor_handle.ts";
+import { _toWireError, ActorExited, type ExitReason, RemoteError } from "./errors.ts";
 import { _checkTimeout, _describe } from "./_util.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
-import type { ActorSpec } from "./protocol.ts";
+import type { ActorError, ActorSpec, FromBridge, PackedCalls, ToBridge } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
 
 let selfStop: (() => void) | undefined;
@@ -152,6 +160,10 @@ export interface _RefSource {
   readonly label: string;
   /** The one incarnation of a reference from `spawn()`; `undefined` for a supervisor's. */
   readonly fixed?: _ActorHandle;
+  /** Calls `listener` once no call through this source can succeed any more. */
+  onGone(listener: (exit: ExitReason) => void): void;
+  /** For a reference that travelled here: the keys of the bridges it came through. */
+  readonly via?: string[];
 }
 
 interface RefState {
@@ -268,24 +280,169 @@ export class ActorRef<T = Actor> {
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     const limit = _checkTimeout(options.timeoutMs, "stop() timeoutMs");
-    await refState(this).source.current()?.stop(limit);
+    await owned(this, "stop")?.stop(limit);
   }
 
   /** Ends the actor at once (exit code -15); calls in flight fail with `ActorExited`. */
   terminate(): void {
-    refState(this).source.current()?.terminate(-15);
+    owned(this, "terminate")?.terminate(-15);
   }
 
   /** Ends the actor at once (exit code -9); calls in flight fail with `ActorExited`. */
   kill(): void {
-    refState(this).source.current()?.terminate(-9);
+    owned(this, "kill")?.terminate(-9);
   }
 
-  /** Stops the actor (waiting at most 5 s for it, then terminating it). */
+  /**
+   * Stops the actor (waiting at most 5 s for it, then terminating it). A
+   * reference received from another thread only lets go of the actor.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
+    const handle = refState(this).source.current();
+    if (handle && !handle.owner) return handle.terminate(-15);
     await this.stop({ timeoutMs: 5000 });
   }
+
+  /** Sends the reference to another worker: it becomes a port to a bridge in this thread. */
+  [_WIRE](path: string): _WireForm {
+    const { source } = refState(this);
+    if (source.fixed && !source.fixed.alive) {
+      throw new TypeError(
+        `${path} is a reference to ${source.label}, which ${source.fixed.exit!.description}; ` +
+          "only a reference to a running actor can be sent",
+      );
+    }
+    const key = crypto.randomUUID();
+    const port = openBridge(key, source);
+    // A supervisor's reference outlives incarnations: it travels under the child's label.
+    const state: WireRef = {
+      keys: [...source.via ?? [], key],
+      name: source.fixed?.name ?? source.label,
+      pid: source.fixed?.pid,
+      port,
+    };
+    return { kind: "troupe.ActorRef", module: import.meta.url, state, transfer: [port] };
+  }
 }
+
+/** The incarnation to stop, which must be this thread's own. */
+function owned(ref: ActorRef, what: string): _ActorHandle | undefined {
+  const handle = refState(ref).source.current();
+  if (handle && !handle.owner) {
+    throw new Error(
+      `cannot ${what} ${handle.name} through a reference received from another thread: ` +
+        "only the thread that spawned it (or its supervisor) can end an actor",
+    );
+  }
+  return handle;
+}
+
+// ---- references that travel ------------------------------------------------
+
+/**
+ * A reference as it travels: the port to its bridge, and the keys of the
+ * bridges it came through, to find it back in a thread it passed.
+ */
+interface WireRef {
+  keys: string[];
+  name: string;
+  pid: number | undefined;
+  port: MessagePort;
+}
+
+// Bridges this thread opened, by key: a reference that comes back is local again.
+const bridges = new Map<string, { source: _RefSource; close(): void }>();
+
+/**
+ * Serves calls that arrive on a port through `source`, in arrival order, and
+ * posts the answers back. Closes when the actor is gone for good or the
+ * holder lets go.
+ */
+function openBridge(key: string, source: _RefSource): MessagePort {
+  const { port1, port2 } = new MessageChannel();
+  let open = true;
+  let reviving: Promise<unknown> = Promise.resolve();
+  const close = () => {
+    if (!open) return;
+    open = false;
+    bridges.delete(key);
+    port1.close();
+  };
+  bridges.set(key, { source, close });
+  source.onGone((exit) => {
+    if (!open) return;
+    port1.postMessage({ t: "gone", exit: _wireExit(exit) } satisfies FromBridge);
+    close();
+  });
+  const answer = (id: number, value: unknown, error: unknown) => {
+    if (!open) return;
+    let message: FromBridge;
+    if (error === undefined) {
+      const out = _outbox();
+      try {
+        value = _prepare(value, "a value", out);
+        message = out.wired ? { t: "replies", values: [id, value], wired: true } : [id, value];
+        return port1.postMessage(message, out.transfer);
+      } catch (e) {
+        error = e;
+      }
+    }
+    const failure: ActorError = { id, error: _toWireError(error) };
+    if (error instanceof ActorExited) failure.exit = _wireExit(error.reason);
+    else if (error instanceof RemoteError) {
+      failure.error = {
+        name: error.remoteName,
+        message: error.remoteMessage,
+        stack: error.remoteStack,
+      };
+    } else failure.local = true;
+    port1.postMessage({ t: "replies", values: [], errors: [failure] } satisfies FromBridge);
+  };
+  const serve = (calls: PackedCalls) => {
+    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
+      const id = calls[i] as number;
+      const method = calls[i + 1] as string;
+      const args = calls.slice(i + 3, i + 3 + (calls[i + 2] as number));
+      const handle = source.current();
+      const sent = handle
+        ? handle.send(method, args, id !== 0, undefined)
+        : sendLater(source, method, args, id !== 0, undefined);
+      // A failed tell has nobody to tell; the holder learns of an ended actor from "gone".
+      if (id === 0) sent.catch(() => {});
+      else sent.then((v) => answer(id, v, undefined), (e) => answer(id, undefined, e));
+    }
+  };
+  port1.onmessage = (e: MessageEvent<ToBridge>) => {
+    const message = e.data;
+    if (Array.isArray(message)) {
+      reviving = reviving.then(() => serve(message));
+    } else if (message.t === "calls") {
+      const calls = message.calls;
+      reviving = reviving.then(() => _reviveLoading(calls)).then(
+        () => serve(calls),
+        (error) => {
+          for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
+            if (calls[i] !== 0) answer(calls[i] as number, undefined, error);
+          }
+        },
+      );
+    } else if (message.t === "release") close();
+  };
+  return port2;
+}
+
+_registerReviver("troupe.ActorRef", (state) => {
+  const { keys, name, pid, port } = state as WireRef;
+  const home = keys.map((key) => bridges.get(key)).find((bridge) => bridge !== undefined);
+  if (home) {
+    // Back in a thread it passed (maybe the one that holds the actor): use the reference there.
+    port.postMessage({ t: "release" } satisfies ToBridge);
+    port.close();
+    return _makeRef(home.source);
+  }
+  const handle = new _ActorHandle({ name, pid, port });
+  return _makeRef({ ...fixed(handle), via: keys });
+});
 
 /** The incarnation behind a reference from `spawn()`, or `undefined` for any other value. */
 export function _refHandle(value: unknown): _ActorHandle | undefined {
@@ -350,6 +507,7 @@ function fixed(handle: _ActorHandle): _RefSource {
     next: () => Promise.resolve(handle),
     label: handle.name,
     fixed: handle,
+    onGone: (listener) => handle.onEnd(listener),
   };
 }
 

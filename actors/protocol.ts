@@ -214,6 +214,10 @@ export interface ActorReadyMessage {
 export interface ActorError {
   id: number;
   error: WireError;
+  /** From a bridge: the call failed because the actor ended (an `ActorExited`), and how. */
+  exit?: WireExit;
+  /** From a bridge: Troupe raised the error (say, an argument could not be sent), not the method. */
+  local?: boolean;
 }
 
 /** Answers packed flat, `id, value` for each call answered with a value. */
@@ -237,3 +241,35 @@ export type ToActor = ToChild | PackedCalls;
 
 /** Everything an actor's worker may send to its parent: the `t`-tagged messages, or packed values. */
 export type FromActor = ToParent | PackedValues;
+
+// ---- actor references that travel --------------------------------------------
+//
+// An `ActorRef` sent to another worker becomes a MessagePort to a bridge in the
+// thread that holds the actor: the holder posts packed calls to it, the bridge
+// makes them through its own reference (so a supervisor's restarts, mailbox
+// capacity and exits apply) and posts the answers back.
+
+/** How an actor ended, as a travelling reference learns it. */
+export interface WireExit {
+  code: number;
+  normal: boolean;
+  description: string;
+  error?: WireError;
+}
+
+/** Bridge → holder: the actor is gone for good; calls in flight fail and the port closes. */
+export interface RefGoneMessage {
+  t: "gone";
+  exit: WireExit;
+}
+
+/** Holder → bridge: the holder let go of the reference; the bridge closes its port. */
+export interface RefReleaseMessage {
+  t: "release";
+}
+
+/** What a travelling reference's port carries to the bridge. */
+export type ToBridge = PackedCalls | ActorCallsMessage | RefReleaseMessage;
+
+/** What the bridge sends back on a travelling reference's port. */
+export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;

@@ -181,6 +181,8 @@ export class Supervisor {
   #done = Promise.withResolvers<void>();
   #failure: Error | undefined;
   #listeners = new Map<keyof SupervisorEventMap, Set<(event: never) => void>>();
+  /** Told when the supervisor ends: references sent to other workers close then. */
+  #gone = new Set<(exit: ExitReason) => void>();
 
   /**
    * Creates a supervisor; its children start with {@linkcode Supervisor.start}.
@@ -436,6 +438,10 @@ export class Supervisor {
       },
       next: (method, signal, timeoutMs) => this.#waitFor(id, method, signal, timeoutMs),
       label: `child '${id}' of ${this.#name}`,
+      onGone: (listener) => {
+        if (this.#state === "stopped" || this.#state === "failed") listener(this.#goneReason());
+        else this.#gone.add(listener);
+      },
     });
   }
 
@@ -610,6 +616,16 @@ export class Supervisor {
     }
     if (failure) this.#done.reject(failure);
     else this.#done.resolve();
+    const reason = this.#goneReason();
+    for (const listener of this.#gone) listener(reason);
+    this.#gone.clear();
+  }
+
+  #goneReason(): ExitReason {
+    const failure = this.#failure;
+    return failure
+      ? _exitReason(1, null, `is gone: ${failure.message}`)
+      : _exitReason(0, null, `is gone: ${this.#name} was stopped`);
   }
 
   #settleStopped(child: Child, why: string): void {
@@ -754,6 +770,12 @@ export class Supervisor {
 /** Adapts an actor reference or a `Process` to what the supervisor watches. */
 function adopt(value: unknown, id: string): Running {
   const handle = _refHandle(value);
+  if (handle && !handle.owner) {
+    throw new TypeError(
+      `child '${id}': start() returned a reference received from another thread, which this ` +
+        "supervisor cannot stop or restart; spawn the actor in start() instead",
+    );
+  }
   if (handle) {
     if (!handle.alive) throw new Error(`child '${id}': the actor ${handle.name} already ended`);
     return {

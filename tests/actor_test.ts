@@ -7,12 +7,14 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { delay } from "@std/async";
-import { Actor, ActorExited, MailboxFull, RemoteError, spawn } from "../mod.ts";
+import { Actor, ActorExited, MailboxFull, Process, RemoteError, spawn } from "../mod.ts";
 import {
   Counter,
   FailsToStart,
   Gate,
+  incThrough,
   NotDeclaredActor,
+  Relay,
   Stoppable,
   TallyKeeper,
 } from "./fixtures/actors.ts";
@@ -311,4 +313,65 @@ workerTest("Troupe objects travel in spawn args, call args and return values", a
   assertInstanceOf(back, Tally);
   back.add(1);
   assertEquals([own.value, other.value], [3, 5]);
+});
+
+workerTest("an actor reference sent to a Process is called from there", async () => {
+  await using counter = await spawn(Counter, { args: [100] });
+  const p = new Process({ target: incThrough, args: [counter, 3] });
+  p.start();
+  assertEquals(await p.receive(), [101, 102, 103]);
+  assertEquals(await p.join(), 0);
+  assertEquals(await counter.call.get(), 103);
+});
+
+workerTest("an actor reference sent to another actor is called from there, in order", async () => {
+  await using counter = await spawn(Counter);
+  await using relay = await spawn(Relay, { args: [counter] });
+  assertEquals(await relay.call.relayInc(2), 2);
+  assertEquals(await relay.call.relayTell(3), 5);
+  assertEquals(await relay.call.targetName(), counter.name);
+});
+
+workerTest(
+  "a reference that comes back to the thread that holds the actor is local again",
+  async () => {
+    const counter = await spawn(Counter);
+    await using relay = await spawn(Relay, { args: [counter] });
+    const back = await relay.call.give();
+    assertEquals(await back.call.inc(1), 1);
+    back.terminate(); // allowed: this thread spawned the actor
+    assertEquals(counter.exitCode, -15);
+  },
+);
+
+workerTest("a travelled reference fails its calls once the actor has ended", async () => {
+  const counter = await spawn(Counter, { name: "target" });
+  await using relay = await spawn(Relay, { args: [counter] });
+  await relay.call.relayInc(1);
+  counter.terminate();
+  const error = await assertRejects(() => relay.call.relayInc(1), RemoteError);
+  assertEquals(error.remoteName, "ActorExited");
+  assertStringIncludes(error.remoteMessage, "target");
+  assertStringIncludes(error.remoteMessage, "was terminated");
+});
+
+workerTest("a travelled reference cannot end the actor", async () => {
+  await using counter = await spawn(Counter);
+  await using relay = await spawn(Relay, { args: [counter] });
+  await assertRejects(
+    () => relay.call.tryStop(),
+    RemoteError,
+    "only the thread that spawned it (or its supervisor) can end an actor",
+  );
+  assertEquals(await counter.call.inc(1), 1);
+});
+
+workerTest("a reference to an ended actor cannot be sent", async () => {
+  const counter = await spawn(Counter);
+  counter.terminate();
+  await assertRejects(
+    () => spawn(Relay, { args: [counter] }),
+    TypeError,
+    "only a reference to a running actor can be sent",
+  );
 });

@@ -18,7 +18,7 @@ import {
   Supervisor,
   type SupervisorEventMap,
 } from "../mod.ts";
-import { Counter, FailsToStart, Stoppable } from "./fixtures/actors.ts";
+import { Counter, FailsToStart, incOnRequest, Stoppable } from "./fixtures/actors.ts";
 import { hangs, noop, throws } from "./fixtures/tasks.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
@@ -519,4 +519,28 @@ workerTest("bad options are refused with what to fix", () => {
     RangeError,
     "backoff.maxMs",
   );
+});
+
+workerTest("a supervisor's reference sent to a worker follows restarts", async () => {
+  const sup = new Supervisor({ children: [counter("c")] });
+  await sup.start();
+  const p = new Process({ target: incOnRequest, args: [sup.ref<Counter>("c")] });
+  p.start();
+  p.send("inc");
+  assertEquals(await p.receive(), 1);
+  p.send("inc");
+  assertEquals(await p.receive(), 2);
+  const restarted = next(sup, "start");
+  sup.ref<Counter>("c").terminate();
+  await restarted;
+  p.send("inc");
+  assertEquals(await p.receive(), 1, "the new incarnation, fresh");
+  await sup.stop();
+  p.send("inc");
+  assertMatch(
+    await p.receive<string>(),
+    /^ActorExited: cannot call inc\(\): child 'c' of Supervisor-\d+ is gone: .* was stopped$/,
+  );
+  p.send("stop");
+  assertEquals(await p.join(), 0);
 });
