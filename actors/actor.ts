@@ -302,9 +302,13 @@ export class ActorRef<T = Actor> {
     if (handle && !handle.owner) return handle.terminate(-15);
     await this.stop({ timeoutMs: 5000 });
   }
+}
 
-  /** Sends the reference to another worker: it becomes a port to a bridge in this thread. */
-  [_WIRE](path: string): _WireForm {
+// Sends the reference to another worker: it becomes a port to a bridge in this
+// thread. Installed outside the class body, so the wire hook stays out of the
+// public API.
+Object.defineProperty(ActorRef.prototype, _WIRE, {
+  value: function wire(this: ActorRef, path: string): _WireForm {
     const { source } = refState(this);
     if (source.fixed && !source.fixed.alive) {
       throw new TypeError(
@@ -322,8 +326,8 @@ export class ActorRef<T = Actor> {
       port,
     };
     return { kind: "troupe.ActorRef", module: import.meta.url, state, transfer: [port] };
-  }
-}
+  },
+});
 
 /** The incarnation to stop, which must be this thread's own. */
 function owned(ref: ActorRef, what: string): _ActorHandle | undefined {

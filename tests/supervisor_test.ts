@@ -20,6 +20,12 @@ import {
 } from "../mod.ts";
 import { Counter, FailsToStart, incOnRequest, Stoppable } from "./fixtures/actors.ts";
 import { hangs, noop, throws } from "./fixtures/tasks.ts";
+import {
+  _affected,
+  _backoffDelay,
+  _recordRestart,
+  _shouldRestart,
+} from "../actors/_supervision.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
 type Event = { [K in keyof SupervisorEventMap]: [K, SupervisorEventMap[K]] }[
@@ -543,4 +549,28 @@ workerTest("a supervisor's reference sent to a worker follows restarts", async (
   );
   p.send("stop");
   assertEquals(await p.join(), 0);
+});
+
+workerTest("the restart decisions are plain functions of the child records", () => {
+  assertEquals(_affected("one_for_one", 4, 2), [2]);
+  assertEquals(_affected("one_for_all", 4, 2), [0, 1, 2, 3]);
+  assertEquals(_affected("rest_for_one", 4, 1), [1, 2, 3]);
+  const crash = { code: 1, error: null, normal: false, description: "crashed" };
+  const normal = { code: 0, error: null, normal: true, description: "exited normally" };
+  assertEquals(
+    [_shouldRestart("permanent", normal), _shouldRestart("transient", normal)],
+    [true, false],
+  );
+  assertEquals(
+    [_shouldRestart("transient", crash), _shouldRestart("temporary", crash)],
+    [true, false],
+  );
+  assertEquals(_recordRestart([0, 900], 1000, 2, 500), { times: [900, 1000], exceeded: false });
+  assertEquals(_recordRestart([600, 900], 1000, 2, 500).exceeded, true);
+  const jittered = [0, 0.5, 0.999].map((r) =>
+    _backoffDelay({ minMs: 100, maxMs: 1000, jitter: 0.2 }, 2, r)
+  );
+  assertEquals(jittered[1], 200);
+  assert(jittered[0] >= 160 && jittered[2] <= 240 && jittered[0] < jittered[2]);
+  assertEquals(_backoffDelay({ minMs: 100, maxMs: 300 }, 5, 0.5), 300);
 });
