@@ -482,6 +482,11 @@ export class _ActorHandle {
     return this.exit!;
   }
 
+  /** For a reference received from another thread: lets go of the actor (it keeps running). */
+  release(): void {
+    this.#end(0, undefined, "is out of reach here: this thread's reference to it was disposed");
+  }
+
   /** Ends the actor at once with exit code -15 (`terminate`) or -9 (`kill`). */
   terminate(code: -15 | -9 = -15): void {
     this.#end(code, undefined);

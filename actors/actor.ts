@@ -299,7 +299,7 @@ export class ActorRef<T = Actor> {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     const handle = refState(this).source.current();
-    if (handle && !handle.owner) return handle.terminate(-15);
+    if (handle && !handle.owner) return handle.release();
     await this.stop({ timeoutMs: 5000 });
   }
 }
