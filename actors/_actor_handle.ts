@@ -91,7 +91,7 @@ export class _ActorHandle {
   #pumping = false;
   #ready = Promise.withResolvers<void>();
   #ended = Promise.withResolvers<ExitReason>();
-  #onEnd: ((exit: ExitReason) => void)[] = [];
+  #onEnd = new Set<(exit: ExitReason) => void>();
 
   constructor(start: _ActorStart | _ActorPort) {
     this.name = start.name;
@@ -144,10 +144,17 @@ export class _ActorHandle {
     return this.#state !== "ended";
   }
 
-  /** Calls `listener` synchronously when the actor ends (before any promise settles). */
-  onEnd(listener: (exit: ExitReason) => void): void {
-    if (this.exit) listener(this.exit);
-    else this.#onEnd.push(listener);
+  /**
+   * Calls `listener` synchronously when the actor ends (before any promise
+   * settles). Returns a function that removes it.
+   */
+  onEnd(listener: (exit: ExitReason) => void): () => void {
+    if (this.exit) {
+      listener(this.exit);
+      return () => {};
+    }
+    this.#onEnd.add(listener);
+    return () => this.#onEnd.delete(listener);
   }
 
   /**
@@ -445,7 +452,8 @@ export class _ActorHandle {
     this.#ready.reject(
       remote ?? new Error(`${this.name} (pid ${this.pid}) ${exit.description} before it was ready`),
     );
-    for (const listener of this.#onEnd.splice(0)) listener(exit);
+    for (const listener of this.#onEnd) listener(exit);
+    this.#onEnd.clear();
     this.#ended.resolve(exit);
   }
 

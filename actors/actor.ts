@@ -160,8 +160,8 @@ export interface _RefSource {
   readonly label: string;
   /** The one incarnation of a reference from `spawn()`; `undefined` for a supervisor's. */
   readonly fixed?: _ActorHandle;
-  /** Calls `listener` once no call through this source can succeed any more. */
-  onGone(listener: (exit: ExitReason) => void): void;
+  /** Calls `listener` once no call through this source can succeed any more; returns its remover. */
+  onGone(listener: (exit: ExitReason) => void): () => void;
   /** For a reference that travelled here: the keys of the bridges it came through. */
   readonly via?: string[];
 }
@@ -366,14 +366,16 @@ function openBridge(key: string, source: _RefSource): MessagePort {
   const { port1, port2 } = new MessageChannel();
   let open = true;
   let reviving: Promise<unknown> = Promise.resolve();
+  let unwatch = () => {};
   const close = () => {
     if (!open) return;
     open = false;
+    unwatch();
     bridges.delete(key);
     port1.close();
   };
   bridges.set(key, { source, close });
-  source.onGone((exit) => {
+  unwatch = source.onGone((exit) => {
     if (!open) return;
     port1.postMessage({ t: "gone", exit: _wireExit(exit) } satisfies FromBridge);
     close();

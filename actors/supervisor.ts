@@ -439,8 +439,12 @@ export class Supervisor {
       next: (method, signal, timeoutMs) => this.#waitFor(id, method, signal, timeoutMs),
       label: `child '${id}' of ${this.#name}`,
       onGone: (listener) => {
-        if (this.#state === "stopped" || this.#state === "failed") listener(this.#goneReason());
-        else this.#gone.add(listener);
+        if (this.#state === "stopped" || this.#state === "failed") {
+          listener(this.#goneReason());
+          return () => {};
+        }
+        this.#gone.add(listener);
+        return () => this.#gone.delete(listener);
       },
     });
   }
