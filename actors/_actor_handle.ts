@@ -32,6 +32,7 @@ interface Pending {
 }
 
 interface RoomWaiter {
+  method: string;
   go(): void;
   fail(error: unknown): void;
 }
@@ -270,7 +271,7 @@ export class _ActorHandle {
       signal?.addEventListener("abort", onAbort, { once: true });
       if (this.#reserve()) return go();
       if (!wait) return fail(new MailboxFull(this.name, this.#capacity));
-      waiter = { go, fail };
+      waiter = { method, go, fail };
       this.#waiters.push(waiter);
       void this.#pump();
     });
@@ -447,7 +448,7 @@ export class _ActorHandle {
       pending.reject(new ActorExited(this.name, this.pid, pending.method, exit, true));
     }
     for (const waiter of this.#waiters.splice(0)) {
-      waiter.fail(new ActorExited(this.name, this.pid, "a method", exit, false));
+      waiter.fail(new ActorExited(this.name, this.pid, waiter.method, exit, false));
     }
     this.#ready.reject(
       remote ?? new Error(`${this.name} (pid ${this.pid}) ${exit.description} before it was ready`),
@@ -471,7 +472,7 @@ export class _ActorHandle {
           new ActorExited(
             this.name,
             this.pid,
-            "a method",
+            waiter.method,
             _exitReason(0, null, "is stopping and takes no new calls"),
             false,
           ),

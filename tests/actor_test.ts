@@ -375,3 +375,15 @@ workerTest("a reference to an ended actor cannot be sent", async () => {
     "only a reference to a running actor can be sent",
   );
 });
+
+workerTest("a send waiting for room in a full mailbox fails when the actor ends", async () => {
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const actor = await spawn(Gate, { args: [gate], mailbox: { capacity: 1 } });
+  const busy = actor.call.enter();
+  await until(() => Atomics.load(gate, 0) === 1, "the actor is busy");
+  await actor.tell.note(1);
+  const waiting = actor.tell.note(2);
+  actor.terminate();
+  await assertRejects(() => waiting, ActorExited, "cannot call note()");
+  await assertRejects(() => busy, ActorExited, "was terminated before answering enter()");
+});
