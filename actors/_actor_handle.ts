@@ -3,7 +3,7 @@
 // supervisor build on it; a restarted actor is a new handle.
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _checkTimeout } from "./_util.ts";
-import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
+import { _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
 import type {
@@ -13,6 +13,8 @@ import type {
   FromActor,
   FromBridge,
   PackedCalls,
+  ToActor,
+  ToBridge,
   ToChild,
   WireError,
   WireExit,
@@ -43,6 +45,12 @@ const NONE: Transferable[] = [];
 /** Whether a value can be posted as it is, with no walk (the common case). */
 function plain(value: unknown): boolean {
   return value === null || (typeof value !== "object" && typeof value !== "function");
+}
+
+/** Where an actor's messages go: its worker, or a travelled reference's bridge. */
+interface ActorEndpoint {
+  post(message: ToActor | ToBridge, transfer?: Transferable[]): void;
+  terminate(): void;
 }
 
 /** What the handle needs to start its worker. */
@@ -78,7 +86,7 @@ export class _ActorHandle {
   readonly ended: Promise<ExitReason>;
   exit: ExitReason | undefined;
   #state: "starting" | "running" | "stopping" | "ended" = "starting";
-  #endpoint: _Endpoint;
+  #endpoint: ActorEndpoint;
   #mailbox: Int32Array | undefined;
   #capacity: number;
   #pending = new Map<number, Pending>();
@@ -119,11 +127,16 @@ export class _ActorHandle {
     this.owner = true;
     this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
     this.#capacity = start.spec.capacity;
-    this.#endpoint = _spawnWorker(start.name, start.modules, start.permissions, {
-      // The endpoint's type knows the t-tagged messages; an actor also sends packed arrays.
+    const worker = _spawnWorker(start.name, start.modules, start.permissions, {
+      // The endpoint's types know what every worker exchanges; an actor's worker
+      // also takes ToActor and sends FromActor (see protocol.ts).
       message: (m) => this.#onMessage(m as FromActor),
       error: (e) => this.#end(1, e),
     });
+    this.#endpoint = {
+      post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
+      terminate: () => worker.terminate(),
+    };
     const init = _initMessage(
       { name: start.name, pid: start.pid, daemon: true },
       start.identity,
@@ -131,7 +144,7 @@ export class _ActorHandle {
       start.spec,
     );
     try {
-      this.#endpoint.post(init, start.transfer);
+      worker.post(init, start.transfer);
     } catch (error) {
       this.#end(1, undefined, `could not be started: ${(error as Error).message}`);
       throw new TypeError(
@@ -334,7 +347,7 @@ export class _ActorHandle {
     const message: ActorCallsMessage | PackedCalls = wired
       ? { t: "calls", calls, wired: true }
       : calls;
-    this.#endpoint.post(message as ToChild, transfer);
+    this.#endpoint.post(message, transfer);
   }
 
   #flush(): void {

@@ -2,7 +2,16 @@
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
 import { _context } from "./_context.ts";
-import type { InitMessage, ToChild, ToParent, WireError, WireIdentity } from "./protocol.ts";
+import type {
+  ActorSpec,
+  InitMessage,
+  PoolSpec,
+  ProcessSpec,
+  ToChild,
+  ToParent,
+  WireError,
+  WireIdentity,
+} from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
 
 /** A started worker as the parent sees it: post to it, or end it. */
@@ -35,7 +44,7 @@ export function _initMessage(
   self: WireIdentity,
   identity: string,
   permissions: _DenoPermissions | undefined,
-  spec: InitMessage["spec"],
+  spec: ProcessSpec | PoolSpec | ActorSpec,
 ): InitMessage {
   const ctx = _context();
   return {

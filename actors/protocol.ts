@@ -104,12 +104,7 @@ export interface TaskMessage {
 }
 
 /** Everything a parent may send to a worker. */
-export type ToChild =
-  | InitMessage
-  | MailMessage
-  | TaskMessage
-  | ActorCallsMessage
-  | ActorStopMessage;
+export type ToChild = InitMessage | MailMessage | TaskMessage;
 
 /** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
 export interface StartedMessage {
@@ -144,14 +139,7 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent =
-  | StartedMessage
-  | MailMessage
-  | ExitMessage
-  | ResultMessage
-  | ReadyMessage
-  | ActorReadyMessage
-  | ActorRepliesMessage;
+export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultMessage | ReadyMessage;
 
 // ---- actors -----------------------------------------------------------------
 
@@ -236,11 +224,11 @@ export interface ActorRepliesMessage {
   wired?: boolean;
 }
 
-/** Everything a parent may send to an actor's worker: the `t`-tagged messages, or packed calls. */
-export type ToActor = ToChild | PackedCalls;
+/** Everything a parent may send to an actor's worker (besides {@linkcode ToChild}). */
+export type ToActor = ToChild | ActorCallsMessage | ActorStopMessage | PackedCalls;
 
-/** Everything an actor's worker may send to its parent: the `t`-tagged messages, or packed values. */
-export type FromActor = ToParent | PackedValues;
+/** Everything an actor's worker may send to its parent (besides {@linkcode ToParent}). */
+export type FromActor = ToParent | ActorReadyMessage | ActorRepliesMessage | PackedValues;
 
 // ---- actor references that travel --------------------------------------------
 //
