@@ -5,7 +5,8 @@
  *   deno run -A bench/actor_bench.ts [rounds]
  *
  * - round trip: one call at a time (`await ref.call.echo(i)`) vs a raw worker
- *   that echoes each message;
+ *   that echoes each message, and vs a hand-written RPC worker that answers a
+ *   call-shaped array `[id, "echo", 1, i]` with `[id, i]`;
  * - pipelined: many calls in flight at once, calls per second, vs the raw
  *   worker echoing as many messages posted at once;
  * - restart: a supervised actor crashes (a told method throws) until the
@@ -32,6 +33,13 @@ function rawBurst(n: number): Promise<unknown> {
   return done;
 }
 
+const rpc = new Worker(new URL("./fixtures/raw_rpc_worker.ts", import.meta.url), {
+  type: "module",
+});
+await new Promise((resolve) => rpc.onmessage = resolve);
+let rpcWaiter: ((value: unknown) => void) | undefined;
+rpc.onmessage = () => rpcWaiter!(undefined);
+
 const echo = await spawn(Echo);
 
 const ROUND_TRIPS = 200;
@@ -40,6 +48,15 @@ const BURST = 20_000;
 async function rawRoundTrip(): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < ROUND_TRIPS; i++) await rawBurst(1);
+  return (performance.now() - t0) * 1000 / ROUND_TRIPS;
+}
+async function rpcRoundTrip(): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const answered = new Promise((resolve) => rpcWaiter = resolve);
+    rpc.postMessage([i + 1, "echo", 1, i]);
+    await answered;
+  }
   return (performance.now() - t0) * 1000 / ROUND_TRIPS;
 }
 async function actorRoundTrip(): Promise<number> {
@@ -86,6 +103,7 @@ async function coldSpawn(): Promise<number> {
 
 const samples: Record<string, number[]> = {
   rawRoundTrip: [],
+  rpcRoundTrip: [],
   actorRoundTrip: [],
   rawPipelined: [],
   actorPipelined: [],
@@ -94,6 +112,7 @@ const samples: Record<string, number[]> = {
 };
 const cases: Record<string, () => Promise<number>> = {
   rawRoundTrip,
+  rpcRoundTrip,
   actorRoundTrip,
   rawPipelined,
   actorPipelined,
@@ -104,6 +123,7 @@ for (const fn of Object.values(cases)) await fn(); // warm up
 // Pairs alternate sample by sample, so that machine noise hits both alike.
 const pairs = [
   ["rawRoundTrip", "actorRoundTrip", 20],
+  ["rpcRoundTrip", "actorRoundTrip", 20],
   ["rawPipelined", "actorPipelined", 2],
   ["coldSpawn", "restart", 20],
 ] as const;
@@ -120,14 +140,20 @@ const restarts = sup.whichChildren()[0].restarts;
 await sup.stop();
 await echo.stop();
 raw.terminate();
+rpc.terminate();
 
 const f = (x: number, digits = 1) => x.toFixed(digits);
 console.log("| case | median | vs raw |\n| --- | --- | --- |");
 console.log(`| raw postMessage round trip | ${f(m.rawRoundTrip)} µs | 1.00x |`);
 console.log(
+  `| raw RPC round trip (\`[id, "echo", 1, i]\` → \`[id, i]\`) | ${f(m.rpcRoundTrip)} µs | ${
+    f(m.rpcRoundTrip / m.rawRoundTrip, 2)
+  }x |`,
+);
+console.log(
   `| \`await ref.call.echo(i)\` round trip | ${f(m.actorRoundTrip)} µs | ${
     f(m.actorRoundTrip / m.rawRoundTrip, 2)
-  }x |`,
+  }x (${f(m.actorRoundTrip / m.rpcRoundTrip, 2)}x the raw RPC) |`,
 );
 console.log(`| raw: ${BURST} messages in flight | ${f(m.rawPipelined / 1e6, 2)} M msg/s | 1.00x |`);
 console.log(
