@@ -3,6 +3,7 @@
 // user's Actor subclass are the callbacks; everything else is here.
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import type { _Inbox } from "./_inbox.ts";
+import { _JSON_MAX, _jsonExact } from "./_actor_handle.ts";
 import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf } from "./process.ts";
@@ -59,28 +60,40 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   let errors: ActorError[] = [];
   let transfer: Transferable[] = [];
   let wired = false;
+  // Whether every value so far is exact in JSON (or undefined): see `_jsonExact`.
+  let json = true;
   // Calls whose arguments hold Troupe objects are revived (maybe importing a
   // module) before they join the queue; later messages wait their turn.
   let reviving: Promise<void> | undefined;
 
   const flush = () => {
     if (values.length === 0 && errors.length === 0) return;
-    const message: ActorRepliesMessage | unknown[] = errors.length === 0 && !wired
+    let message: FromActor = errors.length === 0 && !wired
       ? values
       : { t: "replies", values, errors, wired };
+    if (json && errors.length === 0 && values.length <= 2 * _JSON_MAX) {
+      const exact: unknown[] = [];
+      for (let i = 0; i < values.length; i += 2) {
+        if (values[i + 1] === undefined) exact.push(-(values[i] as number), 0);
+        else exact.push(values[i], values[i + 1]);
+      }
+      message = JSON.stringify(exact);
+    }
     const moved = transfer;
     values = [];
     errors = [];
     transfer = [];
     wired = false;
+    json = true;
     try {
       if (moved.length === 0) self.postMessage(message);
       else self.postMessage(message, moved);
     } catch (error) {
       // Structured clone refused a value: post them one by one so only its call fails.
-      const sent = Array.isArray(message) ? message : message.values;
-      const failed = Array.isArray(message) ? [] : message.errors ?? [];
-      const again = !Array.isArray(message) && message.wired;
+      const replies = message as ActorRepliesMessage | unknown[];
+      const sent = Array.isArray(replies) ? replies : replies.values;
+      const failed = Array.isArray(replies) ? [] : replies.errors ?? [];
+      const again = !Array.isArray(replies) && replies.wired;
       for (let i = 0; i < sent.length; i += 2) {
         try {
           self.postMessage({ t: "replies", values: [sent[i], sent[i + 1]], wired: again }, moved);
@@ -104,6 +117,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       if (out.wired) wired = true;
       for (const t of out.transfer) transfer.push(t);
     }
+    if (json && value !== undefined && !_jsonExact(value)) json = false;
     values.push(id, value);
   };
 
@@ -203,7 +217,8 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   deliver = (message) => {
     let entries: unknown[] | undefined;
     let wiredCalls = false;
-    if (Array.isArray(message)) entries = message;
+    if (typeof message === "string") entries = JSON.parse(message) as unknown[];
+    else if (Array.isArray(message)) entries = message;
     else if (message.t === "stop") entries = STOPPED;
     else if (message.t === "calls") {
       entries = message.calls;

@@ -419,7 +419,8 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     }
   };
   port1.onmessage = (e: MessageEvent<ToBridge>) => {
-    const message = e.data;
+    const data = e.data;
+    const message = typeof data === "string" ? JSON.parse(data) as PackedCalls : data;
     if (Array.isArray(message)) {
       reviving = reviving.then(() => serve(message));
     } else if (message.t === "calls") {

@@ -224,11 +224,24 @@ export interface ActorRepliesMessage {
   wired?: boolean;
 }
 
+/**
+ * A small batch whose values are all exact in JSON (finite numbers, short
+ * strings, booleans, null) travels as the JSON text of its packed array: a
+ * string crosses a worker boundary ~2 µs faster than an array. In JSON values,
+ * a negative id `-id` stands for the value `undefined` (which JSON lacks).
+ */
+export type JsonPacked = string;
+
 /** Everything a parent may send to an actor's worker (besides {@linkcode ToChild}). */
-export type ToActor = ToChild | ActorCallsMessage | ActorStopMessage | PackedCalls;
+export type ToActor = ToChild | ActorCallsMessage | ActorStopMessage | PackedCalls | JsonPacked;
 
 /** Everything an actor's worker may send to its parent (besides {@linkcode ToParent}). */
-export type FromActor = ToParent | ActorReadyMessage | ActorRepliesMessage | PackedValues;
+export type FromActor =
+  | ToParent
+  | ActorReadyMessage
+  | ActorRepliesMessage
+  | PackedValues
+  | JsonPacked;
 
 // ---- actor references that travel --------------------------------------------
 //
@@ -257,7 +270,7 @@ export interface RefReleaseMessage {
 }
 
 /** What a travelling reference's port carries to the bridge. */
-export type ToBridge = PackedCalls | ActorCallsMessage | RefReleaseMessage;
+export type ToBridge = PackedCalls | JsonPacked | ActorCallsMessage | RefReleaseMessage;
 
 /** What the bridge sends back on a travelling reference's port. */
 export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;

@@ -387,3 +387,32 @@ workerTest("a send waiting for room in a full mailbox fails when the actor ends"
   await assertRejects(() => waiting, ActorExited, "cannot call note()");
   await assertRejects(() => busy, ActorExited, "was terminated before answering enter()");
 });
+
+workerTest("arguments and values arrive exactly, alone or batched", async () => {
+  await using counter = await spawn(Counter);
+  const values: unknown[] = [
+    0,
+    -0,
+    NaN,
+    Infinity,
+    1.5,
+    null,
+    undefined,
+    "",
+    "x".repeat(1000),
+    "\ud800 lone surrogate",
+    true,
+    [1, undefined, "a"],
+    { a: [1, { b: null }] },
+    new Map([[1, 2]]),
+    123n,
+  ];
+  for (const value of values) assertEquals(await counter.call.echo(value), value);
+  assert(Object.is(await counter.call.echo(-0), -0));
+  assertEquals(await Promise.all(values.map((v) => counter.call.echo(v))), values);
+  assertEquals(await counter.call.nothing(), undefined);
+  assertEquals(await Promise.all([counter.call.nothing(), counter.call.echo(null)]), [
+    undefined,
+    null,
+  ]);
+});
