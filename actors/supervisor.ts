@@ -538,9 +538,10 @@ export class Supervisor {
 
   async #restart(failed: Child, reason: ExitReason): Promise<void> {
     const index = this.#children.indexOf(failed);
-    let group = _affected(this.#strategy, this.#children.length, index).map((i) =>
-      this.#children[i]
-    );
+    // Siblings that are not running (terminated on purpose, or done) stay as they are.
+    let group = _affected(this.#strategy, this.#children.length, index)
+      .map((i) => this.#children[i])
+      .filter((c) => c === failed || c.state !== "stopped");
     let cause = { child: failed, reason };
     while (true) {
       const { times, exceeded } = _recordRestart(

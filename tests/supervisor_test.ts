@@ -184,6 +184,26 @@ workerTest("one_for_all restarts every child, stopping the others in reverse ord
   for (const id of ["a", "b", "c"]) assertNotEquals(after[id], before[id]);
 });
 
+workerTest("one_for_all leaves a sibling that was terminated on purpose stopped", async () => {
+  await using sup = new Supervisor({
+    strategy: "one_for_all",
+    children: [counter("a"), counter("b"), counter("c")],
+  });
+  await sup.start();
+  await sup.terminateChild("c");
+  const restartedB = new Promise<void>((resolve) =>
+    sup.on("start", (e) => e.id === "b" && resolve())
+  );
+  sup.ref<Counter>("a").terminate();
+  await restartedB;
+  await delay(20);
+  assertEquals(sup.whichChildren().map((c) => [c.id, c.state]), [
+    ["a", "running"],
+    ["b", "running"],
+    ["c", "stopped"],
+  ]);
+});
+
 workerTest("rest_for_one restarts the crashed child and those started after it", async () => {
   await using sup = new Supervisor({
     strategy: "rest_for_one",
