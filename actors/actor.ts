@@ -190,6 +190,10 @@ function refState(ref: ActorRef): RefState {
  * A call to an actor that dies fails with `ActorExited`, naming the actor,
  * how it died and the method; nothing waits forever.
  *
+ * A reference can be sent to other workers (in `args`, calls and return
+ * values); there, calls go through a bridge in the thread that holds the
+ * actor. Only that thread (or the actor's supervisor) can stop the actor.
+ *
  * @typeParam T The actor class.
  *
  * @example
