@@ -33,6 +33,19 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./actors/errors.ts";
+export { ActorExited, EscalationError, type ExitReason, MailboxFull } from "./actors/errors.ts";
+export {
+  Actor,
+  type ActorCallOptions,
+  type ActorClass,
+  type ActorMethodName,
+  ActorRef,
+  type Calls,
+  type MailboxOptions,
+  spawn,
+  type SpawnOptions,
+  type Tells,
+} from "./actors/actor.ts";
 export {
   type AsyncCallbacks,
   AsyncResult,
@@ -81,3 +94,14 @@ export {
   type ValueOptions,
 } from "./sync/value.ts";
 export { BrokenBarrierError, LockHolderDiedError } from "./sync/errors.ts";
+export {
+  type Backoff,
+  type ChildInfo,
+  type ChildSpec,
+  type RestartType,
+  type Strategy,
+  type Supervisable,
+  Supervisor,
+  type SupervisorEventMap,
+  type SupervisorOptions,
+} from "./actors/supervisor.ts";

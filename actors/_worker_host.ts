@@ -4,6 +4,7 @@
 import { _context } from "./_context.ts";
 import { _livenessTable, _markEnded, _markStarted } from "./_liveness.ts";
 import type {
+  ActorSpec,
   InitMessage,
   PoolSpec,
   ProcessSpec,
@@ -44,7 +45,7 @@ export function _initMessage(
   self: WireIdentity,
   identity: string,
   permissions: _DenoPermissions | undefined,
-  spec: ProcessSpec | PoolSpec,
+  spec: ProcessSpec | PoolSpec | ActorSpec,
 ): InitMessage {
   const ctx = _context();
   return {

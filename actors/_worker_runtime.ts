@@ -1,6 +1,7 @@
 // The behaviour every Troupe worker runs: receive the init message, run the
 // callback it names (a task, a Process subclass's run()), report how it ended,
 // and close. User code is only ever the callback.
+import { _runActor } from "./_actor_runtime.ts";
 import { _revive } from "./_clone.ts";
 import { _setContext } from "./_context.ts";
 import { _markEnded } from "./_liveness.ts";
@@ -110,6 +111,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     liveness: init.liveness && new Int32Array(init.liveness),
   });
   if (init.spec.kind === "pool") return servePool(init.spec, inbox);
+  if (init.spec.kind === "actor") return _runActor(init.spec, inbox, finish);
   try {
     const { spec } = init;
     if (spec.wired) {

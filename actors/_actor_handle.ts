@@ -1,0 +1,570 @@
+// The parent's side of one actor incarnation: its worker, the calls awaiting
+// replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
+// supervisor build on it; a restarted actor is a new handle.
+import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
+import { _checkTimeout } from "./_util.ts";
+import { _initMessage, _spawnWorker } from "./_worker_host.ts";
+import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
+import type { _DenoPermissions } from "./permissions.ts";
+import type {
+  ActorCallsMessage,
+  ActorError,
+  ActorSpec,
+  FromActor,
+  FromBridge,
+  PackedCalls,
+  ToActor,
+  ToBridge,
+  ToChild,
+  WireError,
+  WireExit,
+} from "./protocol.ts";
+
+/** Options of one call or tell. */
+export interface _SendOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  wait?: boolean;
+}
+
+interface Pending {
+  method: string;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface RoomWaiter {
+  method: string;
+  go(): void;
+  fail(error: unknown): void;
+}
+
+const RESOLVED = Promise.resolve();
+const NONE: Transferable[] = [];
+
+/** Most values a batch may hold and still travel as JSON text. */
+export const _JSON_MAX = 64;
+
+/**
+ * Whether `value` survives JSON text exactly: a finite number other than -0,
+ * a short string, a boolean or null. Small batches of such values travel as
+ * JSON text, which crosses a worker boundary faster than an array (measured:
+ * structured clone of a 4-item array costs ~2 µs, a string next to nothing,
+ * and a round trip of JSON text is ~2 µs faster than one of an array).
+ */
+export function _jsonExact(value: unknown): boolean {
+  switch (typeof value) {
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "string":
+      return value.length <= 256;
+    case "boolean":
+      return true;
+    case "object":
+      return value === null;
+    default:
+      return false;
+  }
+}
+
+/** Whether a value can be posted as it is, with no walk (the common case). */
+function plain(value: unknown): boolean {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
+
+/** Where an actor's messages go: its worker, or a travelled reference's bridge. */
+interface ActorEndpoint {
+  post(message: ToActor | ToBridge, transfer?: Transferable[]): void;
+  terminate(): void;
+}
+
+/** What the handle needs to start its worker. */
+export interface _ActorStart {
+  name: string;
+  pid: number;
+  identity: string;
+  permissions: _DenoPermissions | undefined;
+  spec: ActorSpec;
+  modules: string[];
+  transfer: Transferable[];
+}
+
+/** A reference that travelled here: its name, and the port to the owner's bridge. */
+export interface _ActorPort {
+  name: string;
+  pid: number | undefined;
+  port: MessagePort;
+}
+
+/**
+ * One running actor, as the thread that spawned it sees it; or, over a port,
+ * as a thread that received a reference to it sees it (`owner` false).
+ */
+export class _ActorHandle {
+  readonly name: string;
+  readonly pid: number | undefined;
+  /** Whether this thread spawned the actor (and so may stop it). */
+  readonly owner: boolean;
+  /** Resolves once the actor is constructed and serves calls; rejects when it ends first. */
+  readonly ready: Promise<void>;
+  /** Resolves with how the actor ended. */
+  readonly ended: Promise<ExitReason>;
+  exit: ExitReason | undefined;
+  #state: "starting" | "running" | "stopping" | "ended" = "starting";
+  #endpoint: ActorEndpoint;
+  #mailbox: Int32Array | undefined;
+  #capacity: number;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  /** Calls not yet posted, packed: id, method, argc, ...args. */
+  #batch: PackedCalls = [];
+  #batchTransfer: Transferable[] = [];
+  #batchWired = false;
+  /** Whether the batch can travel as JSON text (see `_jsonExact`). */
+  #batchJson = true;
+  #batchSent: PromiseWithResolvers<void> | undefined;
+  #waiters: RoomWaiter[] = [];
+  #pumping = false;
+  #ready = Promise.withResolvers<void>();
+  #ended = Promise.withResolvers<ExitReason>();
+  #onEnd = new Set<(exit: ExitReason) => void>();
+
+  constructor(start: _ActorStart | _ActorPort) {
+    this.name = start.name;
+    this.pid = start.pid;
+    this.ready = this.#ready.promise;
+    this.ended = this.#ended.promise;
+    this.#ready.promise.catch(() => {});
+    if ("port" in start) {
+      this.owner = false;
+      this.#capacity = 0;
+      const port = start.port;
+      port.onmessage = (e: MessageEvent<FromBridge>) => this.#onMessage(e.data);
+      this.#endpoint = {
+        post: (message, transfer) => port.postMessage(message, transfer ?? []),
+        terminate: () => {
+          port.postMessage({ t: "release" });
+          port.close();
+        },
+      };
+      this.#state = "running";
+      this.#ready.resolve();
+      return;
+    }
+    this.owner = true;
+    this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
+    this.#capacity = start.spec.capacity;
+    const worker = _spawnWorker(start.name, start.modules, start.permissions, {
+      // The endpoint's types know what every worker exchanges; an actor's worker
+      // also takes ToActor and sends FromActor (see protocol.ts).
+      message: (m) => this.#onMessage(m as FromActor),
+      error: (e) => this.#end(1, e),
+    });
+    this.#endpoint = {
+      post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
+      terminate: () => worker.terminate(),
+    };
+    const init = _initMessage(
+      { name: start.name, pid: start.pid, daemon: true },
+      start.identity,
+      start.permissions,
+      start.spec,
+    );
+    try {
+      worker.post(init, start.transfer);
+    } catch (error) {
+      this.#end(1, undefined, `could not be started: ${(error as Error).message}`);
+      throw new TypeError(
+        `${start.name}'s arguments could not be sent to the worker: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Whether the actor has not ended. */
+  get alive(): boolean {
+    return this.#state !== "ended";
+  }
+
+  /**
+   * Calls `listener` synchronously when the actor ends (before any promise
+   * settles). Returns a function that removes it.
+   */
+  onEnd(listener: (exit: ExitReason) => void): () => void {
+    if (this.exit) {
+      listener(this.exit);
+      return () => {};
+    }
+    this.#onEnd.add(listener);
+    return () => this.#onEnd.delete(listener);
+  }
+
+  /**
+   * Sends a call (`wantReply`) or a tell. A call resolves with the method's
+   * value; a tell resolves once it is posted to the actor.
+   */
+  send(
+    method: string,
+    args: unknown[],
+    wantReply: boolean,
+    options: _SendOptions | undefined,
+  ): Promise<unknown> {
+    if (this.#state === "ended") {
+      return Promise.reject(new ActorExited(this.name, this.pid, method, this.exit!, false));
+    }
+    if (this.#state === "stopping") {
+      return Promise.reject(
+        new ActorExited(
+          this.name,
+          this.pid,
+          method,
+          _exitReason(0, null, "is stopping and takes no new calls"),
+          false,
+        ),
+      );
+    }
+    let transfer = NONE;
+    let wired = false;
+    if (!args.every(plain)) {
+      const out = _outbox();
+      try {
+        args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      transfer = out.transfer;
+      wired = out.wired;
+    }
+    if (options === undefined && this.#reserve()) {
+      const id = wantReply ? this.#nextId++ : 0;
+      const sent = this.#post(id, method, args, transfer, wired);
+      if (!wantReply) return sent;
+      return new Promise((resolve, reject) => this.#pending.set(id, { method, resolve, reject }));
+    }
+    return this.#sendWithOptions(method, args, transfer, wired, wantReply, options ?? {});
+  }
+
+  #sendWithOptions(
+    method: string,
+    args: unknown[],
+    transfer: Transferable[],
+    wired: boolean,
+    wantReply: boolean,
+    options: _SendOptions,
+  ): Promise<unknown> {
+    const { signal, wait = true } = options;
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = _checkTimeout(options.timeoutMs, "timeoutMs");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let waiter: RoomWaiter | undefined;
+      let id = 0;
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const fail = (error: unknown) => {
+        cleanup();
+        if (waiter) {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        }
+        if (id !== 0) this.#pending.delete(id);
+        reject(error);
+      };
+      const onAbort = () => fail(signal!.reason);
+      const go = () => {
+        waiter = undefined;
+        id = wantReply ? this.#nextId++ : 0;
+        const sent = this.#post(id, method, args, transfer, wired);
+        if (!wantReply) {
+          cleanup();
+          return resolve(sent);
+        }
+        this.#pending.set(id, {
+          method,
+          resolve: (value) => {
+            cleanup();
+            resolve(value);
+          },
+          reject: (error) => {
+            cleanup();
+            reject(error);
+          },
+        });
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const what = waiter ? "found no room in its mailbox" : "got no reply";
+          fail(
+            new DOMException(
+              `${this.name}.${method}() ${what} within ${timeoutMs} ms`,
+              "TimeoutError",
+            ),
+          );
+        }, timeoutMs);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (this.#reserve()) return go();
+      if (!wait) return fail(new MailboxFull(this.name, this.#capacity));
+      waiter = { method, go, fail };
+      this.#waiters.push(waiter);
+      void this.#pump();
+    });
+  }
+
+  /** Takes one place in a bounded mailbox, unless senders already wait for one (FIFO). */
+  #reserve(): boolean {
+    const box = this.#mailbox;
+    if (!box) return true;
+    if (this.#waiters.length > 0) return false;
+    return this.#tryAdd(box);
+  }
+
+  #tryAdd(box: Int32Array): boolean {
+    while (true) {
+      const n = Atomics.load(box, 0);
+      if (n >= this.#capacity) return false;
+      if (Atomics.compareExchange(box, 0, n, n + 1) === n) return true;
+    }
+  }
+
+  /** Lets waiting senders in, in order, as the actor frees room. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const box = this.#mailbox!;
+    while (this.#waiters.length > 0 && this.#state !== "ended") {
+      if (this.#tryAdd(box)) {
+        this.#waiters.shift()!.go();
+        continue;
+      }
+      const n = Atomics.load(box, 0);
+      if (n < this.#capacity) continue;
+      // Bounded so a lost wake-up costs a second, not forever; a pending
+      // waitAsync does not keep the program alive.
+      const result = Atomics.waitAsync(box, 0, n, 1000);
+      if (result.async) await result.value;
+    }
+    this.#pumping = false;
+  }
+
+  #post(
+    id: number,
+    method: string,
+    args: unknown[],
+    transfer: Transferable[],
+    wired: boolean,
+  ): Promise<void> {
+    const batch = this.#batch;
+    if (batch.length === 0) queueMicrotask(() => this.#flush());
+    batch.push(id, method, args.length);
+    for (let i = 0; i < args.length; i++) batch.push(args[i]);
+    for (const t of transfer) this.#batchTransfer.push(t);
+    if (wired) this.#batchWired = true;
+    if (
+      this.#batchJson &&
+      (wired || batch.length > _JSON_MAX || !_jsonExact(method) || !args.every(_jsonExact))
+    ) this.#batchJson = false;
+    if (id !== 0) return RESOLVED;
+    return (this.#batchSent ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #postCalls(calls: PackedCalls, wired: boolean, transfer: Transferable[], json = false): void {
+    if (json) return this.#endpoint.post(JSON.stringify(calls));
+    const message: ActorCallsMessage | PackedCalls = wired
+      ? { t: "calls", calls, wired: true }
+      : calls;
+    this.#endpoint.post(message, transfer);
+  }
+
+  #flush(): void {
+    const calls = this.#batch;
+    if (calls.length === 0) return;
+    const transfer = this.#batchTransfer;
+    const wired = this.#batchWired;
+    const sent = this.#batchSent;
+    const json = this.#batchJson;
+    this.#batch = [];
+    this.#batchTransfer = [];
+    this.#batchWired = false;
+    this.#batchJson = true;
+    this.#batchSent = undefined;
+    if (this.#state === "ended") {
+      // The calls among them were already failed by #end.
+      const error = new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false);
+      sent?.promise.catch(() => {});
+      return sent?.reject(error);
+    }
+    try {
+      this.#postCalls(calls, wired, transfer, json);
+      return sent?.resolve();
+    } catch {
+      // Structured clone refused one of them: send one by one, so only it fails.
+    }
+    let tellError: unknown;
+    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
+      const id = calls[i] as number;
+      const method = calls[i + 1] as string;
+      try {
+        this.#postCalls(calls.slice(i, i + 3 + (calls[i + 2] as number)), wired, transfer);
+      } catch (error) {
+        const failure = new TypeError(
+          `${this.name}.${method}() could not be sent: ${(error as Error).message}`,
+        );
+        if (id === 0) tellError ??= failure;
+        else this.#settle(id, undefined, failure);
+      }
+    }
+    if (tellError === undefined) sent?.resolve();
+    else sent?.reject(tellError);
+  }
+
+  #settle(id: number, value: unknown, error: unknown): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return; // the caller stopped waiting (timeout or signal)
+    this.#pending.delete(id);
+    if (error === undefined) pending.resolve(value);
+    else pending.reject(error);
+  }
+
+  #onMessage(message: FromActor | FromBridge): void {
+    if (typeof message === "string") {
+      // JSON text: `id, value` pairs, where a negative id stands for a value of undefined.
+      const values = JSON.parse(message) as unknown[];
+      for (let i = 0; i < values.length; i += 2) {
+        const id = values[i] as number;
+        if (id < 0) this.#settle(-id, undefined, undefined);
+        else this.#settle(id, values[i + 1], undefined);
+      }
+      return;
+    }
+    if (Array.isArray(message)) {
+      for (let i = 0; i < message.length; i += 2) {
+        this.#settle(message[i] as number, message[i + 1], undefined);
+      }
+      return;
+    }
+    switch (message.t) {
+      case "replies": {
+        const { values, errors, wired } = message;
+        for (let i = 0; i < values.length; i += 2) {
+          const id = values[i] as number;
+          if (!wired) this.#settle(id, values[i + 1], undefined);
+          else {
+            _reviveLoading(values[i + 1]).then(
+              (v) => this.#settle(id, v, undefined),
+              (e) => this.#settle(id, undefined, e),
+            );
+          }
+        }
+        for (const failure of errors ?? []) {
+          const method = this.#pending.get(failure.id)?.method ?? "a method";
+          this.#settle(failure.id, undefined, this.#rebuild(failure, method));
+        }
+        return;
+      }
+      case "gone": {
+        const { code, error, description } = message.exit;
+        return this.#end(code, error, description);
+      }
+      case "actor-ready":
+        if (this.#state === "starting") this.#state = "running";
+        this.#ready.resolve();
+        return;
+      case "exit":
+        return this.#end(message.code, message.error);
+    }
+  }
+
+  /** The error a failed call rejects with, as the thread that made it should see it. */
+  #rebuild(failure: ActorError, method: string): Error {
+    const { error, exit, local } = failure;
+    if (exit) {
+      const remote = exit.error ? new RemoteError(this.name, this.pid, exit.error) : null;
+      const reason = _exitReason(exit.code, remote, exit.description);
+      return new ActorExited(this.name, this.pid, method, reason, true);
+    }
+    if (local) return Object.assign(new Error(error.message), { name: error.name });
+    return new RemoteError(this.name, this.pid, error);
+  }
+
+  #end(code: number, error: WireError | undefined, how?: string): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#endpoint.terminate();
+    const remote = error ? new RemoteError(this.name, this.pid, error) : null;
+    const exit = _exitReason(code, remote, how);
+    this.exit = exit;
+    for (const [id, pending] of this.#pending) {
+      this.#pending.delete(id);
+      pending.reject(new ActorExited(this.name, this.pid, pending.method, exit, true));
+    }
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.fail(new ActorExited(this.name, this.pid, waiter.method, exit, false));
+    }
+    this.#ready.reject(
+      remote ?? new Error(`${this.name} (pid ${this.pid}) ${exit.description} before it was ready`),
+    );
+    for (const listener of this.#onEnd) listener(exit);
+    this.#onEnd.clear();
+    this.#ended.resolve(exit);
+  }
+
+  /**
+   * Asks the actor to stop after the calls already sent, and terminates it
+   * when `timeoutMs` passes first. Resolves with how it ended.
+   */
+  async stop(timeoutMs: number | undefined): Promise<ExitReason> {
+    if (this.#state === "ended") return this.exit!;
+    if (this.#state !== "stopping") {
+      this.#state = "stopping";
+      this.#flush();
+      for (const waiter of this.#waiters.splice(0)) {
+        waiter.fail(
+          new ActorExited(
+            this.name,
+            this.pid,
+            waiter.method,
+            _exitReason(0, null, "is stopping and takes no new calls"),
+            false,
+          ),
+        );
+      }
+      this.#endpoint.post({ t: "stop" });
+    }
+    if (timeoutMs === undefined) return await this.ended;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    await Promise.race([this.ended, timedOut]);
+    clearTimeout(timer);
+    if (this.alive) {
+      this.#end(-15, undefined, `did not stop within ${timeoutMs} ms and was terminated`);
+    }
+    return this.exit!;
+  }
+
+  /** For a reference received from another thread: lets go of the actor (it keeps running). */
+  release(): void {
+    this.#end(0, undefined, "is out of reach here: this thread's reference to it was disposed");
+  }
+
+  /** Ends the actor at once with exit code -15 (`terminate`) or -9 (`kill`). */
+  terminate(code: -15 | -9 = -15): void {
+    this.#end(code, undefined);
+  }
+}
+
+/** How an actor ended, for a travelling reference. */
+export function _wireExit(exit: ExitReason): WireExit {
+  const wire: WireExit = { code: exit.code, normal: exit.normal, description: exit.description };
+  const error = exit.error;
+  if (error instanceof RemoteError) {
+    wire.error = { name: error.remoteName, message: error.remoteMessage, stack: error.remoteStack };
+  } else if (error) wire.error = { name: error.name, message: error.message, stack: error.stack };
+  return wire;
+}
