@@ -44,3 +44,15 @@ export {
   type TaskResult,
 } from "./pool/pool.ts";
 export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";
+export {
+  JoinableQueue,
+  Queue,
+  type QueueOptions,
+  SimpleQueue,
+  type SimpleQueueOptions,
+  type SyncWaitOptions,
+  type WaitOptions,
+} from "./channels/queue.ts";
+export { Connection, Pipe, type PipeOptions } from "./channels/pipe.ts";
+export { ChannelClosedError, Empty, EOFError, Full } from "./channels/errors.ts";
+export type { StandardSchemaV1 } from "./channels/schema.ts";

@@ -1,6 +1,6 @@
 // The pool engine: warm workers, a FIFO of jobs, one job in flight per worker.
 // A worker that dies is replaced; the job it held fails with how it died.
-import { _checkSendable } from "../actors/_clone.ts";
+import { _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
@@ -19,6 +19,10 @@ interface Job {
   calls: unknown[];
   spread: boolean;
   transfer: Transferable[];
+  /** Modules the worker must have imported: the task's, and those reviving Troupe objects in `calls`. */
+  modules: string[];
+  /** Whether `calls` hold Troupe objects to revive. */
+  wired: boolean;
   resolve(values: unknown[]): void;
   reject(error: unknown): void;
   cleanup(): void;
@@ -68,7 +72,7 @@ export class _PoolEngine {
    */
   submit(
     ref: WireTaskRef,
-    calls: unknown[],
+    original: unknown[],
     spread: boolean,
     options: _JobOptions = {},
   ): Promise<unknown[]> {
@@ -76,19 +80,21 @@ export class _PoolEngine {
       return Promise.reject(new Error(`Pool is ${this.#state}; it takes no new tasks`));
     }
     if (this.#broken) return Promise.reject(this.#broken);
-    const transfer: Transferable[] = [];
+    let calls = original;
+    const out = _outbox();
     try {
       if (spread) {
-        calls.forEach((args, i) =>
-          (args as unknown[]).forEach((arg, j) =>
-            _checkSendable(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, transfer)
+        calls = calls.map((args, i) =>
+          (args as unknown[]).map((arg, j) =>
+            _prepare(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, out)
           )
         );
       } else {
         for (let i = 0; i < calls.length; i++) {
           const item = calls[i];
           if (typeof item === "object" || typeof item === "function" || typeof item === "symbol") {
-            _checkSendable(item, `item ${i}`, transfer);
+            const sent = _prepare(item, `item ${i}`, out);
+            if (sent !== item) (calls = calls === original ? calls.slice() : calls)[i] = sent;
           }
         }
       }
@@ -105,7 +111,9 @@ export class _PoolEngine {
         ref,
         calls,
         spread,
-        transfer,
+        transfer: out.transfer,
+        modules: [ref.module, ...out.modules],
+        wired: out.wired,
         resolve,
         reject,
         slot: undefined,
@@ -128,7 +136,7 @@ export class _PoolEngine {
         );
       }
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#modules.add(ref.module);
+      for (const m of job.modules) this.#modules.add(m);
       this.#queue.push(job);
       this.#dispatch();
     });
@@ -159,7 +167,7 @@ export class _PoolEngine {
       let stale: Slot | undefined;
       for (const s of this.#slots) {
         if (s.job || s.ended) continue;
-        if (s.modules.has(job.ref.module)) {
+        if (job.modules.every((m) => s.modules.has(m))) {
           slot = s;
           break;
         }
@@ -178,7 +186,16 @@ export class _PoolEngine {
       job.slot = slot;
       try {
         slot.endpoint.post(
-          { t: "task", id: job.id, task: job.ref, calls: job.calls, spread: job.spread },
+          job.wired
+            ? {
+              t: "task",
+              id: job.id,
+              task: job.ref,
+              calls: job.calls,
+              spread: job.spread,
+              wired: true,
+            }
+            : { t: "task", id: job.id, task: job.ref, calls: job.calls, spread: job.spread },
           job.transfer,
         );
       } catch (error) {
