@@ -56,17 +56,17 @@ function reserve(n: number): void {
 
 /**
  * Encodes `value` into this thread's scratch buffer and returns it (valid
- * until the next call).
+ * until the next call). `owner` and `call` name it in errors ("Queue", "put()").
  *
  * @throws {TypeError} For a value a channel cannot carry, naming where it is.
  */
-export function _encode(value: unknown, what: string): Uint8Array {
+export function _encode(value: unknown, owner: string, call: string): Uint8Array {
   pos = 0;
   try {
     write(value, 0);
   } catch (error) {
-    if (error instanceof Refusal) throw error.make(what + error.where.reverse().join(""));
-    throw error;
+    if (!(error instanceof Refusal)) throw error;
+    throw error.make(`${owner}.${call.replace("()", "")} item${error.where.reverse().join("")}`);
   }
   return buf.subarray(0, pos);
 }
@@ -268,8 +268,10 @@ let at = 0;
 
 /** Decodes one item from `bytes` (a copy taken out of the ring). */
 export function _decode(bytes: Uint8Array): unknown {
+  if (bytes.buffer !== input.buffer || bytes.byteOffset !== input.byteOffset) {
+    inputView = new DataView(bytes.buffer, bytes.byteOffset);
+  }
   input = bytes;
-  inputView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   at = 0;
   return read();
 }

@@ -374,8 +374,20 @@ export interface _Limits {
   signal: AbortSignal | undefined;
   /** The error to throw when `timeoutMs` passes. */
   onTimeout: () => Error;
-  /** Microseconds to poll before sleeping (cuts wake-up latency). */
-  spinMicros?: number;
+  /** Polling before sleeping, which cuts wake-up latency for chatty peers. */
+  spin?: _Spin;
+}
+
+/**
+ * How long to poll before sleeping, adapted per channel end: waits that end
+ * long after the polling window (an idle peer) turn polling off, and a wait
+ * that ends soon after it turns polling back on.
+ */
+export interface _Spin {
+  /** Microseconds to poll. */
+  micros: number;
+  /** Waits in a row that outlasted the window by far. */
+  slow: number;
 }
 
 /** How long a blocking wait may last. */
@@ -415,10 +427,15 @@ async function waitAsync<R>(
       const result = attempt();
       if (result !== _WOULD_WAIT) return result;
       if (stop) throw stop.reason;
-      if (limits.spinMicros) {
-        const until = performance.now() + limits.spinMicros / 1000;
+      const spin = limits.spin;
+      const started = spin ? performance.now() : 0;
+      if (spin && spin.slow < 4) {
+        const until = started + spin.micros / 1000;
         while (Atomics.load(h, word) === seen && performance.now() < until);
-        if (Atomics.load(h, word) !== seen) continue;
+        if (Atomics.load(h, word) !== seen) {
+          spin.slow = 0;
+          continue;
+        }
       }
       Atomics.add(h, waiters, 1);
       const woken = Promise.withResolvers<void>();
@@ -429,6 +446,11 @@ async function waitAsync<R>(
       } finally {
         removeLocal();
         Atomics.sub(h, waiters, 1);
+      }
+      if (spin) {
+        // Ending within 20 windows means a busy peer behind a slow wake-up, not an idle one.
+        if (performance.now() - started < spin.micros / 50) spin.slow = 0;
+        else spin.slow++;
       }
     }
   } finally {

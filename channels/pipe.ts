@@ -14,6 +14,7 @@ import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
+  type _Spin,
   _validate,
   _validateSync,
   _WOULD_WAIT,
@@ -53,8 +54,10 @@ export interface PipeOptions<A, B> {
 
 const KIND = "troupe.Connection";
 // Microseconds recv() polls before sleeping: a reply that comes within it
-// skips the OS wake-up (~50-90 µs here). Measured in bench/channels_bench.ts.
-const SPIN_MICROS = 50;
+// skips waking a sleeping thread (50-150 µs here), and once both ends answer
+// within it a round trip stays fast. 50 µs was too short to ever get there;
+// measured in bench/channels_bench.ts.
+const SPIN_MICROS = 200;
 
 // Set while a connection is built by Pipe() or rebuilt from its wire state.
 let building: { wire: ConnectionWire; schema: StandardSchemaV1 | undefined } | undefined;
@@ -87,6 +90,7 @@ export class Connection<S, R> {
   readonly #recv: _Ring | undefined;
   readonly #schema: StandardSchemaV1<unknown, S> | undefined;
   readonly #scratch = { bytes: new Uint8Array(256) };
+  readonly #spin: _Spin = { micros: SPIN_MICROS, slow: 0 };
   #closed = false;
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
@@ -157,22 +161,19 @@ export class Connection<S, R> {
     return this.#recv;
   }
 
-  /** One send attempt for `value`, encoded once (`keep`: copied for later retries). */
-  #sendAttempt(ring: _Ring, value: unknown, call: string, keep: boolean) {
+  /** One send attempt: true when `value` was sent, false when the buffer is full. */
+  #trySend(ring: _Ring, value: unknown, call: string): boolean {
     if (ring.readerClosed) throw this.#peerGone(call);
-    let bytes = _encode(value, `Connection.${call.slice(0, -2)} item`);
+    const bytes = _encode(value, "Connection", call);
     if (bytes.length + 4 > ring.capacity) {
       throw new RangeError(
         `Connection.${call} item takes ${bytes.length + 4} bytes, more than the pipe's ` +
           `${ring.capacity}-byte buffer; create the pipe with a larger 'bufferBytes'`,
       );
     }
-    if (keep) bytes = bytes.slice();
-    return (): undefined | typeof _WOULD_WAIT => {
-      const r = ring.tryPut(bytes, false);
-      if (r === _CLOSED) throw this.#peerGone(call);
-      return r ? undefined : _WOULD_WAIT;
-    };
+    const r = ring.tryPut(bytes, false);
+    if (r === _CLOSED) throw this.#peerGone(call);
+    return r;
   }
 
   #peerGone(call: string): ChannelClosedError {
@@ -190,13 +191,15 @@ export class Connection<S, R> {
    */
   async send(item: S, options: WaitOptions = {}): Promise<void> {
     const ring = this.#sender("send()");
-    const timeoutMs = _checkTimeout(options.timeoutMs, "Connection.send() timeoutMs");
+    const timeoutMs = options.timeoutMs === undefined
+      ? undefined
+      : _checkTimeout(options.timeoutMs, "Connection.send() timeoutMs");
     options.signal?.throwIfAborted();
     const value = this.#schema
       ? await _validate(this.#schema, item, "Connection.send() item")
       : item;
-    if (this.#sendAttempt(ring, value, "send()", false)() !== _WOULD_WAIT) return;
-    await ring.waitForPut(this.#sendAttempt(ring, value, "send()", true), {
+    if (this.#trySend(ring, value, "send()")) return;
+    await ring.waitForPut(() => this.#trySend(ring, value, "send()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       signal: options.signal,
       onTimeout: () =>
@@ -216,11 +219,13 @@ export class Connection<S, R> {
    */
   sendSync(item: S, options: SyncWaitOptions = {}): void {
     const ring = this.#sender("sendSync()");
-    const timeoutMs = _checkTimeout(options.timeoutMs, "Connection.sendSync() timeoutMs");
+    const timeoutMs = options.timeoutMs === undefined
+      ? undefined
+      : _checkTimeout(options.timeoutMs, "Connection.sendSync() timeoutMs");
     const value = this.#schema
       ? _validateSync(this.#schema, item, "Connection.sendSync() item", "sendSync()")
       : item;
-    ring.waitForPutSync(this.#sendAttempt(ring, value, "sendSync()", false), {
+    ring.waitForPutSync(() => this.#trySend(ring, value, "sendSync()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       what: "Connection.sendSync()",
       onTimeout: () =>
@@ -253,14 +258,16 @@ export class Connection<S, R> {
    */
   async recv(options: WaitOptions = {}): Promise<R> {
     const ring = this.#receiver("recv()");
-    const timeoutMs = _checkTimeout(options.timeoutMs, "Connection.recv() timeoutMs");
+    const timeoutMs = options.timeoutMs === undefined
+      ? undefined
+      : _checkTimeout(options.timeoutMs, "Connection.recv() timeoutMs");
     options.signal?.throwIfAborted();
     const item = this.#take();
     if (item !== _WOULD_WAIT) return item;
     return await ring.waitForTake(this.#take, {
       timeoutMs,
       signal: options.signal,
-      spinMicros: SPIN_MICROS,
+      spin: this.#spin,
       onTimeout: () =>
         new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
     });
@@ -276,7 +283,9 @@ export class Connection<S, R> {
    */
   recvSync(options: SyncWaitOptions = {}): R {
     const ring = this.#receiver("recvSync()");
-    const timeoutMs = _checkTimeout(options.timeoutMs, "Connection.recvSync() timeoutMs");
+    const timeoutMs = options.timeoutMs === undefined
+      ? undefined
+      : _checkTimeout(options.timeoutMs, "Connection.recvSync() timeoutMs");
     return ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: "Connection.recvSync()",

@@ -67,6 +67,16 @@ export interface SyncWaitOptions {
   timeoutMs?: number;
 }
 
+/** Checks `options.timeoutMs`, naming the call only when it is wrong. */
+function limit(
+  options: WaitOptions | SyncWaitOptions,
+  owner: object,
+  call: string,
+): number | undefined {
+  if (options.timeoutMs === undefined) return undefined;
+  return _checkTimeout(options.timeoutMs, `${owner.constructor.name}.${call} timeoutMs`);
+}
+
 const KIND_QUEUE = "troupe.Queue";
 const KIND_JOINABLE = "troupe.JoinableQueue";
 const KIND_SIMPLE = "troupe.SimpleQueue";
@@ -210,14 +220,13 @@ export class Queue<T> {
    * @throws {ChannelClosedError} When the queue is closed.
    */
   async put(item: T, options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.put() timeoutMs`);
+    const timeoutMs = limit(options, this, "put()");
     options.signal?.throwIfAborted();
     const value = this.#schema
       ? await _validate(this.#schema, item, `${this.#name}.put() item`)
       : item;
-    const attempt = this.#putter(value, "put()");
-    if (attempt() !== _WOULD_WAIT) return;
-    const retry = this.#putter(value, "put()", true);
+    if (this.#tryPut(value, "put()")) return;
+    const retry = () => this.#tryPut(value, "put()") ? undefined : _WOULD_WAIT;
     await this.#ring.waitForPut(retry, {
       timeoutMs,
       signal: options.signal,
@@ -236,7 +245,7 @@ export class Queue<T> {
     const value = this.#schema
       ? _validateSync(this.#schema, item, `${this.#name}.putNowait() item`, "putNowait()")
       : item;
-    if (this.#putter(value, "putNowait()")() === _WOULD_WAIT) {
+    if (!this.#tryPut(value, "putNowait()")) {
       throw new Full(`${this.#name} is full (${this.#fullReason()})`);
     }
   }
@@ -250,11 +259,12 @@ export class Queue<T> {
    * @throws {Full} When the queue is still full after `timeoutMs`.
    */
   putSync(item: T, options: SyncWaitOptions = {}): void {
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.putSync() timeoutMs`);
+    const timeoutMs = limit(options, this, "putSync()");
     const value = this.#schema
       ? _validateSync(this.#schema, item, `${this.#name}.putSync() item`, "putSync()")
       : item;
-    this.#ring.waitForPutSync(this.#putter(value, "putSync()"), {
+    const attempt = () => this.#tryPut(value, "putSync()") ? undefined : _WOULD_WAIT;
+    this.#ring.waitForPutSync(attempt, {
       timeoutMs,
       what: `${this.#name}.putSync()`,
       onTimeout: () => new Full(`${this.#name} stayed full for ${timeoutMs} ms`),
@@ -270,7 +280,7 @@ export class Queue<T> {
    * @throws {Full} When room did not come in time; the items before it were put.
    */
   async putMany(items: Iterable<T> | ArrayLike<T>, options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.putMany() timeoutMs`);
+    const timeoutMs = limit(options, this, "putMany()");
     options.signal?.throwIfAborted();
     const list =
       (Symbol.iterator in Object(items) ? [...(items as Iterable<T>)] : Array.from(items)) as T[];
@@ -308,33 +318,26 @@ export class Queue<T> {
       : `its ${this.#ring.capacity}-byte buffer has no room; raise 'bufferBytes'`;
   }
 
-  /** One put attempt for `value`, encoded once; `keep` copies the encoding for later retries. */
-  #putter(value: unknown, call: string, keep = false): () => undefined | typeof _WOULD_WAIT {
+  /** One put attempt: true when `value` was put, false when the queue is full. */
+  #tryPut(value: unknown, call: string): boolean {
     const ring = this.#ring;
-    const joinable = this.#joinable;
     if (this.#codec !== "structured") {
       this.#checkNumbers([value], call);
-      const one = [value as number];
-      return () => {
-        const n = ring.tryPutNumbers(one, 0, joinable);
-        if (n === _CLOSED) throw this.#closedError(call);
-        return n === 0 ? _WOULD_WAIT : undefined;
-      };
+      const n = ring.tryPutNumbers([value as number], 0, this.#joinable);
+      if (n === _CLOSED) throw this.#closedError(call);
+      return n > 0;
     }
     if (ring.closed) throw this.#closedError(call);
-    let bytes = _encode(value, `${this.#name}.${call.slice(0, -2)} item`);
+    const bytes = _encode(value, this.#name, call);
     if (bytes.length + 4 > ring.capacity) {
       throw new RangeError(
         `${this.#name}.${call} item takes ${bytes.length + 4} bytes, more than the queue's ` +
           `${ring.capacity}-byte buffer; create the queue with a larger 'bufferBytes'`,
       );
     }
-    if (keep) bytes = bytes.slice();
-    return () => {
-      const r = ring.tryPut(bytes, joinable);
-      if (r === _CLOSED) throw this.#closedError(call);
-      return r ? undefined : _WOULD_WAIT;
-    };
+    const r = ring.tryPut(bytes, this.#joinable);
+    if (r === _CLOSED) throw this.#closedError(call);
+    return r;
   }
 
   #checkNumbers(values: unknown[], call: string): void {
@@ -385,7 +388,7 @@ export class Queue<T> {
    * @throws {ChannelClosedError} When the queue is closed and has no items left.
    */
   async get(options: WaitOptions = {}): Promise<T> {
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.get() timeoutMs`);
+    const timeoutMs = limit(options, this, "get()");
     options.signal?.throwIfAborted();
     const item = this.#take();
     if (item !== _WOULD_WAIT) return item;
@@ -418,7 +421,7 @@ export class Queue<T> {
    * @throws {Empty} When the queue is still empty after `timeoutMs`.
    */
   getSync(options: SyncWaitOptions = {}): T {
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.getSync() timeoutMs`);
+    const timeoutMs = limit(options, this, "getSync()");
     return this.#ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: `${this.#name}.getSync()`,
@@ -440,7 +443,7 @@ export class Queue<T> {
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`${this.#name}.getMany() max must be a positive integer, got ${max}`);
     }
-    const timeoutMs = _checkTimeout(options.timeoutMs, `${this.#name}.getMany() timeoutMs`);
+    const timeoutMs = limit(options, this, "getMany()");
     options.signal?.throwIfAborted();
     const attempt = (): T[] | typeof _WOULD_WAIT => {
       if (this.#codec !== "structured") {
@@ -564,7 +567,7 @@ export class JoinableQueue<T> extends Queue<T> {
    * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
    */
   async join(options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = _checkTimeout(options.timeoutMs, "JoinableQueue.join() timeoutMs");
+    const timeoutMs = limit(options, this, "join()");
     options.signal?.throwIfAborted();
     if (rings.get(this)!.unfinished <= 0) return;
     await rings.get(this)!.waitForJoin({
