@@ -164,4 +164,6 @@ export interface ConnectionWire {
   /** The ring this end reads (null: a one-way pipe's sending end). */
   recv: SharedArrayBuffer | null;
   codec: WireCodec;
+  /** Microseconds `recv()` polls before sleeping. */
+  spinMicros: number;
 }

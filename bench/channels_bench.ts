@@ -134,8 +134,8 @@ async function rawRoundTrip(): Promise<number> {
   return us;
 }
 
-async function pipeRoundTrip(sync: boolean): Promise<number> {
-  const [mine, theirs] = Pipe<unknown>();
+async function pipeRoundTrip(sync: boolean, spinMicros = 0): Promise<number> {
+  const [mine, theirs] = Pipe<unknown>({ spinMicros });
   const p = new Process({ target: sync ? pipeEchoSync : pipeEcho, args: [theirs] });
   p.start();
   const ping = message(1);
@@ -191,6 +191,7 @@ const num64 = await numeric(64);
 const rawRtt = await rawRoundTrip();
 const pipeAsync = await pipeRoundTrip(false);
 const pipeSync = await pipeRoundTrip(true);
+const pipeSpin = await pipeRoundTrip(false, 200);
 
 const vsPy = (rate: number) => py ? `${(rate / py.queue_msgs_per_s).toFixed(1)}x Python` : "";
 const vsRaw = (rate: number) => `${(rate / rawOneWay).toFixed(1)}x raw`;
@@ -205,6 +206,7 @@ rows.push(["raw postMessage round trip, main ↔ worker", us(rawRtt), ""]);
 const vsPyRtt = (x: number) => py ? `${(x / py.pipe_rtt_us).toFixed(2)}x Python's time` : "";
 rows.push(["Pipe round trip, main ↔ worker (async recv)", us(pipeAsync), vsPyRtt(pipeAsync)]);
 rows.push(["Pipe round trip, main ↔ worker (recvSync)", us(pipeSync), vsPyRtt(pipeSync)]);
+rows.push(["Pipe round trip, async, `spinMicros: 200`", us(pipeSpin), vsPyRtt(pipeSpin)]);
 if (py) rows.push([`Python ${py.python} multiprocessing.Pipe round trip`, us(py.pipe_rtt_us), ""]);
 
 console.log(

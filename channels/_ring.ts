@@ -374,20 +374,8 @@ export interface _Limits {
   signal: AbortSignal | undefined;
   /** The error to throw when `timeoutMs` passes. */
   onTimeout: () => Error;
-  /** Polling before sleeping, which cuts wake-up latency for chatty peers. */
-  spin?: _Spin;
-}
-
-/**
- * How long to poll before sleeping, adapted per channel end: waits that end
- * long after the polling window (an idle peer) turn polling off, and a wait
- * that ends soon after it turns polling back on.
- */
-export interface _Spin {
-  /** Microseconds to poll. */
-  micros: number;
-  /** Waits in a row that outlasted the window by far. */
-  slow: number;
+  /** Microseconds to poll before sleeping (0: sleep at once). */
+  spinMicros?: number;
 }
 
 /** How long a blocking wait may last. */
@@ -408,13 +396,13 @@ async function waitAsync<R>(
 ): Promise<R> {
   const { signal, timeoutMs } = limits;
   let stop: { reason: unknown } | undefined;
-  // A waitAsync woken from this same thread does not keep the event loop
-  // alive, so a stop resolves its own promise; the notify frees the pending wait.
-  const stopped = Promise.withResolvers<void>();
+  // Resolves the current wait: a notify from another thread, a put or take
+  // on this thread (see localWaiters), a timeout or an abort.
+  let wake: (() => void) | undefined;
   const halt = (reason: unknown) => {
     stop ??= { reason };
-    stopped.resolve();
-    Atomics.notify(h, word);
+    wake?.();
+    Atomics.notify(h, word); // frees the pending waitAsync too
   };
   const timer = timeoutMs === undefined
     ? undefined
@@ -427,30 +415,25 @@ async function waitAsync<R>(
       const result = attempt();
       if (result !== _WOULD_WAIT) return result;
       if (stop) throw stop.reason;
-      const spin = limits.spin;
-      const started = spin ? performance.now() : 0;
-      if (spin && spin.slow < 4) {
-        const until = started + spin.micros / 1000;
+      if (limits.spinMicros) {
+        const until = performance.now() + limits.spinMicros / 1000;
         while (Atomics.load(h, word) === seen && performance.now() < until);
-        if (Atomics.load(h, word) !== seen) {
-          spin.slow = 0;
-          continue;
-        }
+        if (Atomics.load(h, word) !== seen) continue;
       }
       Atomics.add(h, waiters, 1);
       const woken = Promise.withResolvers<void>();
-      const removeLocal = addLocal(buffer, word, woken.resolve);
+      wake = woken.resolve;
+      const removeLocal = addLocal(buffer, word, wake);
       try {
         const wait = Atomics.waitAsync(h, word, seen);
-        if (wait.async) await Promise.race([wait.value, woken.promise, stopped.promise]);
+        if (wait.async) {
+          wait.value.then(wake);
+          await woken.promise;
+        }
       } finally {
+        wake = undefined;
         removeLocal();
         Atomics.sub(h, waiters, 1);
-      }
-      if (spin) {
-        // Ending within 20 windows means a busy peer behind a slow wake-up, not an idle one.
-        if (performance.now() - started < spin.micros / 50) spin.slow = 0;
-        else spin.slow++;
       }
     }
   } finally {

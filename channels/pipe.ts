@@ -14,7 +14,6 @@ import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
-  type _Spin,
   _validate,
   _validateSync,
   _WOULD_WAIT,
@@ -45,6 +44,15 @@ export interface PipeOptions<A, B> {
    */
   replySchema?: StandardSchemaV1<unknown, B>;
   /**
+   * Microseconds `recv()` polls for an item before it sleeps. Waking a
+   * sleeping thread costs ~10-15 µs here; polling cuts a round trip to ~3 µs
+   * when both ends have a core to themselves, but on a busy machine it takes
+   * the core the other end needs and round trips get far slower (measured in
+   * `bench/channels_bench.ts`). Use it only with cores to spare.
+   * @default {0}
+   */
+  spinMicros?: number;
+  /**
    * Bytes of shared memory per direction. A send waits while they are used
    * up; an item larger than that is refused with a RangeError.
    * @default {1048576}
@@ -53,11 +61,6 @@ export interface PipeOptions<A, B> {
 }
 
 const KIND = "troupe.Connection";
-// Microseconds recv() polls before sleeping: a reply that comes within it
-// skips waking a sleeping thread (50-150 µs here), and once both ends answer
-// within it a round trip stays fast. 50 µs was too short to ever get there;
-// measured in bench/channels_bench.ts.
-const SPIN_MICROS = 200;
 
 // Set while a connection is built by Pipe() or rebuilt from its wire state.
 let building: { wire: ConnectionWire; schema: StandardSchemaV1 | undefined } | undefined;
@@ -90,7 +93,7 @@ export class Connection<S, R> {
   readonly #recv: _Ring | undefined;
   readonly #schema: StandardSchemaV1<unknown, S> | undefined;
   readonly #scratch = { bytes: new Uint8Array(256) };
-  readonly #spin: _Spin = { micros: SPIN_MICROS, slow: 0 };
+  readonly #spinMicros: number;
   #closed = false;
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
@@ -103,6 +106,7 @@ export class Connection<S, R> {
     this.#send = wire.send ? new _Ring(wire.send, wire.codec, 0) : undefined;
     this.#recv = wire.recv ? new _Ring(wire.recv, wire.codec, 0) : undefined;
     this.#schema = schema as StandardSchemaV1<unknown, S> | undefined;
+    this.#spinMicros = wire.spinMicros;
   }
 
   /**
@@ -267,7 +271,7 @@ export class Connection<S, R> {
     return await ring.waitForTake(this.#take, {
       timeoutMs,
       signal: options.signal,
-      spin: this.#spin,
+      spinMicros: this.#spinMicros,
       onTimeout: () =>
         new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
     });
@@ -338,6 +342,7 @@ export class Connection<S, R> {
       send: this.#send?.buffer ?? null,
       recv: this.#recv?.buffer ?? null,
       codec: "structured",
+      spinMicros: this.#spinMicros,
     };
   }
 
@@ -363,7 +368,7 @@ export class Connection<S, R> {
  *
  * @typeParam A What the first end receives from a one-way pipe, or sends on a duplex one.
  * @typeParam B What the second end of a duplex pipe sends.
- * @param options `duplex`, `schema`, `replySchema` and `bufferBytes`.
+ * @param options `duplex`, `schema`, `replySchema`, `bufferBytes` and `spinMicros`.
  * @returns The two ends.
  *
  * @example A one-way pipe
@@ -386,7 +391,7 @@ export function Pipe<A>(
  *
  * @typeParam A What the first end sends.
  * @typeParam B What the second end sends.
- * @param options `schema`, `replySchema` and `bufferBytes`.
+ * @param options `schema`, `replySchema`, `bufferBytes` and `spinMicros`.
  * @returns The two ends.
  *
  * @example
@@ -407,7 +412,16 @@ export function Pipe<A, B = A>(
 export function Pipe<A, B = A>(
   options: PipeOptions<A, B> = {},
 ): [Connection<unknown, unknown>, Connection<unknown, unknown>] {
-  const { duplex = true, bufferBytes = _DEFAULT_BUFFER_BYTES, schema, replySchema } = options;
+  const {
+    duplex = true,
+    bufferBytes = _DEFAULT_BUFFER_BYTES,
+    spinMicros = 0,
+    schema,
+    replySchema,
+  } = options;
+  if (typeof spinMicros !== "number" || !(spinMicros >= 0 && spinMicros <= 1_000_000)) {
+    throw new RangeError(`'spinMicros' must be a number from 0 to 1000000, got ${spinMicros}`);
+  }
   if (!Number.isInteger(bufferBytes) || bufferBytes < 64 || bufferBytes > 2 ** 30) {
     throw new RangeError(`'bufferBytes' must be an integer from 64 to 2^30, got ${bufferBytes}`);
   }
@@ -425,16 +439,22 @@ export function Pipe<A, B = A>(
   const forward = _Ring.allocate(bufferBytes);
   const codec = "structured" as const;
   if (!duplex) {
-    building = { wire: { send: null, recv: forward, codec }, schema: undefined };
+    building = { wire: { send: null, recv: forward, codec, spinMicros }, schema: undefined };
     const reader = new Connection();
-    building = { wire: { send: forward, recv: null, codec }, schema: schema as StandardSchemaV1 };
+    building = {
+      wire: { send: forward, recv: null, codec, spinMicros },
+      schema: schema as StandardSchemaV1,
+    };
     return [reader, new Connection()];
   }
   const backward = _Ring.allocate(bufferBytes);
-  building = { wire: { send: forward, recv: backward, codec }, schema: schema as StandardSchemaV1 };
+  building = {
+    wire: { send: forward, recv: backward, codec, spinMicros },
+    schema: schema as StandardSchemaV1,
+  };
   const first = new Connection();
   building = {
-    wire: { send: backward, recv: forward, codec },
+    wire: { send: backward, recv: forward, codec, spinMicros },
     schema: replySchema as StandardSchemaV1,
   };
   return [first, new Connection()];
