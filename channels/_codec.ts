@@ -312,7 +312,7 @@ function read(): unknown {
       at += 4;
       const out: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
-        const key = readString(input[at++]);
+        const key = readKey();
         out[key] = read();
       }
       return out;
@@ -338,6 +338,26 @@ function read(): unknown {
     default:
       throw new Error(`corrupt channel item: unknown tag ${tag} at byte ${at - 1}`);
   }
+}
+
+// Short ASCII keys, by their bytes packed into one number: objects of the
+// same shape then share key strings, which V8 builds objects from faster.
+const keys = new Map<number, string>();
+
+function readKey(): string {
+  const tag = input[at];
+  const n = inputView.getUint32(at + 1, true);
+  if (tag !== ASCII || n > 6) return readString(input[at++]);
+  let packed = n;
+  const start = at + 5;
+  for (let i = 0; i < n; i++) packed = packed * 256 + input[start + i];
+  let key = keys.get(packed);
+  if (key === undefined) {
+    at++;
+    key = readString(tag);
+    if (keys.size < 4096) keys.set(packed, key);
+  } else at = start + n;
+  return key;
 }
 
 function readString(tag: number): string {

@@ -186,7 +186,12 @@ export class _Ring {
     if (head === this.#cap) head = 0;
     if (into.bytes.length < n) into.bytes = new Uint8Array(Math.max(n, into.bytes.length * 2));
     const first = this.#cap - head;
-    if (n <= first) into.bytes.set(this.#data.subarray(head, head + n));
+    if (n <= 64 && n <= first) {
+      // Small records: a loop beats making a view to copy from.
+      const data = this.#data;
+      const out = into.bytes;
+      for (let i = 0; i < n; i++) out[i] = data[head + i];
+    } else if (n <= first) into.bytes.set(this.#data.subarray(head, head + n));
     else {
       into.bytes.set(this.#data.subarray(head, this.#cap));
       into.bytes.set(this.#data.subarray(0, n - first), first);
