@@ -34,6 +34,7 @@ import {
   produceForever,
   produceRange,
   produceThenThrow,
+  putChecked,
   putFromMail,
   recvOnWriter,
   sendNumbers,
@@ -530,6 +531,16 @@ workerTest("a queue in pool task arguments arrives usable", async () => {
   assertEquals(done, [2, 3, 4]);
   const squares = [await q.get(), await q.get(), await q.get()].sort((x, y) => x - y);
   assertEquals(squares, [4, 9, 16]);
+  q.close();
+});
+
+workerTest("a received queue has no schema until withSchema() gives it one", async () => {
+  const q = new Queue<number>({ schema: hasNumericId as unknown as StandardSchemaV1<number> });
+  const p = new Process({ target: putChecked, args: [q] });
+  p.start();
+  assertStringIncludes(await p.receive<string>(), "refused by the schema: not even");
+  await p.join();
+  assertEquals([q.qsize(), await q.get()], [1, 2]);
   q.close();
 });
 
