@@ -60,10 +60,17 @@ export class _PoolEngine {
   #broken: Error | undefined;
   #idle = Promise.withResolvers<void>();
 
+  #initWired = false;
+
   constructor(settings: _EngineSettings) {
-    this.#settings = settings;
     if (settings.initializer) this.#modules.add(settings.initializer.module);
     _assertApplicable(settings.permissions, "Pool permissions");
+    // Troupe objects in initArgs (a Queue for results...) travel as wire forms.
+    const out = _outbox();
+    const initArgs = settings.initArgs.map((arg, i) => _prepare(arg, `initArgs[${i}]`, out));
+    for (const m of out.modules) this.#modules.add(m);
+    this.#initWired = out.wired;
+    this.#settings = { ...settings, initArgs };
   }
 
   /**
@@ -231,6 +238,7 @@ export class _PoolEngine {
       kind: "pool",
       initializer: this.#settings.initializer,
       initArgs: this.#settings.initArgs,
+      ...(this.#initWired ? { wired: true } : {}),
     });
     slot.endpoint.post(init);
     this.#slots.add(slot);

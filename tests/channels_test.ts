@@ -29,6 +29,7 @@ import {
   echoUpper,
   getSyncTimeout,
   handleJobs,
+  keepQueue,
   nested,
   produce,
   produceForever,
@@ -37,6 +38,7 @@ import {
   putChecked,
   putFromMail,
   recvOnWriter,
+  report,
   sendNumbers,
   squareInto,
 } from "./fixtures/channel_tasks.ts";
@@ -541,6 +543,15 @@ workerTest("a received queue has no schema until withSchema() gives it one", asy
   assertStringIncludes(await p.receive<string>(), "refused by the schema: not even");
   await p.join();
   assertEquals([q.qsize(), await q.get()], [1, 2]);
+  q.close();
+});
+
+workerTest("a queue in a pool's initArgs arrives usable in every worker", async () => {
+  const q = new Queue<string>();
+  await using pool = new Pool({ processes: 2, initializer: keepQueue, initArgs: [q] });
+  await pool.map(report, [1, 2, 3, 4], { chunksize: 1 });
+  const got = [await q.get(), await q.get(), await q.get(), await q.get()].sort();
+  assertEquals(got, ["item 1", "item 2", "item 3", "item 4"]);
   q.close();
 });
 
