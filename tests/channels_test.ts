@@ -41,6 +41,7 @@ import {
   report,
   sendNumbers,
   squareInto,
+  waitForItem,
 } from "./fixtures/channel_tasks.ts";
 import { workerTest } from "./_helpers.ts";
 
@@ -501,6 +502,25 @@ workerTest("a producer terminated mid-stream leaves every item it put whole", as
   assertEquals(out, Array.from({ length: out.length }, (_, i) => i));
   await q.put(-1);
   assertEquals(await q.get(), -1, "the queue still works");
+  q.close();
+});
+
+workerTest("a consumer terminated while waiting does not swallow the next item", async () => {
+  const q = new Queue<number>();
+  const victim = new Process({ target: waitForItem, args: [q] });
+  victim.start();
+  assertEquals(await victim.receive(), "waiting");
+  await new Promise((resolve) => setTimeout(resolve, 20)); // let it reach its wait
+  victim.terminate();
+  await victim.join();
+  const survivor = new Process({ target: waitForItem, args: [q] });
+  survivor.start();
+  assertEquals(await survivor.receive(), "waiting");
+  const producer = new Process({ target: produceRange, args: [q, 41, 1] });
+  producer.start();
+  await producer.join();
+  assertEquals(await survivor.receive({ timeoutMs: 5000 }), 41);
+  await survivor.join();
   q.close();
 });
 
