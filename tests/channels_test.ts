@@ -123,6 +123,31 @@ Deno.test("an item a channel cannot carry is refused at put, naming where it is"
   q.close();
 });
 
+Deno.test("object keys and strings of every length and alphabet round-trip", async () => {
+  const q = new Queue<unknown>();
+  const items = [
+    { ab: 1, ba: 2, a: 3, abcdef: 4, abcdefg: 5, "ключ": 6, "": 7 },
+    { ba: 1, ab: 2 },
+    ["a".repeat(63), "b".repeat(64), "c".repeat(300), "é".repeat(300), "😀 mixed ascii"],
+  ];
+  for (const item of items) await q.put(item);
+  for (const item of items) assertEquals(await q.get(), item);
+  q.close();
+});
+
+Deno.test("Map and Set entries obey the same rules as the rest of an item", async () => {
+  const q = new Queue<unknown>();
+  class Point {}
+  await assertRejects(
+    () => q.put({ m: new Map([["k", new Point()]]) }),
+    TypeError,
+    "item.m<value 0> is an instance of Point",
+  );
+  await assertRejects(() => q.put(new Set([() => 1])), TypeError, "item<item 0> is a function");
+  assertEquals(q.qsize(), 0);
+  q.close();
+});
+
 Deno.test("maxsize: full() and putNowait() throwing Full", () => {
   const q = new Queue<number>({ maxsize: 2 });
   assertEquals(q.maxsize, 2);
