@@ -28,9 +28,6 @@ const HEADER_BYTES = 64;
 /** Bytes a ring gets unless told otherwise. */
 export const _DEFAULT_BUFFER_BYTES = 1 << 20;
 
-/** How an item is stored: the tag codec, or one fixed-width number. */
-export type _Codec = WireCodec;
-
 /** Returned by `tryPut`/`tryTake` when they would have to wait. */
 export const _WOULD_WAIT: unique symbol = Symbol("would wait");
 /** Returned by `tryPut`/`tryTake` when the ring is closed (and, for takes, drained). */
@@ -62,6 +59,7 @@ function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): ()
   };
 }
 
+// Blocking waits are allowed only inside workers.
 const IN_WORKER = typeof (globalThis as Record<string, unknown>).WorkerGlobalScope !== "undefined";
 
 /** A byte ring over a SharedArrayBuffer, usable from any thread that holds the buffer. */
@@ -76,7 +74,7 @@ export class _Ring {
   readonly #fixed: number;
   readonly #maxsize: number;
 
-  constructor(buffer: SharedArrayBuffer, codec: _Codec, maxsize: number) {
+  constructor(buffer: SharedArrayBuffer, codec: WireCodec, maxsize: number) {
     this.buffer = buffer;
     this.#h = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     this.#cap = buffer.byteLength - HEADER_BYTES;
@@ -109,7 +107,7 @@ export class _Ring {
     return Atomics.load(this.#h, READER_CLOSED) === 1;
   }
 
-  /** Whether a put must wait now (item count at maxsize, or no bytes left). */
+  /** Whether a put must wait now: at maxsize, or no room even for the smallest record. */
   get full(): boolean {
     const h = this.#h;
     const n = Atomics.load(h, COUNT);
@@ -171,12 +169,15 @@ export class _Ring {
     return true;
   }
 
-  /** Takes the oldest record into `into` (grown when too small) and returns its length. */
+  /**
+   * Takes the oldest record into `into` (grown when too small) and returns its
+   * length; `_CLOSED` once closed and drained, or at once when the reader closed.
+   */
   tryTake(into: { bytes: Uint8Array }): number | typeof _WOULD_WAIT | typeof _CLOSED {
     const h = this.#h;
     this.#lock();
-    if (h[COUNT] === 0) {
-      const closed = h[CLOSED] === 1;
+    if (h[COUNT] === 0 || h[READER_CLOSED] === 1) {
+      const closed = h[CLOSED] === 1 || h[READER_CLOSED] === 1;
       this.#unlock();
       return closed ? _CLOSED : _WOULD_WAIT;
     }
@@ -475,9 +476,6 @@ function waitSync<R>(
     }
   }
 }
-
-/** Whether this code runs inside a worker (blocking waits are allowed there). */
-export const _inWorker: boolean = IN_WORKER;
 
 /**
  * Checks `value` with a Standard Schema validator and returns the validated

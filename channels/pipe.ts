@@ -122,9 +122,12 @@ export class Connection<S, R> {
     return new Connection<U, R>();
   }
 
-  /** Whether this end was closed with `close()`. */
+  /**
+   * Whether this end was closed with `close()`, here or in another process
+   * that holds it: `close()` closes an end for every holder.
+   */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || (this.#send?.closed ?? false) || (this.#recv?.readerClosed ?? false);
   }
 
   /** Whether this end can send (false for a one-way pipe's receiving end). */
@@ -138,9 +141,14 @@ export class Connection<S, R> {
   }
 
   #checkOpen(call: string): void {
-    if (this.#closed) {
-      throw new ChannelClosedError(`Connection.${call} on a connection that was closed`);
-    }
+    if (this.closed) throw this.#selfClosed(call);
+  }
+
+  #selfClosed(call: string): ChannelClosedError {
+    return new ChannelClosedError(
+      `Connection.${call} on a connection that was closed` +
+        (this.#closed ? "" : " in another process (close() closes an end for every holder)"),
+    );
   }
 
   #sender(call: string): _Ring {
@@ -167,6 +175,7 @@ export class Connection<S, R> {
 
   /** One send attempt: true when `value` was sent, false when the buffer is full. */
   #trySend(ring: _Ring, value: unknown, call: string): boolean {
+    if (ring.closed) throw this.#selfClosed(call);
     if (ring.readerClosed) throw this.#peerGone(call);
     const bytes = _encode(value, "Connection", call);
     if (bytes.length + 4 > ring.capacity) {
@@ -176,7 +185,7 @@ export class Connection<S, R> {
       );
     }
     const r = ring.tryPut(bytes, false);
-    if (r === _CLOSED) throw this.#peerGone(call);
+    if (r === _CLOSED) throw ring.closed ? this.#selfClosed(call) : this.#peerGone(call);
     return r;
   }
 
@@ -241,12 +250,11 @@ export class Connection<S, R> {
   }
 
   #take = (): R | typeof _WOULD_WAIT => {
-    const r = this.#recv!.tryTake(this.#scratch);
-    if (r === _WOULD_WAIT) {
-      if (this.#closed) throw new ChannelClosedError("Connection.recv(): this end was closed");
-      return r;
-    }
+    const ring = this.#recv!;
+    const r = ring.tryTake(this.#scratch);
+    if (r === _WOULD_WAIT) return r;
     if (r === _CLOSED) {
+      if (ring.readerClosed) throw this.#selfClosed("recv()");
       throw new EOFError("Connection.recv(): the other end was closed and nothing is left");
     }
     return _decode(this.#scratch.bytes.subarray(0, r)) as R;
@@ -312,7 +320,7 @@ export class Connection<S, R> {
   async poll(timeoutMs = 0): Promise<boolean> {
     const ring = this.#receiver("poll()");
     const limit = _checkTimeout(timeoutMs, "Connection.poll() timeoutMs");
-    const ready = () => (ring.count > 0 || ring.closed ? true : _WOULD_WAIT);
+    const ready = () => (ring.count > 0 || ring.closed || ring.readerClosed ? true : _WOULD_WAIT);
     if (ready() === true || limit === 0) return ready() === true;
     try {
       return await ring.waitForTake(ready, {
@@ -351,7 +359,7 @@ export class Connection<S, R> {
    * @ignore
    */
   [_WIRE](path: string): _WireForm {
-    if (this.#closed) {
+    if (this.closed) {
       throw new ChannelClosedError(
         `${path} is a closed Connection, which cannot be passed to another process`,
       );

@@ -128,10 +128,18 @@ export class Queue<T> {
    * @throws {RangeError} When an option is out of range.
    */
   constructor(options: QueueOptions<T> = {}) {
-    this.#joinable = this instanceof JoinableQueue;
-    this.#schema = options.schema;
     const wire = adopting;
     adopting = undefined;
+    if (
+      options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function"
+    ) {
+      throw new TypeError(
+        "'schema' must be a Standard Schema validator (an object with ['~standard'].validate), " +
+          "such as a zod, valibot or arktype schema",
+      );
+    }
+    this.#joinable = this instanceof JoinableQueue;
+    this.#schema = options.schema;
     if (wire) {
       this.#maxsize = wire.maxsize;
       this.#codec = wire.codec;
@@ -152,14 +160,6 @@ export class Queue<T> {
     }
     if (codec !== "structured" && codec !== "f64" && codec !== "i32") {
       throw new RangeError(`'codec' must be "structured", "f64" or "i32", got ${String(codec)}`);
-    }
-    if (
-      options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function"
-    ) {
-      throw new TypeError(
-        "'schema' must be a Standard Schema validator (an object with ['~standard'].validate), " +
-          "such as a zod, valibot or arktype schema",
-      );
     }
     this.#maxsize = maxsize;
     this.#codec = codec;
@@ -205,7 +205,10 @@ export class Queue<T> {
     return this.#ring.count === 0;
   }
 
-  /** Whether a put would have to wait now. */
+  /**
+   * Whether a put would have to wait now: `maxsize` items are in, or the
+   * buffer has no room even for a small item.
+   */
   full(): boolean {
     return this.#ring.full;
   }

@@ -40,6 +40,7 @@ import {
   recvOnWriter,
   report,
   sendNumbers,
+  sendOnClosedEnd,
   squareInto,
   waitForItem,
 } from "./fixtures/channel_tasks.ts";
@@ -676,6 +677,24 @@ workerTest("recvSync()/sendSync() in a worker, and EOFError when the parent clos
   assertEquals(n, 100);
   mine.close();
   assertEquals(await p.join(), 0);
+});
+
+workerTest("close() closes an end for every process holding it, and says so", async () => {
+  const [mine, theirs] = Pipe<string>();
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: sendOnClosedEnd, args: [theirs, flag] });
+  p.start();
+  assertEquals(await p.receive(), "started");
+  theirs.close(); // Python's habit of closing the child's end in the parent does not carry over
+  Atomics.store(flag, 0, 1);
+  assertEquals(
+    await p.receive(),
+    "ChannelClosedError: Connection.send() on a connection that was closed in another process " +
+      "(close() closes an end for every holder)",
+  );
+  await p.join();
+  await assertRejects(() => mine.recv(), EOFError);
+  mine.close();
 });
 
 workerTest("a one-way pipe from a child: recv until EOFError", async () => {
