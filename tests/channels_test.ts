@@ -550,6 +550,22 @@ workerTest("a consumer terminated while waiting does not swallow the next item",
   q.close();
 });
 
+workerTest("a process with no permissions uses a queue and a pipe it was given", async () => {
+  const q = new Queue<{ p: number; i: number }>();
+  const producer = new Process({ target: produce, args: [q, 7, 3], permissions: "none" });
+  producer.start();
+  assertEquals(await producer.join(), 0);
+  assertEquals([q.getNowait(), q.getNowait(), q.getNowait()].map((x) => x.i), [0, 1, 2]);
+  q.close();
+  const [mine, theirs] = Pipe<string>();
+  const echo = new Process({ target: echoUpper, args: [theirs], permissions: "none" });
+  echo.start();
+  await mine.send("quiet");
+  assertEquals(await mine.recv(), "QUIET");
+  mine.close();
+  assertEquals(await echo.join(), 0);
+});
+
 workerTest("queues nested in objects and arrays in args arrive usable", async () => {
   const a = new Queue<string>();
   const b = new Queue<string>();
