@@ -5,7 +5,7 @@
  * multiprocessing Queue/Pipe when `python3` is on the PATH. Prints a markdown
  * table.
  *
- *   deno run -A bench/channels_bench.ts [scale]
+ *   deno run -A bench/channels_bench.ts [scale] [rounds]
  */
 import { Pipe, Process, Queue } from "../mod.ts";
 import { rawWorker } from "./fixtures/raw.ts";
@@ -180,19 +180,55 @@ const k = (rate: number) => `${Math.round(rate / 1000).toLocaleString("en-US")}k
 const m = (rate: number) => `${(rate / 1e6).toFixed(1)}M msgs/s`;
 const us = (x: number) => `${x.toFixed(1)} µs`;
 
-const rows: [string, string, string][] = [];
-const py = await python();
-const rawOneWay = await rawWorkerToWorker();
-const qww = await queueWorkerToWorker();
-const qmw = await queueMainToWorker();
-const qwm = await queueWorkerToMain();
-const num1k = await numeric(1024);
-const num64 = await numeric(64);
-const rawRtt = await rawRoundTrip();
-const pipeAsync = await pipeRoundTrip(false);
-const pipeSync = await pipeRoundTrip(true);
-const pipeSpin = await pipeRoundTrip(false, 200);
+// Every case runs `rounds` times, interleaved so that machine noise hits all
+// alike; the table shows medians.
+const rounds = Number(Deno.args[1] ?? 3);
+const cases = {
+  py: python,
+  rawOneWay: rawWorkerToWorker,
+  qww: queueWorkerToWorker,
+  qmw: queueMainToWorker,
+  qwm: queueWorkerToMain,
+  num1k: () => numeric(1024),
+  num64: () => numeric(64),
+  rawRtt: rawRoundTrip,
+  pipeAsync: () => pipeRoundTrip(false),
+  pipeSync: () => pipeRoundTrip(true),
+  pipeSpin: () => pipeRoundTrip(false, 200),
+};
+type Name = keyof typeof cases;
+const samples = new Map<Name, unknown[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const [name, run] of Object.entries(cases) as [Name, () => Promise<unknown>][]) {
+    samples.set(name, [...samples.get(name) ?? [], await run()]);
+  }
+}
+const median = (name: Name): number => {
+  const xs = (samples.get(name) as number[]).toSorted((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+};
+const peers = (samples.get("py") as (Peer | undefined)[]).filter((p) => p !== undefined);
+const mid = <K extends "queue_msgs_per_s" | "pipe_rtt_us">(key: K) =>
+  peers.map((p) => p[key]).toSorted((a, b) => a - b)[Math.floor(peers.length / 2)];
+const py: Peer | undefined = peers.length === 0 ? undefined : {
+  python: peers[0].python,
+  queue_msgs_per_s: mid("queue_msgs_per_s"),
+  pipe_rtt_us: mid("pipe_rtt_us"),
+};
+const [rawOneWay, qww, qmw, qwm, num1k, num64, rawRtt, pipeAsync, pipeSync, pipeSpin] = [
+  median("rawOneWay"),
+  median("qww"),
+  median("qmw"),
+  median("qwm"),
+  median("num1k"),
+  median("num64"),
+  median("rawRtt"),
+  median("pipeAsync"),
+  median("pipeSync"),
+  median("pipeSpin"),
+];
 
+const rows: [string, string, string][] = [];
 const vsPy = (rate: number) => py ? `${(rate / py.queue_msgs_per_s).toFixed(1)}x Python` : "";
 const vsRaw = (rate: number) => `${(rate / rawOneWay).toFixed(1)}x raw`;
 rows.push(["raw postMessage, worker → worker (MessagePort)", k(rawOneWay), vsPy(rawOneWay)]);
@@ -210,9 +246,9 @@ rows.push(["Pipe round trip, async, `spinMicros: 200`", us(pipeSpin), vsPyRtt(pi
 if (py) rows.push([`Python ${py.python} multiprocessing.Pipe round trip`, us(py.pipe_rtt_us), ""]);
 
 console.log(
-  `${N.toLocaleString("en-US")} messages {id, name, ok}; ${NUM.toLocaleString("en-US")} numbers; ${
-    RTT.toLocaleString("en-US")
-  } round trips\n`,
+  `medians of ${rounds} rounds; ${N.toLocaleString("en-US")} messages {id, name, ok}; ${
+    NUM.toLocaleString("en-US")
+  } numbers; ${RTT.toLocaleString("en-US")} round trips\n`,
 );
 console.log("| case | result | compared |\n| --- | --- | --- |");
 for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);
