@@ -6,6 +6,7 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
+import { _checkTimeout } from "../actors/_util.ts";
 import type { WireCodec } from "../actors/protocol.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
 
@@ -475,6 +476,17 @@ function waitSync<R>(
       Atomics.sub(h, waiters, 1);
     }
   }
+}
+
+/** Checks a call's `timeoutMs`, naming the call ("Queue", "get()") only when it is wrong. */
+export function _timeoutOf(
+  timeoutMs: number | undefined,
+  owner: string,
+  call: string,
+): number | undefined {
+  return timeoutMs === undefined
+    ? undefined
+    : _checkTimeout(timeoutMs, `${owner}.${call} timeoutMs`);
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
+  _timeoutOf,
   _validate,
   _validateSync,
   _WOULD_WAIT,
@@ -204,9 +205,7 @@ export class Connection<S, R> {
    */
   async send(item: S, options: WaitOptions = {}): Promise<void> {
     const ring = this.#sender("send()");
-    const timeoutMs = options.timeoutMs === undefined
-      ? undefined
-      : _checkTimeout(options.timeoutMs, "Connection.send() timeoutMs");
+    const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "send()");
     options.signal?.throwIfAborted();
     const value = this.#schema
       ? await _validate(this.#schema, item, "Connection.send() item")
@@ -232,9 +231,7 @@ export class Connection<S, R> {
    */
   sendSync(item: S, options: SyncWaitOptions = {}): void {
     const ring = this.#sender("sendSync()");
-    const timeoutMs = options.timeoutMs === undefined
-      ? undefined
-      : _checkTimeout(options.timeoutMs, "Connection.sendSync() timeoutMs");
+    const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "sendSync()");
     const value = this.#schema
       ? _validateSync(this.#schema, item, "Connection.sendSync() item", "sendSync()")
       : item;
@@ -270,9 +267,7 @@ export class Connection<S, R> {
    */
   async recv(options: WaitOptions = {}): Promise<R> {
     const ring = this.#receiver("recv()");
-    const timeoutMs = options.timeoutMs === undefined
-      ? undefined
-      : _checkTimeout(options.timeoutMs, "Connection.recv() timeoutMs");
+    const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "recv()");
     options.signal?.throwIfAborted();
     const item = this.#take();
     if (item !== _WOULD_WAIT) return item;
@@ -295,9 +290,7 @@ export class Connection<S, R> {
    */
   recvSync(options: SyncWaitOptions = {}): R {
     const ring = this.#receiver("recvSync()");
-    const timeoutMs = options.timeoutMs === undefined
-      ? undefined
-      : _checkTimeout(options.timeoutMs, "Connection.recvSync() timeoutMs");
+    const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "recvSync()");
     return ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: "Connection.recvSync()",

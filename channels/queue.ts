@@ -7,13 +7,13 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _checkTimeout } from "../actors/_util.ts";
 import type { QueueWire, WireCodec } from "../actors/protocol.ts";
 import { _decode, _encode } from "./_codec.ts";
 import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
+  _timeoutOf,
   _validate,
   _validateSync,
   _WOULD_WAIT,
@@ -65,16 +65,6 @@ export interface WaitOptions {
 export interface SyncWaitOptions {
   /** Longest time to block, in milliseconds. @default {undefined} (no limit) */
   timeoutMs?: number;
-}
-
-/** Checks `options.timeoutMs`, naming the call only when it is wrong. */
-function limit(
-  options: WaitOptions | SyncWaitOptions,
-  owner: object,
-  call: string,
-): number | undefined {
-  if (options.timeoutMs === undefined) return undefined;
-  return _checkTimeout(options.timeoutMs, `${owner.constructor.name}.${call} timeoutMs`);
 }
 
 const KIND_QUEUE = "troupe.Queue";
@@ -223,7 +213,7 @@ export class Queue<T> {
    * @throws {ChannelClosedError} When the queue is closed.
    */
   async put(item: T, options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = limit(options, this, "put()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "put()");
     options.signal?.throwIfAborted();
     const value = this.#schema
       ? await _validate(this.#schema, item, `${this.#name}.put() item`)
@@ -262,7 +252,7 @@ export class Queue<T> {
    * @throws {Full} When the queue is still full after `timeoutMs`.
    */
   putSync(item: T, options: SyncWaitOptions = {}): void {
-    const timeoutMs = limit(options, this, "putSync()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "putSync()");
     const value = this.#schema
       ? _validateSync(this.#schema, item, `${this.#name}.putSync() item`, "putSync()")
       : item;
@@ -283,7 +273,7 @@ export class Queue<T> {
    * @throws {Full} When room did not come in time; the items before it were put.
    */
   async putMany(items: Iterable<T> | ArrayLike<T>, options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = limit(options, this, "putMany()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "putMany()");
     options.signal?.throwIfAborted();
     const list =
       (Symbol.iterator in Object(items) ? [...(items as Iterable<T>)] : Array.from(items)) as T[];
@@ -391,7 +381,7 @@ export class Queue<T> {
    * @throws {ChannelClosedError} When the queue is closed and has no items left.
    */
   async get(options: WaitOptions = {}): Promise<T> {
-    const timeoutMs = limit(options, this, "get()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "get()");
     options.signal?.throwIfAborted();
     const item = this.#take();
     if (item !== _WOULD_WAIT) return item;
@@ -424,7 +414,7 @@ export class Queue<T> {
    * @throws {Empty} When the queue is still empty after `timeoutMs`.
    */
   getSync(options: SyncWaitOptions = {}): T {
-    const timeoutMs = limit(options, this, "getSync()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "getSync()");
     return this.#ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: `${this.#name}.getSync()`,
@@ -446,7 +436,7 @@ export class Queue<T> {
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError(`${this.#name}.getMany() max must be a positive integer, got ${max}`);
     }
-    const timeoutMs = limit(options, this, "getMany()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, this.#name, "getMany()");
     options.signal?.throwIfAborted();
     const attempt = (): T[] | typeof _WOULD_WAIT => {
       if (this.#codec !== "structured") {
@@ -570,7 +560,7 @@ export class JoinableQueue<T> extends Queue<T> {
    * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
    */
   async join(options: WaitOptions = {}): Promise<void> {
-    const timeoutMs = limit(options, this, "join()");
+    const timeoutMs = _timeoutOf(options.timeoutMs, "JoinableQueue", "join()");
     options.signal?.throwIfAborted();
     if (rings.get(this)!.unfinished <= 0) return;
     await rings.get(this)!.waitForJoin({
