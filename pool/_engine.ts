@@ -91,11 +91,19 @@ export class _PoolEngine {
     const out = _outbox();
     try {
       if (spread) {
-        calls = calls.map((args, i) =>
-          (args as unknown[]).map((arg, j) =>
-            _prepare(arg, calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`, out)
-          )
-        );
+        for (let i = 0; i < calls.length; i++) {
+          const args = calls[i] as unknown[];
+          let copy: unknown[] | undefined;
+          for (let j = 0; j < args.length; j++) {
+            const sent = _prepare(
+              args[j],
+              calls.length > 1 ? `item ${i} args[${j}]` : `args[${j}]`,
+              out,
+            );
+            if (sent !== args[j]) (copy ??= args.slice())[j] = sent;
+          }
+          if (copy) (calls = calls === original ? calls.slice() : calls)[i] = copy;
+        }
       } else {
         for (let i = 0; i < calls.length; i++) {
           const item = calls[i];
