@@ -7,7 +7,9 @@
  *
  *   deno run -A bench/channels_bench.ts [scale] [rounds]
  */
+import v8 from "node:v8";
 import { Pipe, Process, Queue } from "../mod.ts";
+import { _decode, _encode } from "../channels/_codec.ts";
 import { rawWorker } from "./fixtures/raw.ts";
 import {
   message,
@@ -134,8 +136,8 @@ async function rawRoundTrip(): Promise<number> {
   return us;
 }
 
-async function pipeRoundTrip(sync: boolean, spinMicros = 0): Promise<number> {
-  const [mine, theirs] = Pipe<unknown>({ spinMicros });
+async function pipeRoundTrip(sync: boolean, spinMicros?: number): Promise<number> {
+  const [mine, theirs] = Pipe<unknown>(spinMicros === undefined ? {} : { spinMicros });
   const p = new Process({ target: sync ? pipeEchoSync : pipeEcho, args: [theirs] });
   p.start();
   const ping = message(1);
@@ -153,6 +155,39 @@ async function pipeRoundTrip(sync: boolean, spinMicros = 0): Promise<number> {
   await p.join();
   theirs.close();
   return us;
+}
+
+/** Encode + decode of one message, in one thread: the codec choice, measured. */
+function codecs(): Record<string, number> {
+  const n = Math.round(500_000 * scale);
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  // One loop per codec, so each stays monomorphic; the first pass warms up.
+  const time = (loop: () => void) => {
+    loop();
+    const t0 = performance.now();
+    loop();
+    return n / ((performance.now() - t0) / 1000);
+  };
+  return {
+    "Troupe tag codec": time(() => {
+      // As a queue does: encode, copy into the ring, copy out to a reused buffer, decode.
+      const scratch = new Uint8Array(256);
+      for (let i = 0; i < n; i++) {
+        const bytes = _encode(message(i), "bench", "put()");
+        scratch.set(bytes);
+        _decode(scratch.subarray(0, bytes.length));
+      }
+    }),
+    "JSON + TextEncoder": time(() => {
+      for (let i = 0; i < n; i++) {
+        JSON.parse(decoder.decode(encoder.encode(JSON.stringify(message(i)))));
+      }
+    }),
+    "node:v8 serialize": time(() => {
+      for (let i = 0; i < n / 10; i++) v8.deserialize(v8.serialize(message(i)));
+    }) / 10,
+  };
 }
 
 interface Peer {
@@ -194,7 +229,8 @@ const cases = {
   rawRtt: rawRoundTrip,
   pipeAsync: () => pipeRoundTrip(false),
   pipeSync: () => pipeRoundTrip(true),
-  pipeSpin: () => pipeRoundTrip(false, 200),
+  pipeSpin: () => pipeRoundTrip(false, 50),
+  codecs: () => Promise.resolve(codecs()),
 };
 type Name = keyof typeof cases;
 const samples = new Map<Name, unknown[]>();
@@ -242,8 +278,13 @@ rows.push(["raw postMessage round trip, main ↔ worker", us(rawRtt), ""]);
 const vsPyRtt = (x: number) => py ? `${(x / py.pipe_rtt_us).toFixed(2)}x Python's time` : "";
 rows.push(["Pipe round trip, main ↔ worker (async recv)", us(pipeAsync), vsPyRtt(pipeAsync)]);
 rows.push(["Pipe round trip, main ↔ worker (recvSync)", us(pipeSync), vsPyRtt(pipeSync)]);
-rows.push(["Pipe round trip, async, `spinMicros: 200`", us(pipeSpin), vsPyRtt(pipeSpin)]);
+rows.push(["Pipe round trip, async, `spinMicros: 50`", us(pipeSpin), vsPyRtt(pipeSpin)]);
 if (py) rows.push([`Python ${py.python} multiprocessing.Pipe round trip`, us(py.pipe_rtt_us), ""]);
+const codecRuns = samples.get("codecs") as Record<string, number>[];
+for (const name of Object.keys(codecRuns[0])) {
+  const rate = codecRuns.map((r) => r[name]).toSorted((a, b) => a - b)[codecRuns.length >> 1];
+  rows.push([`${name}: encode + decode, one thread`, k(rate), ""]);
+}
 
 console.log(
   `medians of ${rounds} rounds; ${N.toLocaleString("en-US")} messages {id, name, ok}; ${

@@ -45,11 +45,11 @@ export interface PipeOptions<A, B> {
    */
   replySchema?: StandardSchemaV1<unknown, B>;
   /**
-   * Microseconds `recv()` polls for an item before it sleeps. Waking a
-   * sleeping thread costs ~10-15 µs here; polling cuts a round trip to ~3 µs
-   * when both ends have a core to themselves, but on a busy machine it takes
-   * the core the other end needs and round trips get far slower (measured in
-   * `bench/channels_bench.ts`). Use it only with cores to spare.
+   * Microseconds `recv()` polls for an item before it sleeps. On this 2-core
+   * machine polling made the median round trip ~3 µs but the mean worse
+   * (a missed poll costs its whole length on top of the wake-up, and the
+   * polling threads take the cores Deno's own threads need), so it is off
+   * unless asked for; measure with `bench/channels_bench.ts` first.
    * @default {0}
    */
   spinMicros?: number;
