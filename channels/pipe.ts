@@ -14,6 +14,7 @@ import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
+  type _Spin,
   _timeoutOf,
   _validate,
   _validateSync,
@@ -45,12 +46,13 @@ export interface PipeOptions<A, B> {
    */
   replySchema?: StandardSchemaV1<unknown, B>;
   /**
-   * Microseconds `recv()` polls for an item before it sleeps. On this 2-core
-   * machine polling made the median round trip ~3 µs but the mean worse
-   * (a missed poll costs its whole length on top of the wake-up, and the
-   * polling threads take the cores Deno's own threads need), so it is off
-   * unless asked for; measure with `bench/channels_bench.ts` first.
-   * @default {0}
+   * Longest time, in microseconds, `recv()` polls for an item before it
+   * sleeps. Waking a sleeping thread took ~40 µs a side on a quiet machine,
+   * so polling took a round trip from ~88 µs to ~7 µs there. On a busy
+   * machine polls miss (they take the core the other end needs): after 3
+   * misses in a row an end stops polling for its next 64 waits, then tries
+   * again. `0` never polls.
+   * @default {50}
    */
   spinMicros?: number;
   /**
@@ -94,7 +96,7 @@ export class Connection<S, R> {
   readonly #recv: _Ring | undefined;
   readonly #schema: StandardSchemaV1<unknown, S> | undefined;
   readonly #scratch = { bytes: new Uint8Array(256) };
-  readonly #spinMicros: number;
+  readonly #spin: _Spin;
   #closed = false;
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
@@ -107,7 +109,7 @@ export class Connection<S, R> {
     this.#send = wire.send ? new _Ring(wire.send, wire.codec, 0) : undefined;
     this.#recv = wire.recv ? new _Ring(wire.recv, wire.codec, 0) : undefined;
     this.#schema = schema as StandardSchemaV1<unknown, S> | undefined;
-    this.#spinMicros = wire.spinMicros;
+    this.#spin = { micros: wire.spinMicros, misses: 0, skip: 0 };
   }
 
   /**
@@ -274,7 +276,7 @@ export class Connection<S, R> {
     return await ring.waitForTake(this.#take, {
       timeoutMs,
       signal: options.signal,
-      spinMicros: this.#spinMicros,
+      spin: this.#spin,
       onTimeout: () =>
         new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
     });
@@ -294,6 +296,7 @@ export class Connection<S, R> {
     return ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: "Connection.recvSync()",
+      spin: this.#spin,
       onTimeout: () =>
         new DOMException(
           `Connection.recvSync() got nothing within ${timeoutMs} ms`,
@@ -343,7 +346,7 @@ export class Connection<S, R> {
       send: this.#send?.buffer ?? null,
       recv: this.#recv?.buffer ?? null,
       codec: "structured",
-      spinMicros: this.#spinMicros,
+      spinMicros: this.#spin.micros,
     };
   }
 
@@ -416,7 +419,7 @@ export function Pipe<A, B = A>(
   const {
     duplex = true,
     bufferBytes = _DEFAULT_BUFFER_BYTES,
-    spinMicros = 0,
+    spinMicros = 50,
     schema,
     replySchema,
   } = options;
