@@ -229,7 +229,7 @@ const cases = {
   rawRtt: rawRoundTrip,
   pipeAsync: () => pipeRoundTrip(false),
   pipeSync: () => pipeRoundTrip(true),
-  pipeSpin: () => pipeRoundTrip(false, 50),
+  pipeNoSpin: () => pipeRoundTrip(false, 0),
   codecs: () => Promise.resolve(codecs()),
 };
 type Name = keyof typeof cases;
@@ -251,7 +251,7 @@ const py: Peer | undefined = peers.length === 0 ? undefined : {
   queue_msgs_per_s: mid("queue_msgs_per_s"),
   pipe_rtt_us: mid("pipe_rtt_us"),
 };
-const [rawOneWay, qww, qmw, qwm, num1k, num64, rawRtt, pipeAsync, pipeSync, pipeSpin] = [
+const [rawOneWay, qww, qmw, qwm, num1k, num64, rawRtt, pipeAsync, pipeSync, pipeNoSpin] = [
   median("rawOneWay"),
   median("qww"),
   median("qmw"),
@@ -261,7 +261,7 @@ const [rawOneWay, qww, qmw, qwm, num1k, num64, rawRtt, pipeAsync, pipeSync, pipe
   median("rawRtt"),
   median("pipeAsync"),
   median("pipeSync"),
-  median("pipeSpin"),
+  median("pipeNoSpin"),
 ];
 
 const rows: [string, string, string][] = [];
@@ -278,7 +278,11 @@ rows.push(["raw postMessage round trip, main ↔ worker", us(rawRtt), ""]);
 const vsPyRtt = (x: number) => py ? `${(x / py.pipe_rtt_us).toFixed(2)}x Python's time` : "";
 rows.push(["Pipe round trip, main ↔ worker (async recv)", us(pipeAsync), vsPyRtt(pipeAsync)]);
 rows.push(["Pipe round trip, main ↔ worker (recvSync)", us(pipeSync), vsPyRtt(pipeSync)]);
-rows.push(["Pipe round trip, async, `spinMicros: 50`", us(pipeSpin), vsPyRtt(pipeSpin)]);
+rows.push([
+  "Pipe round trip, async, no polling (`spinMicros: 0`)",
+  us(pipeNoSpin),
+  vsPyRtt(pipeNoSpin),
+]);
 if (py) rows.push([`Python ${py.python} multiprocessing.Pipe round trip`, us(py.pipe_rtt_us), ""]);
 const codecRuns = samples.get("codecs") as Record<string, number>[];
 for (const name of Object.keys(codecRuns[0])) {
