@@ -51,7 +51,8 @@ export interface PipeOptions<A, B> {
    * so polling took a round trip from ~88 µs to ~7 µs there. On a busy
    * machine polls miss (they take the core the other end needs): after 3
    * misses in a row an end stops polling for its next 64 waits, then tries
-   * again. `0` never polls.
+   * again. A poll holds its thread's event loop for at most that long.
+   * `0` never polls.
    * @default {50}
    */
   spinMicros?: number;
