@@ -71,13 +71,7 @@ export {
   wait,
   type WaitResult,
 } from "./pool/executor.ts";
-export {
-  Lock,
-  type LockGuard,
-  RLock,
-  type SyncWaitOptions,
-  type WaitOptions,
-} from "./sync/lock.ts";
+export { Lock, type LockGuard, RLock } from "./sync/lock.ts";
 export { BoundedSemaphore, Semaphore } from "./sync/semaphore.ts";
 export { Event } from "./sync/event.ts";
 export { Condition } from "./sync/condition.ts";
@@ -105,3 +99,14 @@ export {
   type SupervisorEventMap,
   type SupervisorOptions,
 } from "./actors/supervisor.ts";
+export {
+  JoinableQueue,
+  Queue,
+  type QueueOptions,
+  SimpleQueue,
+  type SimpleQueueOptions,
+} from "./channels/queue.ts";
+export { Connection, Pipe, type PipeOptions } from "./channels/pipe.ts";
+export { ChannelClosedError, Empty, EOFError, Full } from "./channels/errors.ts";
+export type { StandardSchemaV1 } from "./channels/schema.ts";
+export type { SyncWaitOptions, WaitOptions } from "./actors/wait_options.ts";

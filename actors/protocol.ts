@@ -311,3 +311,30 @@ export type ToBridge = PackedCalls | JsonPacked | ActorCallsMessage | RefRelease
 
 /** What the bridge sends back on a travelling reference's port. */
 export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;
+
+// ---- channels: what a channel end is on the wire ---------------------------
+// A channel lives in SharedArrayBuffers, so its wire state is just its
+// buffers and settings; see channels/_ring.ts for the buffer layout.
+
+/** How a channel stores items: the structured tag codec, or one fixed-width number each. */
+export type WireCodec = "structured" | "f64" | "i32";
+
+/** A `Queue`, `JoinableQueue` or `SimpleQueue` as it travels to another worker. */
+export interface QueueWire {
+  /** The ring: header words, then the items. */
+  buffer: SharedArrayBuffer;
+  /** Largest number of items it holds (0: only the buffer's size limits it). */
+  maxsize: number;
+  codec: WireCodec;
+}
+
+/** One end of a `Pipe` as it travels: the ring it sends on and the one it receives from. */
+export interface ConnectionWire {
+  /** The ring this end writes (null: a one-way pipe's receiving end). */
+  send: SharedArrayBuffer | null;
+  /** The ring this end reads (null: a one-way pipe's sending end). */
+  recv: SharedArrayBuffer | null;
+  codec: WireCodec;
+  /** Microseconds `recv()` polls before sleeping. */
+  spinMicros: number;
+}

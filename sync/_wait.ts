@@ -3,20 +3,9 @@
 // and signals end them, and which thread may block.
 import { _checkTimeout, _describe } from "../actors/_util.ts";
 import { _context } from "../actors/_context.ts";
+import type { SyncWaitOptions, WaitOptions } from "../actors/wait_options.ts";
 
-/** Options for an async wait: {@linkcode Lock.acquire}, `Event.wait()`... */
-export interface WaitOptions {
-  /** Longest time to wait, in milliseconds. @default {undefined} (no limit) */
-  timeoutMs?: number;
-  /** Ends the wait early, rejecting with `signal.reason`. @default {undefined} */
-  signal?: AbortSignal;
-}
-
-/** Options for a blocking wait inside a worker: {@linkcode Lock.acquireSync}, `Event.waitSync()`... */
-export interface SyncWaitOptions {
-  /** Longest time to wait, in milliseconds. @default {undefined} (no limit) */
-  timeoutMs?: number;
-}
+export type { SyncWaitOptions, WaitOptions };
 
 /** What a wait on a word ended with (`Atomics.wait`'s answer). */
 export type _WaitResult = "ok" | "not-equal" | "timed-out";

@@ -1,0 +1,568 @@
+// The shared core of every channel: a byte ring in a SharedArrayBuffer that
+// any worker (and the main thread) reads and writes directly, with no broker.
+// A short lock guards each put/take; its critical sections are synchronous
+// copies, so a worker cannot be stopped inside one (Deno ends a worker only
+// between JavaScript turns) and a producer that crashes leaves its items
+// whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
+// workers) on sequence words, woken with Atomics.notify only when a waiter
+// count says someone waits.
+import { _checkTimeout } from "../actors/_util.ts";
+import type { WireCodec } from "../actors/protocol.ts";
+import type { StandardSchemaV1 } from "./schema.ts";
+
+// Header words (Int32 indices).
+const LOCK = 0;
+const HEAD = 1; // byte offset of the oldest record
+const TAIL = 2; // byte offset where the next record goes
+const USED = 3; // bytes in use
+const COUNT = 4; // records in the ring
+const CLOSED = 5; // 1 once closed
+const PUT_SEQ = 6; // bumped after every put (consumers wait on it)
+const TAKE_SEQ = 7; // bumped after every take (producers wait on it)
+const TAKE_WAITERS = 8;
+const PUT_WAITERS = 9;
+const UNFINISHED = 10; // JoinableQueue: items put and not yet taskDone()
+const JOIN_WAITERS = 11;
+const READER_CLOSED = 12; // Pipe: the receiving end was closed
+const HEADER_BYTES = 64;
+
+/** Bytes a ring gets unless told otherwise. */
+export const _DEFAULT_BUFFER_BYTES = 1 << 20;
+
+/** Returned by `tryPut`/`tryTake` when they would have to wait. */
+export const _WOULD_WAIT: unique symbol = Symbol("would wait");
+/** Returned by `tryPut`/`tryTake` when the ring is closed (and, for takes, drained). */
+export const _CLOSED: unique symbol = Symbol("closed");
+
+// Waiters of this thread, by buffer and word. A waitAsync woken by a notify
+// from its own thread does not keep Deno's event loop alive (the loop may end
+// with the promise pending), so this thread's own puts and takes wake this
+// thread's waiters directly; other threads' wake them through Atomics.notify.
+const localWaiters = new WeakMap<SharedArrayBuffer, Map<number, Set<() => void>>>();
+let localWaiterCount = 0;
+
+function wakeLocal(buffer: SharedArrayBuffer, word: number): void {
+  if (localWaiterCount === 0) return;
+  const set = localWaiters.get(buffer)?.get(word);
+  if (set) { for (const wake of set) wake(); }
+}
+
+function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): () => void {
+  let words = localWaiters.get(buffer);
+  if (!words) localWaiters.set(buffer, words = new Map());
+  let set = words.get(word);
+  if (!set) words.set(word, set = new Set());
+  set.add(wake);
+  localWaiterCount++;
+  return () => {
+    set.delete(wake);
+    localWaiterCount--;
+  };
+}
+
+// Blocking waits are allowed only inside workers.
+const IN_WORKER = typeof (globalThis as Record<string, unknown>).WorkerGlobalScope !== "undefined";
+
+/** A byte ring over a SharedArrayBuffer, usable from any thread that holds the buffer. */
+export class _Ring {
+  readonly buffer: SharedArrayBuffer;
+  readonly #h: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #w32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #cap: number;
+  /** 0 for variable-size records (length-prefixed), else the fixed record size. */
+  readonly #fixed: number;
+  readonly #maxsize: number;
+
+  constructor(buffer: SharedArrayBuffer, codec: WireCodec, maxsize: number) {
+    this.buffer = buffer;
+    this.#h = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.#cap = buffer.byteLength - HEADER_BYTES;
+    this.#data = new Uint8Array(buffer, HEADER_BYTES, this.#cap);
+    this.#w32 = new Int32Array(buffer, HEADER_BYTES, this.#cap / 4);
+    this.#f64 = new Float64Array(buffer, HEADER_BYTES, this.#cap / 8);
+    this.#fixed = codec === "f64" ? 8 : codec === "i32" ? 4 : 0;
+    this.#maxsize = maxsize;
+  }
+
+  /** A new buffer for a ring of `bytes` data bytes (rounded up to 8). */
+  static allocate(bytes: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(HEADER_BYTES + Math.ceil(bytes / 8) * 8);
+  }
+
+  /** Data bytes: the largest record (with its 4-byte length) that fits. */
+  get capacity(): number {
+    return this.#cap;
+  }
+
+  get count(): number {
+    return Atomics.load(this.#h, COUNT);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.#h, CLOSED) === 1;
+  }
+
+  get readerClosed(): boolean {
+    return Atomics.load(this.#h, READER_CLOSED) === 1;
+  }
+
+  /** Whether a put must wait now: at maxsize, or no room even for the smallest record. */
+  get full(): boolean {
+    const h = this.#h;
+    const n = Atomics.load(h, COUNT);
+    if (this.#maxsize > 0 && n >= this.#maxsize) return true;
+    return this.#cap - Atomics.load(h, USED) < (this.#fixed || 8);
+  }
+
+  #lock(): void {
+    const h = this.#h;
+    let c = Atomics.compareExchange(h, LOCK, 0, 1);
+    if (c === 0) return;
+    for (let i = 0; i < 200 && c !== 0; i++) c = Atomics.compareExchange(h, LOCK, 0, 1);
+    if (c === 0) return;
+    // Contended and the holder is slow (descheduled by the OS): sleep on the word.
+    if (c !== 2) c = Atomics.exchange(h, LOCK, 2);
+    while (c !== 0) {
+      Atomics.wait(h, LOCK, 2, 10);
+      c = Atomics.exchange(h, LOCK, 2);
+    }
+  }
+
+  #unlock(): void {
+    if (Atomics.sub(this.#h, LOCK, 1) !== 1) {
+      Atomics.store(this.#h, LOCK, 0);
+      Atomics.notify(this.#h, LOCK, 1);
+    }
+  }
+
+  /** Stores one encoded record; `unfinished` also counts it for JoinableQueue. */
+  tryPut(bytes: Uint8Array, unfinished: boolean): boolean | typeof _CLOSED {
+    const h = this.#h;
+    const need = (bytes.length + 7) & ~3; // 4-byte length + payload, 4-aligned
+    this.#lock();
+    if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
+      this.#unlock();
+      return _CLOSED;
+    }
+    if ((this.#maxsize > 0 && h[COUNT] >= this.#maxsize) || this.#cap - h[USED] < need) {
+      this.#unlock();
+      return false;
+    }
+    let tail = h[TAIL];
+    this.#w32[tail >> 2] = bytes.length;
+    tail += 4;
+    if (tail === this.#cap) tail = 0;
+    const first = this.#cap - tail;
+    if (bytes.length <= first) this.#data.set(bytes, tail);
+    else {
+      this.#data.set(bytes.subarray(0, first), tail);
+      this.#data.set(bytes.subarray(first), 0);
+    }
+    tail = (tail + ((bytes.length + 3) & ~3)) % this.#cap;
+    h[TAIL] = tail;
+    h[USED] += need;
+    h[COUNT]++;
+    if (unfinished) h[UNFINISHED]++;
+    this.#unlock();
+    this.#afterPut();
+    return true;
+  }
+
+  /**
+   * Takes the oldest record into `into` (grown when too small) and returns its
+   * length; `_CLOSED` once closed and drained, or at once when the reader closed.
+   */
+  tryTake(into: { bytes: Uint8Array }): number | typeof _WOULD_WAIT | typeof _CLOSED {
+    const h = this.#h;
+    this.#lock();
+    if (h[COUNT] === 0 || h[READER_CLOSED] === 1) {
+      const closed = h[CLOSED] === 1 || h[READER_CLOSED] === 1;
+      this.#unlock();
+      return closed ? _CLOSED : _WOULD_WAIT;
+    }
+    let head = h[HEAD];
+    const n = this.#w32[head >> 2];
+    head += 4;
+    if (head === this.#cap) head = 0;
+    if (into.bytes.length < n) into.bytes = new Uint8Array(Math.max(n, into.bytes.length * 2));
+    const first = this.#cap - head;
+    if (n <= 64 && n <= first) {
+      // Small records: a loop beats making a view to copy from.
+      const data = this.#data;
+      const out = into.bytes;
+      for (let i = 0; i < n; i++) out[i] = data[head + i];
+    } else if (n <= first) into.bytes.set(this.#data.subarray(head, head + n));
+    else {
+      into.bytes.set(this.#data.subarray(head, this.#cap));
+      into.bytes.set(this.#data.subarray(0, n - first), first);
+    }
+    h[HEAD] = (head + ((n + 3) & ~3)) % this.#cap;
+    h[USED] -= (n + 7) & ~3;
+    h[COUNT]--;
+    this.#unlock();
+    this.#afterTake();
+    return n;
+  }
+
+  /** Puts numbers from `values[from..]` (fixed codecs); returns how many fit. */
+  tryPutNumbers(
+    values: ArrayLike<number>,
+    from: number,
+    unfinished: boolean,
+  ): number | typeof _CLOSED {
+    const h = this.#h;
+    const size = this.#fixed;
+    this.#lock();
+    if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
+      this.#unlock();
+      return _CLOSED;
+    }
+    let room = ((this.#cap - h[USED]) / size) | 0;
+    if (this.#maxsize > 0) room = Math.min(room, this.#maxsize - h[COUNT]);
+    const n = Math.min(room, values.length - from);
+    if (n <= 0) {
+      this.#unlock();
+      return 0;
+    }
+    let slot = h[TAIL] / size;
+    const slots = this.#cap / size;
+    if (size === 8) {
+      const f64 = this.#f64;
+      for (let i = 0; i < n; i++) {
+        f64[slot++] = values[from + i];
+        if (slot === slots) slot = 0;
+      }
+    } else {
+      const w32 = this.#w32;
+      for (let i = 0; i < n; i++) {
+        w32[slot++] = values[from + i];
+        if (slot === slots) slot = 0;
+      }
+    }
+    h[TAIL] = slot * size;
+    h[USED] += n * size;
+    h[COUNT] += n;
+    if (unfinished) h[UNFINISHED] += n;
+    this.#unlock();
+    this.#afterPut();
+    return n;
+  }
+
+  /** Takes up to `max` numbers into `out` (fixed codecs); returns how many. */
+  tryTakeNumbers(out: number[], max: number): number | typeof _WOULD_WAIT | typeof _CLOSED {
+    const h = this.#h;
+    const size = this.#fixed;
+    this.#lock();
+    const n = Math.min(max, h[COUNT]);
+    if (n === 0) {
+      const closed = h[CLOSED] === 1;
+      this.#unlock();
+      return closed ? _CLOSED : _WOULD_WAIT;
+    }
+    let slot = h[HEAD] / size;
+    const slots = this.#cap / size;
+    const src = size === 8 ? this.#f64 : this.#w32;
+    for (let i = 0; i < n; i++) {
+      out.push(src[slot++]);
+      if (slot === slots) slot = 0;
+    }
+    h[HEAD] = slot * size;
+    h[USED] -= n * size;
+    h[COUNT] -= n;
+    this.#unlock();
+    this.#afterTake();
+    return n;
+  }
+
+  #afterPut(): void {
+    const h = this.#h;
+    Atomics.add(h, PUT_SEQ, 1);
+    // Wake every waiter: one that was ended while waiting cannot pass a wake-up on.
+    if (Atomics.load(h, TAKE_WAITERS) > 0) {
+      Atomics.notify(h, PUT_SEQ);
+      wakeLocal(this.buffer, PUT_SEQ);
+    }
+  }
+
+  #afterTake(): void {
+    const h = this.#h;
+    Atomics.add(h, TAKE_SEQ, 1);
+    if (Atomics.load(h, PUT_WAITERS) > 0) {
+      Atomics.notify(h, TAKE_SEQ);
+      wakeLocal(this.buffer, TAKE_SEQ);
+    }
+  }
+
+  /** Marks the ring closed and wakes everyone who waits on it. */
+  close(): void {
+    Atomics.store(this.#h, CLOSED, 1);
+    this.#wakeAll();
+  }
+
+  /** Pipe: the receiving end was closed; senders fail from now on. */
+  closeReader(): void {
+    Atomics.store(this.#h, READER_CLOSED, 1);
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    const h = this.#h;
+    Atomics.add(h, PUT_SEQ, 1);
+    Atomics.add(h, TAKE_SEQ, 1);
+    for (const word of [PUT_SEQ, TAKE_SEQ, UNFINISHED]) {
+      Atomics.notify(h, word);
+      wakeLocal(this.buffer, word);
+    }
+  }
+
+  // ---- JoinableQueue ------------------------------------------------------
+
+  get unfinished(): number {
+    return Atomics.load(this.#h, UNFINISHED);
+  }
+
+  /** Counts one item done; false when none was left to count. */
+  taskDone(): boolean {
+    const h = this.#h;
+    for (;;) {
+      const n = Atomics.load(h, UNFINISHED);
+      if (n <= 0) return false;
+      if (Atomics.compareExchange(h, UNFINISHED, n, n - 1) === n) {
+        if (n === 1 && Atomics.load(h, JOIN_WAITERS) > 0) {
+          Atomics.notify(h, UNFINISHED);
+          wakeLocal(this.buffer, UNFINISHED);
+        }
+        return true;
+      }
+    }
+  }
+
+  // ---- waiting ------------------------------------------------------------
+
+  /** Waits (async) until `attempt` returns something other than `_WOULD_WAIT`. */
+  waitForTake<R>(attempt: () => R | typeof _WOULD_WAIT, limits: _Limits): Promise<R> {
+    return waitAsync(this.buffer, this.#h, PUT_SEQ, TAKE_WAITERS, attempt, limits);
+  }
+
+  /** Waits (async) until `attempt`, a put, stops returning `_WOULD_WAIT`. */
+  waitForPut<R>(attempt: () => R | typeof _WOULD_WAIT, limits: _Limits): Promise<R> {
+    return waitAsync(this.buffer, this.#h, TAKE_SEQ, PUT_WAITERS, attempt, limits);
+  }
+
+  /** Waits (async) until no item is unfinished. */
+  waitForJoin(limits: _Limits): Promise<void> {
+    const h = this.#h;
+    return waitAsync(
+      this.buffer,
+      h,
+      UNFINISHED,
+      JOIN_WAITERS,
+      () => (Atomics.load(h, UNFINISHED) <= 0 ? undefined : _WOULD_WAIT),
+      limits,
+    );
+  }
+
+  /** `waitForTake`, blocking the thread (workers only). */
+  waitForTakeSync<R>(attempt: () => R | typeof _WOULD_WAIT, limits: _SyncLimits): R {
+    return waitSync(this.#h, PUT_SEQ, TAKE_WAITERS, attempt, limits);
+  }
+
+  /** `waitForPut`, blocking the thread (workers only). */
+  waitForPutSync<R>(attempt: () => R | typeof _WOULD_WAIT, limits: _SyncLimits): R {
+    return waitSync(this.#h, TAKE_SEQ, PUT_WAITERS, attempt, limits);
+  }
+}
+
+/** How long an async wait may last, and what ends it early. */
+export interface _Limits {
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  /** The error to throw when `timeoutMs` passes. */
+  onTimeout: () => Error;
+  /** Polling before sleeping (see {@linkcode _Spin}). */
+  spin?: _Spin;
+}
+
+/**
+ * Polling before sleeping, kept per channel end. Waking a sleeping thread
+ * costs ~40 µs on a quiet machine (its core has gone idle), so a brief poll
+ * catches a quick answer far sooner. On a busy machine the poll takes the
+ * core the other side needs and misses; after 3 misses in a row the end
+ * skips polling for the next 64 waits, then tries again, which bounds what
+ * polling can waste to a few percent.
+ */
+export interface _Spin {
+  /** Longest poll, in microseconds (0: never poll). */
+  micros: number;
+  /** Polls in a row that caught nothing. */
+  misses: number;
+  /** Waits left that skip polling. */
+  skip: number;
+}
+
+/** How long a blocking wait may last. */
+export interface _SyncLimits {
+  timeoutMs: number | undefined;
+  onTimeout: () => Error;
+  /** Names the call, for the main-thread refusal. */
+  what: string;
+  /** Polling before sleeping (see {@linkcode _Spin}). */
+  spin?: _Spin;
+}
+
+/** Polls `word` until it moves from `seen` (true) or the spin's time is up (false). */
+function polled(h: Int32Array, word: number, seen: number, spin: _Spin): boolean {
+  if (spin.micros <= 0) return false;
+  if (spin.skip > 0) {
+    spin.skip--;
+    return false;
+  }
+  const until = performance.now() + spin.micros / 1000;
+  while (Atomics.load(h, word) === seen && performance.now() < until);
+  if (Atomics.load(h, word) !== seen) {
+    spin.misses = 0;
+    return true;
+  }
+  if (++spin.misses >= 3) {
+    spin.misses = 0;
+    spin.skip = 64;
+  }
+  return false;
+}
+
+async function waitAsync<R>(
+  buffer: SharedArrayBuffer,
+  h: Int32Array,
+  word: number,
+  waiters: number,
+  attempt: () => R | typeof _WOULD_WAIT,
+  limits: _Limits,
+): Promise<R> {
+  const { signal, timeoutMs } = limits;
+  let stop: { reason: unknown } | undefined;
+  // Resolves the current wait: a notify from another thread, a put or take
+  // on this thread (see localWaiters), a timeout or an abort.
+  let wake: (() => void) | undefined;
+  const halt = (reason: unknown) => {
+    stop ??= { reason };
+    wake?.();
+    Atomics.notify(h, word); // frees the pending waitAsync too
+  };
+  const timer = timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => halt(limits.onTimeout()), timeoutMs);
+  const onAbort = () => halt(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      const seen = Atomics.load(h, word);
+      const result = attempt();
+      if (result !== _WOULD_WAIT) return result;
+      if (stop) throw stop.reason;
+      if (limits.spin && polled(h, word, seen, limits.spin)) continue;
+      Atomics.add(h, waiters, 1);
+      const woken = Promise.withResolvers<void>();
+      wake = woken.resolve;
+      const removeLocal = addLocal(buffer, word, wake);
+      try {
+        const wait = Atomics.waitAsync(h, word, seen);
+        if (wait.async) {
+          wait.value.then(wake);
+          await woken.promise;
+        }
+      } finally {
+        wake = undefined;
+        removeLocal();
+        Atomics.sub(h, waiters, 1);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function waitSync<R>(
+  h: Int32Array,
+  word: number,
+  waiters: number,
+  attempt: () => R | typeof _WOULD_WAIT,
+  limits: _SyncLimits,
+): R {
+  if (!IN_WORKER) {
+    throw new Error(
+      `${limits.what} blocks its thread, which the main thread must not do; ` +
+        "use the async form (await) there, or call it inside a worker",
+    );
+  }
+  const deadline = limits.timeoutMs === undefined ? Infinity : performance.now() + limits.timeoutMs;
+  for (;;) {
+    const seen = Atomics.load(h, word);
+    const result = attempt();
+    if (result !== _WOULD_WAIT) return result;
+    const left = deadline - performance.now();
+    if (left <= 0) throw limits.onTimeout();
+    if (limits.spin && polled(h, word, seen, limits.spin)) continue;
+    Atomics.add(h, waiters, 1);
+    try {
+      Atomics.wait(h, word, seen, left);
+    } finally {
+      Atomics.sub(h, waiters, 1);
+    }
+  }
+}
+
+/** Checks a call's `timeoutMs`, naming the call ("Queue", "get()") only when it is wrong. */
+export function _timeoutOf(
+  timeoutMs: number | undefined,
+  owner: string,
+  call: string,
+): number | undefined {
+  return timeoutMs === undefined
+    ? undefined
+    : _checkTimeout(timeoutMs, `${owner}.${call} timeoutMs`);
+}
+
+/**
+ * Checks `value` with a Standard Schema validator and returns the validated
+ * value; throws a TypeError with the validator's messages when it fails.
+ */
+export function _validate<T>(
+  schema: StandardSchemaV1<unknown, T>,
+  value: unknown,
+  what: string,
+): T | Promise<T> {
+  const result = schema["~standard"].validate(value);
+  if (result instanceof Promise) return result.then((r) => checked(r, what));
+  return checked(result, what);
+}
+
+/** `_validate` for the synchronous calls: an async validator is refused clearly. */
+export function _validateSync<T>(
+  schema: StandardSchemaV1<unknown, T>,
+  value: unknown,
+  what: string,
+  call: string,
+): T {
+  const result = _validate(schema, value, what);
+  if (result instanceof Promise) {
+    result.catch(() => {});
+    throw new TypeError(
+      `${call} cannot use this schema: it validates asynchronously; use the async form instead`,
+    );
+  }
+  return result;
+}
+
+function checked<T>(result: StandardSchemaV1.Result<T>, what: string): T {
+  if (result.issues) {
+    const details = result.issues.map((issue) => {
+      const path = issue.path?.map((p) => typeof p === "object" ? p.key : p).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    });
+    throw new TypeError(`${what} was refused by the schema: ${details.join("; ")}`);
+  }
+  return result.value;
+}

@@ -1,0 +1,745 @@
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  ChannelClosedError,
+  type Connection,
+  Empty,
+  EOFError,
+  Full,
+  JoinableQueue,
+  Pipe,
+  Pool,
+  Process,
+  Queue,
+  SimpleQueue,
+  type StandardSchemaV1,
+} from "../mod.ts";
+import {
+  collectAll,
+  countItems,
+  doubleSync,
+  echoSync,
+  echoUpper,
+  getSyncTimeout,
+  handleJobs,
+  keepQueue,
+  nested,
+  produce,
+  produceForever,
+  produceRange,
+  produceThenThrow,
+  putChecked,
+  putFromMail,
+  recvOnWriter,
+  report,
+  sendNumbers,
+  sendOnClosedEnd,
+  squareInto,
+  waitForItem,
+} from "./fixtures/channel_tasks.ts";
+import { workerTest } from "./_helpers.ts";
+
+// A Standard Schema validator written by hand (zod, valibot... look the same to a channel).
+function schema<T>(check: (v: unknown) => string | undefined, async = false): StandardSchemaV1<T> {
+  const validate = (value: unknown): StandardSchemaV1.Result<T> => {
+    const problem = check(value);
+    return problem ? { issues: [{ message: problem, path: ["id"] }] } : { value: value as T };
+  };
+  return {
+    "~standard": {
+      version: 1,
+      vendor: "test",
+      validate: async ? (v) => Promise.resolve(validate(v)) : validate,
+    },
+  };
+}
+const hasNumericId = schema<{ id: number }>((v) =>
+  typeof (v as { id?: unknown })?.id === "number" ? undefined : "Expected number"
+);
+
+// ---- one thread: the queue's own rules ------------------------------------
+
+Deno.test("a queue hands items out in the order they were put", async () => {
+  const q = new Queue<number>();
+  for (let i = 0; i < 100; i++) await q.put(i);
+  const out: number[] = [];
+  for (let i = 0; i < 100; i++) out.push(await q.get());
+  assertEquals(out, Array.from({ length: 100 }, (_, i) => i));
+  q.close();
+});
+
+Deno.test("items keep what structured clone keeps", async () => {
+  const items: unknown[] = [
+    0,
+    -0,
+    2 ** 40,
+    1.5,
+    NaN,
+    "ascii",
+    "ünïcödé ✓",
+    "x".repeat(10_000),
+    true,
+    null,
+    undefined,
+    12345678901234567890n,
+    { nested: { list: [1, "two", [3]] }, missing: undefined },
+    new Date(1234),
+    new Map<unknown, unknown>([["k", { v: 1 }]]),
+    new Set([1, 2]),
+    new Uint8Array([1, 2, 3]),
+    new Float64Array([0.5]),
+    /re/gi,
+    [],
+    {},
+  ];
+  const q = new Queue<unknown>();
+  for (const item of items) await q.put(item);
+  for (const item of items) assertEquals(await q.get(), item);
+  q.close();
+});
+
+Deno.test("an item a channel cannot carry is refused at put, naming where it is", async () => {
+  const q = new Queue<unknown>();
+  class Point {
+    x = 1;
+  }
+  await assertRejects(
+    () => q.put({ a: [new Point()] }),
+    TypeError,
+    "item.a[0] is an instance of Point",
+  );
+  await assertRejects(() => q.put({ f: () => 1 }), TypeError, "item.f is a function");
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  await assertRejects(() => q.put(cyclic), RangeError, "circular");
+  await assertRejects(() => q.put({ inner: q }), TypeError, "cannot travel inside a channel item");
+  assertEquals(q.qsize(), 0);
+  q.close();
+});
+
+Deno.test("object keys and strings of every length and alphabet round-trip", async () => {
+  const q = new Queue<unknown>();
+  const items = [
+    { ab: 1, ba: 2, a: 3, abcdef: 4, abcdefg: 5, "ключ": 6, "": 7 },
+    { ba: 1, ab: 2 },
+    ["a".repeat(63), "b".repeat(64), "c".repeat(300), "é".repeat(300), "😀 mixed ascii"],
+  ];
+  for (const item of items) await q.put(item);
+  for (const item of items) assertEquals(await q.get(), item);
+  q.close();
+});
+
+Deno.test("Map and Set entries obey the same rules as the rest of an item", async () => {
+  const q = new Queue<unknown>();
+  class Point {}
+  await assertRejects(
+    () => q.put({ m: new Map([["k", new Point()]]) }),
+    TypeError,
+    "item.m<value 0> is an instance of Point",
+  );
+  await assertRejects(() => q.put(new Set([() => 1])), TypeError, "item<item 0> is a function");
+  assertEquals(q.qsize(), 0);
+  q.close();
+});
+
+Deno.test("maxsize: full() and putNowait() throwing Full", () => {
+  const q = new Queue<number>({ maxsize: 2 });
+  assertEquals(q.maxsize, 2);
+  q.putNowait(1);
+  assert(!q.full());
+  q.putNowait(2);
+  assert(q.full());
+  assertEquals(q.qsize(), 2);
+  const error = assertThrows(() => q.putNowait(3), Full, "maxsize 2");
+  assertInstanceOf(error, Full);
+  q.close();
+});
+
+Deno.test("put() waits while full and throws Full after timeoutMs", async () => {
+  const q = new Queue<number>({ maxsize: 1 });
+  await q.put(1);
+  await assertRejects(() => q.put(2, { timeoutMs: 30 }), Full, "stayed full for 30 ms");
+  assertEquals(q.qsize(), 1);
+  q.close();
+});
+
+Deno.test("put() that waits goes through once a get() makes room", async () => {
+  const q = new Queue<string>({ maxsize: 1 });
+  await q.put("first");
+  const waiting = q.put("second");
+  assertEquals(await q.get(), "first");
+  await waiting;
+  assertEquals(await q.get(), "second");
+  q.close();
+});
+
+Deno.test("get() throws Empty after timeoutMs; getNowait() at once", async () => {
+  const q = new Queue<number>();
+  assert(q.empty());
+  assertThrows(() => q.getNowait(), Empty);
+  await assertRejects(() => q.get({ timeoutMs: 30 }), Empty, "stayed empty for 30 ms");
+  q.close();
+});
+
+Deno.test("get() stops with the signal's reason when aborted", async () => {
+  const q = new Queue<number>();
+  const controller = new AbortController();
+  const pending = q.get({ signal: controller.signal });
+  controller.abort(new Error("no longer needed"));
+  await assertRejects(() => pending, Error, "no longer needed");
+  const aborted = AbortSignal.abort(new Error("already aborted"));
+  await assertRejects(() => q.put(1, { signal: aborted }), Error, "already aborted");
+  q.close();
+});
+
+Deno.test("bad timeouts are refused naming the option", async () => {
+  const q = new Queue<number>();
+  await assertRejects(() => q.get({ timeoutMs: -1 }), RangeError, "get() timeoutMs");
+  assertThrows(() => new Queue({ maxsize: -1 }), RangeError, "'maxsize'");
+  assertThrows(() => new Queue({ bufferBytes: 1.5 }), RangeError, "'bufferBytes'");
+  q.close();
+});
+
+Deno.test("an item bigger than the buffer is refused, naming bufferBytes", async () => {
+  const q = new Queue<string>({ bufferBytes: 1024 });
+  await assertRejects(() => q.put("x".repeat(2000)), RangeError, "'bufferBytes'");
+  assertEquals(q.qsize(), 0);
+  q.close();
+});
+
+Deno.test("a full byte buffer makes put() wait, not drop", async () => {
+  const q = new Queue<string>({ bufferBytes: 256 });
+  const item = "y".repeat(50);
+  let put = 0;
+  while (!q.full()) {
+    try {
+      q.putNowait(item);
+      put++;
+    } catch (error) {
+      assertInstanceOf(error, Full);
+      assertStringIncludes((error as Error).message, "'bufferBytes'");
+      break;
+    }
+  }
+  const late = q.put("late");
+  for (let i = 0; i < put; i++) assertEquals(await q.get(), item);
+  await late;
+  assertEquals(await q.get(), "late");
+  q.close();
+});
+
+Deno.test("close(): puts fail, gets drain then fail, for await ends", async () => {
+  const q = new Queue<number>();
+  await q.put(1);
+  await q.put(2);
+  q.close();
+  assert(q.closed);
+  await assertRejects(() => q.put(3), ChannelClosedError, "closed Queue");
+  assertThrows(() => q.putNowait(3), ChannelClosedError);
+  const seen: number[] = [];
+  for await (const item of q) seen.push(item);
+  assertEquals(seen, [1, 2]);
+  await assertRejects(() => q.get(), ChannelClosedError, "no items left");
+});
+
+Deno.test("close() wakes a get() that waits", async () => {
+  const q = new Queue<number>();
+  const waiting = q.get();
+  q.close();
+  await assertRejects(() => waiting, ChannelClosedError);
+});
+
+Deno.test("getSync() and putSync() are refused on the main thread", () => {
+  const q = new Queue<number>();
+  assertThrows(() => q.getSync(), Error, "main thread must not");
+  assertThrows(() => q.putSync(1), Error, "main thread must not");
+  q.close();
+});
+
+Deno.test("schema: a bad item is refused with the validator's message and nothing is put", async () => {
+  const q = new Queue<{ id: number }>({ schema: hasNumericId });
+  await q.put({ id: 1 });
+  await assertRejects(
+    () => q.put({ id: "x" } as unknown as { id: number }),
+    TypeError,
+    "refused by the schema: id: Expected number",
+  );
+  assertThrows(() => q.putNowait({} as { id: number }), TypeError, "Expected number");
+  assertEquals(q.qsize(), 1);
+  q.close();
+});
+
+Deno.test("schema: an async validator works with put() and is refused by putNowait()", async () => {
+  const q = new Queue<{ id: number }>({
+    schema: schema<{ id: number }>(
+      (v) => typeof (v as { id?: unknown }).id === "number" ? undefined : "bad",
+      true,
+    ),
+  });
+  await q.put({ id: 1 });
+  await assertRejects(() => q.put({ id: "1" } as unknown as { id: number }), TypeError, "bad");
+  assertThrows(() => q.putNowait({ id: 2 }), TypeError, "validates asynchronously");
+  assertEquals(q.qsize(), 1);
+  q.close();
+});
+
+Deno.test("schema: a non-validator is refused", () => {
+  assertThrows(
+    () => new Queue({ schema: {} as StandardSchemaV1<number> }),
+    TypeError,
+    "Standard Schema",
+  );
+});
+
+Deno.test("withSchema() gives a checked view of the same queue", async () => {
+  const q = new Queue<{ id: number }>();
+  const checked = q.withSchema(hasNumericId);
+  await assertRejects(() => checked.put({} as { id: number }), TypeError, "Expected number");
+  await checked.put({ id: 7 });
+  assertEquals(await q.get(), { id: 7 });
+  q.close();
+  assert(checked.closed);
+});
+
+Deno.test("numeric codecs carry numbers in bulk and refuse anything else", async () => {
+  const q = new Queue<number>({ codec: "f64" });
+  const values = Array.from({ length: 10_000 }, (_, i) => i + 0.5);
+  await q.putMany(values);
+  assertEquals(q.qsize(), 10_000);
+  const out: number[] = [];
+  while (out.length < values.length) out.push(...await q.getMany(4096));
+  assertEquals(out, values);
+  await assertRejects(() => q.put("1" as unknown as number), TypeError, 'codec "f64"');
+  const ints = new Queue<number>({ codec: "i32" });
+  await assertRejects(() => ints.put(1.5), TypeError, "32-bit integers");
+  await ints.put(-3);
+  assertEquals(await ints.get(), -3);
+  q.close();
+  ints.close();
+});
+
+Deno.test("JoinableQueue: taskDone() more times than items is an error; join() waits", async () => {
+  const q = new JoinableQueue<number>();
+  await q.join({ timeoutMs: 10 });
+  await q.put(1);
+  await q.put(2);
+  const joined = q.join();
+  let done = false;
+  joined.then(() => done = true);
+  await q.get();
+  q.taskDone();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert(!done, "join() waits for every item");
+  await q.get();
+  q.taskDone();
+  await joined;
+  assertThrows(() => q.taskDone(), Error, "more times than items were put");
+  q.close();
+});
+
+Deno.test("JoinableQueue: join() times out with a TimeoutError", async () => {
+  const q = new JoinableQueue<number>();
+  await q.put(1);
+  const error = await assertRejects(() => q.join({ timeoutMs: 20 }), DOMException);
+  assertEquals(error.name, "TimeoutError");
+  q.close();
+});
+
+Deno.test("SimpleQueue has no item limit", async () => {
+  const q = new SimpleQueue<number>();
+  assertEquals(q.maxsize, 0);
+  for (let i = 0; i < 1000; i++) q.putNowait(i);
+  assertEquals(await q.get(), 0);
+  q.close();
+});
+
+// ---- one thread: pipes ---------------------------------------------------------
+
+Deno.test("a duplex pipe carries items both ways", async () => {
+  const [a, b] = Pipe<string, number>();
+  await a.send("ping");
+  assertEquals(await b.recv(), "ping");
+  await b.send(1);
+  assertEquals(await a.recv(), 1);
+  a.close();
+  b.close();
+});
+
+Deno.test("recv() after the other end closed drains, then throws EOFError", async () => {
+  const [a, b] = Pipe<number>();
+  await a.send(1);
+  a.close();
+  assert(await b.poll());
+  assertEquals(await b.recv(), 1);
+  assert(await b.poll(), "poll() is true when recv() would throw EOFError at once");
+  await assertRejects(() => b.recv(), EOFError, "other end was closed");
+  await assertRejects(() => b.send(2), ChannelClosedError, "other end of the pipe was closed");
+  b.close();
+});
+
+Deno.test("a connection after its own close() is a clear error", async () => {
+  const [a, b] = Pipe<number>();
+  a.close();
+  assert(a.closed);
+  await assertRejects(() => a.send(1), ChannelClosedError, "was closed");
+  await assertRejects(() => a.recv(), ChannelClosedError, "was closed");
+  b.close();
+});
+
+Deno.test("a one-way pipe refuses the wrong direction", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  assert(reader.readable && !reader.writable);
+  assert(writer.writable && !writer.readable);
+  await assertRejects(
+    () => (reader as unknown as Connection<number, number>).send(1),
+    TypeError,
+    "receiving end of a one-way pipe",
+  );
+  await assertRejects(
+    () => (writer as unknown as Connection<number, number>).recv(),
+    TypeError,
+    "sending end of a one-way pipe",
+  );
+  await writer.send(5);
+  assertEquals(await reader.recv(), 5);
+  reader.close();
+  writer.close();
+});
+
+Deno.test("poll() waits up to timeoutMs and says whether something came", async () => {
+  const [a, b] = Pipe<number>();
+  assertEquals(await b.poll(), false);
+  assertEquals(await b.poll(20), false);
+  setTimeout(() => a.send(1), 10);
+  assertEquals(await b.poll(2000), true);
+  assertEquals(await b.recv(), 1);
+  a.close();
+  b.close();
+});
+
+Deno.test("recv() times out with a TimeoutError", async () => {
+  const [a, b] = Pipe<number>();
+  const error = await assertRejects(() => b.recv({ timeoutMs: 20 }), DOMException);
+  assertEquals(error.name, "TimeoutError");
+  a.close();
+  b.close();
+});
+
+Deno.test("pipe schemas check each direction at the sender", async () => {
+  const [a, b] = Pipe<{ id: number }, string>({
+    schema: hasNumericId,
+    replySchema: schema<string>((v) => typeof v === "string" ? undefined : "Expected string"),
+  });
+  await assertRejects(() => a.send({} as { id: number }), TypeError, "Expected number");
+  await assertRejects(() => b.send(1 as unknown as string), TypeError, "Expected string");
+  assertEquals(await b.poll(), false);
+  assertEquals(await a.poll(), false);
+  a.close();
+  b.close();
+});
+
+Deno.test("new Connection() is refused: ends come from Pipe()", async () => {
+  const { Connection } = await import("../mod.ts");
+  assertThrows(() => new Connection(), TypeError, "comes from Pipe()");
+});
+
+// ---- across workers --------------------------------------------------------
+
+workerTest("a producer process and a consumer process share a queue", async () => {
+  const q = new Queue<{ p: number; i: number }>();
+  const producer = new Process({ target: produce, args: [q, 0, 500] });
+  const consumer = new Process({ target: collectAll, args: [q] });
+  consumer.start();
+  producer.start();
+  assertEquals(await producer.join(), 0);
+  q.close();
+  const seen = await consumer.receive<{ p: number; i: number }[]>();
+  await consumer.join();
+  assertEquals(seen.map((x) => x.i), Array.from({ length: 500 }, (_, i) => i));
+});
+
+workerTest("items from each producer arrive in the order it put them", async () => {
+  const q = new Queue<{ p: number; i: number }>({ maxsize: 16 });
+  const producers = [0, 1, 2].map((p) => new Process({ target: produce, args: [q, p, 2000] }));
+  producers.forEach((p) => p.start());
+  const last = [-1, -1, -1];
+  for (let n = 0; n < 6000; n++) {
+    const { p, i } = await q.get();
+    assertEquals(i, last[p] + 1, `producer ${p} out of order`);
+    last[p] = i;
+  }
+  for (const p of producers) await p.join();
+  q.close();
+});
+
+workerTest("1,000,000 items through 3 producers and 3 consumers arrive exactly once", async () => {
+  const total = 1_000_000;
+  const q = new Queue<number>({ maxsize: 10_000 });
+  const counts = new Int32Array(new SharedArrayBuffer(total * 4));
+  const share = Math.ceil(total / 3);
+  const producers = [0, 1, 2].map((k) =>
+    new Process({
+      target: produceRange,
+      args: [q, k * share, Math.min(share, total - k * share)],
+    })
+  );
+  const consumers = [0, 1, 2].map(() => new Process({ target: countItems, args: [q, counts] }));
+  [...consumers, ...producers].forEach((p) => p.start());
+  for (const p of producers) assertEquals(await p.join(), 0);
+  q.close();
+  for (const p of consumers) assertEquals(await p.join(), 0);
+  let missing = 0;
+  let doubled = 0;
+  for (let i = 0; i < total; i++) {
+    if (counts[i] === 0) missing++;
+    else if (counts[i] > 1) doubled++;
+  }
+  assertEquals({ missing, doubled }, { missing: 0, doubled: 0 });
+});
+
+workerTest("items put by a producer that then crashes are still delivered", async () => {
+  const q = new Queue<number>();
+  const producer = new Process({ target: produceThenThrow, args: [q, 100] });
+  producer.start();
+  await assertRejects(() => producer.join(), Error, "producer crashed");
+  const out: number[] = [];
+  while (!q.empty()) out.push(q.getNowait());
+  assertEquals(out, Array.from({ length: 100 }, (_, i) => i));
+  q.close();
+});
+
+workerTest("a producer terminated mid-stream leaves every item it put whole", async () => {
+  const q = new Queue<number>();
+  const producer = new Process({ target: produceForever, args: [q] });
+  producer.start();
+  assertEquals(await producer.receive(), "twenty");
+  producer.terminate();
+  await producer.join();
+  const out: number[] = [];
+  while (!q.empty()) out.push(q.getNowait());
+  assertGreater(out.length, 20);
+  assertEquals(out, Array.from({ length: out.length }, (_, i) => i));
+  await q.put(-1);
+  assertEquals(await q.get(), -1, "the queue still works");
+  q.close();
+});
+
+workerTest("a consumer terminated while waiting does not swallow the next item", async () => {
+  const q = new Queue<number>();
+  const victim = new Process({ target: waitForItem, args: [q] });
+  victim.start();
+  assertEquals(await victim.receive(), "waiting");
+  await new Promise((resolve) => setTimeout(resolve, 20)); // let it reach its wait
+  victim.terminate();
+  await victim.join();
+  const survivor = new Process({ target: waitForItem, args: [q] });
+  survivor.start();
+  assertEquals(await survivor.receive(), "waiting");
+  const producer = new Process({ target: produceRange, args: [q, 41, 1] });
+  producer.start();
+  await producer.join();
+  assertEquals(await survivor.receive({ timeoutMs: 5000 }), 41);
+  await survivor.join();
+  q.close();
+});
+
+workerTest("a process with no permissions uses a queue and a pipe it was given", async () => {
+  const q = new Queue<{ p: number; i: number }>();
+  const producer = new Process({ target: produce, args: [q, 7, 3], permissions: "none" });
+  producer.start();
+  assertEquals(await producer.join(), 0);
+  assertEquals([q.getNowait(), q.getNowait(), q.getNowait()].map((x) => x.i), [0, 1, 2]);
+  q.close();
+  const [mine, theirs] = Pipe<string>();
+  const echo = new Process({ target: echoUpper, args: [theirs], permissions: "none" });
+  echo.start();
+  await mine.send("quiet");
+  assertEquals(await mine.recv(), "QUIET");
+  mine.close();
+  assertEquals(await echo.join(), 0);
+});
+
+workerTest("queues nested in objects and arrays in args arrive usable", async () => {
+  const a = new Queue<string>();
+  const b = new Queue<string>();
+  const p = new Process({ target: nested, args: [{ deep: { q: a }, list: [b] }] });
+  p.start();
+  assertEquals(await p.join(), 0);
+  assertEquals(await a.get(), "from deep");
+  assertEquals(await b.get(), "from list");
+  a.close();
+  b.close();
+});
+
+workerTest("a queue sent in mail to a running process arrives usable", async () => {
+  const q = new Queue<string>();
+  const p = new Process({ target: putFromMail });
+  p.start();
+  p.send({ queue: q, items: ["x", "y"] });
+  assertEquals(await p.join(), 0);
+  assertEquals([await q.get(), await q.get()], ["x", "y"]);
+  q.close();
+});
+
+workerTest("a queue in pool task arguments arrives usable", async () => {
+  const q = new Queue<number>();
+  await using pool = new Pool({ processes: 2 });
+  const done = await pool.starmap(squareInto, [[2, q], [3, q], [4, q]]);
+  assertEquals(done, [2, 3, 4]);
+  const squares = [await q.get(), await q.get(), await q.get()].sort((x, y) => x - y);
+  assertEquals(squares, [4, 9, 16]);
+  q.close();
+});
+
+workerTest("a received queue has no schema until withSchema() gives it one", async () => {
+  const q = new Queue<number>({ schema: hasNumericId as unknown as StandardSchemaV1<number> });
+  const p = new Process({ target: putChecked, args: [q] });
+  p.start();
+  assertStringIncludes(await p.receive<string>(), "refused by the schema: not even");
+  await p.join();
+  assertEquals([q.qsize(), await q.get()], [1, 2]);
+  q.close();
+});
+
+workerTest("a queue in a pool's initArgs arrives usable in every worker", async () => {
+  const q = new Queue<string>();
+  await using pool = new Pool({ processes: 2, initializer: keepQueue, initArgs: [q] });
+  await pool.map(report, [1, 2, 3, 4], { chunksize: 1 });
+  const got = [await q.get(), await q.get(), await q.get(), await q.get()].sort();
+  assertEquals(got, ["item 1", "item 2", "item 3", "item 4"]);
+  q.close();
+});
+
+workerTest("passing a closed queue or connection to a process is a clear error", () => {
+  const q = new Queue<number>();
+  q.close();
+  assertThrows(
+    () => new Process({ target: collectAll, args: [q] }).start(),
+    ChannelClosedError,
+    "args[0] is a closed Queue",
+  );
+  const [a, b] = Pipe<string>();
+  a.close();
+  assertThrows(
+    () => new Process({ target: echoUpper, args: [a] }).start(),
+    ChannelClosedError,
+    "closed Connection",
+  );
+  b.close();
+});
+
+workerTest("getSync()/putSync() block inside a worker", async () => {
+  const input = new Queue<number>();
+  const output = new Queue<number>();
+  const p = new Process({ target: doubleSync, args: [input, output, 3] });
+  p.start();
+  for (const n of [1, 2, 3]) await input.put(n);
+  assertEquals([await output.get(), await output.get(), await output.get()], [2, 4, 6]);
+  assertEquals(await p.join(), 0);
+  input.close();
+  output.close();
+});
+
+workerTest("getSync() in a worker throws Empty after timeoutMs", async () => {
+  const q = new Queue<number>();
+  const p = new Process({ target: getSyncTimeout, args: [q] });
+  p.start();
+  assertEquals(await p.receive(), "Empty");
+  await p.join();
+  q.close();
+});
+
+workerTest("JoinableQueue: join() in the parent waits for taskDone() in a child", async () => {
+  const q = new JoinableQueue<number>();
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: handleJobs, args: [q, 5, done] });
+  p.start();
+  for (let i = 0; i < 5; i++) await q.put(i);
+  await q.join({ timeoutMs: 10_000 });
+  assertEquals(Atomics.load(done, 0), 5);
+  await p.join();
+  q.close();
+});
+
+workerTest("two processes talk over a duplex pipe; closing ends the other side", async () => {
+  const [mine, theirs] = Pipe<string>();
+  const p = new Process({ target: echoUpper, args: [theirs] });
+  p.start();
+  for (const word of ["one", "two", "three"]) {
+    await mine.send(word);
+    assertEquals(await mine.recv(), word.toUpperCase());
+  }
+  mine.close();
+  assertEquals(await p.join(), 0);
+  theirs.close();
+});
+
+workerTest("recvSync()/sendSync() in a worker, and EOFError when the parent closes", async () => {
+  const [mine, theirs] = Pipe<number>();
+  const p = new Process({ target: echoSync, args: [theirs] });
+  p.start();
+  let n = 0;
+  for (let i = 0; i < 100; i++) {
+    await mine.send(n);
+    n = await mine.recv();
+  }
+  assertEquals(n, 100);
+  mine.close();
+  assertEquals(await p.join(), 0);
+});
+
+workerTest("close() closes an end for every process holding it, and says so", async () => {
+  const [mine, theirs] = Pipe<string>();
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: sendOnClosedEnd, args: [theirs, flag] });
+  p.start();
+  assertEquals(await p.receive(), "started");
+  theirs.close(); // Python's habit of closing the child's end in the parent does not carry over
+  Atomics.store(flag, 0, 1);
+  assertEquals(
+    await p.receive(),
+    "ChannelClosedError: Connection.send() on a connection that was closed in another process " +
+      "(close() closes an end for every holder)",
+  );
+  await p.join();
+  await assertRejects(() => mine.recv(), EOFError);
+  mine.close();
+});
+
+workerTest("a one-way pipe from a child: recv until EOFError", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  const p = new Process({ target: sendNumbers, args: [writer, 50] });
+  p.start();
+  const out: number[] = [];
+  for (;;) {
+    try {
+      out.push(await reader.recv());
+    } catch (error) {
+      assertInstanceOf(error, EOFError);
+      break;
+    }
+  }
+  assertEquals(out, Array.from({ length: 50 }, (_, i) => i));
+  await p.join();
+  reader.close();
+});
+
+workerTest("a one-way pipe's sending end refuses recv() in the child too", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  const p = new Process({ target: recvOnWriter, args: [writer] });
+  p.start();
+  assertStringIncludes(
+    await p.receive<string>(),
+    "TypeError: Connection.recv() on the sending end",
+  );
+  await p.join();
+  reader.close();
+  writer.close();
+});
