@@ -58,6 +58,13 @@ if (import.meta.main) {
       );
     }
     if (cores > 1 && speedup < least) {
+      // Other programs holding the cores leave nothing to speed up with; say
+      // so instead of failing. On an idle machine, a small speedup is a bug.
+      const [load] = Deno.loadavg();
+      if (load >= cores) {
+        console.log(`${what}: the machine is busy (load ${load.toFixed(1)}), speedup not checked`);
+        return;
+      }
       throw new Error(`${what}: expected a speedup near ${cores}x, got ${speedup.toFixed(2)}x`);
     }
   };
