@@ -1,5 +1,6 @@
 // The pool benchmark as a program: it runs, checks every case's results, and reports.
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import * as troupe from "../mod.ts";
 
 const script = new URL("../bench/pool_compare.ts", import.meta.url).pathname;
 
@@ -24,6 +25,10 @@ Deno.test("bench:pool --quick --no-peers measures every Troupe and raw case into
   assertMatch(out, new RegExp(`\\| \`map\` 10,000 × square, chunksize 1 \\| ${rate} \\| ${rate}`));
   assertMatch(out, new RegExp(`\\| \`apply\` × 10,000, all at once \\| ${rate} \\| ${rate}`));
   assertMatch(out, new RegExp(`\\| \`applyAsync\` × 10,000, all at once \\| ${rate} \\| ${rate}`));
+  if ("ProcessPoolExecutor" in troupe) {
+    const submit = `\\| \`ProcessPoolExecutor.submit\` × 10,000, all at once \\| ${rate} \\|`;
+    assertMatch(out, new RegExp(submit));
+  }
   assertMatch(out, /\| `apply` round trip [^|]*\| \d+ µs \| \d+ µs/);
   assertMatch(out, /\| fib\(30\) [^|]*\| [\d.]+x \| [\d.]+x/);
   assertStringIncludes(out, "piscina, tinypool and Python skipped: --no-peers.");
