@@ -4,7 +4,7 @@
 // still spread over every worker. Jobs dispatched together travel in one
 // message. A worker that dies is replaced; the job it was running fails with
 // how it died, and the jobs queued behind it move to other workers.
-import { _outbox, _prepare } from "../actors/_clone.ts";
+import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
@@ -29,15 +29,10 @@ import type {
 export interface _JobOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
-  /** Called when the job is handed to a worker. */
-  onDispatch?: () => void;
 }
 
-/** A submitted job, as its submitter may cancel it. */
-export interface _JobHandle {
-  /** Drops the job if no worker has it yet; returns whether it did. */
-  cancelQueued(reason: unknown): boolean;
-}
+/** A submitted job, for {@linkcode _PoolEngine.cancelIfQueued}. */
+export type _JobHandle = object;
 
 /** Told once how a job ended: its error, or one value per call. */
 export type _JobDone = (error: unknown, values?: unknown[]) => void;
@@ -54,8 +49,8 @@ interface Job {
   modules: string[];
   transfer: Transferable[];
   done: _JobDone;
-  cleanup(): void;
-  onDispatch: (() => void) | undefined;
+  /** Clears the job's timer and signal listener, when it has them. */
+  cleanup: (() => void) | undefined;
   slot: Slot | undefined;
   settled: boolean;
 }
@@ -139,6 +134,13 @@ const SHORT_MS = 10;
 const MAX_DEPTH = 512;
 // Jobs of at least this many one-number calls travel as a Float64Array.
 const PACK_MIN = 64;
+const NO_TRANSFER: Transferable[] = [];
+
+/** Whether a value may hold something to check or swap before it is posted. */
+function needsWalk(value: unknown): boolean {
+  const type = typeof value;
+  return (type === "object" && value !== null) || type === "function" || type === "symbol";
+}
 
 /** The engine behind `Pool` and `ProcessPoolExecutor`. */
 export class _PoolEngine {
@@ -153,6 +155,8 @@ export class _PoolEngine {
   #broken: Error | undefined;
   #idle = Promise.withResolvers<void>();
   #dispatchScheduled = false;
+  /** `[module]` for each task module, shared by the jobs that need nothing else. */
+  #taskModules = new Map<string, string[]>();
   /** Smoothed time one job takes in a worker, in ms (undefined until measured). */
   #jobMs: number | undefined;
 
@@ -246,13 +250,14 @@ export class _PoolEngine {
   ): _JobHandle {
     const refuse = (error: unknown): _JobHandle => {
       done(error);
-      return { cancelQueued: () => false };
+      return {};
     };
     if (this.#state !== "open") {
       return refuse(new Error(`Pool is ${this.#state}; it takes no new tasks`));
     }
     if (this.#broken) return refuse(this.#broken);
-    const out = _outbox();
+    // Made only when an argument is an object: plain numbers and strings need no walk.
+    let out: _Outbox | undefined;
     let numeric = !spread && calls.length >= PACK_MIN;
     try {
       if (spread) {
@@ -268,9 +273,14 @@ export class _PoolEngine {
           }
           let copy: unknown[] | undefined;
           for (let j = 0; j < args.length; j++) {
-            const sent = _prepare(args[j], many ? `item ${i} args[${j}]` : `args[${j}]`, out);
-            if (sent !== args[j]) copy ??= args.slice();
-            if (copy) copy[j] = sent;
+            const arg = args[j];
+            if (!needsWalk(arg)) continue;
+            const sent = _prepare(
+              arg,
+              many ? `item ${i} args[${j}]` : `args[${j}]`,
+              out ??= _outbox(),
+            );
+            if (sent !== arg) (copy ??= args.slice())[j] = sent;
           }
           if (copy) calls[i] = copy;
         }
@@ -279,9 +289,7 @@ export class _PoolEngine {
           const item = calls[i];
           if (typeof item === "number") continue;
           numeric = false;
-          if (typeof item === "object" || typeof item === "function" || typeof item === "symbol") {
-            calls[i] = _prepare(item, `item ${i}`, out);
-          }
+          if (needsWalk(item)) calls[i] = _prepare(item, `item ${i}`, out ??= _outbox());
         }
       }
     } catch (error) {
@@ -289,57 +297,70 @@ export class _PoolEngine {
     }
     const { signal, timeoutMs } = options;
     if (signal?.aborted) return refuse(signal.reason);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => this.#cancel(job, signal!.reason);
+    let modules = this.#taskModules.get(ref.module);
+    if (!modules) this.#taskModules.set(ref.module, modules = [ref.module]);
+    if (out && out.modules.size > 0) modules = [ref.module, ...out.modules];
     const job: Job = {
       id: this.#nextId++,
       ref,
       calls,
       spread,
-      wired: out.wired,
+      wired: out?.wired ?? false,
       numeric,
-      modules: [ref.module, ...out.modules],
-      transfer: out.transfer,
+      modules,
+      transfer: out?.transfer ?? NO_TRANSFER,
       done,
-      onDispatch: options.onDispatch,
       slot: undefined,
       settled: false,
-      cleanup: () => {
+      cleanup: undefined,
+    };
+    if (signal || timeoutMs !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => this.#cancel(job, signal!.reason);
+      job.cleanup = () => {
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-      },
-    };
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () =>
-          this.#cancel(
-            job,
-            new DOMException(
-              `task '${ref.key}' did not finish within ${timeoutMs} ms`,
-              "TimeoutError",
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            this.#cancel(
+              job,
+              new DOMException(
+                `task '${ref.key}' did not finish within ${timeoutMs} ms`,
+                "TimeoutError",
+              ),
             ),
-          ),
-        timeoutMs,
-      );
+          timeoutMs,
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    for (const m of job.modules) this.#modules.add(m);
+    for (const m of modules) this.#modules.add(m);
     this.#queue.push(job);
     this.#queued++;
     this.#scheduleDispatch();
-    return {
-      cancelQueued: (reason) => {
-        if (job.settled || job.slot) return false;
-        this.#cancel(job, reason);
-        return true;
-      },
-    };
+    return job;
+  }
+
+  /** Whether a worker has the job (it runs, or waits in that worker's queue). */
+  dispatched(handle: _JobHandle): boolean {
+    const job = handle as Job;
+    return job.settled === false && job.slot !== undefined;
+  }
+
+  /** Drops a job if no worker has it yet, failing it with `reason`; returns whether it did. */
+  cancelIfQueued(handle: _JobHandle, reason: unknown): boolean {
+    const job = handle as Job;
+    if (job.settled !== false || job.slot) return false;
+    this.#cancel(job, reason);
+    return true;
   }
 
   #settle(job: Job, error: unknown, values?: unknown[]): void {
     if (job.settled) return;
     job.settled = true;
-    job.cleanup();
+    job.cleanup?.();
     job.done(error, values);
   }
 
@@ -431,7 +452,6 @@ export class _PoolEngine {
       let batch = batches.get(slot);
       if (!batch) batches.set(slot, batch = []);
       batch.push(job);
-      job.onDispatch?.();
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);

@@ -6,13 +6,7 @@
  */
 import { _checkTimeout, _describe } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import {
-  _chunkReader,
-  type _JobHandle,
-  type _JobOptions,
-  _PoolEngine,
-  _positiveInt,
-} from "./_engine.ts";
+import { _chunkReader, type _JobHandle, _PoolEngine, _positiveInt } from "./_engine.ts";
 import type { CallOptions, PoolOptions, TaskFunction, TaskResult } from "./pool.ts";
 
 /** The error a cancelled {@linkcode Future} rejects with, as Python's `CancelledError`. */
@@ -28,16 +22,17 @@ export class CancelledError extends Error {
   }
 }
 
-type FutureState = "pending" | "running" | "cancelled" | "finished";
-
 interface FutureInternals {
-  state: FutureState;
-  handle: _JobHandle | undefined;
-  outcome: { failed: boolean } | undefined;
-  callbacks: ((future: Future<unknown>) => void)[];
+  /** "pending" covers queued and running; the engine knows which. */
+  state: "pending" | "cancelled" | "finished";
+  failed: boolean;
+  engine: _PoolEngine;
+  job: _JobHandle;
+  callbacks: ((future: Future<unknown>) => void)[] | undefined;
 }
 
 const internals = new WeakMap<Future<unknown>, FutureInternals>();
+const NO_JOB: _JobHandle = {};
 
 function inside(future: Future<unknown>): FutureInternals {
   const it = internals.get(future);
@@ -96,7 +91,9 @@ export class Future<T> extends Promise<T> {
   cancel(): boolean {
     const it = inside(this as Future<unknown>);
     if (it.state === "cancelled") return true;
-    if (it.state !== "pending" || !it.handle?.cancelQueued(new CancelledError())) return false;
+    if (it.state !== "pending" || !it.engine.cancelIfQueued(it.job, new CancelledError())) {
+      return false;
+    }
     it.state = "cancelled";
     return true;
   }
@@ -108,7 +105,8 @@ export class Future<T> extends Promise<T> {
 
   /** Whether a worker has the call now. */
   running(): boolean {
-    return inside(this as Future<unknown>).state === "running";
+    const it = inside(this as Future<unknown>);
+    return it.state === "pending" && it.engine.dispatched(it.job);
   }
 
   /** Whether the call finished or was cancelled. */
@@ -165,7 +163,7 @@ export class Future<T> extends Promise<T> {
   addDoneCallback(fn: (future: Future<T>) => void): void {
     const it = inside(this as Future<unknown>);
     if (this.done()) runCallback(fn as (f: Future<unknown>) => void, this as Future<unknown>);
-    else it.callbacks.push(fn as (f: Future<unknown>) => void);
+    else (it.callbacks ??= []).push(fn as (f: Future<unknown>) => void);
   }
 }
 
@@ -290,41 +288,38 @@ export class ProcessPoolExecutor {
       throw new Error(`cannot ${what}() after shutdown(): the executor takes no new calls`);
     }
     const ref = _requireTaskRef(fn, "ProcessPoolExecutor task");
-    const it: FutureInternals = {
-      state: "pending",
-      handle: undefined,
-      outcome: undefined,
-      callbacks: [],
-    };
-    const jobOptions: _JobOptions = {
-      ...options,
-      onDispatch: () => {
-        if (it.state === "pending") it.state = "running";
-      },
-    };
     let resolve!: (value: unknown) => void;
     let reject!: (error: unknown) => void;
     const future = new Future<unknown>((res, rej) => {
       resolve = res;
       reject = rej;
     });
+    const it: FutureInternals = {
+      state: "pending",
+      failed: false,
+      engine: this.#engine,
+      job: NO_JOB,
+      callbacks: undefined,
+    };
     internals.set(future, it);
     this.#pending.add(future);
-    it.handle = this.#engine.enqueue(ref, calls, spread, jobOptions, (error, values) => {
+    it.job = this.#engine.enqueue(ref, calls, spread, options, (error, values) => {
       if (error === undefined) {
         it.state = "finished";
         resolve(spread ? values![0] : values);
       } else {
         if (it.state !== "cancelled") {
           it.state = "finished";
-          it.outcome = { failed: true };
+          it.failed = true;
         }
         // Like Python's, a future keeps its error for whoever asks (await, result(), exception()).
         future.catch(() => {});
         reject(error);
       }
       this.#pending.delete(future);
-      for (const cb of it.callbacks.splice(0)) runCallback(cb, future);
+      const callbacks = it.callbacks;
+      it.callbacks = undefined;
+      if (callbacks) { for (const cb of callbacks) runCallback(cb, future); }
     });
     return future;
   }
@@ -423,8 +418,7 @@ export interface WaitResult<T> {
 }
 
 function failed(future: Future<unknown>): boolean {
-  const it = inside(future);
-  return it.state === "finished" && it.outcome?.failed === true;
+  return inside(future).failed;
 }
 
 /**

@@ -54,6 +54,11 @@ export interface AsyncCallbacks<T> extends MapOptions {
   errorCallback?: (error: unknown) => void;
 }
 
+// Settles an AsyncResult from this module (set by the class's static block).
+let settleResult: <T>(result: AsyncResult<T>, error: unknown, value?: T) => void;
+// Gives an AsyncResult the callbacks to call once settled (set by the class's static block).
+let watchResult: <T>(result: AsyncResult<T>, callbacks: AsyncCallbacks<T>) => void;
+
 /**
  * The result of `applyAsync` or `mapAsync`, as in Python: `get()`, `wait()`,
  * `ready()`, `successful()`. It is also a Promise-like, so `await` works.
@@ -72,17 +77,49 @@ export interface AsyncCallbacks<T> extends MapOptions {
  * ```
  */
 export class AsyncResult<T> implements PromiseLike<T> {
-  #promise: Promise<T>;
   #state: "pending" | "fulfilled" | "rejected" = "pending";
+  #outcome: unknown;
+  // Made only when someone waits: most results of a big batch are never awaited one by one.
+  #deferred: PromiseWithResolvers<T> | undefined;
+  #callbacks: AsyncCallbacks<T> | undefined;
+
+  static {
+    settleResult = (result, error, value) => result.#settle(error, value);
+    watchResult = (result, callbacks) => {
+      if (callbacks.callback || callbacks.errorCallback) result.#callbacks = callbacks;
+    };
+  }
 
   /**
    * Wraps a call's outcome; `applyAsync` and `mapAsync` make these.
    *
    * @param promise The call's outcome.
    */
-  constructor(promise: Promise<T>) {
-    this.#promise = promise;
-    promise.then(() => this.#state = "fulfilled", () => this.#state = "rejected");
+  constructor(promise?: Promise<T>) {
+    promise?.then((value) => this.#settle(undefined, value), (error) => this.#settle(error));
+  }
+
+  #settle(error: unknown, value?: T): void {
+    if (this.#state !== "pending") return;
+    const callbacks = this.#callbacks;
+    this.#callbacks = undefined;
+    if (error === undefined) {
+      this.#state = "fulfilled";
+      this.#outcome = value;
+      this.#deferred?.resolve(value as T);
+      if (callbacks?.callback) invoke(callbacks.callback, value as T);
+    } else {
+      this.#state = "rejected";
+      this.#outcome = error;
+      this.#deferred?.reject(error);
+      if (callbacks?.errorCallback) invoke(callbacks.errorCallback, error);
+    }
+  }
+
+  #promise(): Promise<T> {
+    if (this.#state === "fulfilled") return Promise.resolve(this.#outcome as T);
+    if (this.#state === "rejected") return Promise.reject(this.#outcome);
+    return (this.#deferred ??= Promise.withResolvers<T>()).promise;
   }
 
   /**
@@ -94,12 +131,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.#state === "pending") {
       throw new DOMException(`result not ready within ${timeoutMs} ms`, "TimeoutError");
     }
-    return this.#promise;
+    return this.#promise();
   }
 
   /** Waits until the result is ready, or `timeoutMs` passes; never throws the call's error. */
   async wait(timeoutMs?: number): Promise<void> {
-    await _settledWithin(this.#promise, _checkTimeout(timeoutMs, "wait() timeoutMs"));
+    const ms = _checkTimeout(timeoutMs, "wait() timeoutMs");
+    if (this.#state === "pending") await _settledWithin(this.#promise(), ms);
   }
 
   /** Whether the call has finished. */
@@ -118,7 +156,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    return this.#promise.then(onfulfilled, onrejected);
+    return this.#promise().then(onfulfilled, onrejected);
   }
 }
 
@@ -207,7 +245,17 @@ export class Pool {
     args: Parameters<F>,
     options: AsyncCallbacks<TaskResult<F>> = {},
   ): AsyncResult<TaskResult<F>> {
-    return withCallbacks(this.apply(fn, args, options), options);
+    const result = new AsyncResult<TaskResult<F>>();
+    watchResult(result, options);
+    try {
+      const ref = _requireTaskRef(fn, "Pool task");
+      this.#engine.enqueue(ref, [args], true, options, (error, values) => {
+        settleResult(result, error, values?.[0] as TaskResult<F>);
+      });
+    } catch (error) {
+      settleResult(result, error);
+    }
+    return result;
   }
 
   /**
@@ -233,7 +281,13 @@ export class Pool {
     iterable: Iterable<T>,
     options: AsyncCallbacks<Awaited<R>[]> = {},
   ): AsyncResult<Awaited<R>[]> {
-    return withCallbacks(this.map(fn, iterable, options), options);
+    const result = new AsyncResult<Awaited<R>[]>();
+    watchResult(result, options);
+    this.map(fn, iterable, options).then(
+      (values) => settleResult(result, undefined, values),
+      (error) => settleResult(result, error),
+    );
+    return result;
   }
 
   /**
@@ -370,15 +424,6 @@ export class Pool {
     this.terminate();
     await this.join();
   }
-}
-
-function withCallbacks<T>(promise: Promise<T>, options: AsyncCallbacks<T>): AsyncResult<T> {
-  const { callback, errorCallback } = options;
-  promise.then(
-    (value) => callback && invoke(callback, value),
-    (error) => errorCallback && invoke(errorCallback, error),
-  );
-  return new AsyncResult(promise); // it handles the rejection, so none goes unhandled
 }
 
 /** Calls a user callback; an error it throws is reported as uncaught, never swallowed. */
