@@ -43,8 +43,21 @@ function take(w: Int32Array): void {
 }
 
 function checkHolder(w: Int32Array, kind: string): void {
+  const holder = _deadHolder(w);
+  if (holder !== 0) throw new LockHolderDiedError(kind, holder);
+}
+
+/**
+ * The pid of a holder that ended without releasing, or 0. The holder's word
+ * is read again after the liveness table says it ended: a holder that
+ * released (clearing the word) and then exited between the first read and
+ * the table lookup must not be taken for a dead one. Its clear comes before
+ * its release and its exit, so the second read sees it.
+ */
+export function _deadHolder(w: Int32Array): number {
   const holder = Atomics.load(w, _OWNER);
-  if (holder !== 0 && !_isAlive(holder)) throw new LockHolderDiedError(kind, holder);
+  if (holder === 0 || _isAlive(holder)) return 0;
+  return Atomics.load(w, _OWNER) === holder ? holder : 0;
 }
 
 /**

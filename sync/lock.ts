@@ -6,9 +6,9 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _isAlive } from "../actors/_liveness.ts";
 import {
   _COUNT,
+  _deadHolder,
   _isLocked,
   _lockAsync,
   _lockSync,
@@ -291,7 +291,7 @@ export class RLock implements LockGuard {
     const w = this.#w;
     const owner = Atomics.load(w, _OWNER);
     if (owner !== _myPid()) {
-      if (owner !== 0 && !_isAlive(owner)) {
+      if (owner !== 0 && _deadHolder(w) === owner) {
         w[_COUNT] = 0;
         _unlock(w);
         return;
