@@ -88,7 +88,9 @@ export function _spawnWorker(
   let pid: number | undefined;
   const endpoint: _Endpoint = {
     post(message, transfer) {
-      if (message.t === "init") _markStarted(pid = message.self.pid, message.parent.pid);
+      if (!Array.isArray(message) && message.t === "init") {
+        _markStarted(pid = message.self.pid, message.parent.pid);
+      }
       worker.postMessage(message, transfer ?? []);
     },
     terminate() {

@@ -8,18 +8,21 @@ import { _markEnded } from "./_liveness.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf, _endChildren, type Process } from "./process.ts";
-import type {
-  ExitMessage,
-  InitMessage,
-  PoolSpec,
-  ResultItem,
-  ResultsMessage,
-  TaskItem,
-  TasksMessage,
-  ToChild,
-  ToParent,
-  WireError,
-  WireTaskRef,
+import {
+  type ExitMessage,
+  type InitMessage,
+  type PoolSpec,
+  RESULT_ERROR,
+  RESULT_NUMBERS,
+  RESULT_VALUES,
+  type ResultsMessage,
+  TASK_SPREAD,
+  TASK_WIRED,
+  type TasksMessage,
+  type ToChild,
+  type ToParent,
+  type WireError,
+  type WireTaskRef,
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 
@@ -88,7 +91,7 @@ export function _main(): void {
   let started = false;
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
-    if (message.t === "tasks") takeTasks(message);
+    if (Array.isArray(message)) takeTasks(message);
     else if (message.t === "cancel") cancelTask(message.id);
     else if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {
@@ -139,10 +142,17 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
 // tasks cost one message per batch instead of one per task.
 
 const FLUSH_MS = 1;
-const jobs: { item: TaskItem; ref: WireTaskRef }[] = [];
+interface PoolJob {
+  id: number;
+  ref: WireTaskRef;
+  flags: number;
+  calls: unknown[] | Float64Array;
+}
+const jobs: PoolJob[] = [];
 let jobsHead = 0;
 const cancelled = new Set<number>();
-const answers: ResultItem[] = [];
+// Answers not yet sent, flat as they travel: id, code, payload for each job.
+let answers: unknown[] = [];
 let answersSince = 0;
 let busyMs = 0;
 let pumping = false;
@@ -167,7 +177,20 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
 }
 
 function takeTasks(message: TasksMessage): void {
-  for (const item of message.items) jobs.push({ item, ref: message.refs[item.ref] });
+  const n = message[1] as number;
+  const refs: WireTaskRef[] = [];
+  let i = 2;
+  for (let r = 0; r < n; r++, i += 2) {
+    refs.push({ module: message[i] as string, key: message[i + 1] as string });
+  }
+  for (; i < message.length; i += 4) {
+    jobs.push({
+      id: message[i] as number,
+      ref: refs[message[i + 1] as number],
+      flags: message[i + 2] as number,
+      calls: message[i + 3] as unknown[] | Float64Array,
+    });
+  }
   if (!pumping) void pump();
 }
 
@@ -179,16 +202,16 @@ async function pump(): Promise<void> {
   pumping = true;
   if (!poolServing) await poolReady.promise;
   while (jobsHead < jobs.length) {
-    const { item, ref } = jobs[jobsHead];
+    const job = jobs[jobsHead];
     jobs[jobsHead++] = undefined as never;
-    if (cancelled.delete(item.id)) continue;
+    if (cancelled.delete(job.id)) continue;
     if (answers.length > 0 && performance.now() - answersSince > FLUSH_MS) flushAnswers();
     const t0 = performance.now();
-    let answer = runJob(item, ref);
+    let answer = runJob(job);
     if (answer instanceof Promise) answer = await answer;
     busyMs += performance.now() - t0;
     if (answers.length === 0) answersSince = t0;
-    answers.push(answer);
+    answers.push(job.id, answer[0], answer[1]);
   }
   jobs.length = 0;
   jobsHead = 0;
@@ -201,15 +224,19 @@ async function pump(): Promise<void> {
 // Jobs of at least this many calls answer all-number values as a Float64Array.
 const PACK_MIN = 64;
 
-function runJob(item: TaskItem, ref: WireTaskRef): ResultItem | Promise<ResultItem> {
-  const { calls, spread } = item;
+/** A job's answer: a result code and its payload (see `ResultsMessage`). */
+type Answer = [code: number, payload: unknown];
+
+function runJob(job: PoolJob): Answer | Promise<Answer> {
+  const { calls } = job;
+  const spread = (job.flags & TASK_SPREAD) !== 0;
   const n = calls.length;
   let packed = n >= PACK_MIN ? new Float64Array(n) : undefined;
   let values: unknown[] = [];
   let i = 0;
   try {
-    const fn = _resolveTask(ref) as (...args: unknown[]) => unknown;
-    if (item.wired) _revive(calls);
+    const fn = _resolveTask(job.ref) as (...args: unknown[]) => unknown;
+    if (job.flags & TASK_WIRED) _revive(calls);
     // Synchronous tasks never touch the microtask queue.
     for (; i < n; i++) {
       const value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
@@ -221,54 +248,58 @@ function runJob(item: TaskItem, ref: WireTaskRef): ResultItem | Promise<ResultIt
         values = Array.from(packed.subarray(0, i));
         packed = undefined;
       }
-      if (value instanceof Promise) return finishAsync(item, fn, values, value, i);
+      if (value instanceof Promise) return finishAsync(job, fn, values, value, i);
       values.push(value);
     }
   } catch (error) {
-    return { id: item.id, error: _toWireError(error) };
+    return [RESULT_ERROR, _toWireError(error)];
   }
-  return { id: item.id, values: packed ?? values };
+  return packed ? [RESULT_NUMBERS, packed] : [RESULT_VALUES, values];
 }
 
 async function finishAsync(
-  item: TaskItem,
+  job: PoolJob,
   fn: (...args: unknown[]) => unknown,
   values: unknown[],
   pending: Promise<unknown>,
   i: number,
-): Promise<ResultItem> {
-  const { calls, spread } = item;
+): Promise<Answer> {
+  const { calls } = job;
+  const spread = (job.flags & TASK_SPREAD) !== 0;
   try {
     values.push(await pending);
     for (i++; i < calls.length; i++) {
       values.push(await (spread ? fn(...(calls[i] as unknown[])) : fn(calls[i])));
     }
   } catch (error) {
-    return { id: item.id, error: _toWireError(error) };
+    return [RESULT_ERROR, _toWireError(error)];
   }
-  return { id: item.id, values };
+  return [RESULT_VALUES, values];
 }
 
 /** Sends the answers gathered so far (also before the worker exits). */
 function flushAnswers(): void {
   if (answers.length === 0) return;
-  const items = answers.splice(0);
-  const message: ResultsMessage = { t: "results", items, busyMs };
+  const flat = answers;
+  answers = [];
+  const message = ["R", busyMs, ...flat] as ResultsMessage;
   busyMs = 0;
   const transfer: Transferable[] = [];
-  for (const item of items) {
-    if (item.values instanceof Float64Array) transfer.push(item.values.buffer as ArrayBuffer);
+  for (let i = 1; i < flat.length; i += 3) {
+    if (flat[i] === RESULT_NUMBERS) {
+      transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
+    }
   }
   try {
     post(message, transfer);
   } catch {
     // Some value could not be cloned: send the answers one by one, so only
     // the jobs whose values cannot travel fail.
-    for (const item of items) {
+    for (let i = 0; i < flat.length; i += 3) {
       try {
-        post({ t: "results", items: [item], busyMs: 0 });
+        post(["R", 0, flat[i], flat[i + 1], flat[i + 2]]);
       } catch (error) {
-        post({ t: "results", items: [{ id: item.id, error: _toWireError(error) }], busyMs: 0 });
+        post(["R", 0, flat[i], RESULT_ERROR, _toWireError(error)]);
       }
     }
   }

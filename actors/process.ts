@@ -310,6 +310,7 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   #onMessage(s: State, message: ToParent): void {
+    if (Array.isArray(message)) return; // pool answers; a Process gets none
     switch (message.t) {
       case "mail":
         s.inbox?.deliver(message.data, message.wired);

@@ -89,36 +89,23 @@ export interface MailMessage {
 }
 
 /**
- * One job of a {@linkcode TasksMessage}: call a task once per entry of `calls`
- * and answer with one {@linkcode ResultItem}.
- */
-export interface TaskItem {
-  /** Matches the answer to the job. */
-  id: number;
-  /** Index of the task in the message's `refs`. */
-  ref: number;
-  /**
-   * One entry per call: an argument list when `spread`, else the single
-   * argument. A `Float64Array` (transferred, not copied) when every entry is
-   * a number: the same values, without cloning each one.
-   */
-  calls: unknown[] | Float64Array;
-  /** Whether each entry of `calls` is an argument list (`starmap`, `apply`) or one item (`map`). */
-  spread: boolean;
-  /** Whether `calls` hold Troupe objects to revive. */
-  wired?: boolean;
-}
-
-/**
  * Parent → pool worker: jobs to run one at a time, in order, after any the
- * worker already holds. Several jobs travel in one message when the parent
- * has them at once; each task is named once in `refs`.
+ * worker already holds. Packed flat, because one flat array clones several µs
+ * faster than nested objects and a pool lives on round trips:
+ *
+ * `"T", n, module₁, key₁, …, moduleₙ, keyₙ`, then for each job
+ * `id, task, flags, calls`, where `task` indexes the n tasks named first;
+ * `flags` has {@linkcode TASK_SPREAD} when each call is an argument list
+ * (`apply`, `starmap`) rather than one item (`map`), and {@linkcode TASK_WIRED}
+ * when the calls hold Troupe objects to revive; `calls` is a `Float64Array`
+ * (transferred, not copied) when every call is one number.
  */
-export interface TasksMessage {
-  t: "tasks";
-  refs: WireTaskRef[];
-  items: TaskItem[];
-}
+export type TasksMessage = ["T", ...unknown[]];
+
+/** {@linkcode TasksMessage} flag: each call is an argument list. */
+export const TASK_SPREAD = 1;
+/** {@linkcode TasksMessage} flag: the calls hold Troupe objects to revive. */
+export const TASK_WIRED = 2;
 
 /** Parent → pool worker: drop job `id` if it has not started (it was cancelled). */
 export interface CancelMessage {
@@ -146,29 +133,25 @@ export interface ExitMessage {
   error?: WireError;
 }
 
-/** The answer to one {@linkcode TaskItem}: its values, or the first error. */
-export interface ResultItem {
-  id: number;
-  /**
-   * One value per call, when all of them returned; a `Float64Array`
-   * (transferred) when every value is a number.
-   */
-  values?: unknown[] | Float64Array;
-  /** The error of the first call that threw; later calls in the job did not run. */
-  error?: WireError;
-}
-
 /**
- * Pool worker → parent: answers to jobs, in the order they ran. A worker
- * sends what it has when it runs out of jobs, or every millisecond or so
- * while it is busy.
+ * Pool worker → parent: answers to jobs, in the order they ran, packed flat:
+ * `"R", busyMs`, then for each job `id, code, payload`. Code
+ * {@linkcode RESULT_VALUES}: the payload holds one value per call;
+ * {@linkcode RESULT_NUMBERS}: the same as a `Float64Array` (transferred), when
+ * every value is a number; {@linkcode RESULT_ERROR}: a {@linkcode WireError},
+ * the first call that threw (later calls in the job did not run). `busyMs`
+ * is the time spent running these jobs, which tells the parent how many to
+ * keep queued. A worker sends what it has when it runs out of jobs, or every
+ * millisecond or so while it is busy.
  */
-export interface ResultsMessage {
-  t: "results";
-  items: ResultItem[];
-  /** Time spent running these jobs, which tells the parent how many to keep queued. */
-  busyMs: number;
-}
+export type ResultsMessage = ["R", ...unknown[]];
+
+/** {@linkcode ResultsMessage} code: the payload is an array of values. */
+export const RESULT_VALUES = 0;
+/** {@linkcode ResultsMessage} code: the payload is a `WireError`. */
+export const RESULT_ERROR = 1;
+/** {@linkcode ResultsMessage} code: the payload is a `Float64Array` of values. */
+export const RESULT_NUMBERS = 2;
 
 /** Pool worker → parent: the initializer ran and the worker takes tasks. */
 export interface ReadyMessage {

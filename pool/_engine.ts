@@ -17,12 +17,16 @@ import {
 } from "../actors/permissions.ts";
 import { cpuCount } from "../actors/process.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import type {
-  ResultsMessage,
-  TaskItem,
-  ToParent,
-  WireError,
-  WireTaskRef,
+import {
+  RESULT_ERROR,
+  RESULT_NUMBERS,
+  type ResultsMessage,
+  TASK_SPREAD,
+  TASK_WIRED,
+  type TasksMessage,
+  type ToParent,
+  type WireError,
+  type WireTaskRef,
 } from "../actors/protocol.ts";
 
 /** How to run one job: cancel it with a signal or a time limit. */
@@ -476,22 +480,28 @@ export class _PoolEngine {
   }
 
   #post(slot: Slot, jobs: Job[]): boolean {
+    // Packed flat (see TasksMessage): the tasks named once, then each job.
     const refs: WireTaskRef[] = [];
-    const items: TaskItem[] = [];
-    const transfer: Transferable[] = [];
+    const index: number[] = [];
     for (const job of jobs) {
       let ref = refs.indexOf(job.ref);
       if (ref < 0) ref = refs.push(job.ref) - 1;
+      index.push(ref);
+    }
+    const message: unknown[] = ["T", refs.length];
+    for (const ref of refs) message.push(ref.module, ref.key);
+    const transfer: Transferable[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
       // Packed at each post: a job moved to another worker is posted again.
       const calls = job.numeric ? Float64Array.from(job.calls as number[]) : job.calls;
-      const item: TaskItem = { id: job.id, ref, calls, spread: job.spread };
-      if (job.wired) item.wired = true;
-      items.push(item);
+      const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
+      message.push(job.id, index[i], flags, calls);
       for (const t of job.transfer) transfer.push(t);
       if (calls instanceof Float64Array) transfer.push(calls.buffer as ArrayBuffer);
     }
     try {
-      slot.endpoint.post({ t: "tasks", refs, items }, transfer);
+      slot.endpoint.post(message as TasksMessage, transfer);
       return true;
     } catch (error) {
       if (jobs.length > 1) return false;
@@ -537,32 +547,35 @@ export class _PoolEngine {
   }
 
   #onMessage(slot: Slot, message: ToParent): void {
+    if (Array.isArray(message)) return this.#onResults(slot, message);
     switch (message.t) {
       case "ready":
         slot.ready = true;
         return;
       case "exit":
         return this.#onDeath(slot, message.code, message.error);
-      case "results":
-        return this.#onResults(slot, message);
     }
   }
 
   #onResults(slot: Slot, message: ResultsMessage): void {
-    const { items, busyMs } = message;
-    if (items.length > 0 && busyMs > 0) {
-      const sample = busyMs / items.length;
+    const busyMs = message[1] as number;
+    const count = (message.length - 2) / 3;
+    if (count > 0 && busyMs > 0) {
+      const sample = busyMs / count;
       this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
     }
-    for (const item of items) {
-      const job = slot.inflight.get(item.id);
+    for (let i = 2; i < message.length; i += 3) {
+      const id = message[i] as number;
+      const job = slot.inflight.get(id);
       if (!job) continue; // cancelled while it ran
-      slot.inflight.delete(item.id);
-      if (item.error) this.#settle(job, new RemoteError(slot.name, slot.pid, item.error));
-      else {
-        const { values } = item;
-        this.#settle(job, undefined, values instanceof Float64Array ? Array.from(values) : values);
-      }
+      slot.inflight.delete(id);
+      const code = message[i + 1];
+      const payload = message[i + 2];
+      if (code === RESULT_ERROR) {
+        this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
+      } else if (code === RESULT_NUMBERS) {
+        this.#settle(job, undefined, Array.from(payload as Float64Array));
+      } else this.#settle(job, undefined, payload as unknown[]);
     }
     const max = this.#settings.maxTasksPerChild;
     if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) this.#retire(slot);
