@@ -66,7 +66,7 @@ const hasNumericId = schema<{ id: number }>((v) =>
 
 // ---- one thread: the queue's own rules ------------------------------------
 
-Deno.test("a queue hands items out in the order they were put", async () => {
+workerTest("a queue hands items out in the order they were put", async () => {
   const q = new Queue<number>();
   for (let i = 0; i < 100; i++) await q.put(i);
   const out: number[] = [];
@@ -75,7 +75,7 @@ Deno.test("a queue hands items out in the order they were put", async () => {
   q.close();
 });
 
-Deno.test("items keep what structured clone keeps", async () => {
+workerTest("items keep what structured clone keeps", async () => {
   const items: unknown[] = [
     0,
     -0,
@@ -105,7 +105,7 @@ Deno.test("items keep what structured clone keeps", async () => {
   q.close();
 });
 
-Deno.test("an item a channel cannot carry is refused at put, naming where it is", async () => {
+workerTest("an item a channel cannot carry is refused at put, naming where it is", async () => {
   const q = new Queue<unknown>();
   class Point {
     x = 1;
@@ -124,7 +124,7 @@ Deno.test("an item a channel cannot carry is refused at put, naming where it is"
   q.close();
 });
 
-Deno.test("object keys and strings of every length and alphabet round-trip", async () => {
+workerTest("object keys and strings of every length and alphabet round-trip", async () => {
   const q = new Queue<unknown>();
   const items = [
     { ab: 1, ba: 2, a: 3, abcdef: 4, abcdefg: 5, "ключ": 6, "": 7 },
@@ -136,7 +136,7 @@ Deno.test("object keys and strings of every length and alphabet round-trip", asy
   q.close();
 });
 
-Deno.test("Map and Set entries obey the same rules as the rest of an item", async () => {
+workerTest("Map and Set entries obey the same rules as the rest of an item", async () => {
   const q = new Queue<unknown>();
   class Point {}
   await assertRejects(
@@ -149,7 +149,7 @@ Deno.test("Map and Set entries obey the same rules as the rest of an item", asyn
   q.close();
 });
 
-Deno.test("maxsize: full() and putNowait() throwing Full", () => {
+workerTest("maxsize: full() and putNowait() throwing Full", () => {
   const q = new Queue<number>({ maxsize: 2 });
   assertEquals(q.maxsize, 2);
   q.putNowait(1);
@@ -162,7 +162,7 @@ Deno.test("maxsize: full() and putNowait() throwing Full", () => {
   q.close();
 });
 
-Deno.test("put() waits while full and throws Full after timeoutMs", async () => {
+workerTest("put() waits while full and throws Full after timeoutMs", async () => {
   const q = new Queue<number>({ maxsize: 1 });
   await q.put(1);
   await assertRejects(() => q.put(2, { timeoutMs: 30 }), Full, "stayed full for 30 ms");
@@ -170,7 +170,7 @@ Deno.test("put() waits while full and throws Full after timeoutMs", async () => 
   q.close();
 });
 
-Deno.test("put() that waits goes through once a get() makes room", async () => {
+workerTest("put() that waits goes through once a get() makes room", async () => {
   const q = new Queue<string>({ maxsize: 1 });
   await q.put("first");
   const waiting = q.put("second");
@@ -180,7 +180,7 @@ Deno.test("put() that waits goes through once a get() makes room", async () => {
   q.close();
 });
 
-Deno.test("get() throws Empty after timeoutMs; getNowait() at once", async () => {
+workerTest("get() throws Empty after timeoutMs; getNowait() at once", async () => {
   const q = new Queue<number>();
   assert(q.empty());
   assertThrows(() => q.getNowait(), Empty);
@@ -188,7 +188,7 @@ Deno.test("get() throws Empty after timeoutMs; getNowait() at once", async () =>
   q.close();
 });
 
-Deno.test("get() stops with the signal's reason when aborted", async () => {
+workerTest("get() stops with the signal's reason when aborted", async () => {
   const q = new Queue<number>();
   const controller = new AbortController();
   const pending = q.get({ signal: controller.signal });
@@ -199,7 +199,7 @@ Deno.test("get() stops with the signal's reason when aborted", async () => {
   q.close();
 });
 
-Deno.test("bad timeouts are refused naming the option", async () => {
+workerTest("bad timeouts are refused naming the option", async () => {
   const q = new Queue<number>();
   await assertRejects(() => q.get({ timeoutMs: -1 }), RangeError, "get() timeoutMs");
   assertThrows(() => new Queue({ maxsize: -1 }), RangeError, "'maxsize'");
@@ -207,14 +207,14 @@ Deno.test("bad timeouts are refused naming the option", async () => {
   q.close();
 });
 
-Deno.test("an item bigger than the buffer is refused, naming bufferBytes", async () => {
+workerTest("an item bigger than the buffer is refused, naming bufferBytes", async () => {
   const q = new Queue<string>({ bufferBytes: 1024 });
   await assertRejects(() => q.put("x".repeat(2000)), RangeError, "'bufferBytes'");
   assertEquals(q.qsize(), 0);
   q.close();
 });
 
-Deno.test("a full byte buffer makes put() wait, not drop", async () => {
+workerTest("a full byte buffer makes put() wait, not drop", async () => {
   const q = new Queue<string>({ bufferBytes: 256 });
   const item = "y".repeat(50);
   let put = 0;
@@ -235,7 +235,7 @@ Deno.test("a full byte buffer makes put() wait, not drop", async () => {
   q.close();
 });
 
-Deno.test("close(): puts fail, gets drain then fail, for await ends", async () => {
+workerTest("close(): puts fail, gets drain then fail, for await ends", async () => {
   const q = new Queue<number>();
   await q.put(1);
   await q.put(2);
@@ -249,48 +249,54 @@ Deno.test("close(): puts fail, gets drain then fail, for await ends", async () =
   await assertRejects(() => q.get(), ChannelClosedError, "no items left");
 });
 
-Deno.test("close() wakes a get() that waits", async () => {
+workerTest("close() wakes a get() that waits", async () => {
   const q = new Queue<number>();
   const waiting = q.get();
   q.close();
   await assertRejects(() => waiting, ChannelClosedError);
 });
 
-Deno.test("getSync() and putSync() are refused on the main thread", () => {
+workerTest("getSync() and putSync() are refused on the main thread", () => {
   const q = new Queue<number>();
   assertThrows(() => q.getSync(), Error, "main thread must not");
   assertThrows(() => q.putSync(1), Error, "main thread must not");
   q.close();
 });
 
-Deno.test("schema: a bad item is refused with the validator's message and nothing is put", async () => {
-  const q = new Queue<{ id: number }>({ schema: hasNumericId });
-  await q.put({ id: 1 });
-  await assertRejects(
-    () => q.put({ id: "x" } as unknown as { id: number }),
-    TypeError,
-    "refused by the schema: id: Expected number",
-  );
-  assertThrows(() => q.putNowait({} as { id: number }), TypeError, "Expected number");
-  assertEquals(q.qsize(), 1);
-  q.close();
-});
+workerTest(
+  "schema: a bad item is refused with the validator's message and nothing is put",
+  async () => {
+    const q = new Queue<{ id: number }>({ schema: hasNumericId });
+    await q.put({ id: 1 });
+    await assertRejects(
+      () => q.put({ id: "x" } as unknown as { id: number }),
+      TypeError,
+      "refused by the schema: id: Expected number",
+    );
+    assertThrows(() => q.putNowait({} as { id: number }), TypeError, "Expected number");
+    assertEquals(q.qsize(), 1);
+    q.close();
+  },
+);
 
-Deno.test("schema: an async validator works with put() and is refused by putNowait()", async () => {
-  const q = new Queue<{ id: number }>({
-    schema: schema<{ id: number }>(
-      (v) => typeof (v as { id?: unknown }).id === "number" ? undefined : "bad",
-      true,
-    ),
-  });
-  await q.put({ id: 1 });
-  await assertRejects(() => q.put({ id: "1" } as unknown as { id: number }), TypeError, "bad");
-  assertThrows(() => q.putNowait({ id: 2 }), TypeError, "validates asynchronously");
-  assertEquals(q.qsize(), 1);
-  q.close();
-});
+workerTest(
+  "schema: an async validator works with put() and is refused by putNowait()",
+  async () => {
+    const q = new Queue<{ id: number }>({
+      schema: schema<{ id: number }>(
+        (v) => typeof (v as { id?: unknown }).id === "number" ? undefined : "bad",
+        true,
+      ),
+    });
+    await q.put({ id: 1 });
+    await assertRejects(() => q.put({ id: "1" } as unknown as { id: number }), TypeError, "bad");
+    assertThrows(() => q.putNowait({ id: 2 }), TypeError, "validates asynchronously");
+    assertEquals(q.qsize(), 1);
+    q.close();
+  },
+);
 
-Deno.test("schema: a non-validator is refused", () => {
+workerTest("schema: a non-validator is refused", () => {
   assertThrows(
     () => new Queue({ schema: {} as StandardSchemaV1<number> }),
     TypeError,
@@ -298,7 +304,7 @@ Deno.test("schema: a non-validator is refused", () => {
   );
 });
 
-Deno.test("withSchema() gives a checked view of the same queue", async () => {
+workerTest("withSchema() gives a checked view of the same queue", async () => {
   const q = new Queue<{ id: number }>();
   const checked = q.withSchema(hasNumericId);
   await assertRejects(() => checked.put({} as { id: number }), TypeError, "Expected number");
@@ -308,7 +314,7 @@ Deno.test("withSchema() gives a checked view of the same queue", async () => {
   assert(checked.closed);
 });
 
-Deno.test("numeric codecs carry numbers in bulk and refuse anything else", async () => {
+workerTest("numeric codecs carry numbers in bulk and refuse anything else", async () => {
   const q = new Queue<number>({ codec: "f64" });
   const values = Array.from({ length: 10_000 }, (_, i) => i + 0.5);
   await q.putMany(values);
@@ -325,26 +331,29 @@ Deno.test("numeric codecs carry numbers in bulk and refuse anything else", async
   ints.close();
 });
 
-Deno.test("JoinableQueue: taskDone() more times than items is an error; join() waits", async () => {
-  const q = new JoinableQueue<number>();
-  await q.join({ timeoutMs: 10 });
-  await q.put(1);
-  await q.put(2);
-  const joined = q.join();
-  let done = false;
-  joined.then(() => done = true);
-  await q.get();
-  q.taskDone();
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  assert(!done, "join() waits for every item");
-  await q.get();
-  q.taskDone();
-  await joined;
-  assertThrows(() => q.taskDone(), Error, "more times than items were put");
-  q.close();
-});
+workerTest(
+  "JoinableQueue: taskDone() more times than items is an error; join() waits",
+  async () => {
+    const q = new JoinableQueue<number>();
+    await q.join({ timeoutMs: 10 });
+    await q.put(1);
+    await q.put(2);
+    const joined = q.join();
+    let done = false;
+    joined.then(() => done = true);
+    await q.get();
+    q.taskDone();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert(!done, "join() waits for every item");
+    await q.get();
+    q.taskDone();
+    await joined;
+    assertThrows(() => q.taskDone(), Error, "more times than items were put");
+    q.close();
+  },
+);
 
-Deno.test("JoinableQueue: join() times out with a TimeoutError", async () => {
+workerTest("JoinableQueue: join() times out with a TimeoutError", async () => {
   const q = new JoinableQueue<number>();
   await q.put(1);
   const error = await assertRejects(() => q.join({ timeoutMs: 20 }), DOMException);
@@ -352,7 +361,7 @@ Deno.test("JoinableQueue: join() times out with a TimeoutError", async () => {
   q.close();
 });
 
-Deno.test("SimpleQueue has no item limit", async () => {
+workerTest("SimpleQueue has no item limit", async () => {
   const q = new SimpleQueue<number>();
   assertEquals(q.maxsize, 0);
   for (let i = 0; i < 1000; i++) q.putNowait(i);
@@ -362,7 +371,7 @@ Deno.test("SimpleQueue has no item limit", async () => {
 
 // ---- one thread: pipes ---------------------------------------------------------
 
-Deno.test("a duplex pipe carries items both ways", async () => {
+workerTest("a duplex pipe carries items both ways", async () => {
   const [a, b] = Pipe<string, number>();
   await a.send("ping");
   assertEquals(await b.recv(), "ping");
@@ -372,7 +381,7 @@ Deno.test("a duplex pipe carries items both ways", async () => {
   b.close();
 });
 
-Deno.test("recv() after the other end closed drains, then throws EOFError", async () => {
+workerTest("recv() after the other end closed drains, then throws EOFError", async () => {
   const [a, b] = Pipe<number>();
   await a.send(1);
   a.close();
@@ -384,7 +393,7 @@ Deno.test("recv() after the other end closed drains, then throws EOFError", asyn
   b.close();
 });
 
-Deno.test("a connection after its own close() is a clear error", async () => {
+workerTest("a connection after its own close() is a clear error", async () => {
   const [a, b] = Pipe<number>();
   a.close();
   assert(a.closed);
@@ -393,7 +402,7 @@ Deno.test("a connection after its own close() is a clear error", async () => {
   b.close();
 });
 
-Deno.test("a one-way pipe refuses the wrong direction", async () => {
+workerTest("a one-way pipe refuses the wrong direction", async () => {
   const [reader, writer] = Pipe<number>({ duplex: false });
   assert(reader.readable && !reader.writable);
   assert(writer.writable && !writer.readable);
@@ -413,7 +422,7 @@ Deno.test("a one-way pipe refuses the wrong direction", async () => {
   writer.close();
 });
 
-Deno.test("poll() waits up to timeoutMs and says whether something came", async () => {
+workerTest("poll() waits up to timeoutMs and says whether something came", async () => {
   const [a, b] = Pipe<number>();
   assertEquals(await b.poll(), false);
   assertEquals(await b.poll(20), false);
@@ -424,7 +433,7 @@ Deno.test("poll() waits up to timeoutMs and says whether something came", async 
   b.close();
 });
 
-Deno.test("recv() times out with a TimeoutError", async () => {
+workerTest("recv() times out with a TimeoutError", async () => {
   const [a, b] = Pipe<number>();
   const error = await assertRejects(() => b.recv({ timeoutMs: 20 }), DOMException);
   assertEquals(error.name, "TimeoutError");
@@ -432,7 +441,7 @@ Deno.test("recv() times out with a TimeoutError", async () => {
   b.close();
 });
 
-Deno.test("pipe schemas check each direction at the sender", async () => {
+workerTest("pipe schemas check each direction at the sender", async () => {
   const [a, b] = Pipe<{ id: number }, string>({
     schema: hasNumericId,
     replySchema: schema<string>((v) => typeof v === "string" ? undefined : "Expected string"),
@@ -445,7 +454,7 @@ Deno.test("pipe schemas check each direction at the sender", async () => {
   b.close();
 });
 
-Deno.test("new Connection() is refused: ends come from Pipe()", async () => {
+workerTest("new Connection() is refused: ends come from Pipe()", async () => {
   const { Connection } = await import("../mod.ts");
   assertThrows(() => new Connection(), TypeError, "comes from Pipe()");
 });

@@ -7,18 +7,18 @@ import { workerTest } from "./_helpers.ts";
 
 const here = import.meta.url;
 
-Deno.test("task() returns the function unchanged, still callable here", () => {
+workerTest("task() returns the function unchanged, still callable here", () => {
   assertEquals(fib(10), 55);
   assertEquals(_taskRef(fib)?.key, "fib");
 });
 
-Deno.test("task() keys: explicit name, else fn.name, else declaration order", () => {
+workerTest("task() keys: explicit name, else fn.name, else declaration order", () => {
   assertEquals(_taskRef(first)?.key, "#0");
   assertEquals(_taskRef(second)?.key, "#1");
   assertEquals(_taskRef(named)?.key, "explicitName");
 });
 
-Deno.test("task() refuses a function declared twice", () => {
+workerTest("task() refuses a function declared twice", () => {
   const twice = task(import.meta, function twice() {});
   const error = assertThrows(
     () => task(import.meta, twice),
@@ -28,7 +28,7 @@ Deno.test("task() refuses a function declared twice", () => {
   assertStringIncludes(error.message, here);
 });
 
-Deno.test("task() refuses a name used twice in one module and says how to fix it", () => {
+workerTest("task() refuses a name used twice in one module and says how to fix it", () => {
   task(import.meta, function sameName() {});
   const error = assertThrows(
     () => task(import.meta, function sameName() {}),
@@ -38,7 +38,7 @@ Deno.test("task() refuses a name used twice in one module and says how to fix it
   assertStringIncludes(error.message, 'task(import.meta, fn, "sameName2")');
 });
 
-Deno.test("task() refuses what is not a function or class, and a missing import.meta", () => {
+workerTest("task() refuses what is not a function or class, and a missing import.meta", () => {
   assertThrows(
     () => task(import.meta, 42 as never),
     TypeError,
