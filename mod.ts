@@ -105,3 +105,16 @@ export {
   type SupervisorEventMap,
   type SupervisorOptions,
 } from "./actors/supervisor.ts";
+export { Manager, type ManagerOptions, type ManagerQueueOptions } from "./sync/manager.ts";
+export {
+  type AnyProxy,
+  DictProxy,
+  ListProxy,
+  LockProxy,
+  type ManagerLockGuard,
+  NamespaceProxy,
+  QueueProxy,
+  type QueueWaitOptions,
+  ValueProxy,
+} from "./sync/proxies.ts";
+export { ManagerStoppedError } from "./sync/errors.ts";

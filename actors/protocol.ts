@@ -311,3 +311,95 @@ export type ToBridge = PackedCalls | JsonPacked | ActorCallsMessage | RefRelease
 
 /** What the bridge sends back on a travelling reference's port. */
 export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;
+
+// ---- manager proxies ----------------------------------------------------------
+//
+// A `Manager` is an actor that holds dicts, lists, namespaces, values, locks and
+// queues. Proxies do not go through the actor's mailbox: each process that
+// holds proxies of a manager has one MessagePort straight to the manager's
+// worker (its connection). A proxy sent to another process carries a fresh
+// port, whose other end the sender passes to the manager over its own
+// connection, so every call is one hop from any process.
+
+/**
+ * Client → manager: one call on a managed object, packed flat: `id, object,
+ * op, ...args` (object 0 is the manager itself, which creates objects). Travels
+ * as JSON text (see {@linkcode JsonPacked}) when every part is exact in JSON.
+ */
+export type ManagerCall = unknown[];
+
+/** Client → manager: a call whose arguments hold Troupe objects (nested proxies) to revive. */
+export interface ManagerWiredCall {
+  t: "call";
+  call: ManagerCall;
+  wired: true;
+}
+
+/** Client → manager: the first message on a connection: which process holds it (lock owners). */
+export interface ManagerHello {
+  t: "hello";
+  pid: number;
+}
+
+/** Client → manager: serve this port too; a proxy is on its way to another process with its peer. */
+export interface ManagerConnect {
+  t: "connect";
+  port: MessagePort;
+}
+
+/** Client → manager: the caller stopped waiting for call `id` (its signal aborted); drop its wait. */
+export interface ManagerCancel {
+  t: "cancel";
+  id: number;
+}
+
+/** Client → manager: this connection is no longer used; the manager closes its end. */
+export interface ManagerBye {
+  t: "bye";
+}
+
+/** Everything a process may send on its connection to a manager. */
+export type ToManager =
+  | ManagerCall
+  | JsonPacked
+  | ManagerWiredCall
+  | ManagerHello
+  | ManagerConnect
+  | ManagerCancel
+  | ManagerBye;
+
+/**
+ * Manager → client: the value of call `id`, packed `[id, value]` (`[id]` for
+ * `undefined`), or its JSON text when the value is exact in JSON.
+ */
+export type ManagerValue = unknown[];
+
+/** Manager → client: a value that holds Troupe objects (nested proxies) to revive. */
+export interface ManagerWiredValue {
+  t: "value";
+  id: number;
+  value: unknown;
+  wired: true;
+}
+
+/** Manager → client: call `id` failed. */
+export interface ManagerFailure {
+  t: "error";
+  id: number;
+  error: WireError;
+  /** For a `LockHolderDiedError`: the pid of the process that died holding the lock. */
+  holderPid?: number;
+}
+
+/** Manager → client: the manager is shutting down; calls in flight fail and the port closes. */
+export interface ManagerStoppedMessage {
+  t: "stopped";
+}
+
+/** Everything a manager sends back on a connection. */
+export type FromManager =
+  | ManagerValue
+  | JsonPacked
+  | ManagerWiredValue
+  | ManagerFailure
+  | ManagerStoppedMessage;
