@@ -32,6 +32,7 @@ interface Pending {
 // How often a caller with calls in flight checks that the manager still runs.
 const WATCH_MS = 50;
 const NONE: Transferable[] = [];
+const ENDED = "has ended (it was terminated, or the process that started it ended)";
 
 type RefPort = MessagePort & { ref(): void; unref(): void };
 
@@ -70,6 +71,10 @@ export class _Connection {
     what: string,
     signal?: AbortSignal,
   ): Promise<unknown> {
+    // The run-wide liveness table knows of an ended manager before any message could.
+    if (this.stopped === undefined && this.pid !== undefined && !_isAlive(this.pid)) {
+      this.stop(ENDED);
+    }
     if (this.stopped !== undefined) {
       return Promise.reject(new ManagerStoppedError(this.name, this.stopped, what));
     }
@@ -146,7 +151,7 @@ export class _Connection {
     const watch = setInterval(() => {
       if (this.#pending.size === 0 || this.stopped !== undefined) return this.#idle();
       if (!_isAlive(this.pid!)) {
-        this.stop("has ended (it was terminated, or the process that started it ended)");
+        this.stop(ENDED);
       }
     }, WATCH_MS);
     Deno.unrefTimer(watch);
