@@ -2,7 +2,7 @@ import { assert, assertEquals, assertLess, assertRejects, assertStringIncludes }
 import { delay } from "@std/async";
 import {
   Barrier,
-  DictProxy,
+  type DictProxy,
   ListProxy,
   LockHolderDiedError,
   Manager,
