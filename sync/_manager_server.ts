@@ -116,6 +116,10 @@ export class ManagerServer extends Actor {
   }
 
   #accept(port: MessagePort): void {
+    // A process that ended never says bye: let go of its connections as new ones arrive.
+    for (const other of this.#clients) {
+      if (other.pid !== 0 && !_isAlive(other.pid)) this.#drop(other);
+    }
     const client: Client = { port, pid: 0, open: true, chain: undefined, waits: new Map() };
     this.#clients.add(client);
     port.onmessage = (e: MessageEvent<ToManager>) => this.#onMessage(client, e.data);
