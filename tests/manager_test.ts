@@ -187,6 +187,10 @@ workerTest("proxies travel to actors, in spawn args and in call args", async () 
   await tallier.call.tallyInto(other, "x");
   assertEquals(await d.get("x"), 3);
   assertEquals(await other.get("x"), 3);
+  // And back: a proxy an actor returns works here.
+  const returned = await tallier.call.source();
+  await returned.set("y", 1);
+  assertEquals(await d.get("y"), 1);
 });
 
 workerTest("a proxy sent in a message to a running process works there", async () => {
@@ -351,6 +355,20 @@ workerTest("terminating the manager fails the calls waiting on it, in every proc
   const report = await child.receive<string>();
   assertStringIncludes(report, "ManagerStoppedError");
   assertStringIncludes(report, "Doomed has ended");
+  await child.join();
+});
+
+workerTest("shutdown() fails the calls other processes are waiting on", async () => {
+  const manager = await Manager.start({ name: "Closing" });
+  const q = await manager.queue<string>();
+  const child = new Process({ target: awaitItem, args: [q] });
+  child.start();
+  assertEquals(await child.receive(), "waiting");
+  await delay(20);
+  await manager.shutdown();
+  const report = await child.receive<string>();
+  assertStringIncludes(report, "ManagerStoppedError");
+  assertStringIncludes(report, "Closing was shut down");
   await child.join();
 });
 
