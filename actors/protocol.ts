@@ -322,16 +322,21 @@ export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;
 // connection, so every call is one hop from any process.
 
 /**
- * Client → manager: one call on a managed object, packed flat: `id, object,
- * op, ...args` (object 0 is the manager itself, which creates objects). Travels
- * as JSON text (see {@linkcode JsonPacked}) when every part is exact in JSON.
+ * One call on a managed object: `[id, object, op, ...args]` (object 0 is the
+ * manager itself, which creates objects; id 0: no answer wanted).
  */
 export type ManagerCall = unknown[];
 
-/** Client → manager: a call whose arguments hold Troupe objects (nested proxies) to revive. */
-export interface ManagerWiredCall {
-  t: "call";
-  call: ManagerCall;
+/**
+ * Client → manager: the calls made in one microtask, in order. Travels as
+ * JSON text (see {@linkcode JsonPacked}) when every part is exact in JSON.
+ */
+export type ManagerCalls = ManagerCall[];
+
+/** Client → manager: calls whose arguments hold Troupe objects (nested proxies) to revive. */
+export interface ManagerWiredCalls {
+  t: "calls";
+  calls: ManagerCalls;
   wired: true;
 }
 
@@ -360,19 +365,20 @@ export interface ManagerBye {
 
 /** Everything a process may send on its connection to a manager. */
 export type ToManager =
-  | ManagerCall
+  | ManagerCalls
   | JsonPacked
-  | ManagerWiredCall
+  | ManagerWiredCalls
   | ManagerHello
   | ManagerConnect
   | ManagerCancel
   | ManagerBye;
 
 /**
- * Manager → client: the value of call `id`, packed `[id, value]` (`[id]` for
- * `undefined`), or its JSON text when the value is exact in JSON.
+ * Manager → client: the values of the calls of one message that answered at
+ * once, packed flat `id, value, id, value...`; as JSON text when every value
+ * is exact in JSON, where a negative id `-id` stands for the value `undefined`.
  */
-export type ManagerValue = unknown[];
+export type ManagerValues = unknown[];
 
 /** Manager → client: a value that holds Troupe objects (nested proxies) to revive. */
 export interface ManagerWiredValue {
@@ -398,7 +404,7 @@ export interface ManagerStoppedMessage {
 
 /** Everything a manager sends back on a connection. */
 export type FromManager =
-  | ManagerValue
+  | ManagerValues
   | JsonPacked
   | ManagerWiredValue
   | ManagerFailure

@@ -8,7 +8,7 @@ import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { task } from "../actors/task.ts";
-import type { FromManager, ManagerCall, ManagerFailure, ToManager } from "../actors/protocol.ts";
+import type { FromManager, ManagerCalls, ManagerFailure, ToManager } from "../actors/protocol.ts";
 import { LockHolderDiedError } from "./errors.ts";
 import { _hostManager, type _ProxyKind, _sendingFrom } from "./proxies.ts";
 
@@ -134,18 +134,20 @@ export class ManagerServer extends Actor {
   }
 
   #onMessage(client: Client, message: ToManager): void {
-    let call: ManagerCall;
-    if (typeof message === "string") call = JSON.parse(message) as ManagerCall;
-    else if (Array.isArray(message)) call = message;
+    let calls: ManagerCalls;
+    if (typeof message === "string") calls = JSON.parse(message) as ManagerCalls;
+    else if (Array.isArray(message)) calls = message;
     else {
       switch (message.t) {
-        case "call": {
-          const wired = message.call;
+        case "calls": {
+          const wired = message.calls;
           client.chain = (client.chain ?? Promise.resolve())
             .then(() => _reviveLoading(wired))
             .then(
-              (revived) => this.#run(client, revived as ManagerCall),
-              (error) => this.#fail(client, wired[0] as number, error),
+              (revived) => this.#runAll(client, revived as ManagerCalls),
+              (error) => {
+                for (const call of wired) this.#fail(client, call[0] as number, error);
+              },
             );
           return;
         }
@@ -163,26 +165,63 @@ export class ManagerServer extends Actor {
       }
       return;
     }
-    if (client.chain) client.chain = client.chain.then(() => this.#run(client, call));
-    else this.#run(client, call);
+    if (client.chain) client.chain = client.chain.then(() => this.#runAll(client, calls));
+    else this.#runAll(client, calls);
   }
 
-  #run(client: Client, call: ManagerCall): void {
-    const id = call[0] as number;
-    let result: unknown;
-    try {
-      result = this.#dispatch(client, id, call[1] as number, call[2] as string, call.slice(3));
-    } catch (error) {
-      return this.#fail(client, id, error);
+  /** Runs the calls of one message in order, and answers those that finished at once in one message. */
+  #runAll(client: Client, calls: ManagerCalls): void {
+    const values: unknown[] = [];
+    const transfer: Transferable[] = [];
+    let json = true;
+    for (const call of calls) {
+      const id = call[0] as number;
+      let result: unknown;
+      try {
+        result = this.#dispatch(client, id, call[1] as number, call[2] as string, call.slice(3));
+      } catch (error) {
+        this.#fail(client, id, error);
+        continue;
+      }
+      if (result instanceof Promise) {
+        result.then((v) => this.#reply(client, id, v), (e) => this.#fail(client, id, e));
+        continue;
+      }
+      if (id === 0 || !client.open) continue;
+      if (result === undefined || _jsonExact(result)) {
+        values.push(id, result);
+        continue;
+      }
+      const out = _outbox();
+      let sent: unknown;
+      try {
+        sent = _sendingFrom(this.#id, () => _prepare(result, "the value", out));
+      } catch (error) {
+        this.#fail(client, id, error);
+        continue;
+      }
+      if (out.wired) {
+        client.port.postMessage({ t: "value", id, value: sent, wired: true }, out.transfer);
+        continue;
+      }
+      json = false;
+      values.push(id, sent);
+      for (const t of out.transfer) transfer.push(t);
     }
-    if (result instanceof Promise) {
-      result.then((v) => this.#reply(client, id, v), (e) => this.#fail(client, id, e));
-    } else this.#reply(client, id, result);
+    if (values.length === 0 || !client.open) return;
+    if (!json) return client.port.postMessage(values, transfer);
+    for (let i = 0; i < values.length; i += 2) {
+      if (values[i + 1] === undefined) {
+        values[i] = -(values[i] as number);
+        values[i + 1] = 0;
+      }
+    }
+    client.port.postMessage(JSON.stringify(values));
   }
 
   #reply(client: Client, id: number, value: unknown): void {
     if (id === 0 || !client.open) return;
-    if (value === undefined) return client.port.postMessage(JSON.stringify([id]));
+    if (value === undefined) return client.port.postMessage(JSON.stringify([-id, 0]));
     if (_jsonExact(value)) return client.port.postMessage(JSON.stringify([id, value]));
     const out = _outbox();
     try {

@@ -31,7 +31,6 @@ interface Pending {
 
 // How often a caller with calls in flight checks that the manager still runs.
 const WATCH_MS = 50;
-const NONE: Transferable[] = [];
 const ENDED = "has ended (it was terminated, or the process that started it ended)";
 
 type RefPort = MessagePort & { ref(): void; unref(): void };
@@ -80,9 +79,8 @@ export class _Connection {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#next++;
-    let message: ToManager;
-    let transfer = NONE;
-    if (args.every(_jsonExact)) message = JSON.stringify([id, objId, op, ...args]);
+    let entry: unknown[];
+    if (args.every(_jsonExact)) entry = [id, objId, op, ...args];
     else {
       const out = _outbox();
       let sent: unknown[];
@@ -94,17 +92,12 @@ export class _Connection {
       } finally {
         sendingTo = undefined;
       }
-      const call = [id, objId, op, ...sent];
-      message = out.wired ? { t: "call", call, wired: true } : call;
-      transfer = out.transfer;
+      entry = [id, objId, op, ...sent];
+      this.#batchJson = false;
+      if (out.wired) this.#batchWired = true;
+      for (const t of out.transfer) this.#batchTransfer.push(t);
     }
-    try {
-      this.port.postMessage(message, transfer);
-    } catch (error) {
-      return Promise.reject(
-        new TypeError(`${what} could not be sent to ${this.name}: ${(error as Error).message}`),
-      );
-    }
+    this.#queue(entry);
     if (this.#watch === undefined) this.#busy();
     return new Promise((resolve, reject) => {
       const pending: Pending = { what, op, resolve, reject, objId };
@@ -114,6 +107,8 @@ export class _Connection {
           if (this.#pending.get(id) !== pending || pending.abandoned) return;
           pending.abandoned = true;
           if (this.stopped === undefined) {
+            // The call must reach the manager before its cancel does.
+            this.#flush();
             this.port.postMessage({ t: "cancel", id } satisfies ToManager);
           }
           reject(signal.reason);
@@ -126,9 +121,54 @@ export class _Connection {
     });
   }
 
-  /** Posts a call nobody waits for (id 0: the manager sends no answer). */
+  /** Sends a call nobody waits for (id 0: the manager sends no answer). */
   tell(objId: number, op: string, args: unknown[]): void {
-    if (this.stopped === undefined) this.port.postMessage(JSON.stringify([0, objId, op, ...args]));
+    if (this.stopped === undefined) this.#queue([0, objId, op, ...args]);
+  }
+
+  // Calls made in one microtask travel in one message (one structured clone,
+  // one wake-up of the manager's thread).
+  #batch: unknown[][] = [];
+  #batchTransfer: Transferable[] = [];
+  #batchWired = false;
+  #batchJson = true;
+
+  #queue(entry: unknown[]): void {
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    this.#batch.push(entry);
+  }
+
+  #flush(): void {
+    const calls = this.#batch;
+    if (calls.length === 0) return;
+    const transfer = this.#batchTransfer;
+    const wired = this.#batchWired;
+    const json = this.#batchJson && calls.length <= 64;
+    this.#batch = [];
+    this.#batchTransfer = [];
+    this.#batchWired = false;
+    this.#batchJson = true;
+    if (this.stopped !== undefined) return; // their callers were failed by stop()
+    try {
+      if (json) return this.port.postMessage(JSON.stringify(calls));
+      if (wired) return this.port.postMessage({ t: "calls", calls, wired: true }, transfer);
+      return this.port.postMessage(calls, transfer);
+    } catch {
+      // Structured clone refused an argument: send them one by one, so only its call fails.
+    }
+    for (const call of calls) {
+      try {
+        this.port.postMessage({ t: "calls", calls: [call], wired: true }, transfer);
+      } catch (error) {
+        const id = call[0] as number;
+        const what = this.#pending.get(id)?.what ?? "a call";
+        this.#settle(
+          id,
+          undefined,
+          new TypeError(`${what} could not be sent to ${this.name}: ${(error as Error).message}`),
+        );
+      }
+    }
   }
 
   /** Fails every call in flight and every later one: the manager `how` (e.g. "was shut down"). */
@@ -181,10 +221,21 @@ export class _Connection {
 
   #onMessage(message: FromManager): void {
     if (typeof message === "string") {
-      const answer = JSON.parse(message) as unknown[];
-      return this.#settle(answer[0] as number, answer[1], undefined);
+      // JSON text: `id, value` pairs, where a negative id stands for the value undefined.
+      const values = JSON.parse(message) as unknown[];
+      for (let i = 0; i < values.length; i += 2) {
+        const id = values[i] as number;
+        if (id < 0) this.#settle(-id, undefined, undefined);
+        else this.#settle(id, values[i + 1], undefined);
+      }
+      return;
     }
-    if (Array.isArray(message)) return this.#settle(message[0] as number, message[1], undefined);
+    if (Array.isArray(message)) {
+      for (let i = 0; i < message.length; i += 2) {
+        this.#settle(message[i] as number, message[i + 1], undefined);
+      }
+      return;
+    }
     switch (message.t) {
       case "value": {
         const { id, value } = message;
