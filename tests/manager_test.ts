@@ -86,6 +86,33 @@ workerTest("dict keys are primitives; an object key is refused with a clear erro
   await assertRejects(() => d.set({ id: 1 }, 3), TypeError, "keys must be strings");
 });
 
+workerTest(
+  "calls made together are each answered: values, undefined, errors and proxies",
+  async () => {
+    await using manager = await Manager.start();
+    const d = await manager.dict<string, unknown>({ n: 1, text: "x".repeat(1000), zero: -0 });
+    const l = await manager.list<number>([7]);
+    await d.set("list", l);
+    const [n, missing, text, zero, failed, nested, map] = await Promise.all([
+      d.get("n"),
+      d.get("missing"),
+      d.get("text"),
+      d.get("zero"),
+      d.pop("missing").catch((e: Error) => e.name),
+      d.get("list"),
+      d.toMap(),
+    ]);
+    assertEquals(n, 1);
+    assertEquals(missing, undefined);
+    assertEquals((text as string).length, 1000);
+    assert(Object.is(zero, -0));
+    assertEquals(failed, "KeyError");
+    assert(nested instanceof ListProxy);
+    assertEquals(await nested.get(0), 7);
+    assertEquals(map.size, 4);
+  },
+);
+
 workerTest("list proxy methods behave like Python's list", async () => {
   await using manager = await Manager.start();
   const l = await manager.list<number>([1, 2, 3]);
