@@ -428,7 +428,10 @@ workerTest("await using shuts the manager down and leaves no worker", async () =
 workerTest("a manager with permissions 'none' serves proxies in other processes", async () => {
   await using manager = await Manager.start({ permissions: "none" });
   const d = await manager.dict<string, number>();
-  await runAll([0, 1].map((i) => new Process({ target: writeKey, args: [d, i] })));
+  // The writers have no permissions either: a proxy needs none.
+  await runAll(
+    [0, 1].map((i) => new Process({ target: writeKey, args: [d, i], permissions: "none" })),
+  );
   assertEquals(await d.toObject(), { key_0: 0, key_1: 1 });
 });
 
