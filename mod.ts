@@ -110,3 +110,16 @@ export { Connection, Pipe, type PipeOptions } from "./channels/pipe.ts";
 export { ChannelClosedError, Empty, EOFError, Full } from "./channels/errors.ts";
 export type { StandardSchemaV1 } from "./channels/schema.ts";
 export type { SyncWaitOptions, WaitOptions } from "./actors/wait_options.ts";
+export { Manager, type ManagerOptions, type ManagerQueueOptions } from "./sync/manager.ts";
+export {
+  type AnyProxy,
+  DictProxy,
+  ListProxy,
+  LockProxy,
+  type ManagerLockGuard,
+  NamespaceProxy,
+  QueueProxy,
+  type QueueWaitOptions,
+  ValueProxy,
+} from "./sync/proxies.ts";
+export { ManagerStoppedError } from "./sync/errors.ts";

@@ -321,3 +321,101 @@ export interface ConnectionWire {
   /** Microseconds `recv()` polls before sleeping. */
   spinMicros: number;
 }
+
+// ---- manager proxies ----------------------------------------------------------
+//
+// A `Manager` is an actor that holds dicts, lists, namespaces, values, locks and
+// queues. Proxies do not go through the actor's mailbox: each process that
+// holds proxies of a manager has one MessagePort straight to the manager's
+// worker (its connection). A proxy sent to another process carries a fresh
+// port, whose other end the sender passes to the manager over its own
+// connection, so every call is one hop from any process.
+
+/**
+ * One call on a managed object: `[id, object, op, ...args]` (object 0 is the
+ * manager itself, which creates objects; id 0: no answer wanted).
+ */
+export type ManagerCall = unknown[];
+
+/**
+ * Client → manager: the calls made in one microtask, in order. Travels as
+ * JSON text (see {@linkcode JsonPacked}) when every part is exact in JSON.
+ */
+export type ManagerCalls = ManagerCall[];
+
+/** Client → manager: calls whose arguments hold Troupe objects (nested proxies) to revive. */
+export interface ManagerWiredCalls {
+  t: "calls";
+  calls: ManagerCalls;
+  wired: true;
+}
+
+/** Client → manager: the first message on a connection: which process holds it (lock owners). */
+export interface ManagerHello {
+  t: "hello";
+  pid: number;
+}
+
+/** Client → manager: serve this port too; a proxy is on its way to another process with its peer. */
+export interface ManagerConnect {
+  t: "connect";
+  port: MessagePort;
+}
+
+/** Client → manager: the caller stopped waiting for call `id` (its signal aborted); drop its wait. */
+export interface ManagerCancel {
+  t: "cancel";
+  id: number;
+}
+
+/** Client → manager: this connection is no longer used; the manager closes its end. */
+export interface ManagerBye {
+  t: "bye";
+}
+
+/** Everything a process may send on its connection to a manager. */
+export type ToManager =
+  | ManagerCalls
+  | JsonPacked
+  | ManagerWiredCalls
+  | ManagerHello
+  | ManagerConnect
+  | ManagerCancel
+  | ManagerBye;
+
+/**
+ * Manager → client: the values of the calls of one message that answered at
+ * once, packed flat `id, value, id, value...`; as JSON text when every value
+ * is exact in JSON, where a negative id `-id` stands for the value `undefined`.
+ */
+export type ManagerValues = unknown[];
+
+/** Manager → client: a value that holds Troupe objects (nested proxies) to revive. */
+export interface ManagerWiredValue {
+  t: "value";
+  id: number;
+  value: unknown;
+  wired: true;
+}
+
+/** Manager → client: call `id` failed. */
+export interface ManagerFailure {
+  t: "error";
+  id: number;
+  error: WireError;
+  /** For a `LockHolderDiedError`: the pid of the process that died holding the lock. */
+  holderPid?: number;
+}
+
+/** Manager → client: the manager is shutting down; calls in flight fail and the port closes. */
+export interface ManagerStoppedMessage {
+  t: "stopped";
+}
+
+/** Everything a manager sends back on a connection. */
+export type FromManager =
+  | ManagerValues
+  | JsonPacked
+  | ManagerWiredValue
+  | ManagerFailure
+  | ManagerStoppedMessage;

@@ -63,3 +63,38 @@ export class BrokenBarrierError extends Error {
     this.name = "BrokenBarrierError";
   }
 }
+
+/**
+ * Thrown by a call on a `Manager` proxy whose manager has stopped: it was shut
+ * down, terminated, or ended with the process that started it. The call
+ * fails at once (or as soon as the stop is noticed) instead of waiting.
+ *
+ * @example
+ * ```ts
+ * import { ManagerStoppedError } from "./errors.ts";
+ *
+ * const error = new ManagerStoppedError("Manager-1", "was shut down", "dict.get()");
+ * console.assert(error.manager === "Manager-1");
+ * console.assert(error.message.includes("Manager-1 was shut down"));
+ * ```
+ */
+export class ManagerStoppedError extends Error {
+  /** The name of the manager that stopped. */
+  readonly manager: string;
+
+  /**
+   * Constructs the error.
+   *
+   * @param manager The manager's name.
+   * @param how How it stopped, such as `"was shut down"`.
+   * @param call The call that could not be made, such as `"dict.get()"`.
+   */
+  constructor(manager: string, how: string, call: string) {
+    super(
+      `${call} cannot reach its manager: ${manager} ${how}. ` +
+        "Proxies only work while their manager runs",
+    );
+    this.name = "ManagerStoppedError";
+    this.manager = manager;
+  }
+}

@@ -1,0 +1,611 @@
+// The manager's side: an actor whose worker holds the managed objects and
+// serves calls arriving on connection ports (one per process holding proxies),
+// not through its mailbox. Each call runs to completion before the next, so
+// every call is atomic; waits (lock, queue) answer later.
+import { _outbox, _prepare, _reviveLoading } from "../actors/_clone.ts";
+import { _jsonExact } from "../actors/_actor_handle.ts";
+import { Actor } from "../actors/actor.ts";
+import { _toWireError } from "../actors/errors.ts";
+import { _isAlive } from "../actors/_liveness.ts";
+import { task } from "../actors/task.ts";
+import type { FromManager, ManagerCalls, ManagerFailure, ToManager } from "../actors/protocol.ts";
+import { LockHolderDiedError } from "./errors.ts";
+import { _hostManager, type _ProxyKind, _sendingFrom } from "./proxies.ts";
+
+/** A connected process. */
+interface Client {
+  port: MessagePort;
+  /** The process's pid (from its hello); 0 until known. */
+  pid: number;
+  open: boolean;
+  /** Set while a call with Troupe objects is being revived: later calls wait behind it. */
+  chain: Promise<void> | undefined;
+  /** Calls waiting on a lock or queue, by call id: cancels them. */
+  waits: Map<number, () => void>;
+}
+
+/** A call waiting on a lock or a queue. */
+interface Waiter {
+  client: Client;
+  id: number;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** For a put: the item. */
+  item?: unknown;
+}
+
+type Managed =
+  | { kind: "dict"; map: Map<unknown, unknown> }
+  | { kind: "list"; items: unknown[] }
+  | { kind: "namespace"; fields: Map<string, unknown> }
+  | { kind: "value"; value: unknown }
+  | { kind: "lock"; holder: number; waiters: Waiter[] }
+  | { kind: "queue"; items: unknown[]; maxsize: number; getters: Waiter[]; putters: Waiter[] };
+
+const KINDS = new Set<string>(["dict", "list", "namespace", "value", "lock", "queue"]);
+// How often waiters check that the processes they wait on still run.
+const WATCH_MS = 50;
+
+function named(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name });
+}
+
+function timeoutError(what: string, ms: number): DOMException {
+  return new DOMException(`${what} timed out after ${ms} ms`, "TimeoutError");
+}
+
+/** Equality by content, for plain data (what `remove()`, `index()`, `compareAndSet()` compare). */
+function equal(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (a instanceof Date) return a.getTime() === (b as Date).getTime();
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => equal(x, bb[i]));
+  }
+  if (a instanceof Map) {
+    const bb = b as Map<unknown, unknown>;
+    return a.size === bb.size && [...a].every(([k, v]) => bb.has(k) && equal(v, bb.get(k)));
+  }
+  if (Object.getPrototypeOf(a) !== Object.prototype && Object.getPrototypeOf(a) !== null) {
+    return false;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length &&
+    ka.every((k) => equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** A list index as Python reads it (negative: from the end); throws IndexError when out of range. */
+function at(items: unknown[], index: number, what: string): number {
+  const i = index < 0 ? index + items.length : index;
+  if (i < 0 || i >= items.length) {
+    throw named(
+      "IndexError",
+      `${what}: index ${index} is out of range for a list of length ${items.length}`,
+    );
+  }
+  return i;
+}
+
+/** The manager: construct with its id, name and the first connection's port. */
+export class ManagerServer extends Actor {
+  #id: string;
+  #name: string;
+  #objects = new Map<number, Managed>();
+  #next = 1;
+  #clients = new Set<Client>();
+  #watch: ReturnType<typeof setInterval> | undefined;
+
+  constructor(id: string, name: string, port: MessagePort) {
+    super();
+    this.#id = id;
+    this.#name = name;
+    _hostManager(id);
+    this.#accept(port);
+  }
+
+  override onStop(): void {
+    for (const client of this.#clients) {
+      client.port.postMessage({ t: "stopped" } satisfies FromManager);
+      this.#drop(client);
+    }
+    if (this.#watch !== undefined) clearInterval(this.#watch);
+  }
+
+  #accept(port: MessagePort): void {
+    // A process that ended never says bye: let go of its connections as new ones arrive.
+    for (const other of this.#clients) {
+      if (other.pid !== 0 && !_isAlive(other.pid)) this.#drop(other);
+    }
+    const client: Client = { port, pid: 0, open: true, chain: undefined, waits: new Map() };
+    this.#clients.add(client);
+    port.onmessage = (e: MessageEvent<ToManager>) => this.#onMessage(client, e.data);
+  }
+
+  #drop(client: Client): void {
+    client.open = false;
+    for (const cancel of client.waits.values()) cancel();
+    client.waits.clear();
+    client.port.close();
+    this.#clients.delete(client);
+  }
+
+  #onMessage(client: Client, message: ToManager): void {
+    let calls: ManagerCalls;
+    if (typeof message === "string") calls = JSON.parse(message) as ManagerCalls;
+    else if (Array.isArray(message)) calls = message;
+    else {
+      switch (message.t) {
+        case "calls": {
+          const wired = message.calls;
+          client.chain = (client.chain ?? Promise.resolve())
+            .then(() => _reviveLoading(wired))
+            .then(
+              (revived) => this.#runAll(client, revived as ManagerCalls),
+              (error) => {
+                for (const call of wired) this.#fail(client, call[0] as number, error);
+              },
+            );
+          return;
+        }
+        case "hello":
+          client.pid = message.pid;
+          return;
+        case "connect":
+          return this.#accept(message.port);
+        case "cancel":
+          client.waits.get(message.id)?.();
+          client.waits.delete(message.id);
+          return;
+        case "bye":
+          return this.#drop(client);
+      }
+      return;
+    }
+    if (client.chain) client.chain = client.chain.then(() => this.#runAll(client, calls));
+    else this.#runAll(client, calls);
+  }
+
+  /** Runs the calls of one message in order, and answers those that finished at once in one message. */
+  #runAll(client: Client, calls: ManagerCalls): void {
+    const values: unknown[] = [];
+    const transfer: Transferable[] = [];
+    let json = true;
+    for (const call of calls) {
+      const id = call[0] as number;
+      let result: unknown;
+      try {
+        result = this.#dispatch(client, id, call[1] as number, call[2] as string, call.slice(3));
+      } catch (error) {
+        this.#fail(client, id, error);
+        continue;
+      }
+      if (result instanceof Promise) {
+        result.then((v) => this.#reply(client, id, v), (e) => this.#fail(client, id, e));
+        continue;
+      }
+      if (id === 0 || !client.open) continue;
+      if (result === undefined || _jsonExact(result)) {
+        values.push(id, result);
+        continue;
+      }
+      const out = _outbox();
+      let sent: unknown;
+      try {
+        sent = _sendingFrom(this.#id, () => _prepare(result, "the value", out));
+      } catch (error) {
+        this.#fail(client, id, error);
+        continue;
+      }
+      if (out.wired) {
+        client.port.postMessage({ t: "value", id, value: sent, wired: true }, out.transfer);
+        continue;
+      }
+      json = false;
+      values.push(id, sent);
+      for (const t of out.transfer) transfer.push(t);
+    }
+    if (values.length === 0 || !client.open) return;
+    if (!json) return client.port.postMessage(values, transfer);
+    for (let i = 0; i < values.length; i += 2) {
+      if (values[i + 1] === undefined) {
+        values[i] = -(values[i] as number);
+        values[i + 1] = 0;
+      }
+    }
+    client.port.postMessage(JSON.stringify(values));
+  }
+
+  #reply(client: Client, id: number, value: unknown): void {
+    if (id === 0 || !client.open) return;
+    if (value === undefined) return client.port.postMessage(JSON.stringify([-id, 0]));
+    if (_jsonExact(value)) return client.port.postMessage(JSON.stringify([id, value]));
+    const out = _outbox();
+    try {
+      const sent = _sendingFrom(this.#id, () => _prepare(value, "the value", out));
+      const message: FromManager = out.wired
+        ? { t: "value", id, value: sent, wired: true }
+        : [id, sent];
+      client.port.postMessage(message, out.transfer);
+    } catch (error) {
+      this.#fail(client, id, error);
+    }
+  }
+
+  #fail(client: Client, id: number, error: unknown): void {
+    if (id === 0 || !client.open) return;
+    const failure: ManagerFailure = { t: "error", id, error: _toWireError(error) };
+    if (error instanceof LockHolderDiedError) failure.holderPid = error.holderPid;
+    delete failure.error.stack;
+    client.port.postMessage(failure);
+  }
+
+  #dispatch(client: Client, id: number, objId: number, op: string, args: unknown[]): unknown {
+    if (objId === 0) {
+      if (op !== "create" || !KINDS.has(args[0] as string)) {
+        throw new TypeError(`${this.#name} has no operation '${op}'`);
+      }
+      return this.#create(args[0] as _ProxyKind, args[1], args[2]);
+    }
+    const obj = this.#objects.get(objId);
+    if (!obj) throw new Error(`${this.#name} holds no object ${objId}`);
+    const what = `${obj.kind}.${op}()`;
+    switch (obj.kind) {
+      case "dict":
+        return dictOp(obj.map, op, args, what);
+      case "list":
+        return listOp(obj.items, op, args, what);
+      case "namespace":
+        return namespaceOp(obj.fields, op, args, what);
+      case "value":
+        return valueOp(obj, op, args, what);
+      case "lock":
+        return this.#lockOp(obj, client, id, op, args, what);
+      case "queue":
+        return this.#queueOp(obj, client, id, op, args, what);
+    }
+  }
+
+  #create(kind: _ProxyKind, initial: unknown, extra: unknown): number {
+    const id = this.#next++;
+    let obj: Managed;
+    switch (kind) {
+      case "dict":
+        obj = { kind, map: new Map(initial as [unknown, unknown][] | undefined) };
+        break;
+      case "list":
+        obj = { kind, items: (initial as unknown[] | undefined) ?? [] };
+        break;
+      case "namespace":
+        obj = { kind, fields: new Map(initial as [string, unknown][] | undefined) };
+        break;
+      case "value":
+        obj = { kind, value: initial };
+        break;
+      case "lock":
+        obj = { kind, holder: 0, waiters: [] };
+        break;
+      case "queue":
+        obj = { kind, items: [], maxsize: (extra as number) ?? 0, getters: [], putters: [] };
+        break;
+    }
+    this.#objects.set(id, obj);
+    return id;
+  }
+
+  // ---- waits ------------------------------------------------------------------
+
+  /** Parks a call until `resolve`/`reject`, a timeout, a cancel, or its process ending. */
+  #wait(
+    list: Waiter[],
+    client: Client,
+    id: number,
+    timeoutMs: number | null,
+    what: string,
+    item?: unknown,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { client, id, resolve, reject, timer: undefined, item };
+      const leave = () => {
+        const i = list.indexOf(waiter);
+        if (i >= 0) list.splice(i, 1);
+        if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+        client.waits.delete(id);
+      };
+      waiter.resolve = (v) => (leave(), resolve(v));
+      waiter.reject = (e) => (leave(), reject(e));
+      if (timeoutMs !== null) {
+        waiter.timer = setTimeout(() => waiter.reject(timeoutError(what, timeoutMs)), timeoutMs);
+      }
+      client.waits.set(id, () => waiter.reject(new DOMException("cancelled", "AbortError")));
+      list.push(waiter);
+      this.#watchWaiters();
+    });
+  }
+
+  /** While calls wait, notices lock holders and waiting processes that ended. */
+  #watchWaiters(): void {
+    if (this.#watch !== undefined) return;
+    this.#watch = setInterval(() => {
+      let waiting = false;
+      for (const obj of this.#objects.values()) {
+        if (obj.kind === "lock" && obj.waiters.length > 0) {
+          waiting = true;
+          if (obj.holder !== 0 && !_isAlive(obj.holder)) this.#holderDied(obj);
+        } else if (obj.kind === "queue") {
+          for (const w of [...obj.getters, ...obj.putters]) {
+            waiting = true;
+            if (!alive(w.client)) w.reject(new Error("the waiting process ended"));
+          }
+        }
+      }
+      if (!waiting) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+    }, WATCH_MS);
+  }
+
+  #holderDied(lock: Managed & { kind: "lock" }): void {
+    for (const w of [...lock.waiters]) {
+      w.reject(new LockHolderDiedError("manager Lock", lock.holder));
+    }
+  }
+
+  #lockOp(
+    lock: Managed & { kind: "lock" },
+    client: Client,
+    id: number,
+    op: string,
+    args: unknown[],
+    what: string,
+  ): unknown {
+    switch (op) {
+      case "acquire": {
+        if (lock.holder === 0) {
+          lock.holder = client.pid;
+          return undefined;
+        }
+        if (!_isAlive(lock.holder)) throw new LockHolderDiedError("manager Lock", lock.holder);
+        const timeoutMs = args[0] as number | null;
+        if (timeoutMs === 0) throw timeoutError("lock.acquire()", 0);
+        return this.#wait(lock.waiters, client, id, timeoutMs, "lock.acquire()");
+      }
+      case "release": {
+        if (lock.holder === 0) {
+          throw named("RuntimeError", "lock.release() of a manager Lock that is not held");
+        }
+        if (lock.holder !== client.pid && _isAlive(lock.holder)) {
+          throw named(
+            "RuntimeError",
+            `lock.release() was called by process ${client.pid}, but process ${lock.holder} ` +
+              "holds this manager Lock",
+          );
+        }
+        lock.holder = 0;
+        // Hand it to the first waiter whose process still runs.
+        while (lock.waiters.length > 0) {
+          const next = lock.waiters[0];
+          if (!alive(next.client)) {
+            next.reject(new Error("the waiting process ended"));
+            continue;
+          }
+          lock.holder = next.client.pid;
+          next.resolve(undefined);
+          break;
+        }
+        return undefined;
+      }
+      case "locked":
+        return lock.holder !== 0;
+    }
+    throw new TypeError(`${what}: a manager Lock has no method '${op}'`);
+  }
+
+  #queueOp(
+    q: Managed & { kind: "queue" },
+    client: Client,
+    id: number,
+    op: string,
+    args: unknown[],
+    what: string,
+  ): unknown {
+    const full = () => q.maxsize > 0 && q.items.length >= q.maxsize;
+    // Moves waiting puts into the queue and items to waiting gets, in order.
+    const settle = () => {
+      while (true) {
+        const putter = q.putters[0];
+        if (putter && !full()) {
+          q.items.push(putter.item);
+          putter.resolve(undefined);
+          continue;
+        }
+        const getter = q.getters.find((g) => alive(g.client));
+        if (getter && q.items.length > 0) {
+          getter.resolve(q.items.shift());
+          continue;
+        }
+        return;
+      }
+    };
+    switch (op) {
+      case "put": {
+        const [item, block, timeoutMs] = args as [unknown, boolean, number | null];
+        if (!full() && q.putters.length === 0) {
+          q.items.push(item);
+          settle();
+          return undefined;
+        }
+        if (!block) throw named("Full", `queue.put(): the queue is full (maxsize ${q.maxsize})`);
+        const waiting = this.#wait(q.putters, client, id, timeoutMs, what, item);
+        return waiting;
+      }
+      case "get": {
+        const [block, timeoutMs] = args as [boolean, number | null];
+        if (q.items.length > 0 && q.getters.length === 0) {
+          const item = q.items.shift();
+          settle();
+          return item;
+        }
+        if (!block) throw named("Empty", "queue.get(): the queue is empty");
+        return this.#wait(q.getters, client, id, timeoutMs, what);
+      }
+      case "qsize":
+        return q.items.length;
+      case "empty":
+        return q.items.length === 0;
+      case "full":
+        return full();
+    }
+    throw new TypeError(`${what}: a manager Queue has no method '${op}'`);
+  }
+}
+task(import.meta, ManagerServer);
+
+function alive(client: Client): boolean {
+  return client.open && (client.pid === 0 || _isAlive(client.pid));
+}
+
+function dictOp(map: Map<unknown, unknown>, op: string, args: unknown[], what: string): unknown {
+  const [key, value] = args;
+  switch (op) {
+    case "get":
+      return map.has(key) || args.length < 2 ? map.get(key) : value;
+    case "set":
+      map.set(key, value);
+      return undefined;
+    case "delete":
+      return map.delete(key);
+    case "has":
+      return map.has(key);
+    case "keys":
+      return [...map.keys()];
+    case "values":
+      return [...map.values()];
+    case "entries":
+      return [...map.entries()];
+    case "size":
+      return map.size;
+    case "clear":
+      map.clear();
+      return undefined;
+    case "update":
+      for (const [k, v] of key as [unknown, unknown][]) map.set(k, v);
+      return undefined;
+    case "setDefault":
+      if (!map.has(key)) map.set(key, value);
+      return map.get(key);
+    case "pop": {
+      if (map.has(key)) {
+        const found = map.get(key);
+        map.delete(key);
+        return found;
+      }
+      if (args.length > 1) return value;
+      throw named(
+        "KeyError",
+        `${what}: the key ${JSON.stringify(key) ?? String(key)} is not in the dict`,
+      );
+    }
+    case "toObject":
+      return Object.fromEntries(map as Map<PropertyKey, unknown>);
+    case "toMap":
+      return new Map(map);
+  }
+  throw new TypeError(`${what}: a manager dict has no method '${op}'`);
+}
+
+function listOp(items: unknown[], op: string, args: unknown[], what: string): unknown {
+  switch (op) {
+    case "get":
+      return items[at(items, args[0] as number, what)];
+    case "set":
+      items[at(items, args[0] as number, what)] = args[1];
+      return undefined;
+    case "push":
+      for (const item of args) items.push(item);
+      return items.length;
+    case "pop": {
+      if (items.length === 0) throw named("IndexError", `${what}: the list is empty`);
+      return items.splice(at(items, args[0] as number, what), 1)[0];
+    }
+    case "length":
+      return items.length;
+    case "slice":
+      return items.slice(args[0] as number, (args[1] as number | null) ?? undefined);
+    case "toArray":
+      return items.slice();
+    case "insert": {
+      const index = args[0] as number;
+      const i = Math.max(0, Math.min(items.length, index < 0 ? index + items.length : index));
+      items.splice(i, 0, args[1]);
+      return undefined;
+    }
+    case "remove":
+    case "index": {
+      const i = items.findIndex((item) => equal(item, args[0]));
+      if (i < 0) throw named("ValueError", `${what}: the value is not in the list`);
+      if (op === "index") return i;
+      items.splice(i, 1);
+      return undefined;
+    }
+    case "extend":
+      for (const item of args[0] as unknown[]) items.push(item);
+      return undefined;
+    case "clear":
+      items.length = 0;
+      return undefined;
+  }
+  throw new TypeError(`${what}: a manager list has no method '${op}'`);
+}
+
+function namespaceOp(
+  fields: Map<string, unknown>,
+  op: string,
+  args: unknown[],
+  what: string,
+): unknown {
+  switch (op) {
+    case "get":
+      return fields.get(args[0] as string);
+    case "set":
+      fields.set(args[0] as string, args[1]);
+      return undefined;
+    case "toObject":
+      return Object.fromEntries(fields);
+  }
+  throw new TypeError(`${what}: a manager namespace has no method '${op}'`);
+}
+
+function valueOp(
+  cell: Managed & { kind: "value" },
+  op: string,
+  args: unknown[],
+  what: string,
+): unknown {
+  switch (op) {
+    case "get":
+      return cell.value;
+    case "set":
+      cell.value = args[0];
+      return undefined;
+    case "add": {
+      const [delta] = args;
+      const v = cell.value;
+      if (typeof v === "number" && typeof delta === "number") return cell.value = v + delta;
+      if (typeof v === "bigint" && typeof delta === "bigint") return cell.value = v + delta;
+      throw new TypeError(
+        `${what} adds a number to a number or a bigint to a bigint; the value is a ${typeof v} ` +
+          `and the delta a ${typeof delta}`,
+      );
+    }
+    case "compareAndSet":
+      if (!equal(cell.value, args[0])) return false;
+      cell.value = args[1];
+      return true;
+  }
+  throw new TypeError(`${what}: a manager value has no method '${op}'`);
+}
