@@ -95,6 +95,13 @@ workerTest("items keep what structured clone keeps", async () => {
     new Set([1, 2]),
     new Uint8Array([1, 2, 3]),
     new Float64Array([0.5]),
+    new Int16Array([1, -2, 3, -4]).subarray(1, 3),
+    new BigInt64Array([-5n]),
+    new Uint8Array([9, 8, 7]).buffer,
+    new DataView(new Uint8Array([1, 2]).buffer),
+    new Set([new Map([[1, new Set(["deep"])]])]),
+    Object(7),
+    Object("boxed"),
     /re/gi,
     [],
     {},
@@ -104,6 +111,28 @@ workerTest("items keep what structured clone keeps", async () => {
   for (const item of items) assertEquals(await q.get(), item);
   q.close();
 });
+
+workerTest(
+  "errors travel as structured clone carries them: type, message, stack, cause",
+  async () => {
+    const q = new Queue<Error>();
+    const cause = new RangeError("inner");
+    const sent = [
+      new TypeError("outer", { cause }),
+      Object.assign(new Error("custom"), { name: "MyError" }),
+    ];
+    for (const e of sent) await q.put(e);
+    const outer = await q.get();
+    assertInstanceOf(outer, TypeError);
+    assertEquals(outer.message, "outer");
+    assertEquals(outer.stack, sent[0].stack);
+    assertInstanceOf(outer.cause, RangeError);
+    assertEquals((outer.cause as Error).message, "inner");
+    const custom = await q.get();
+    assertEquals([custom.name, custom.message], ["Error", "custom"], "other names arrive as Error");
+    q.close();
+  },
+);
 
 workerTest("an item a channel cannot carry is refused at put, naming where it is", async () => {
   const q = new Queue<unknown>();
