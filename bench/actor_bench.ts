@@ -42,7 +42,12 @@ rpc.onmessage = () => rpcWaiter!(undefined);
 
 const echo = await spawn(Echo);
 
-const ROUND_TRIPS = 200;
+// One trip per sample, alternating with the raw side trip by trip: a loop of
+// back-to-back trips to one worker measures whether its thread was still
+// awake (with nothing between trips the OS need not park it, and a raw echo
+// loop shows ~15 µs; 5 µs of work between trips makes it ~80 µs), not the
+// cost of a call.
+const ROUND_TRIPS = 1;
 const BURST = 20_000;
 
 async function rawRoundTrip(): Promise<number> {
@@ -122,16 +127,16 @@ const cases: Record<string, () => Promise<number>> = {
 for (const fn of Object.values(cases)) await fn(); // warm up
 // Pairs alternate sample by sample, so that machine noise hits both alike.
 const pairs = [
-  ["rawRoundTrip", "actorRoundTrip", 20],
-  ["rpcRoundTrip", "actorRoundTrip", 20],
+  ["rawRoundTrip", "actorRoundTrip", 400],
+  ["rpcRoundTrip", "actorRoundTrip", 400],
   ["rawPipelined", "actorPipelined", 2],
   ["coldSpawn", "restart", 20],
 ] as const;
 for (let r = 0; r < rounds; r++) {
   for (const [a, b, times] of pairs) {
     for (let i = 0; i < times; i++) {
-      samples[a].push(await cases[a]());
-      samples[b].push(await cases[b]());
+      // Which side goes first alternates too.
+      for (const name of i % 2 === 0 ? [a, b] : [b, a]) samples[name].push(await cases[name]());
     }
   }
 }
