@@ -350,10 +350,32 @@ export interface ManagerWiredCalls {
   wired: true;
 }
 
-/** Client → manager: the first message on a connection: which process holds it (lock owners). */
+/**
+ * Client → manager: the first message on a connection: which process holds
+ * it (lock owners), and the manager's end of a `Pipe` (its wire form) that
+ * carries the connection's calls and answers from then on. A polled
+ * SharedArrayBuffer ring answers in a few µs where a port needs the OS to
+ * wake a parked thread (~80 µs on an idle machine); the port stays for what
+ * must be transferred and for control.
+ */
 export interface ManagerHello {
   t: "hello";
   pid: number;
+  pipe?: unknown;
+}
+
+/**
+ * Client → manager, on the pipe as `[seq, payload]` or on the port as
+ * {@linkcode ManagerOrdered}: calls, wired calls and cancels are numbered per
+ * connection, and the manager runs them in that order whichever way each came.
+ */
+export type ManagerOrderedPayload = ManagerCalls | JsonPacked | ManagerWiredCalls | ManagerCancel;
+
+/** Client → manager on the port: an ordered payload that could not go on the pipe. */
+export interface ManagerOrdered {
+  t: "ordered";
+  seq: number;
+  payload: ManagerOrderedPayload;
 }
 
 /** Client → manager: serve this port too; a proxy is on its way to another process with its peer. */
@@ -378,6 +400,7 @@ export type ToManager =
   | ManagerCalls
   | JsonPacked
   | ManagerWiredCalls
+  | ManagerOrdered
   | ManagerHello
   | ManagerConnect
   | ManagerCancel

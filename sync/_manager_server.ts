@@ -1,20 +1,34 @@
 // The manager's side: an actor whose worker holds the managed objects and
-// serves calls arriving on connection ports (one per process holding proxies),
+// serves calls arriving on connections (a pipe and a port per process holding proxies),
 // not through its mailbox. Each call runs to completion before the next, so
 // every call is atomic; waits (lock, queue) answer later.
-import { _outbox, _prepare, _reviveLoading } from "../actors/_clone.ts";
+import { _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
 import { _jsonExact } from "../actors/_actor_handle.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { task } from "../actors/task.ts";
-import type { FromManager, ManagerCalls, ManagerFailure, ToManager } from "../actors/protocol.ts";
+import type {
+  FromManager,
+  ManagerCalls,
+  ManagerFailure,
+  ManagerOrderedPayload,
+  ToManager,
+} from "../actors/protocol.ts";
+import type { Connection } from "../channels/pipe.ts";
+// Registers the reviver for the pipe end each connection's hello carries.
+import "../channels/pipe.ts";
 import { LockHolderDiedError } from "./errors.ts";
 import { _hostManager, type _ProxyKind, _sendingFrom } from "./proxies.ts";
 
 /** A connected process. */
 interface Client {
   port: MessagePort;
+  /** The connection's pipe (from its hello): calls in, answers out. */
+  pipe: Connection<unknown, unknown> | undefined;
+  /** The `seq` of the next ordered payload to run, and those that came early. */
+  nextSeq: number;
+  early: Map<number, ManagerOrderedPayload>;
   /** The process's pid (from its hello); 0 until known. */
   pid: number;
   open: boolean;
@@ -109,6 +123,8 @@ export class ManagerServer extends Actor {
 
   override onStop(): void {
     for (const client of this.#clients) {
+      // On the pipe after every answer sent there, and on the port.
+      this.#post(client, { t: "stopped" } satisfies FromManager);
       client.port.postMessage({ t: "stopped" } satisfies FromManager);
       this.#drop(client);
     }
@@ -120,7 +136,16 @@ export class ManagerServer extends Actor {
     for (const other of this.#clients) {
       if (other.pid !== 0 && !_isAlive(other.pid)) this.#drop(other);
     }
-    const client: Client = { port, pid: 0, open: true, chain: undefined, waits: new Map() };
+    const client: Client = {
+      port,
+      pipe: undefined,
+      nextSeq: 0,
+      early: new Map(),
+      pid: 0,
+      open: true,
+      chain: undefined,
+      waits: new Map(),
+    };
     this.#clients.add(client);
     port.onmessage = (e: MessageEvent<ToManager>) => this.#onMessage(client, e.data);
   }
@@ -130,43 +155,91 @@ export class ManagerServer extends Actor {
     for (const cancel of client.waits.values()) cancel();
     client.waits.clear();
     client.port.close();
+    client.pipe?.close();
     this.#clients.delete(client);
   }
 
   #onMessage(client: Client, message: ToManager): void {
+    if (typeof message === "string" || Array.isArray(message)) return this.#run(client, message);
+    switch (message.t) {
+      case "ordered":
+        return this.#ordered(client, message.seq, message.payload);
+      case "calls":
+        return this.#run(client, message);
+      case "hello":
+        client.pid = message.pid;
+        if (message.pipe !== undefined) {
+          client.pipe = _revive(message.pipe) as Connection<unknown, unknown>;
+          void this.#read(client, client.pipe);
+        }
+        return;
+      case "connect":
+        return this.#accept(message.port);
+      case "cancel":
+        return this.#run(client, message);
+      case "bye":
+        return this.#drop(client);
+    }
+  }
+
+  /** Reads a connection's pipe: `[seq, payload]` items, until either end closes. */
+  async #read(client: Client, pipe: Connection<unknown, unknown>): Promise<void> {
+    try {
+      while (client.open) {
+        const [seq, payload] = await pipe.recv() as [number, ManagerOrderedPayload];
+        this.#ordered(client, seq, payload);
+      }
+    } catch {
+      // Closed: the client said bye, or this manager is stopping.
+    }
+  }
+
+  /** Runs ordered payloads in `seq` order, whether they came by pipe or by port. */
+  #ordered(client: Client, seq: number, payload: ManagerOrderedPayload): void {
+    if (seq !== client.nextSeq) {
+      client.early.set(seq, payload);
+      return;
+    }
+    this.#run(client, payload);
+    client.nextSeq++;
+    for (let next = client.early.get(client.nextSeq); next !== undefined;) {
+      client.early.delete(client.nextSeq);
+      this.#run(client, next);
+      next = client.early.get(++client.nextSeq);
+    }
+  }
+
+  #run(client: Client, message: ManagerOrderedPayload): void {
     let calls: ManagerCalls;
     if (typeof message === "string") calls = JSON.parse(message) as ManagerCalls;
     else if (Array.isArray(message)) calls = message;
-    else {
-      switch (message.t) {
-        case "calls": {
-          const wired = message.calls;
-          client.chain = (client.chain ?? Promise.resolve())
-            .then(() => _reviveLoading(wired))
-            .then(
-              (revived) => this.#runAll(client, revived as ManagerCalls),
-              (error) => {
-                for (const call of wired) this.#fail(client, call[0] as number, error);
-              },
-            );
-          return;
-        }
-        case "hello":
-          client.pid = message.pid;
-          return;
-        case "connect":
-          return this.#accept(message.port);
-        case "cancel":
-          client.waits.get(message.id)?.();
-          client.waits.delete(message.id);
-          return;
-        case "bye":
-          return this.#drop(client);
-      }
+    else if (message.t === "cancel") {
+      client.waits.get(message.id)?.();
+      client.waits.delete(message.id);
+      return;
+    } else {
+      const wired = message.calls;
+      client.chain = (client.chain ?? Promise.resolve())
+        .then(() => _reviveLoading(wired))
+        .then(
+          (revived) => this.#runAll(client, revived as ManagerCalls),
+          (error) => {
+            for (const call of wired) this.#fail(client, call[0] as number, error);
+          },
+        );
       return;
     }
     if (client.chain) client.chain = client.chain.then(() => this.#runAll(client, calls));
     else this.#runAll(client, calls);
+  }
+
+  /** Answers on the pipe, or on the port when it must transfer or the pipe refuses. */
+  #post(client: Client, message: FromManager, transfer: Transferable[] = []): void {
+    const byPort = () => {
+      if (client.open) client.port.postMessage(message, transfer);
+    };
+    if (client.pipe && transfer.length === 0) client.pipe.send(message).catch(byPort);
+    else byPort();
   }
 
   /** Runs the calls of one message in order, and answers those that finished at once in one message. */
@@ -209,27 +282,28 @@ export class ManagerServer extends Actor {
       for (const t of out.transfer) transfer.push(t);
     }
     if (values.length === 0 || !client.open) return;
-    if (!json) return client.port.postMessage(values, transfer);
+    if (!json) return this.#post(client, values, transfer);
     for (let i = 0; i < values.length; i += 2) {
       if (values[i + 1] === undefined) {
         values[i] = -(values[i] as number);
         values[i + 1] = 0;
       }
     }
-    client.port.postMessage(JSON.stringify(values));
+    this.#post(client, JSON.stringify(values));
   }
 
   #reply(client: Client, id: number, value: unknown): void {
     if (id === 0 || !client.open) return;
-    if (value === undefined) return client.port.postMessage(JSON.stringify([-id, 0]));
-    if (_jsonExact(value)) return client.port.postMessage(JSON.stringify([id, value]));
+    if (value === undefined) return this.#post(client, JSON.stringify([-id, 0]));
+    if (_jsonExact(value)) return this.#post(client, JSON.stringify([id, value]));
     const out = _outbox();
     try {
       const sent = _sendingFrom(this.#id, () => _prepare(value, "the value", out));
       const message: FromManager = out.wired
         ? { t: "value", id, value: sent, wired: true }
         : [id, sent];
-      client.port.postMessage(message, out.transfer);
+      if (out.wired) client.port.postMessage(message, out.transfer);
+      else this.#post(client, message, out.transfer);
     } catch (error) {
       this.#fail(client, id, error);
     }
@@ -240,7 +314,7 @@ export class ManagerServer extends Actor {
     const failure: ManagerFailure = { t: "error", id, error: _toWireError(error) };
     if (error instanceof LockHolderDiedError) failure.holderPid = error.holderPid;
     delete failure.error.stack;
-    client.port.postMessage(failure);
+    this.#post(client, failure);
   }
 
   #dispatch(client: Client, id: number, objId: number, op: string, args: unknown[]): unknown {

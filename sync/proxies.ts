@@ -6,12 +6,18 @@
  * @module
  */
 import { Empty, Full } from "../channels/errors.ts";
+import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
 import type { _WireForm } from "../actors/_clone.ts";
 import { _jsonExact } from "../actors/_actor_handle.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { _describe } from "../actors/_util.ts";
-import type { FromManager, ManagerFailure, ToManager } from "../actors/protocol.ts";
+import type {
+  FromManager,
+  ManagerFailure,
+  ManagerOrderedPayload,
+  ToManager,
+} from "../actors/protocol.ts";
 import { _myPid, _waitOptions, type WaitOptions } from "./_wait.ts";
 import { LockHolderDiedError, ManagerStoppedError } from "./errors.ts";
 
@@ -36,9 +42,14 @@ const ENDED = "has ended (it was terminated, or the process that started it ende
 
 type RefPort = MessagePort & { ref(): void; unref(): void };
 
+// Each connection's pipe buffers, per direction; a bigger message takes the port.
+const PIPE_BYTES = 1 << 18;
+
 /**
- * This thread's connection to one manager: a MessagePort straight to the
- * manager's worker, shared by every proxy of that manager in this thread.
+ * This thread's connection to one manager, shared by every proxy of that
+ * manager in this thread: a MessagePort straight to the manager's worker, for
+ * control and for what must be transferred, and a `Pipe` (polled shared
+ * memory) for the calls and answers themselves.
  */
 export class _Connection {
   readonly manager: string;
@@ -50,6 +61,11 @@ export class _Connection {
   #pending = new Map<number, Pending>();
   #next = 1;
   #watch: ReturnType<typeof setInterval> | undefined;
+  #pipe: Connection<unknown, unknown>;
+  #seq = 0;
+  #pumping = false;
+  /** The port said the manager stopped; the pipe may still hold answers sent before. */
+  #stopNotice = false;
 
   constructor(manager: string, name: string, pid: number | undefined, port: MessagePort) {
     this.manager = manager;
@@ -60,7 +76,38 @@ export class _Connection {
     this.port.onmessage = (e: MessageEvent<FromManager>) => this.#onMessage(e.data);
     // An idle connection does not keep the program alive; one with calls in flight does.
     this.port.unref();
-    this.port.postMessage({ t: "hello", pid: _myPid() } satisfies ToManager);
+    const [mine, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
+    this.#pipe = mine;
+    const out = _outbox();
+    const pipe = _prepare(theirs, "the manager connection", out);
+    this.port.postMessage({ t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
+  }
+
+  /**
+   * Sends calls or a cancel in order: on the pipe, or on the port when they
+   * must be transferred or the pipe refuses them (the manager orders by `seq`).
+   */
+  #sendOrdered(payload: ManagerOrderedPayload, transfer: Transferable[] = []): void {
+    const seq = this.#seq++;
+    const byPort = () => this.port.postMessage({ t: "ordered", seq, payload }, transfer);
+    if (transfer.length > 0) byPort();
+    else this.#pipe.send([seq, payload]).catch(byPort);
+    if (!this.#pumping && this.#pending.size > 0) void this.#pump();
+  }
+
+  /** Reads answers from the pipe while calls wait for them. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#pending.size > 0 && this.stopped === undefined) {
+        this.#onMessage(await this.#pipe.recv() as FromManager, true);
+      }
+    } catch {
+      // The pipe closed: stop() has failed the callers.
+    } finally {
+      this.#pumping = false;
+      if (this.#stopNotice && this.stopped === undefined) void this.#drainThenStop();
+    }
   }
 
   /** Calls `op` on object `objId`; `what` names the call in errors. */
@@ -110,7 +157,7 @@ export class _Connection {
           if (this.stopped === undefined) {
             // The call must reach the manager before its cancel does.
             this.#flush();
-            this.port.postMessage({ t: "cancel", id } satisfies ToManager);
+            this.#sendOrdered({ t: "cancel", id });
           }
           reject(signal.reason);
         };
@@ -151,15 +198,20 @@ export class _Connection {
     this.#batchJson = true;
     if (this.stopped !== undefined) return; // their callers were failed by stop()
     try {
-      if (json) return this.port.postMessage(JSON.stringify(calls));
-      if (wired) return this.port.postMessage({ t: "calls", calls, wired: true }, transfer);
-      return this.port.postMessage(calls, transfer);
+      if (json) return this.#sendOrdered(JSON.stringify(calls));
+      if (wired) return this.#sendOrdered({ t: "calls", calls, wired: true }, transfer);
+      if (transfer.length === 0) return this.#sendOrdered(calls);
+      this.port.postMessage({ t: "ordered", seq: this.#seq, payload: calls }, transfer);
+      this.#seq++;
+      return;
     } catch {
       // Structured clone refused an argument: send them one by one, so only its call fails.
     }
     for (const call of calls) {
       try {
-        this.port.postMessage({ t: "calls", calls: [call], wired: true }, transfer);
+        const payload = { t: "calls", calls: [call], wired: true } as const;
+        this.port.postMessage({ t: "ordered", seq: this.#seq, payload }, transfer);
+        this.#seq++;
       } catch (error) {
         const id = call[0] as number;
         const what = this.#pending.get(id)?.what ?? "a call";
@@ -177,6 +229,7 @@ export class _Connection {
     if (this.stopped !== undefined) return;
     this.stopped = how;
     this.port.close();
+    this.#pipe.close();
     this.#idle();
     for (const [id, pending] of this.#pending) {
       this.#pending.delete(id);
@@ -220,7 +273,7 @@ export class _Connection {
     else pending.reject(error);
   }
 
-  #onMessage(message: FromManager): void {
+  #onMessage(message: FromManager, viaPipe = false): void {
     if (typeof message === "string") {
       // JSON text: `id, value` pairs, where a negative id stands for the value undefined.
       const values = JSON.parse(message) as unknown[];
@@ -249,8 +302,23 @@ export class _Connection {
       case "error":
         return this.#settle(message.id, undefined, rebuild(message));
       case "stopped":
-        return this.stop("was shut down");
+        // The manager sends it on the pipe (after every answer there) and on the port.
+        if (viaPipe) return this.stop("was shut down");
+        this.#stopNotice = true;
+        if (!this.#pumping) void this.#drainThenStop();
+        return;
     }
+  }
+
+  async #drainThenStop(): Promise<void> {
+    try {
+      while (this.stopped === undefined && await this.#pipe.poll(0)) {
+        this.#onMessage(await this.#pipe.recv() as FromManager, true);
+      }
+    } catch {
+      // Closed or drained.
+    }
+    this.stop("was shut down");
   }
 }
 

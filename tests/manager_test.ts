@@ -344,6 +344,31 @@ workerTest("a queue carries items from a producer process, in order", async () =
   await assertRejects(() => q.put(9, { block: false }), Full, "the queue is full (maxsize 3)");
 });
 
+workerTest(
+  "calls run in the order they were made, whether they go by shared memory or by port",
+  async () => {
+    await using a = await Manager.start();
+    await using b = await Manager.start();
+    const log = await a.list<unknown>();
+    const other = await b.list<number>([1]);
+    // A proxy of another manager carries a port, so its call goes by port; the
+    // plain calls around it go through the connection's pipe. Each call in its
+    // own tick, so each travels in its own message.
+    const calls: Promise<unknown>[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      calls.push(log.push(i));
+      await null;
+      calls.push(log.push(other));
+      await null;
+      expected.push("number", "proxy");
+    }
+    await Promise.all(calls);
+    const kinds = (await log.toArray()).map((x) => typeof x === "number" ? "number" : "proxy");
+    assertEquals(kinds, expected);
+  },
+);
+
 workerTest("a call after shutdown() fails with an error naming the manager", async () => {
   const manager = await Manager.start({ name: "Inventory" });
   const d = await manager.dict<string, number>();
