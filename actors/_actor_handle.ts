@@ -1,6 +1,7 @@
 // The parent's side of one actor incarnation: its worker, the calls awaiting
 // replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
 // supervisor build on it; a restarted actor is a new handle.
+import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _checkTimeout } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
@@ -9,6 +10,7 @@ import type { _DenoPermissions } from "./permissions.ts";
 import type {
   ActorCallsMessage,
   ActorError,
+  ActorOrderedPayload,
   ActorSpec,
   FromActor,
   FromBridge,
@@ -19,6 +21,9 @@ import type {
   WireError,
   WireExit,
 } from "./protocol.ts";
+
+// Each spawned actor's pipe buffers, per direction; a bigger message takes the port.
+const PIPE_BYTES = 1 << 18;
 
 /** Options of one call or tell. */
 export interface _SendOptions {
@@ -127,6 +132,10 @@ export class _ActorHandle {
   #pumping = false;
   #ready = Promise.withResolvers<void>();
   #ended = Promise.withResolvers<ExitReason>();
+  /** Calls out and answers in, for an actor this thread spawned (see ActorSpec.pipe). */
+  #pipe: Connection<unknown, unknown> | undefined;
+  #seq = 0;
+  #reading = false;
   #onEnd = new Set<(exit: ExitReason) => void>();
 
   constructor(start: _ActorStart | _ActorPort) {
@@ -154,11 +163,17 @@ export class _ActorHandle {
     this.owner = true;
     this.#mailbox = start.spec.mailbox ? new Int32Array(start.spec.mailbox) : undefined;
     this.#capacity = start.spec.capacity;
-    const worker = _spawnWorker(start.name, start.modules, start.permissions, {
+    // A polled shared-memory pipe answers in a few µs where a port needs the
+    // OS to wake a parked thread; the port stays for control and transfers.
+    const [mine, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
+    this.#pipe = mine;
+    const out = _outbox();
+    start.spec.pipe = _prepare(theirs, `${start.name}'s call pipe`, out);
+    const worker = _spawnWorker(start.name, [...start.modules, ...out.modules], start.permissions, {
       // The endpoint's types know what every worker exchanges; an actor's worker
       // also takes ToActor and sends FromActor (see protocol.ts).
       message: (m) => this.#onMessage(m as FromActor),
-      error: (e) => this.#end(1, e),
+      error: (e) => this.#endAfterAnswers(1, e),
     });
     this.#endpoint = {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
@@ -375,11 +390,58 @@ export class _ActorHandle {
   }
 
   #postCalls(calls: PackedCalls, wired: boolean, transfer: Transferable[], json = false): void {
-    if (json) return this.#endpoint.post(JSON.stringify(calls));
-    const message: ActorCallsMessage | PackedCalls = wired
+    const message: ActorCallsMessage | PackedCalls | string = json
+      ? JSON.stringify(calls)
+      : wired
       ? { t: "calls", calls, wired: true }
       : calls;
-    this.#endpoint.post(message, transfer);
+    this.#sendOrdered(message, transfer, wired);
+  }
+
+  /**
+   * Sends calls or the stop request: on the pipe, in order (the actor orders
+   * by `seq`, so one that must go by port, being transferred or refused by the
+   * pipe, keeps its place); on the port for a reference that travelled here.
+   */
+  #sendOrdered(payload: ActorOrderedPayload, transfer: Transferable[] = [], wired = false): void {
+    const pipe = this.#pipe;
+    if (!pipe) return this.#endpoint.post(payload as ToActor, transfer);
+    const seq = this.#seq++;
+    const byPort = () => this.#endpoint.post({ t: "ordered", seq, payload }, transfer);
+    // Troupe objects may hold shared memory, which a pipe would copy.
+    if (transfer.length > 0 || wired) byPort();
+    else pipe.send([seq, payload]).catch(byPort);
+    if (!this.#reading && this.#pending.size > 0) void this.#read();
+  }
+
+  /** Reads answers from the pipe while calls wait for them. */
+  async #read(): Promise<void> {
+    this.#reading = true;
+    try {
+      while (this.#pending.size > 0 && this.#state !== "ended") {
+        this.#onMessage(await this.#pipe!.recv() as FromActor);
+      }
+    } catch {
+      // Closed: the actor ended, and #end failed the callers.
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** Ends the handle once the answers the actor sent before ending are read. */
+  #endAfterAnswers(code: number, error: WireError | undefined): void {
+    const pipe = this.#pipe;
+    if (!pipe || this.#state === "ended") return this.#end(code, error);
+    void (async () => {
+      try {
+        while (this.#state !== "ended" && await pipe.poll(0)) {
+          this.#onMessage(await pipe.recv() as FromActor);
+        }
+      } catch {
+        // Nothing more to read.
+      }
+      this.#end(code, error);
+    })();
   }
 
   #flush(): void {
@@ -477,7 +539,7 @@ export class _ActorHandle {
         this.#ready.resolve();
         return;
       case "exit":
-        return this.#end(message.code, message.error);
+        return this.#endAfterAnswers(message.code, message.error);
     }
   }
 
@@ -497,6 +559,7 @@ export class _ActorHandle {
     if (this.#state === "ended") return;
     this.#state = "ended";
     this.#endpoint.terminate();
+    this.#pipe?.close();
     const remote = error ? new RemoteError(this.name, this.pid, error) : null;
     const exit = _exitReason(code, remote, how);
     this.exit = exit;
@@ -535,7 +598,7 @@ export class _ActorHandle {
           ),
         );
       }
-      this.#endpoint.post({ t: "stop" });
+      this.#sendOrdered({ t: "stop" });
     }
     if (timeoutMs === undefined) return await this.ended;
     let timer: ReturnType<typeof setTimeout> | undefined;

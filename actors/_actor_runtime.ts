@@ -1,14 +1,16 @@
 // The actor behaviour, run inside the actor's worker: construct the instance,
 // then take calls one at a time in arrival order and reply. The methods of the
 // user's Actor subclass are the callbacks; everything else is here.
-import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
+import { _outbox, _prepare, _revive, _reviveLoading } from "./_clone.ts";
 import type { _Inbox } from "./_inbox.ts";
 import { _JSON_MAX, _jsonExact } from "./_actor_handle.ts";
 import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf } from "./process.ts";
+import type { Connection } from "../channels/pipe.ts";
 import type {
   ActorError,
+  ActorOrderedPayload,
   ActorRepliesMessage,
   ActorSpec,
   FromActor,
@@ -76,6 +78,17 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   // Calls whose arguments hold Troupe objects are revived (maybe importing a
   // module) before they join the queue; later messages wait their turn.
   let reviving: Promise<void> | undefined;
+  // Calls and answers on a pipe, when the spawning thread made one (see ActorSpec.pipe).
+  const pipe = spec.pipe === undefined
+    ? undefined
+    : _revive(spec.pipe) as Connection<unknown, unknown>;
+  // Troupe objects (`byPort`) may hold shared memory, which a pipe would copy.
+  const post = (message: FromActor, moved: Transferable[], byPort: boolean) => {
+    if (pipe && !byPort && moved.length === 0) {
+      pipe.send(message).catch(() => self.postMessage(message));
+    } else if (moved.length === 0) self.postMessage(message);
+    else self.postMessage(message, moved);
+  };
 
   const flush = () => {
     if (values.length === 0 && errors.length === 0) return;
@@ -91,14 +104,14 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       message = JSON.stringify(exact);
     }
     const moved = transfer;
+    const hasObjects = wired;
     values = [];
     errors = [];
     transfer = [];
     wired = false;
     json = true;
     try {
-      if (moved.length === 0) self.postMessage(message);
-      else self.postMessage(message, moved);
+      post(message, moved, hasObjects);
     } catch (error) {
       // Structured clone refused a value: post them one by one so only its call fails.
       const replies = message as ActorRepliesMessage | unknown[];
@@ -225,13 +238,42 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   };
 
   const STOPPED: unknown[] = [STOP, "", 0];
+  // Ordered payloads run in `seq` order, whether they came by pipe or port.
+  let nextSeq = 0;
+  const early = new Map<number, ActorOrderedPayload>();
+  const ordered = (seq: number, payload: ActorOrderedPayload) => {
+    if (seq !== nextSeq) {
+      early.set(seq, payload);
+      return;
+    }
+    deliver!(payload);
+    for (let next = early.get(++nextSeq); next !== undefined; next = early.get(++nextSeq)) {
+      early.delete(nextSeq);
+      deliver!(next);
+    }
+  };
+  if (pipe) {
+    void (async () => {
+      try {
+        for (;;) {
+          const [seq, payload] = await pipe.recv() as [number, ActorOrderedPayload];
+          ordered(seq, payload);
+        }
+      } catch {
+        // Closed: the actor is ending.
+      }
+    })();
+  }
   deliver = (message) => {
     let entries: unknown[] | undefined;
     let wiredCalls = false;
     if (typeof message === "string") entries = JSON.parse(message) as unknown[];
     else if (Array.isArray(message)) entries = message;
     else if (message.t === "stop") entries = STOPPED;
-    else if (message.t === "calls") {
+    else if (message.t === "ordered") {
+      ordered(message.seq, message.payload);
+      return true;
+    } else if (message.t === "calls") {
       entries = message.calls;
       wiredCalls = true;
     } else return false;

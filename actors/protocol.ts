@@ -185,6 +185,26 @@ export interface ActorSpec {
   mailbox: SharedArrayBuffer | undefined;
   /** The mailbox capacity that goes with `mailbox`. */
   capacity: number;
+  /**
+   * The actor's end of a `Pipe` (its wire form), when the spawning thread
+   * made one: calls come in on it as `[seq, payload]` and answers go out on
+   * it, polled shared memory instead of a port (see {@linkcode ActorOrdered}).
+   */
+  pipe?: unknown;
+}
+
+/**
+ * Parent → actor, on the pipe as `[seq, payload]` or on the port as
+ * {@linkcode ActorOrdered}: calls and the stop request are numbered, and the
+ * actor takes them in that order whichever way each came.
+ */
+export type ActorOrderedPayload = PackedCalls | JsonPacked | ActorCallsMessage | ActorStopMessage;
+
+/** Parent → actor on the port: an ordered payload that could not go on the pipe. */
+export interface ActorOrdered {
+  t: "ordered";
+  seq: number;
+  payload: ActorOrderedPayload;
 }
 
 /**
@@ -253,7 +273,13 @@ export interface ActorRepliesMessage {
 export type JsonPacked = string;
 
 /** Everything a parent may send to an actor's worker (besides {@linkcode ToChild}). */
-export type ToActor = ToChild | ActorCallsMessage | ActorStopMessage | PackedCalls | JsonPacked;
+export type ToActor =
+  | ToChild
+  | ActorCallsMessage
+  | ActorStopMessage
+  | ActorOrdered
+  | PackedCalls
+  | JsonPacked;
 
 /** Everything an actor's worker may send to its parent (besides {@linkcode ToParent}). */
 export type FromActor =

@@ -42,33 +42,34 @@ rpc.onmessage = () => rpcWaiter!(undefined);
 
 const echo = await spawn(Echo);
 
-// One trip per sample, alternating with the raw side trip by trip: a loop of
-// back-to-back trips to one worker measures whether its thread was still
-// awake (with nothing between trips the OS need not park it, and a raw echo
-// loop shows ~15 µs; 5 µs of work between trips makes it ~80 µs), not the
-// cost of a call.
-const ROUND_TRIPS = 1;
+// Trips in a block of ROUND_TRIPS to one side, with GAP_US of work between
+// trips (not timed), as a program does between calls. With no work at all a
+// raw echo loop never lets the OS park the worker's thread (~15 µs a trip);
+// 5 µs of work between trips is enough for it to park (~80 µs a trip). Blocks
+// alternate between the sides, and which goes first alternates too.
+const ROUND_TRIPS = 100;
+const GAP_US = 10;
 const BURST = 20_000;
 
-async function rawRoundTrip(): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) await rawBurst(1);
-  return (performance.now() - t0) * 1000 / ROUND_TRIPS;
-}
-async function rpcRoundTrip(): Promise<number> {
-  const t0 = performance.now();
+async function trips(trip: (i: number) => Promise<unknown>): Promise<number> {
+  let total = 0;
   for (let i = 0; i < ROUND_TRIPS; i++) {
+    const t0 = performance.now();
+    await trip(i);
+    total += performance.now() - t0;
+    const end = performance.now() + GAP_US / 1000;
+    while (performance.now() < end) { /* the caller's own work */ }
+  }
+  return total * 1000 / ROUND_TRIPS;
+}
+const rawRoundTrip = () => trips(() => rawBurst(1));
+const rpcRoundTrip = () =>
+  trips((i) => {
     const answered = new Promise((resolve) => rpcWaiter = resolve);
     rpc.postMessage([i + 1, "echo", 1, i]);
-    await answered;
-  }
-  return (performance.now() - t0) * 1000 / ROUND_TRIPS;
-}
-async function actorRoundTrip(): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) await echo.call.echo(i);
-  return (performance.now() - t0) * 1000 / ROUND_TRIPS;
-}
+    return answered;
+  });
+const actorRoundTrip = () => trips((i) => echo.call.echo(i));
 async function rawPipelined(): Promise<number> {
   const t0 = performance.now();
   await rawBurst(BURST);
@@ -127,8 +128,8 @@ const cases: Record<string, () => Promise<number>> = {
 for (const fn of Object.values(cases)) await fn(); // warm up
 // Pairs alternate sample by sample, so that machine noise hits both alike.
 const pairs = [
-  ["rawRoundTrip", "actorRoundTrip", 400],
-  ["rpcRoundTrip", "actorRoundTrip", 400],
+  ["rawRoundTrip", "actorRoundTrip", 10],
+  ["rpcRoundTrip", "actorRoundTrip", 10],
   ["rawPipelined", "actorPipelined", 2],
   ["coldSpawn", "restart", 20],
 ] as const;

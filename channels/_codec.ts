@@ -27,6 +27,8 @@ const TYPED_ARRAY = 16;
 const DATA_VIEW = 17;
 const ERROR = 18;
 const BOXED = 19;
+// A string that is not well-formed UTF-16 (a lone surrogate): its code units as they are.
+const UTF16 = 20;
 
 // Deeper than this is taken for a cycle, which the codec does not carry.
 const MAX_DEPTH = 256;
@@ -174,6 +176,14 @@ function writeString(s: string): void {
     pos += n;
     return;
   }
+  if (!s.isWellFormed()) {
+    // UTF-8 would turn a lone surrogate into U+FFFD: keep the code units.
+    buf[start] = UTF16;
+    view.setUint32(start + 1, n * 2, true);
+    for (let j = 0; j < n; j++) view.setUint16(pos + j * 2, s.charCodeAt(j), true);
+    pos += n * 2;
+    return;
+  }
   const { written } = encoder.encodeInto(s, buf.subarray(pos));
   buf[start] = UTF8;
   view.setUint32(start + 1, written, true);
@@ -250,6 +260,17 @@ function writeObject(value: object, depth: number): void {
     }
     return;
   }
+  if (
+    proto === SharedArrayBuffer.prototype ||
+    ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer
+  ) {
+    throw new Refusal((path) =>
+      new TypeError(
+        `${path} is shared memory (a SharedArrayBuffer or a view of one), which a channel would ` +
+          "copy instead of share; pass it to the process in args or send() instead",
+      )
+    );
+  }
   if (value instanceof TypedArray) {
     const typed = value as Uint8Array;
     const kind = TYPED_KINDS.findIndex((T) => typed instanceof T);
@@ -261,7 +282,7 @@ function writeObject(value: object, depth: number): void {
       return writeBytes(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
     }
   }
-  if (proto === ArrayBuffer.prototype || proto === SharedArrayBuffer.prototype) {
+  if (proto === ArrayBuffer.prototype) {
     reserve(1);
     buf[pos++] = ARRAY_BUFFER;
     return writeBytes(new Uint8Array(value as ArrayBuffer));
@@ -359,6 +380,7 @@ function read(): unknown {
     }
     case ASCII:
     case UTF8:
+    case UTF16:
       return readString(tag);
     case TRUE:
       return true;
@@ -476,6 +498,11 @@ function readString(tag: number): string {
   if (tag === ASCII && n < 64) {
     let s = "";
     for (let i = start; i < at; i++) s += String.fromCharCode(input[i]);
+    return s;
+  }
+  if (tag === UTF16) {
+    let s = "";
+    for (let i = start; i < at; i += 2) s += String.fromCharCode(inputView.getUint16(i, true));
     return s;
   }
   return decoder.decode(input.subarray(start, at));

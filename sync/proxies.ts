@@ -87,10 +87,11 @@ export class _Connection {
    * Sends calls or a cancel in order: on the pipe, or on the port when they
    * must be transferred or the pipe refuses them (the manager orders by `seq`).
    */
-  #sendOrdered(payload: ManagerOrderedPayload, transfer: Transferable[] = []): void {
+  #sendOrdered(payload: ManagerOrderedPayload, transfer: Transferable[] = [], wired = false): void {
     const seq = this.#seq++;
     const byPort = () => this.port.postMessage({ t: "ordered", seq, payload }, transfer);
-    if (transfer.length > 0) byPort();
+    // Troupe objects may hold shared memory, which a pipe would copy.
+    if (transfer.length > 0 || wired) byPort();
     else this.#pipe.send([seq, payload]).catch(byPort);
     if (!this.#pumping && this.#pending.size > 0) void this.#pump();
   }
@@ -199,7 +200,7 @@ export class _Connection {
     if (this.stopped !== undefined) return; // their callers were failed by stop()
     try {
       if (json) return this.#sendOrdered(JSON.stringify(calls));
-      if (wired) return this.#sendOrdered({ t: "calls", calls, wired: true }, transfer);
+      if (wired) return this.#sendOrdered({ t: "calls", calls, wired: true }, transfer, true);
       if (transfer.length === 0) return this.#sendOrdered(calls);
       this.port.postMessage({ t: "ordered", seq: this.#seq, payload: calls }, transfer);
       this.#seq++;

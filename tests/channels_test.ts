@@ -84,6 +84,7 @@ workerTest("items keep what structured clone keeps", async () => {
     NaN,
     "ascii",
     "ünïcödé ✓",
+    "\ud800 a lone surrogate, kept as it is",
     "x".repeat(10_000),
     true,
     null,
@@ -130,6 +131,22 @@ workerTest(
     assertEquals((outer.cause as Error).message, "inner");
     const custom = await q.get();
     assertEquals([custom.name, custom.message], ["Error", "custom"], "other names arrive as Error");
+    q.close();
+  },
+);
+
+workerTest(
+  "shared memory in an item is refused: a channel would copy it, not share it",
+  async () => {
+    const q = new Queue<unknown>();
+    const shared = new SharedArrayBuffer(8);
+    await assertRejects(() => q.put({ buf: shared }), TypeError, "item.buf is shared memory");
+    await assertRejects(
+      () => q.put([new Int32Array(shared)]),
+      TypeError,
+      "item[0] is shared memory",
+    );
+    assertEquals(q.qsize(), 0);
     q.close();
   },
 );
