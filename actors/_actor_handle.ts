@@ -25,6 +25,29 @@ import type {
 // Each spawned actor's pipe buffers, per direction; a bigger message takes the port.
 const PIPE_BYTES = 1 << 18;
 
+/**
+ * Settles the calls a packed answer answers: JSON text or a flat array of
+ * `id, value` pairs (in JSON text a negative id stands for the value
+ * `undefined`). Returns `false` for any other message.
+ */
+export function _settlePacked<M>(
+  message: M,
+  settle: (id: number, value: unknown) => void,
+): message is Extract<M, string | unknown[]> {
+  if (typeof message === "string") {
+    const values = JSON.parse(message) as unknown[];
+    for (let i = 0; i < values.length; i += 2) {
+      const id = values[i] as number;
+      if (id < 0) settle(-id, undefined);
+      else settle(id, values[i + 1]);
+    }
+    return true;
+  }
+  if (!Array.isArray(message)) return false;
+  for (let i = 0; i < message.length; i += 2) settle(message[i] as number, message[i + 1]);
+  return true;
+}
+
 /** Options of one call or tell. */
 export interface _SendOptions {
   timeoutMs?: number;
@@ -495,22 +518,7 @@ export class _ActorHandle {
   }
 
   #onMessage(message: FromActor | FromBridge): void {
-    if (typeof message === "string") {
-      // JSON text: `id, value` pairs, where a negative id stands for a value of undefined.
-      const values = JSON.parse(message) as unknown[];
-      for (let i = 0; i < values.length; i += 2) {
-        const id = values[i] as number;
-        if (id < 0) this.#settle(-id, undefined, undefined);
-        else this.#settle(id, values[i + 1], undefined);
-      }
-      return;
-    }
-    if (Array.isArray(message)) {
-      for (let i = 0; i < message.length; i += 2) {
-        this.#settle(message[i] as number, message[i + 1], undefined);
-      }
-      return;
-    }
+    if (_settlePacked(message, (id, value) => this.#settle(id, value, undefined))) return;
     switch (message.t) {
       case "replies": {
         const { values, errors, wired } = message;

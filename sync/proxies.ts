@@ -9,7 +9,7 @@ import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
 import type { _WireForm } from "../actors/_clone.ts";
-import { _jsonExact } from "../actors/_actor_handle.ts";
+import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { _describe } from "../actors/_util.ts";
 import type {
@@ -275,22 +275,7 @@ export class _Connection {
   }
 
   #onMessage(message: FromManager, viaPipe = false): void {
-    if (typeof message === "string") {
-      // JSON text: `id, value` pairs, where a negative id stands for the value undefined.
-      const values = JSON.parse(message) as unknown[];
-      for (let i = 0; i < values.length; i += 2) {
-        const id = values[i] as number;
-        if (id < 0) this.#settle(-id, undefined, undefined);
-        else this.#settle(id, values[i + 1], undefined);
-      }
-      return;
-    }
-    if (Array.isArray(message)) {
-      for (let i = 0; i < message.length; i += 2) {
-        this.#settle(message[i] as number, message[i + 1], undefined);
-      }
-      return;
-    }
+    if (_settlePacked(message, (id, value) => this.#settle(id, value, undefined))) return;
     switch (message.t) {
       case "value": {
         const { id, value } = message;
