@@ -3,6 +3,7 @@
 // supervisor build on it; a restarted actor is a new handle.
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
+import { _OrderedSender } from "./_ordered.ts";
 import { _checkTimeout } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
@@ -157,7 +158,7 @@ export class _ActorHandle {
   #ended = Promise.withResolvers<ExitReason>();
   /** Calls out and answers in, for an actor this thread spawned (see ActorSpec.pipe). */
   #pipe: Connection<unknown, unknown> | undefined;
-  #seq = 0;
+  #sender: _OrderedSender<ActorOrderedPayload> | undefined;
   #reading = false;
   #onEnd = new Set<(exit: ExitReason) => void>();
 
@@ -202,6 +203,11 @@ export class _ActorHandle {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
       terminate: () => worker.terminate(),
     };
+    this.#sender = new _OrderedSender<ActorOrderedPayload>(
+      mine,
+      (message, transfer) => this.#endpoint.post(message, transfer),
+      [],
+    );
     const init = _initMessage(
       { name: start.name, pid: start.pid, daemon: true },
       start.identity,
@@ -422,18 +428,14 @@ export class _ActorHandle {
   }
 
   /**
-   * Sends calls or the stop request: on the pipe, in order (the actor orders
-   * by `seq`, so one that must go by port, being transferred or refused by the
-   * pipe, keeps its place); on the port for a reference that travelled here.
+   * Sends calls or the stop request: on the pipe, or on the port when they
+   * must be transferred, hold Troupe objects (`byPort`) or the pipe refuses
+   * them; the actor takes them in the order sent. A reference that travelled
+   * here has only its port. Throws, with nothing sent, when the port refuses them.
    */
-  #sendOrdered(payload: ActorOrderedPayload, transfer: Transferable[] = [], wired = false): void {
-    const pipe = this.#pipe;
-    if (!pipe) return this.#endpoint.post(payload as ToActor, transfer);
-    const seq = this.#seq++;
-    const byPort = () => this.#endpoint.post({ t: "ordered", seq, payload }, transfer);
-    // Troupe objects may hold shared memory, which a pipe would copy.
-    if (transfer.length > 0 || wired) byPort();
-    else pipe.send([seq, payload]).catch(byPort);
+  #sendOrdered(payload: ActorOrderedPayload, transfer: Transferable[] = [], byPort = false): void {
+    if (!this.#sender) return this.#endpoint.post(payload as ToActor, transfer);
+    this.#sender.send(payload, transfer, byPort);
     if (!this.#reading && this.#pending.size > 0) void this.#read();
   }
 

@@ -2,6 +2,7 @@
 // then take calls one at a time in arrival order and reply. The methods of the
 // user's Actor subclass are the callbacks; everything else is here.
 import { _outbox, _prepare, _revive, _reviveLoading } from "./_clone.ts";
+import { _InOrder } from "./_ordered.ts";
 import type { _Inbox } from "./_inbox.ts";
 import { _JSON_MAX, _jsonExact } from "./_actor_handle.ts";
 import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
@@ -239,31 +240,8 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
 
   const STOPPED: unknown[] = [STOP, "", 0];
   // Ordered payloads run in `seq` order, whether they came by pipe or port.
-  let nextSeq = 0;
-  const early = new Map<number, ActorOrderedPayload>();
-  const ordered = (seq: number, payload: ActorOrderedPayload) => {
-    if (seq !== nextSeq) {
-      early.set(seq, payload);
-      return;
-    }
-    deliver!(payload);
-    for (let next = early.get(++nextSeq); next !== undefined; next = early.get(++nextSeq)) {
-      early.delete(nextSeq);
-      deliver!(next);
-    }
-  };
-  if (pipe) {
-    void (async () => {
-      try {
-        for (;;) {
-          const [seq, payload] = await pipe.recv() as [number, ActorOrderedPayload];
-          ordered(seq, payload);
-        }
-      } catch {
-        // Closed: the actor is ending.
-      }
-    })();
-  }
+  const inOrder = new _InOrder<ActorOrderedPayload>((payload) => deliver!(payload));
+  if (pipe) void inOrder.read(pipe);
   deliver = (message) => {
     let entries: unknown[] | undefined;
     let wiredCalls = false;
@@ -271,7 +249,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     else if (Array.isArray(message)) entries = message;
     else if (message.t === "stop") entries = STOPPED;
     else if (message.t === "ordered") {
-      ordered(message.seq, message.payload);
+      inOrder.take(message.seq, message.payload);
       return true;
     } else if (message.t === "calls") {
       entries = message.calls;

@@ -201,10 +201,17 @@ export interface ActorSpec {
 export type ActorOrderedPayload = PackedCalls | JsonPacked | ActorCallsMessage | ActorStopMessage;
 
 /** Parent → actor on the port: an ordered payload that could not go on the pipe. */
-export interface ActorOrdered {
+export type ActorOrdered = Ordered<ActorOrderedPayload>;
+
+/**
+ * A numbered payload on a port. Calls to an actor or a manager travel on a
+ * polled pipe as `[seq, payload]`, or on the port as this when they must (see
+ * `actors/_ordered.ts`); the receiver runs them in `seq` order.
+ */
+export interface Ordered<P> {
   t: "ordered";
   seq: number;
-  payload: ActorOrderedPayload;
+  payload: P;
 }
 
 /**
@@ -398,11 +405,7 @@ export interface ManagerHello {
 export type ManagerOrderedPayload = ManagerCalls | JsonPacked | ManagerWiredCalls | ManagerCancel;
 
 /** Client → manager on the port: an ordered payload that could not go on the pipe. */
-export interface ManagerOrdered {
-  t: "ordered";
-  seq: number;
-  payload: ManagerOrderedPayload;
-}
+export type ManagerOrdered = Ordered<ManagerOrderedPayload>;
 
 /** Client → manager: serve this port too; a proxy is on its way to another process with its peer. */
 export interface ManagerConnect {

@@ -4,6 +4,7 @@
 // every call is atomic; waits (lock, queue) answer later.
 import { _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
 import { _jsonExact } from "../actors/_actor_handle.ts";
+import { _InOrder } from "../actors/_ordered.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
 import { _isAlive } from "../actors/_liveness.ts";
@@ -26,9 +27,8 @@ interface Client {
   port: MessagePort;
   /** The connection's pipe (from its hello): calls in, answers out. */
   pipe: Connection<unknown, unknown> | undefined;
-  /** The `seq` of the next ordered payload to run, and those that came early. */
-  nextSeq: number;
-  early: Map<number, ManagerOrderedPayload>;
+  /** Runs the connection's calls in the order they were made. */
+  inOrder: _InOrder<ManagerOrderedPayload>;
   /** The process's pid (from its hello); 0 until known. */
   pid: number;
   open: boolean;
@@ -139,8 +139,7 @@ export class ManagerServer extends Actor {
     const client: Client = {
       port,
       pipe: undefined,
-      nextSeq: 0,
-      early: new Map(),
+      inOrder: new _InOrder((payload) => this.#run(client, payload)),
       pid: 0,
       open: true,
       chain: undefined,
@@ -163,14 +162,14 @@ export class ManagerServer extends Actor {
     if (typeof message === "string" || Array.isArray(message)) return this.#run(client, message);
     switch (message.t) {
       case "ordered":
-        return this.#ordered(client, message.seq, message.payload);
+        return client.inOrder.take(message.seq, message.payload);
       case "calls":
         return this.#run(client, message);
       case "hello":
         client.pid = message.pid;
         if (message.pipe !== undefined) {
           client.pipe = _revive(message.pipe) as Connection<unknown, unknown>;
-          void this.#read(client, client.pipe);
+          void client.inOrder.read(client.pipe);
         }
         return;
       case "connect":
@@ -179,33 +178,6 @@ export class ManagerServer extends Actor {
         return this.#run(client, message);
       case "bye":
         return this.#drop(client);
-    }
-  }
-
-  /** Reads a connection's pipe: `[seq, payload]` items, until either end closes. */
-  async #read(client: Client, pipe: Connection<unknown, unknown>): Promise<void> {
-    try {
-      while (client.open) {
-        const [seq, payload] = await pipe.recv() as [number, ManagerOrderedPayload];
-        this.#ordered(client, seq, payload);
-      }
-    } catch {
-      // Closed: the client said bye, or this manager is stopping.
-    }
-  }
-
-  /** Runs ordered payloads in `seq` order, whether they came by pipe or by port. */
-  #ordered(client: Client, seq: number, payload: ManagerOrderedPayload): void {
-    if (seq !== client.nextSeq) {
-      client.early.set(seq, payload);
-      return;
-    }
-    this.#run(client, payload);
-    client.nextSeq++;
-    for (let next = client.early.get(client.nextSeq); next !== undefined;) {
-      client.early.delete(client.nextSeq);
-      this.#run(client, next);
-      next = client.early.get(++client.nextSeq);
     }
   }
 

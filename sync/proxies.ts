@@ -10,6 +10,7 @@ import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
 import type { _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
+import { _OrderedSender } from "../actors/_ordered.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { _describe } from "../actors/_util.ts";
 import type {
@@ -62,7 +63,7 @@ export class _Connection {
   #next = 1;
   #watch: ReturnType<typeof setInterval> | undefined;
   #pipe: Connection<unknown, unknown>;
-  #seq = 0;
+  #sender: _OrderedSender<ManagerOrderedPayload>;
   #pumping = false;
   /** The port said the manager stopped; the pipe may still hold answers sent before. */
   #stopNotice = false;
@@ -78,6 +79,11 @@ export class _Connection {
     this.port.unref();
     const [mine, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
     this.#pipe = mine;
+    this.#sender = new _OrderedSender<ManagerOrderedPayload>(
+      mine,
+      (message, transfer) => this.port.postMessage(message, transfer),
+      [],
+    );
     const out = _outbox();
     const pipe = _prepare(theirs, "the manager connection", out);
     this.port.postMessage({ t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
@@ -85,14 +91,16 @@ export class _Connection {
 
   /**
    * Sends calls or a cancel in order: on the pipe, or on the port when they
-   * must be transferred or the pipe refuses them (the manager orders by `seq`).
+   * must be transferred, hold Troupe objects (`byPort`) or the pipe refuses
+   * them; the manager runs them in the order sent. Throws, with nothing sent,
+   * when the port refuses them.
    */
-  #sendOrdered(payload: ManagerOrderedPayload, transfer: Transferable[] = [], wired = false): void {
-    const seq = this.#seq++;
-    const byPort = () => this.port.postMessage({ t: "ordered", seq, payload }, transfer);
-    // Troupe objects may hold shared memory, which a pipe would copy.
-    if (transfer.length > 0 || wired) byPort();
-    else this.#pipe.send([seq, payload]).catch(byPort);
+  #sendOrdered(
+    payload: ManagerOrderedPayload,
+    transfer: Transferable[] = [],
+    byPort = false,
+  ): void {
+    this.#sender.send(payload, transfer, byPort);
     if (!this.#pumping && this.#pending.size > 0) void this.#pump();
   }
 
@@ -201,18 +209,13 @@ export class _Connection {
     try {
       if (json) return this.#sendOrdered(JSON.stringify(calls));
       if (wired) return this.#sendOrdered({ t: "calls", calls, wired: true }, transfer, true);
-      if (transfer.length === 0) return this.#sendOrdered(calls);
-      this.port.postMessage({ t: "ordered", seq: this.#seq, payload: calls }, transfer);
-      this.#seq++;
-      return;
+      return this.#sendOrdered(calls, transfer);
     } catch {
       // Structured clone refused an argument: send them one by one, so only its call fails.
     }
     for (const call of calls) {
       try {
-        const payload = { t: "calls", calls: [call], wired: true } as const;
-        this.port.postMessage({ t: "ordered", seq: this.#seq, payload }, transfer);
-        this.#seq++;
+        this.#sendOrdered({ t: "calls", calls: [call], wired: true }, transfer, true);
       } catch (error) {
         const id = call[0] as number;
         const what = this.#pending.get(id)?.what ?? "a call";

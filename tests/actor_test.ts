@@ -274,6 +274,15 @@ workerTest("an aborted signal rejects the call with its reason", async () => {
   );
 });
 
+workerTest("a call the port cannot send fails alone; the calls after it are served", async () => {
+  await using counter = await spawn(Counter);
+  const { port1, port2 } = new MessageChannel();
+  await counter.call.echo(port1); // transferred: port1 is gone from here
+  await assertRejects(() => counter.call.echo(port1), TypeError, "could not be sent");
+  assertEquals(await counter.with({ timeoutMs: 5000 }).call.echo(7), 7);
+  port2.close();
+});
+
 workerTest("an actor with permissions 'none' serves calls", async () => {
   await using counter = await spawn(Counter, { permissions: "none" });
   assertEquals(await counter.call.inc(2), 2);

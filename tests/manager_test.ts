@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertLess, assertRejects, assertStringIncludes } from "@std/assert";
-import { delay } from "@std/async";
+import { deadline, delay } from "@std/async";
 import {
   Barrier,
   type DictProxy,
@@ -368,6 +368,17 @@ workerTest(
     assertEquals(kinds, expected);
   },
 );
+
+workerTest("a call the port cannot send fails alone; the calls after it are served", async () => {
+  await using manager = await Manager.start();
+  const d = await manager.dict<string, unknown>();
+  const { port1, port2 } = new MessageChannel();
+  await d.set("port", port1); // transferred: port1 is gone from here
+  await assertRejects(() => d.set("again", port1), TypeError, "could not be sent");
+  await deadline(d.set("n", 7), 5000);
+  assertEquals(await deadline(d.get("n"), 5000), 7);
+  port2.close();
+});
 
 workerTest("a call after shutdown() fails with an error naming the manager", async () => {
   const manager = await Manager.start({ name: "Inventory" });

@@ -1,0 +1,91 @@
+// Calls that travel two ways and still run in order. A connection to an actor
+// or a manager sends calls on a polled shared-memory pipe (a few µs) and, when
+// they must be transferred, hold Troupe objects, or the pipe refuses them, on
+// its port. Each payload is numbered; the receiver runs them by number.
+import type { Connection } from "../channels/pipe.ts";
+import type { Ordered } from "./protocol.ts";
+
+/** The sending side: numbers payloads and sends each on the pipe or the port. */
+export class _OrderedSender<P> {
+  #seq = 0;
+  #pipe: Connection<unknown, unknown>;
+  #port: (message: Ordered<P>, transfer: Transferable[]) => void;
+  #empty: P;
+
+  /**
+   * @param pipe Where payloads go when they can.
+   * @param port Posts a payload on the port; may throw (structured clone refused it).
+   * @param empty A payload that does nothing, to fill a number whose payload was lost.
+   */
+  constructor(
+    pipe: Connection<unknown, unknown>,
+    port: (message: Ordered<P>, transfer: Transferable[]) => void,
+    empty: P,
+  ) {
+    this.#pipe = pipe;
+    this.#port = port;
+    this.#empty = empty;
+  }
+
+  /**
+   * Sends `payload` after every payload sent before it. `byPort` (Troupe
+   * objects, which may hold shared memory a pipe would copy) or a transfer
+   * list sends it on the port, and an error posting it is thrown with no
+   * number used, so the caller may send again.
+   */
+  send(payload: P, transfer: Transferable[] = [], byPort = false): void {
+    if (byPort || transfer.length > 0) {
+      this.#port({ t: "ordered", seq: this.#seq, payload }, transfer);
+      this.#seq++;
+      return;
+    }
+    const seq = this.#seq++;
+    this.#pipe.send([seq, payload]).catch(() => {
+      try {
+        this.#port({ t: "ordered", seq, payload }, []);
+      } catch (error) {
+        // The receiver must not wait for this number forever.
+        this.#port({ t: "ordered", seq, payload: this.#empty }, []);
+        throw error;
+      }
+    });
+  }
+}
+
+/** The receiving side: runs numbered payloads in order, whichever way each came. */
+export class _InOrder<P> {
+  #next = 0;
+  #early = new Map<number, P>();
+  #run: (payload: P) => void;
+
+  /** @param run Runs one payload. */
+  constructor(run: (payload: P) => void) {
+    this.#run = run;
+  }
+
+  /** Takes payload number `seq`; runs it, and those it was holding up, once its turn comes. */
+  take(seq: number, payload: P): void {
+    if (seq !== this.#next) {
+      this.#early.set(seq, payload);
+      return;
+    }
+    this.#run(payload);
+    for (let next = this.#early.get(++this.#next); next !== undefined;) {
+      this.#early.delete(this.#next);
+      this.#run(next);
+      next = this.#early.get(++this.#next);
+    }
+  }
+
+  /** Reads `[seq, payload]` items from a pipe until it closes. */
+  async read(pipe: Connection<unknown, unknown>): Promise<void> {
+    try {
+      for (;;) {
+        const [seq, payload] = await pipe.recv() as [number, P];
+        this.take(seq, payload);
+      }
+    } catch {
+      // Closed: the connection or the actor is ending.
+    }
+  }
+}
