@@ -217,33 +217,11 @@ export class _PoolEngine {
     return this.#settings.size;
   }
 
-  /** Whether the pool still takes jobs. */
-  get open(): boolean {
-    return this.#state === "open";
-  }
-
   /**
-   * Runs `ref` once per entry of `calls` in one worker and resolves with the
-   * values: each entry is an argument list when `spread`, else the one argument.
-   */
-  submit(
-    ref: WireTaskRef,
-    calls: unknown[],
-    spread: boolean,
-    options: _JobOptions = {},
-  ): Promise<unknown[]> {
-    return new Promise((resolve, reject) => {
-      this.enqueue(ref, calls, spread, options, (error, values) => {
-        if (error === undefined) resolve(values!);
-        else reject(error);
-      });
-    });
-  }
-
-  /**
-   * {@linkcode submit} with a callback instead of a promise, keeping a handle
-   * to cancel the job while it is queued. `done` may be called before this
-   * returns, when the job is refused.
+   * Runs `ref` once per entry of `calls` in one worker (each entry an argument
+   * list when `spread`, else the one argument) and tells `done` the values or
+   * the error. Returns a handle to cancel the job while it is queued. `done`
+   * may be called before this returns, when the job is refused.
    */
   enqueue(
     ref: WireTaskRef,
@@ -656,17 +634,6 @@ export class _PoolEngine {
     for (const slot of [...this.#slots]) jobs.push(...this.#retire(slot));
     for (const job of jobs) this.#settle(job, error);
     this.#idle.resolve();
-  }
-
-  /** Fails every job no worker has yet with `error`; returns how many there were. */
-  cancelQueued(error: unknown): number {
-    let n = 0;
-    for (const job of this.#queue.slice(this.#head)) {
-      if (job.settled) continue;
-      this.#cancel(job, error);
-      n++;
-    }
-    return n;
   }
 
   /** Resolves once the pool is closed (or terminated) and every worker has ended. */

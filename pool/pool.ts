@@ -6,7 +6,13 @@
 import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import type { Permissions } from "../actors/permissions.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import { _chunkReader, type _JobOptions, _PoolEngine, _positiveInt } from "./_engine.ts";
+import {
+  _chunkReader,
+  type _JobDone,
+  type _JobOptions,
+  _PoolEngine,
+  _positiveInt,
+} from "./_engine.ts";
 
 /** Any function a pool can run (declared with `task()`). */
 // deno-lint-ignore no-explicit-any
@@ -186,7 +192,6 @@ export class AsyncResult<T> implements PromiseLike<T> {
  */
 export class Pool {
   #engine: _PoolEngine;
-  #processes: number;
 
   /**
    * Creates the pool; its workers start on first use.
@@ -195,27 +200,42 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     this.#engine = _PoolEngine.from(options, options.processes, "Pool");
-    this.#processes = this.#engine.size;
   }
 
   /** The number of worker processes. */
   get processes(): number {
-    return this.#processes;
+    return this.#engine.size;
   }
 
-  #call<F extends TaskFunction>(
-    fn: F,
+  /** Hands a job to the engine; `done` hears how it ended, or why `fn` cannot run. */
+  #enqueue(
+    fn: TaskFunction,
     calls: unknown[],
     spread: boolean,
     options: _JobOptions,
-  ): Promise<unknown[]> {
+    done: _JobDone,
+  ): void {
     let ref;
     try {
       ref = _requireTaskRef(fn, "Pool task");
     } catch (error) {
-      return Promise.reject(error);
+      return done(error);
     }
-    return this.#engine.submit(ref, calls, spread, options);
+    this.#engine.enqueue(ref, calls, spread, options, done);
+  }
+
+  #call(
+    fn: TaskFunction,
+    calls: unknown[],
+    spread: boolean,
+    options: _JobOptions,
+  ): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.#enqueue(fn, calls, spread, options, (error, values) => {
+        if (error === undefined) resolve(values!);
+        else reject(error);
+      });
+    });
   }
 
   /**
@@ -231,8 +251,7 @@ export class Pool {
     options: CallOptions = {},
   ): Promise<TaskResult<F>> {
     return new Promise((resolve, reject) => {
-      const ref = _requireTaskRef(fn, "Pool task");
-      this.#engine.enqueue(ref, [args], true, options, (error, values) => {
+      this.#enqueue(fn, [args], true, options, (error, values) => {
         if (error === undefined) resolve(values![0] as TaskResult<F>);
         else reject(error);
       });
@@ -247,14 +266,9 @@ export class Pool {
   ): AsyncResult<TaskResult<F>> {
     const result = new AsyncResult<TaskResult<F>>();
     watchResult(result, options);
-    try {
-      const ref = _requireTaskRef(fn, "Pool task");
-      this.#engine.enqueue(ref, [args], true, options, (error, values) => {
-        settleResult(result, error, values?.[0] as TaskResult<F>);
-      });
-    } catch (error) {
-      settleResult(result, error);
-    }
+    this.#enqueue(fn, [args], true, options, (error, values) => {
+      settleResult(result, error, values?.[0] as TaskResult<F>);
+    });
     return result;
   }
 
@@ -317,7 +331,7 @@ export class Pool {
       }
     }
     const chunksize = options.chunksize === undefined
-      ? Math.ceil(calls.length / (this.#processes * 4))
+      ? Math.ceil(calls.length / (this.#engine.size * 4))
       : _positiveInt(options.chunksize, "chunksize");
     const parts: Promise<unknown[]>[] = [];
     for (let i = 0; i < calls.length; i += chunksize) {
@@ -362,7 +376,7 @@ export class Pool {
       ? 1
       : _positiveInt(options.chunksize, "chunksize");
     // Enough chunks in flight to keep every worker's queue fed, still bounded.
-    const window = Math.max(this.#processes * 4, 64);
+    const window = Math.max(this.#engine.size * 4, 64);
     const read = _chunkReader(iterable, chunksize);
     let exhausted = false;
     const inFlight: { promise: Promise<unknown[]>; done: boolean }[] = [];
