@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _checkTimeout, _describe } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import { _chunkReader, type _JobHandle, _PoolEngine, _positiveInt } from "./_engine.ts";
 import type { CallOptions, PoolOptions, TaskFunction, TaskResult } from "./pool.ts";
@@ -122,17 +122,13 @@ export class Future<T> extends Promise<T> {
    * @param timeoutMs How long to wait. @default {undefined} (as long as it takes)
    */
   result(timeoutMs?: number): Promise<T> {
-    _checkTimeout(timeoutMs, "result() timeoutMs");
-    if (timeoutMs === undefined) return Promise.resolve(this);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new DOMException(`the future was not done within ${timeoutMs} ms`, "TimeoutError"),
-          ),
-        timeoutMs,
-      );
-      this.then(resolve, reject).finally(() => clearTimeout(timer));
+    const limit = _checkTimeout(timeoutMs, "result() timeoutMs");
+    if (limit === undefined) return Promise.resolve(this);
+    return _settledWithin(this, limit).then(() => {
+      if (!this.done()) {
+        throw new DOMException(`the future was not done within ${timeoutMs} ms`, "TimeoutError");
+      }
+      return this;
     });
   }
 
