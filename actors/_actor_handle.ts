@@ -3,7 +3,7 @@
 // supervisor build on it; a restarted actor is a new handle.
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
-import { _OrderedSender } from "./_ordered.ts";
+import { _drain, _OrderedSender } from "./_ordered.ts";
 import { _checkTimeout } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
@@ -457,16 +457,8 @@ export class _ActorHandle {
   #endAfterAnswers(code: number, error: WireError | undefined): void {
     const pipe = this.#pipe;
     if (!pipe || this.#state === "ended") return this.#end(code, error);
-    void (async () => {
-      try {
-        while (this.#state !== "ended" && await pipe.poll(0)) {
-          this.#onMessage(await pipe.recv() as FromActor);
-        }
-      } catch {
-        // Nothing more to read.
-      }
-      this.#end(code, error);
-    })();
+    void _drain(pipe, (item) => this.#onMessage(item as FromActor), () => this.#state !== "ended")
+      .then(() => this.#end(code, error));
   }
 
   #flush(): void {

@@ -89,3 +89,20 @@ export class _InOrder<P> {
     }
   }
 }
+
+/**
+ * Hands `take` what is already waiting in a pipe, until it is empty or
+ * `more()` says stop: the answers an actor or a manager sent before a notice
+ * that came faster by port (its exit, its shutdown).
+ */
+export async function _drain(
+  pipe: Connection<unknown, unknown>,
+  take: (item: unknown) => void,
+  more: () => boolean,
+): Promise<void> {
+  try {
+    while (more() && await pipe.poll(0)) take(await pipe.recv());
+  } catch {
+    // Closed: nothing more to read.
+  }
+}

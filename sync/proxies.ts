@@ -10,7 +10,7 @@ import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
 import type { _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
-import { _OrderedSender } from "../actors/_ordered.ts";
+import { _drain, _OrderedSender } from "../actors/_ordered.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { _describe } from "../actors/_util.ts";
 import type {
@@ -300,13 +300,11 @@ export class _Connection {
   }
 
   async #drainThenStop(): Promise<void> {
-    try {
-      while (this.stopped === undefined && await this.#pipe.poll(0)) {
-        this.#onMessage(await this.#pipe.recv() as FromManager, true);
-      }
-    } catch {
-      // Closed or drained.
-    }
+    await _drain(
+      this.#pipe,
+      (item) => this.#onMessage(item as FromManager, true),
+      () => this.stopped === undefined,
+    );
     this.stop("was shut down");
   }
 }
