@@ -4,7 +4,7 @@
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _drain, _OrderedSender } from "./_ordered.ts";
-import { _checkTimeout } from "./_util.ts";
+import { _checkTimeout, _post } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
@@ -174,7 +174,7 @@ export class _ActorHandle {
       const port = start.port;
       port.onmessage = (e: MessageEvent<FromBridge>) => this.#onMessage(e.data);
       this.#endpoint = {
-        post: (message, transfer) => port.postMessage(message, transfer ?? []),
+        post: (message, transfer) => _post(port, message, transfer),
         terminate: () => {
           port.postMessage({ t: "release" });
           port.close();

@@ -2,6 +2,7 @@
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
 import { _context } from "./_context.ts";
+import { _post } from "./_util.ts";
 import { _livenessTable, _markEnded, _markStarted } from "./_liveness.ts";
 import type {
   ActorSpec,
@@ -91,7 +92,7 @@ export function _spawnWorker(
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
       }
-      worker.postMessage(message, transfer ?? []);
+      _post(worker, message, transfer);
     },
     terminate() {
       if (ended) return;

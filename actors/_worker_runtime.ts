@@ -25,6 +25,7 @@ import {
   type WireTaskRef,
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
+import { _post } from "./_util.ts";
 
 declare const self: {
   postMessage(message: ToParent, transfer?: Transferable[]): void;
@@ -32,7 +33,7 @@ declare const self: {
   close(): void;
 };
 
-const post = (message: ToParent, transfer?: Transferable[]) => self.postMessage(message, transfer);
+const post = (message: ToParent, transfer?: Transferable[]) => _post(self, message, transfer);
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
 let exiting = false;
@@ -84,8 +85,7 @@ export function _main(): void {
     e.preventDefault();
     void finish(1, (e as PromiseRejectionEvent).reason);
   });
-  // The handshake's first half. A worker's first postMessage is slow (~1 ms of
-  // lazy set-up); sending it now overlaps that with the wait for "init".
+  // The handshake's first half: the parent learns the worker loaded.
   post({ t: "started" });
   const inbox = new _Inbox("this process");
   let started = false;
@@ -106,7 +106,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   _setContext({
     self: init.self,
     parent: init.parent,
-    postToParent: (message, transfer) => self.postMessage(message as ToParent, transfer),
+    postToParent: (message, transfer) => _post(self, message, transfer),
     childPrefix: init.childPrefix,
     childCount: 0,
     pids: new Int32Array(init.pids),

@@ -15,7 +15,7 @@ import {
 import { _nextIdentity, _nextPid } from "./_context.ts";
 import { _ActorHandle, type _SendOptions, _wireExit } from "./_actor_handle.ts";
 import { _toWireError, ActorExited, type ExitReason, RemoteError } from "./errors.ts";
-import { _checkTimeout, _describe } from "./_util.ts";
+import { _checkTimeout, _describe, _post } from "./_util.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
 import type { ActorError, ActorSpec, FromBridge, PackedCalls, ToBridge } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
@@ -392,7 +392,7 @@ function openBridge(key: string, source: _RefSource): MessagePort {
       try {
         value = _prepare(value, "a value", out);
         message = out.wired ? { t: "replies", values: [id, value], wired: true } : [id, value];
-        return port1.postMessage(message, out.transfer);
+        return _post(port1, message, out.transfer);
       } catch (e) {
         error = e;
       }

@@ -8,6 +8,7 @@ import { _InOrder } from "../actors/_ordered.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
 import { _isAlive } from "../actors/_liveness.ts";
+import { _post } from "../actors/_util.ts";
 import { task } from "../actors/task.ts";
 import type {
   FromManager,
@@ -208,7 +209,7 @@ export class ManagerServer extends Actor {
   /** Answers on the pipe, or on the port when it must transfer or the pipe refuses. */
   #post(client: Client, message: FromManager, transfer: Transferable[] = []): void {
     const byPort = () => {
-      if (client.open) client.port.postMessage(message, transfer);
+      if (client.open) _post(client.port, message, transfer);
     };
     if (client.pipe && transfer.length === 0) client.pipe.send(message).catch(byPort);
     else byPort();
@@ -246,7 +247,7 @@ export class ManagerServer extends Actor {
         continue;
       }
       if (out.wired) {
-        client.port.postMessage({ t: "value", id, value: sent, wired: true }, out.transfer);
+        _post(client.port, { t: "value", id, value: sent, wired: true }, out.transfer);
         continue;
       }
       json = false;
@@ -274,7 +275,7 @@ export class ManagerServer extends Actor {
       const message: FromManager = out.wired
         ? { t: "value", id, value: sent, wired: true }
         : [id, sent];
-      if (out.wired) client.port.postMessage(message, out.transfer);
+      if (out.wired) _post(client.port, message, out.transfer);
       else this.#post(client, message, out.transfer);
     } catch (error) {
       this.#fail(client, id, error);

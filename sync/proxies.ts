@@ -12,7 +12,7 @@ import type { _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
 import { _drain, _OrderedSender } from "../actors/_ordered.ts";
 import { _isAlive } from "../actors/_liveness.ts";
-import { _describe } from "../actors/_util.ts";
+import { _describe, _post } from "../actors/_util.ts";
 import type {
   FromManager,
   ManagerFailure,
@@ -81,12 +81,12 @@ export class _Connection {
     this.#pipe = mine;
     this.#sender = new _OrderedSender<ManagerOrderedPayload>(
       mine,
-      (message, transfer) => this.port.postMessage(message, transfer),
+      (message, transfer) => _post(this.port, message, transfer),
       [],
     );
     const out = _outbox();
     const pipe = _prepare(theirs, "the manager connection", out);
-    this.port.postMessage({ t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
+    _post(this.port, { t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
   }
 
   /**
