@@ -30,8 +30,16 @@ export interface _EndpointEvents {
   error(error: WireError): void;
 }
 
-const RUNTIME_URL = new URL("./_worker_runtime.ts", import.meta.url).href;
+// The module a worker's entry imports `_main` from. From the sources it is the
+// runtime's own file; the bundle points it at itself (build/entry.ts), so a
+// worker loads one copy of everything.
+let runtimeUrl = new URL("./_worker_runtime.ts", import.meta.url).href;
 const live = new Set<_Endpoint>();
+
+/** Makes workers import `_main` from `url`, a module that exports it. */
+export function _setRuntimeUrl(url: string): void {
+  runtimeUrl = url;
+}
 
 /** How many workers this thread started that have not ended. */
 export function _liveWorkerCount(): number {
@@ -73,7 +81,7 @@ export function _spawnWorker(
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
 ): _Endpoint {
-  const source = `import { _main } from ${JSON.stringify(RUNTIME_URL)};\n` +
+  const source = `import { _main } from ${JSON.stringify(runtimeUrl)};\n` +
     modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
   const url = `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;
   const options: WorkerOptions & { deno?: { permissions: _DenoPermissions } } = {

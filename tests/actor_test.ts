@@ -7,7 +7,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { delay } from "@std/async";
-import { Actor, ActorExited, MailboxFull, Process, RemoteError, spawn } from "../mod.ts";
+import { Actor, ActorExited, MailboxFull, Process, RemoteError, spawn } from "../troupe.ts";
 import {
   Counter,
   FailsToStart,

@@ -1,6 +1,6 @@
 // The pool benchmark as a program: it runs, checks every case's results, and reports.
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import * as troupe from "../mod.ts";
+import * as troupe from "../troupe.ts";
 
 const script = new URL("../bench/pool_compare.ts", import.meta.url).pathname;
 

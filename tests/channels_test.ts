@@ -20,7 +20,7 @@ import {
   Queue,
   SimpleQueue,
   type StandardSchemaV1,
-} from "../mod.ts";
+} from "../troupe.ts";
 import {
   collectAll,
   countItems,
@@ -501,7 +501,7 @@ workerTest("pipe schemas check each direction at the sender", async () => {
 });
 
 workerTest("new Connection() is refused: ends come from Pipe()", async () => {
-  const { Connection } = await import("../mod.ts");
+  const { Connection } = await import("../troupe.ts");
   assertThrows(() => new Connection(), TypeError, "comes from Pipe()");
 });
 

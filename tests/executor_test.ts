@@ -14,7 +14,7 @@ import {
   ProcessPoolExecutor,
   RemoteError,
   wait,
-} from "../mod.ts";
+} from "../troupe.ts";
 import {
   exitOn,
   failOn,

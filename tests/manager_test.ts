@@ -13,7 +13,7 @@ import {
   Process,
   RemoteError,
   spawn,
-} from "../mod.ts";
+} from "../troupe.ts";
 import {
   addAndSquare,
   awaitItem,

@@ -1,5 +1,5 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { PermissionError, Process } from "../mod.ts";
+import { PermissionError, Process } from "../troupe.ts";
 import { noop, tryEnv, tryNet, tryReadFile } from "./fixtures/tasks.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 

@@ -6,7 +6,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { AsyncResult, cpuCount, Pool, RemoteError } from "../mod.ts";
+import { AsyncResult, cpuCount, Pool, RemoteError } from "../troupe.ts";
 import {
   add,
   badInit,

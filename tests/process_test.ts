@@ -17,7 +17,7 @@ import {
   parentProcess,
   Process,
   RemoteError,
-} from "../mod.ts";
+} from "../troupe.ts";
 import {
   closesItself,
   collect,

@@ -2,7 +2,7 @@
 // had reports of memory kept after a worker is terminated; this measures it
 // for Troupe's way of ending workers.
 import { assertEquals, assertLess } from "@std/assert";
-import { Process } from "../mod.ts";
+import { Process } from "../troupe.ts";
 import { noop } from "./fixtures/tasks.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 

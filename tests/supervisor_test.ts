@@ -17,7 +17,7 @@ import {
   spawn,
   Supervisor,
   type SupervisorEventMap,
-} from "../mod.ts";
+} from "../troupe.ts";
 import { Counter, FailsToStart, incOnRequest, Stoppable } from "./fixtures/actors.ts";
 import { hangs, noop, throws } from "./fixtures/tasks.ts";
 import {

@@ -23,7 +23,7 @@ import {
   RLock,
   Semaphore,
   Value,
-} from "../mod.ts";
+} from "../troupe.ts";
 import {
   acquireSyncReport,
   barrierBroken,

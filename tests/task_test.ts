@@ -1,5 +1,5 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { Process, task } from "../mod.ts";
+import { Process, task } from "../troupe.ts";
 import { _taskRef } from "../actors/task.ts";
 import { first, named, second } from "./fixtures/anonymous_tasks.ts";
 import { fib } from "./fixtures/tasks.ts";

@@ -1,0 +1,2 @@
+// The bundle's types are the sources' (see build/bundle.ts).
+export * from "../troupe.ts";
