@@ -95,10 +95,49 @@ function isErrorLike(value: object): boolean {
  * @throws {TypeError} Naming the path and type of the first value that cannot be sent.
  */
 export function _prepare(value: unknown, path: string, out: _Outbox): unknown {
-  return walk(value, path, out, new Set());
+  return inert(value) ? value : walk(value, path, out, new Set());
 }
 
+/** Whether `value` is sent as it is with nothing inside to check: a primitive other than a symbol. */
+function inert(value: unknown): boolean {
+  const type = typeof value;
+  return value === null || (type !== "object" && type !== "function" && type !== "symbol");
+}
+
+// Plain objects and arrays, the common case, are walked here; primitives inside
+// them are skipped without building their path. The rest is in `walkOther`, so
+// a worker's first message compiles only this small function.
 function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
+  if (typeof value !== "object" || value === null) return walkOther(value, path, out, seen);
+  if (seen.has(value)) return value;
+  seen.add(value);
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    let copy: Record<string, unknown> | undefined;
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      if (inert(item)) continue;
+      const sent = walk(item, `${path}.${key}`, out, seen);
+      if (sent !== item) copy ??= { ...(value as Record<string, unknown>) };
+      if (copy) copy[key] = sent;
+    }
+    return copy ?? value;
+  }
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (inert(item)) continue;
+      const sent = walk(item, `${path}[${i}]`, out, seen);
+      if (sent !== item) copy ??= value.slice();
+      if (copy) copy[i] = sent;
+    }
+    return copy ?? value;
+  }
+  return walkOther(value, path, out, seen);
+}
+
+function walkOther(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
   switch (typeof value) {
     case "function":
       throw new TypeError(
@@ -112,29 +151,9 @@ function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): un
     default:
       return value;
   }
-  if (value === null || seen.has(value)) return value;
-  seen.add(value);
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) {
-    let copy: Record<string, unknown> | undefined;
-    for (const key of Object.keys(value)) {
-      const item = (value as Record<string, unknown>)[key];
-      const sent = walk(item, `${path}.${key}`, out, seen);
-      if (sent !== item) copy ??= { ...(value as Record<string, unknown>) };
-      if (copy) copy[key] = sent;
-    }
-    return copy ?? value;
-  }
-  if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const sent = walk(value[i], `${path}[${i}]`, out, seen);
-      if (sent !== value[i]) copy ??= value.slice();
-      if (copy) copy[i] = sent;
-    }
-    return copy ?? value;
-  }
-  if (value instanceof TypedArray || CLONEABLE.has(proto) || isErrorLike(value)) return value;
+  if (value === null) return value;
+  if (value instanceof TypedArray || CLONEABLE.has(Object.getPrototypeOf(value))) return value;
+  if (isErrorLike(value)) return value;
   if (typeof (value as Partial<_Wireable>)[_WIRE] === "function") {
     const form = (value as _Wireable)[_WIRE](path);
     out.modules.add(form.module);

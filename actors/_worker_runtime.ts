@@ -85,8 +85,6 @@ export function _main(): void {
     e.preventDefault();
     void finish(1, (e as PromiseRejectionEvent).reason);
   });
-  // The handshake's first half: the parent learns the worker loaded.
-  post({ t: "started" });
   const inbox = new _Inbox("this process");
   let started = false;
   self.addEventListener("message", (e) => {

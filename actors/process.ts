@@ -318,8 +318,6 @@ export class Process<A extends unknown[] = unknown[]> {
       case "exit":
         this.#end(s, message.code, message.error);
         break;
-      case "started":
-        break;
     }
   }
 

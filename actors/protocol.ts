@@ -116,11 +116,6 @@ export interface CancelMessage {
 /** Everything a parent may send to a worker. */
 export type ToChild = InitMessage | MailMessage | TasksMessage | CancelMessage;
 
-/** Child → parent: the worker loaded its modules and waits for `init` (already on its way). */
-export interface StartedMessage {
-  t: "started";
-}
-
 /**
  * Child → parent: the worker is ending, and how. Sent by the runtime before the
  * worker closes, whether the target returned, threw, or called `Deno.exit()`.
@@ -159,7 +154,7 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = StartedMessage | MailMessage | ExitMessage | ResultsMessage | ReadyMessage;
+export type ToParent = MailMessage | ExitMessage | ResultsMessage | ReadyMessage;
 
 // ---- actors -----------------------------------------------------------------
 

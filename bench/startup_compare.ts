@@ -6,7 +6,7 @@
  *   deno run -A bench/startup_compare.ts [rounds]
  */
 import { Process } from "../mod.ts";
-import { rawWorker } from "./fixtures/raw.ts";
+import { rawWorker, rawWorkerWithArgs } from "./fixtures/raw.ts";
 import { empty, ready } from "./fixtures/targets.ts";
 
 const rounds = Number(Deno.args[0] ?? 5);
@@ -16,6 +16,13 @@ const cases: Record<string, () => Promise<number>> = {
   "raw: new Worker → first message": async () => {
     const t0 = performance.now();
     const w = await rawWorker();
+    const ms = performance.now() - t0;
+    w.terminate();
+    return ms;
+  },
+  "raw: new Worker + postMessage(args) → reply": async () => {
+    const t0 = performance.now();
+    const w = await rawWorkerWithArgs([1, "a"]);
     const ms = performance.now() - t0;
     w.terminate();
     return ms;
@@ -59,6 +66,13 @@ const row = (name: string, base: string) =>
   `| ${name} | ${m[name].toFixed(2)} ms | ${(m[name] / m[base]).toFixed(2)}x |`;
 console.log("| case | median | vs raw |\n| --- | --- | --- |");
 console.log(row("raw: new Worker → first message", "raw: new Worker → first message"));
+console.log(row("raw: new Worker + postMessage(args) → reply", "raw: new Worker → first message"));
 console.log(row("Troupe: start() → first message", "raw: new Worker → first message"));
+console.log(
+  `| (Troupe: start() → first message, against the raw worker that waits for its args) | | ${
+    (m["Troupe: start() → first message"] / m["raw: new Worker + postMessage(args) → reply"])
+      .toFixed(2)
+  }x |`,
+);
 console.log(row("raw: start, run empty, end", "raw: start, run empty, end"));
 console.log(row("Troupe: start() + join() of an empty target", "raw: start, run empty, end"));

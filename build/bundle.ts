@@ -83,8 +83,6 @@ async function build(): Promise<void> {
       "--no-config",
       "--platform=deno",
       "--minify",
-      // Error names, task keys and stack traces read as in the sources.
-      "--keep-names",
       "-o",
       file,
       entry.href,

@@ -58,8 +58,9 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
   URIError,
 };
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// Made on first use: every worker loads this module, few send text through a channel.
+let encoder: TextEncoder | undefined;
+let decoder: TextDecoder | undefined;
 
 let buf = new Uint8Array(4096);
 let view = new DataView(buf.buffer);
@@ -184,7 +185,7 @@ function writeString(s: string): void {
     pos += n * 2;
     return;
   }
-  const { written } = encoder.encodeInto(s, buf.subarray(pos));
+  const { written } = (encoder ??= new TextEncoder()).encodeInto(s, buf.subarray(pos));
   buf[start] = UTF8;
   view.setUint32(start + 1, written, true);
   pos += written;
@@ -505,5 +506,5 @@ function readString(tag: number): string {
     for (let i = start; i < at; i += 2) s += String.fromCharCode(inputView.getUint16(i, true));
     return s;
   }
-  return decoder.decode(input.subarray(start, at));
+  return (decoder ??= new TextDecoder()).decode(input.subarray(start, at));
 }

@@ -510,7 +510,8 @@ export class ManagerServer extends Actor {
     throw new TypeError(`${what}: a manager Queue has no method '${op}'`);
   }
 }
-task(import.meta, ManagerServer);
+// Named explicitly: in the minified bundle the class name is not "ManagerServer".
+task(import.meta, ManagerServer, "ManagerServer");
 
 function alive(client: Client): boolean {
   return client.open && (client.pid === 0 || _isAlive(client.pid));
