@@ -21,6 +21,7 @@ const root = new URL("../", import.meta.url);
 const entry = new URL("build/entry.ts", root);
 const out = new URL("dist/troupe.js", root);
 const types = new URL("dist/troupe.d.ts", root);
+const map = new URL("dist/troupe.js.map", root);
 const HASH_LINE = "// sources sha256: ";
 
 /** Runs `deno` with `args`; returns its stdout, or throws with its stderr. */
@@ -72,6 +73,28 @@ async function builtHash(): Promise<string | undefined> {
   return line?.slice(HASH_LINE.length).trim();
 }
 
+/**
+ * The bundler's source map, rewritten to sit in dist/: source paths made
+ * relative to it, and without the sources' text, which the package ships anyway.
+ */
+function sourceMap(json: string, builtIn: string, headerLines: number): string {
+  const raw = JSON.parse(json) as {
+    sources: string[];
+    sourcesContent?: string[];
+    mappings: string;
+  };
+  // The header written above the code moves every line down.
+  raw.mappings = ";".repeat(headerLines) + raw.mappings;
+  const base = new URL(builtIn, "file:///");
+  raw.sources = raw.sources.map((s) => {
+    const file = new URL(s, base).href;
+    if (!file.startsWith(root.href)) throw new Error(`source ${file} is outside the package`);
+    return `../${file.slice(root.href.length)}`;
+  });
+  delete raw.sourcesContent;
+  return JSON.stringify(raw);
+}
+
 async function build(): Promise<void> {
   const hash = await sourcesHash();
   const tmp = await Deno.makeTempDir({ prefix: "troupe-build-" });
@@ -83,18 +106,23 @@ async function build(): Promise<void> {
       "--no-config",
       "--platform=deno",
       "--minify",
+      // Stack traces then point into the sources: Deno applies a linked map.
+      "--sourcemap=linked",
       "-o",
       file,
       entry.href,
     ]);
     const code = await Deno.readTextFile(file);
     await Deno.mkdir(new URL("dist/", root), { recursive: true });
+    const header = `// @ts-self-types="./troupe.d.ts"\n` +
+      "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
+      `${HASH_LINE}${hash}\n`;
+    const lines = header.split("\n").length - 1;
     await Deno.writeTextFile(
-      out,
-      `// @ts-self-types="./troupe.d.ts"\n` +
-        "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
-        `${HASH_LINE}${hash}\n${code}`,
+      map,
+      sourceMap(await Deno.readTextFile(`${file}.map`), `${tmp}/`, lines),
     );
+    await Deno.writeTextFile(out, header + code);
     await Deno.writeTextFile(
       types,
       "// The bundle's types are the sources' (see build/bundle.ts).\n" +
