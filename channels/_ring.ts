@@ -6,6 +6,7 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
+import { _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import type { WireCodec } from "../actors/protocol.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
@@ -24,7 +25,12 @@ const PUT_WAITERS = 9;
 const UNFINISHED = 10; // JoinableQueue: items put and not yet taskDone()
 const JOIN_WAITERS = 11;
 const READER_CLOSED = 12; // Pipe: the receiving end was closed
-const HEADER_BYTES = 64;
+const UNTRACKED = 13; // Pipe: bit 1 (writers) or 2 (readers) set when a holder found no free slot
+// Pipe: pids of the processes that hold the writing end and the reading end.
+const WRITERS = 16;
+const READERS = 24;
+const HOLDER_SLOTS = 8;
+const HEADER_BYTES = 128;
 
 /** Bytes a ring gets unless told otherwise. */
 export const _DEFAULT_BUFFER_BYTES = 1 << 20;
@@ -295,6 +301,58 @@ export class _Ring {
     }
   }
 
+  // ---- holders (Pipe) -----------------------------------------------------
+  // A pipe end can be in several processes. Each process that receives an end
+  // or uses it records its pid here; once every recorded holder of one side
+  // has ended, the other side is told (EOFError, ChannelClosedError) instead
+  // of waiting forever, as when a process's pipe handles close with it.
+
+  /** Records `pid` as a holder of the writing side (`"writer"`) or the reading side. */
+  hold(side: "writer" | "reader", pid: number): void {
+    const h = this.#h;
+    const base = side === "writer" ? WRITERS : READERS;
+    if (pid === 0) return;
+    for (let i = base; i < base + HOLDER_SLOTS; i++) if (Atomics.load(h, i) === pid) return;
+    for (let i = base; i < base + HOLDER_SLOTS; i++) {
+      if (Atomics.compareExchange(h, i, 0, pid) === 0) return;
+    }
+    // Full: take the slot of a holder that has ended.
+    for (let i = base; i < base + HOLDER_SLOTS; i++) {
+      const other = Atomics.load(h, i);
+      if (!_isAlive(other) && Atomics.compareExchange(h, i, other, pid) === other) return;
+    }
+    // More live holders than slots: this side's end is no longer inferred.
+    Atomics.or(h, UNTRACKED, side === "writer" ? 1 : 2);
+  }
+
+  /** Whether `side` has recorded holders whose ending can be seen (see {@linkcode holdersEnded}). */
+  tracked(side: "writer" | "reader"): boolean {
+    const h = this.#h;
+    if ((Atomics.load(h, UNTRACKED) & (side === "writer" ? 1 : 2)) !== 0) return false;
+    const base = side === "writer" ? WRITERS : READERS;
+    for (let i = base; i < base + HOLDER_SLOTS; i++) if (Atomics.load(h, i) !== 0) return true;
+    return false;
+  }
+
+  /**
+   * The pids of the holders of `side` when every one recorded has ended, or
+   * undefined: while one lives, when none was recorded, or when there were
+   * more than could be recorded.
+   */
+  holdersEnded(side: "writer" | "reader"): number[] | undefined {
+    const h = this.#h;
+    const base = side === "writer" ? WRITERS : READERS;
+    if ((Atomics.load(h, UNTRACKED) & (side === "writer" ? 1 : 2)) !== 0) return undefined;
+    const ended: number[] = [];
+    for (let i = base; i < base + HOLDER_SLOTS; i++) {
+      const pid = Atomics.load(h, i);
+      if (pid === 0) continue;
+      if (_isAlive(pid)) return undefined;
+      ended.push(pid);
+    }
+    return ended.length > 0 ? ended : undefined;
+  }
+
   /** Marks the ring closed and wakes everyone who waits on it. */
   close(): void {
     Atomics.store(this.#h, CLOSED, 1);
@@ -383,7 +441,16 @@ export interface _Limits {
   onTimeout: () => Error;
   /** Polling before sleeping (see {@linkcode _Spin}). */
   spin?: _Spin;
+  /**
+   * While this returns true, asleep waits run `attempt` again every so often
+   * (50 ms, doubling up to 1 s), for what no notify reports: a holder that
+   * ended. Such a wait keeps the event loop alive.
+   */
+  recheck?: () => boolean;
 }
+
+const FIRST_RECHECK_MS = 50;
+const LAST_RECHECK_MS = 1000;
 
 /**
  * Polling before sleeping, kept per channel end. Waking a sleeping thread
@@ -410,6 +477,8 @@ export interface _SyncLimits {
   what: string;
   /** Polling before sleeping (see {@linkcode _Spin}). */
   spin?: _Spin;
+  /** As in {@linkcode _Limits}. */
+  recheck?: () => boolean;
 }
 
 /** Polls `word` until it moves from `seen` (true) or the spin's time is up (false). */
@@ -453,6 +522,7 @@ async function waitAsync<R>(
   const timer = timeoutMs === undefined
     ? undefined
     : setTimeout(() => halt(limits.onTimeout()), timeoutMs);
+  let recheckMs = FIRST_RECHECK_MS;
   const onAbort = () => halt(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -466,13 +536,18 @@ async function waitAsync<R>(
       const woken = Promise.withResolvers<void>();
       wake = woken.resolve;
       const removeLocal = addLocal(buffer, word, wake);
+      const sleepMs = limits.recheck?.() ? recheckMs : undefined;
+      if (sleepMs !== undefined) recheckMs = Math.min(recheckMs * 2, LAST_RECHECK_MS);
+      const recheck = sleepMs === undefined ? undefined : setTimeout(wake, sleepMs);
       try {
-        const wait = Atomics.waitAsync(h, word, seen);
+        // With a recheck the wait times out too, so none is left pending per recheck.
+        const wait = Atomics.waitAsync(h, word, seen, sleepMs);
         if (wait.async) {
           wait.value.then(wake);
           await woken.promise;
         }
       } finally {
+        clearTimeout(recheck);
         wake = undefined;
         removeLocal();
         Atomics.sub(h, waiters, 1);
@@ -498,6 +573,7 @@ function waitSync<R>(
     );
   }
   const deadline = limits.timeoutMs === undefined ? Infinity : performance.now() + limits.timeoutMs;
+  let recheckMs = FIRST_RECHECK_MS;
   for (;;) {
     const seen = Atomics.load(h, word);
     const result = attempt();
@@ -507,7 +583,12 @@ function waitSync<R>(
     if (limits.spin && polled(h, word, seen, limits.spin)) continue;
     Atomics.add(h, waiters, 1);
     try {
-      Atomics.wait(h, word, seen, left);
+      let sleepMs = left;
+      if (limits.recheck?.()) {
+        sleepMs = Math.min(left, recheckMs);
+        recheckMs = Math.min(recheckMs * 2, LAST_RECHECK_MS);
+      }
+      Atomics.wait(h, word, seen, sleepMs);
     } finally {
       Atomics.sub(h, waiters, 1);
     }

@@ -2,11 +2,14 @@
  * `Pipe` and `Connection`: a two-ended typed channel between two processes,
  * Python's `multiprocessing.Pipe`. Each direction is a SharedArrayBuffer ring
  * that both ends use directly, and an end passed in `args` works in the
- * process that receives it.
+ * process that receives it. When every process that held an end has ended,
+ * the other end reads `EOFError` after what was sent, as when a process's
+ * pipe handles close with it.
  *
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _context } from "../actors/_context.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import type { ConnectionWire } from "../actors/protocol.ts";
 import { _decode, _encode } from "./_codec.ts";
@@ -66,8 +69,11 @@ export interface PipeOptions<A, B> {
 
 const KIND = "troupe.Connection";
 
-// Set while a connection is built by Pipe() or rebuilt from its wire state.
-let building: { wire: ConnectionWire; schema: StandardSchemaV1 | undefined } | undefined;
+// Set while a connection is built by Pipe() or rebuilt from its wire state
+// (`received`: it came from another process, which makes this one a holder).
+let building:
+  | { wire: ConnectionWire; schema: StandardSchemaV1 | undefined; received?: boolean }
+  | undefined;
 
 /**
  * One end of a {@linkcode Pipe}: sends `S` items to the other end and
@@ -99,18 +105,33 @@ export class Connection<S, R> {
   readonly #scratch = { bytes: new Uint8Array(256) };
   readonly #spin: _Spin;
   #closed = false;
+  #holding = false;
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
   constructor() {
     if (!building) {
       throw new TypeError("a Connection comes from Pipe(); it cannot be created with new");
     }
-    const { wire, schema } = building;
+    const { wire, schema, received } = building;
     building = undefined;
     this.#send = wire.send ? new _Ring(wire.send, wire.codec, 0) : undefined;
     this.#recv = wire.recv ? new _Ring(wire.recv, wire.codec, 0) : undefined;
     this.#schema = schema as StandardSchemaV1<unknown, S> | undefined;
     this.#spin = { micros: wire.spinMicros, misses: 0, skip: 0 };
+    if (received) this.#hold();
+  }
+
+  // Records this process as a holder of this end: the process that received
+  // it, or that uses it. Once every holder of an end has ended, the other end
+  // learns it (EOFError, ChannelClosedError) instead of waiting forever. The
+  // process that created the pipe holds an end only once it uses it, so an
+  // end it passed to a child that died reads as gone.
+  #hold(): void {
+    if (this.#holding) return;
+    this.#holding = true;
+    const pid = _context().self.pid;
+    this.#send?.hold("writer", pid);
+    this.#recv?.hold("reader", pid);
   }
 
   /**
@@ -122,7 +143,7 @@ export class Connection<S, R> {
    */
   withSchema<U extends S>(schema: StandardSchemaV1<unknown, U>): Connection<U, R> {
     this.#checkOpen("withSchema()");
-    building = { wire: this.#wire(), schema };
+    building = { wire: this.#wire(), schema, received: this.#holding };
     return new Connection<U, R>();
   }
 
@@ -181,6 +202,8 @@ export class Connection<S, R> {
   #trySend(ring: _Ring, value: unknown, call: string): boolean {
     if (ring.closed) throw this.#selfClosed(call);
     if (ring.readerClosed) throw this.#peerGone(call);
+    const ended = ring.holdersEnded("reader");
+    if (ended) throw this.#peerEnded(call, ended);
     const bytes = _encode(value, "Connection", call);
     if (bytes.length + 4 > ring.capacity) {
       throw new RangeError(
@@ -197,17 +220,26 @@ export class Connection<S, R> {
     return new ChannelClosedError(`Connection.${call}: the other end of the pipe was closed`);
   }
 
+  #peerEnded(call: string, pids: number[]): ChannelClosedError {
+    return new ChannelClosedError(
+      `Connection.${call}: every process that held the other end of the pipe has ended ` +
+        `(${pids.length === 1 ? "pid" : "pids"} ${pids.join(", ")}), so nothing would read this`,
+    );
+  }
+
   /**
    * Sends `item` to the other end, waiting while the pipe's buffer is full.
    *
    * @param item The item; checked by the schema, if any, then copied.
    * @param options `timeoutMs` and `signal`.
    * @throws {TypeError} When the schema refuses the item (nothing is sent), or on the receiving end of a one-way pipe.
-   * @throws {ChannelClosedError} When either end was closed.
+   * @throws {ChannelClosedError} When either end was closed, or every process
+   * that held the other end has ended.
    * @throws {DOMException} Named `"TimeoutError"` when the buffer stays full past `timeoutMs`.
    */
   async send(item: S, options: WaitOptions = {}): Promise<void> {
     const ring = this.#sender("send()");
+    this.#hold();
     const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "send()");
     options.signal?.throwIfAborted();
     const value = this.#schema
@@ -217,6 +249,7 @@ export class Connection<S, R> {
     await ring.waitForPut(() => this.#trySend(ring, value, "send()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       signal: options.signal,
+      recheck: () => ring.tracked("reader"),
       onTimeout: () =>
         new DOMException(
           `Connection.send() found the pipe full for ${timeoutMs} ms`,
@@ -234,6 +267,7 @@ export class Connection<S, R> {
    */
   sendSync(item: S, options: SyncWaitOptions = {}): void {
     const ring = this.#sender("sendSync()");
+    this.#hold();
     const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "sendSync()");
     const value = this.#schema
       ? _validateSync(this.#schema, item, "Connection.sendSync() item", "sendSync()")
@@ -241,6 +275,7 @@ export class Connection<S, R> {
     ring.waitForPutSync(() => this.#trySend(ring, value, "sendSync()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       what: "Connection.sendSync()",
+      recheck: () => ring.tracked("reader"),
       onTimeout: () =>
         new DOMException(
           `Connection.sendSync() found the pipe full for ${timeoutMs} ms`,
@@ -251,8 +286,19 @@ export class Connection<S, R> {
 
   #take = (): R | typeof _WOULD_WAIT => {
     const ring = this.#recv!;
-    const r = ring.tryTake(this.#scratch);
-    if (r === _WOULD_WAIT) return r;
+    let r = ring.tryTake(this.#scratch);
+    if (r === _WOULD_WAIT) {
+      const ended = ring.holdersEnded("writer");
+      if (!ended) return r;
+      // Look again: a holder may have sent its last item and ended after the first look.
+      r = ring.tryTake(this.#scratch);
+      if (r === _WOULD_WAIT) {
+        throw new EOFError(
+          "Connection.recv(): every process that held the other end has ended " +
+            `(${ended.length === 1 ? "pid" : "pids"} ${ended.join(", ")}) and nothing is left`,
+        );
+      }
+    }
     if (r === _CLOSED) {
       if (ring.readerClosed) throw this.#selfClosed("recv()");
       throw new EOFError("Connection.recv(): the other end was closed and nothing is left");
@@ -265,11 +311,13 @@ export class Connection<S, R> {
    *
    * @param options `timeoutMs` and `signal`.
    * @returns The item.
-   * @throws {EOFError} When the other end was closed and nothing is left.
+   * @throws {EOFError} When the other end was closed, or every process that
+   * held it has ended, and nothing is left.
    * @throws {DOMException} Named `"TimeoutError"` when nothing comes within `timeoutMs`.
    */
   async recv(options: WaitOptions = {}): Promise<R> {
     const ring = this.#receiver("recv()");
+    this.#hold();
     const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "recv()");
     options.signal?.throwIfAborted();
     const item = this.#take();
@@ -278,6 +326,7 @@ export class Connection<S, R> {
       timeoutMs,
       signal: options.signal,
       spin: this.#spin,
+      recheck: () => ring.tracked("writer"),
       onTimeout: () =>
         new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
     });
@@ -289,15 +338,18 @@ export class Connection<S, R> {
    *
    * @param options `timeoutMs`.
    * @returns The item.
-   * @throws {EOFError} When the other end was closed and nothing is left.
+   * @throws {EOFError} When the other end was closed, or every process that
+   * held it has ended, and nothing is left.
    */
   recvSync(options: SyncWaitOptions = {}): R {
     const ring = this.#receiver("recvSync()");
+    this.#hold();
     const timeoutMs = _timeoutOf(options.timeoutMs, "Connection", "recvSync()");
     return ring.waitForTakeSync(this.#take, {
       timeoutMs,
       what: "Connection.recvSync()",
       spin: this.#spin,
+      recheck: () => ring.tracked("writer"),
       onTimeout: () =>
         new DOMException(
           `Connection.recvSync() got nothing within ${timeoutMs} ms`,
@@ -308,7 +360,7 @@ export class Connection<S, R> {
 
   /**
    * Whether `recv()` would return at once: an item is waiting, or the other
-   * end was closed (so `recv()` throws `EOFError`). Waits up to `timeoutMs`
+   * end was closed or all its holders ended (so `recv()` throws `EOFError`). Waits up to `timeoutMs`
    * for that to become true.
    *
    * @param timeoutMs Longest time to wait. @default {0}
@@ -317,12 +369,17 @@ export class Connection<S, R> {
   async poll(timeoutMs = 0): Promise<boolean> {
     const ring = this.#receiver("poll()");
     const limit = _checkTimeout(timeoutMs, "Connection.poll() timeoutMs");
-    const ready = () => (ring.count > 0 || ring.closed || ring.readerClosed ? true : _WOULD_WAIT);
+    this.#hold();
+    const ready = () =>
+      ring.count > 0 || ring.closed || ring.readerClosed || ring.holdersEnded("writer")
+        ? true
+        : _WOULD_WAIT;
     if (ready() === true || limit === 0) return ready() === true;
     try {
       return await ring.waitForTake(ready, {
         timeoutMs: limit,
         signal: undefined,
+        recheck: () => ring.tracked("writer"),
         onTimeout: () => new DOMException("poll", "TimeoutError"),
       });
     } catch (error) {
@@ -466,6 +523,6 @@ export function Pipe<A, B = A>(
 }
 
 _registerReviver(KIND, (state) => {
-  building = { wire: state as ConnectionWire, schema: undefined };
+  building = { wire: state as ConnectionWire, schema: undefined, received: true };
   return new Connection();
 });

@@ -29,6 +29,7 @@ import {
   echoUpper,
   getSyncTimeout,
   handleJobs,
+  holdUntilTold,
   keepQueue,
   nested,
   produce,
@@ -38,9 +39,12 @@ import {
   putChecked,
   putFromMail,
   recvOnWriter,
+  recvSyncUntilEnd,
   report,
   sendNumbers,
   sendOnClosedEnd,
+  sendThenCrash,
+  sendWhenTold,
   squareInto,
   waitForItem,
 } from "./fixtures/channel_tasks.ts";
@@ -797,4 +801,119 @@ workerTest("a one-way pipe's sending end refuses recv() in the child too", async
   await p.join();
   reader.close();
   writer.close();
+});
+
+// ---- a pipe end whose every holder ended ------------------------------------
+
+workerTest(
+  "recv() gets what a crashed child sent, then EOFError instead of waiting forever",
+  async () => {
+    const [reader, writer] = Pipe<number>({ duplex: false });
+    const child = new Process({ target: sendThenCrash, args: [writer, 3] });
+    child.start();
+    const got = [await reader.recv(), await reader.recv(), await reader.recv()];
+    assertEquals(got, [0, 1, 2]);
+    const error = await assertRejects(() => reader.recv({ timeoutMs: 10_000 }), EOFError);
+    assertStringIncludes(error.message, "every process that held the other end has ended");
+    assertStringIncludes(error.message, `pid ${child.pid}`);
+    await assertRejects(() => child.join(), Error, "crashed after sending");
+    assert(await reader.poll(), "poll() says recv() would not wait");
+    reader.close();
+  },
+);
+
+workerTest(
+  "a recv() already waiting when the holder is terminated ends with EOFError",
+  async () => {
+    const [mine, theirs] = Pipe<number>();
+    const child = new Process({ target: holdUntilTold, args: [theirs] });
+    child.start();
+    assertEquals(await child.receive(), "holding");
+    const waiting = mine.recv({ timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    child.terminate();
+    await assertRejects(() => waiting, EOFError);
+    assertEquals(await child.join(), -15);
+    mine.close();
+  },
+);
+
+workerTest("an end two children hold stays open while one of them lives", async () => {
+  const [mine, theirs] = Pipe<number>();
+  const first = new Process({ target: holdUntilTold, args: [theirs] });
+  const second = new Process({ target: sendWhenTold, args: [theirs, 42] });
+  first.start();
+  second.start();
+  assertEquals(await first.receive(), "holding");
+  assertEquals(await second.receive(), "holding");
+  first.terminate();
+  await first.join();
+  // The first holder ended; the second still holds the end, so no EOF yet.
+  assertEquals(await mine.poll(200), false);
+  second.send("go");
+  assertEquals(await mine.recv({ timeoutMs: 10_000 }), 42);
+  await second.join();
+  await assertRejects(() => mine.recv({ timeoutMs: 10_000 }), EOFError);
+  mine.close();
+});
+
+workerTest("the creator holds an end it gave away once it uses it", async () => {
+  const [mine, theirs] = Pipe<number>();
+  const child = new Process({ target: holdUntilTold, args: [theirs] });
+  child.start();
+  assertEquals(await child.receive(), "holding");
+  await theirs.send(7); // the parent uses the child's end too: it holds it now
+  child.terminate();
+  await child.join();
+  assertEquals(await mine.recv(), 7);
+  await assertRejects(() => mine.recv({ timeoutMs: 100 }), DOMException, "within 100 ms");
+  mine.close();
+  theirs.close();
+});
+
+workerTest(
+  "send() to an end whose every holder ended fails instead of filling the pipe",
+  async () => {
+    const [mine, theirs] = Pipe<number>({ bufferBytes: 64 });
+    const child = new Process({ target: holdUntilTold, args: [theirs] });
+    child.start();
+    assertEquals(await child.receive(), "holding");
+    await mine.send(1);
+    child.kill();
+    await child.join();
+    const error = await assertRejects(() => mine.send(2), ChannelClosedError);
+    assertStringIncludes(error.message, "nothing would read this");
+    mine.close();
+  },
+);
+
+workerTest("a full send() waiting when the reader ends fails with ChannelClosedError", async () => {
+  const [mine, theirs] = Pipe<number>({ bufferBytes: 64 });
+  const child = new Process({ target: holdUntilTold, args: [theirs] });
+  child.start();
+  assertEquals(await child.receive(), "holding");
+  for (let i = 0; i < 100; i++) {
+    // Fill the buffer: a send that cannot go through waits.
+    const sent = await Promise.race([
+      mine.send(i).then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 50)),
+    ]);
+    if (!sent) break;
+  }
+  const waiting = mine.send(-1, { timeoutMs: 10_000 });
+  child.terminate();
+  await child.join();
+  await assertRejects(() => waiting, ChannelClosedError);
+  mine.close();
+});
+
+workerTest("recvSync() in a worker ends with EOFError when the writer's process ends", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  const consumer = new Process({ target: recvSyncUntilEnd, args: [reader] });
+  const producer = new Process({ target: sendThenCrash, args: [writer, 2] });
+  consumer.start();
+  producer.start();
+  await assertRejects(() => producer.join(), Error, "crashed after sending");
+  assertEquals(await consumer.receive(), { got: [0, 1], error: "EOFError" });
+  assertEquals(await consumer.join(), 0);
 });
