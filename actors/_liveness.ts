@@ -4,10 +4,11 @@
 //
 // One run-wide Int32 table over a growable SharedArrayBuffer, made by the main
 // thread and handed to every worker in its init message. Pids are
-// `mainPid + k` (see `_nextPid`); entry `k` holds the parent's pid while the
-// process runs, ENDED once it has ended, and 0 when nothing was recorded. A
-// process counts as alive while it and all its ancestors are: a worker's
-// workers end with it without a word to anyone.
+// `mainPid + k` (see `_nextPid`); entry `k + 2` holds the parent's pid while
+// the process runs, ENDED once it has ended, and 0 when nothing was recorded.
+// A process counts as alive while it and all its ancestors are: a worker's
+// workers end with it without a word to anyone. Entry 0 is the main pid and
+// entry 1 counts endings, so a reader can skip looking again until one happens.
 import { _context } from "./_context.ts";
 
 const ENDED = -1;
@@ -27,15 +28,22 @@ export function _livenessTable(): Int32Array {
   return ctx.liveness;
 }
 
+const ENDINGS = 1;
+
 function slot(table: Int32Array, pid: number): number {
-  return pid - table[0] + 1;
+  return pid - table[0] + 2;
+}
+
+/** How many processes of this run have been recorded as ended: a cheap "did anything end?". */
+export function _endings(): number {
+  return Atomics.load(_livenessTable(), ENDINGS);
 }
 
 /** Records that `pid`, a child of `parentPid`, has started. */
 export function _markStarted(pid: number, parentPid: number): void {
   const table = _livenessTable();
   const i = slot(table, pid);
-  if (i < 1) return;
+  if (i < 2) return;
   const buffer = table.buffer as SharedArrayBuffer;
   const needed = (i + 1) * 4;
   if (needed > buffer.byteLength) {
@@ -54,7 +62,9 @@ export function _markStarted(pid: number, parentPid: number): void {
 export function _markEnded(pid: number): void {
   const table = _livenessTable();
   const i = slot(table, pid);
-  if (i >= 1 && i < table.length) Atomics.store(table, i, ENDED);
+  if (i >= 2 && i < table.length && Atomics.exchange(table, i, ENDED) !== ENDED) {
+    Atomics.add(table, ENDINGS, 1);
+  }
 }
 
 /**
@@ -65,7 +75,7 @@ export function _isAlive(pid: number): boolean {
   const table = _livenessTable();
   for (let depth = 0; depth < 10_000; depth++) {
     const i = slot(table, pid);
-    if (i < 1 || i >= table.length) return true;
+    if (i < 2 || i >= table.length) return true;
     const entry = Atomics.load(table, i);
     if (entry === ENDED) return false;
     if (entry === 0) return true;

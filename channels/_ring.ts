@@ -6,7 +6,7 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
-import { _isAlive } from "../actors/_liveness.ts";
+import { _endings, _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import type { WireCodec } from "../actors/protocol.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
@@ -80,6 +80,10 @@ export class _Ring {
   /** 0 for variable-size records (length-prefixed), else the fixed record size. */
   readonly #fixed: number;
   readonly #maxsize: number;
+  // `_endings()` when a side's holders were last seen alive: until another
+  // process ends, they still are, and `holdersEnded` need not look again.
+  #writersAliveAt = -1;
+  #readersAliveAt = -1;
 
   constructor(buffer: SharedArrayBuffer, codec: WireCodec, maxsize: number) {
     this.buffer = buffer;
@@ -340,17 +344,28 @@ export class _Ring {
    * more than could be recorded.
    */
   holdersEnded(side: "writer" | "reader"): number[] | undefined {
+    const endings = _endings();
+    const writer = side === "writer";
+    if (endings === (writer ? this.#writersAliveAt : this.#readersAliveAt)) return undefined;
     const h = this.#h;
-    const base = side === "writer" ? WRITERS : READERS;
-    if ((Atomics.load(h, UNTRACKED) & (side === "writer" ? 1 : 2)) !== 0) return undefined;
+    const base = writer ? WRITERS : READERS;
     const ended: number[] = [];
-    for (let i = base; i < base + HOLDER_SLOTS; i++) {
-      const pid = Atomics.load(h, i);
-      if (pid === 0) continue;
-      if (_isAlive(pid)) return undefined;
-      ended.push(pid);
+    if ((Atomics.load(h, UNTRACKED) & (writer ? 1 : 2)) === 0) {
+      for (let i = base; i < base + HOLDER_SLOTS; i++) {
+        const pid = Atomics.load(h, i);
+        if (pid === 0) continue;
+        if (_isAlive(pid)) {
+          ended.length = 0;
+          break;
+        }
+        ended.push(pid);
+      }
     }
-    return ended.length > 0 ? ended : undefined;
+    if (ended.length > 0) return ended;
+    // A holder recorded later, alive or not, makes no difference until something ends.
+    if (writer) this.#writersAliveAt = endings;
+    else this.#readersAliveAt = endings;
+    return undefined;
   }
 
   /** Marks the ring closed and wakes everyone who waits on it. */

@@ -106,6 +106,9 @@ export class Connection<S, R> {
   readonly #spin: _Spin;
   #closed = false;
   #holding = false;
+  // Whether a wait should look again every so often for ended holders.
+  readonly #watchWriters = (): boolean => this.#recv!.tracked("writer");
+  readonly #watchReaders = (): boolean => this.#send!.tracked("reader");
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
   constructor() {
@@ -249,7 +252,7 @@ export class Connection<S, R> {
     await ring.waitForPut(() => this.#trySend(ring, value, "send()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       signal: options.signal,
-      recheck: () => ring.tracked("reader"),
+      recheck: this.#watchReaders,
       onTimeout: () =>
         new DOMException(
           `Connection.send() found the pipe full for ${timeoutMs} ms`,
@@ -275,7 +278,7 @@ export class Connection<S, R> {
     ring.waitForPutSync(() => this.#trySend(ring, value, "sendSync()") ? undefined : _WOULD_WAIT, {
       timeoutMs,
       what: "Connection.sendSync()",
-      recheck: () => ring.tracked("reader"),
+      recheck: this.#watchReaders,
       onTimeout: () =>
         new DOMException(
           `Connection.sendSync() found the pipe full for ${timeoutMs} ms`,
@@ -326,7 +329,7 @@ export class Connection<S, R> {
       timeoutMs,
       signal: options.signal,
       spin: this.#spin,
-      recheck: () => ring.tracked("writer"),
+      recheck: this.#watchWriters,
       onTimeout: () =>
         new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
     });
@@ -349,7 +352,7 @@ export class Connection<S, R> {
       timeoutMs,
       what: "Connection.recvSync()",
       spin: this.#spin,
-      recheck: () => ring.tracked("writer"),
+      recheck: this.#watchWriters,
       onTimeout: () =>
         new DOMException(
           `Connection.recvSync() got nothing within ${timeoutMs} ms`,
@@ -379,7 +382,7 @@ export class Connection<S, R> {
       return await ring.waitForTake(ready, {
         timeoutMs: limit,
         signal: undefined,
-        recheck: () => ring.tracked("writer"),
+        recheck: this.#watchWriters,
         onTimeout: () => new DOMException("poll", "TimeoutError"),
       });
     } catch (error) {
