@@ -90,7 +90,6 @@ export function _main(): void {
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
     if (Array.isArray(message)) takeTasks(message);
-    else if (message.t === "cancel") cancelTask(message.id);
     else if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {
       started = true;
@@ -135,20 +134,27 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
 }
 
 // ---- pool workers: the same behaviour, with tasks as the callbacks ---------
-// Jobs run one at a time in arrival order. Answers are batched: sent when the
-// worker runs out of jobs, or once a millisecond while it stays busy, so tiny
-// tasks cost one message per batch instead of one per task.
+// Jobs run one at a time in arrival order, each claimed first in shared
+// memory: the pool may take back a job the worker has not started (to cancel
+// it, or to give it to an idle worker), and whichever side swaps the job's
+// claim first has it. Answers are batched: sent when the worker runs out of
+// jobs, once a millisecond while it stays busy, and before a job that may
+// take that long, so tiny tasks cost one message per batch instead of one per
+// task and their answers do not wait behind a long one.
 
 const FLUSH_MS = 1;
 interface PoolJob {
   id: number;
   ref: WireTaskRef;
   flags: number;
+  claim: number;
   calls: unknown[] | Float64Array;
 }
 const jobs: PoolJob[] = [];
 let jobsHead = 0;
-const cancelled = new Set<number>();
+let claims: Int32Array | undefined;
+// Smoothed time per call of each task (module → key → ms), to tell which jobs may be long.
+const callMs = new Map<string, Map<string, number>>();
 // Answers not yet sent, flat as they travel: id, code, payload for each job.
 let answers: unknown[] = [];
 let answersSince = 0;
@@ -160,6 +166,7 @@ const poolReady = Promise.withResolvers<void>();
 
 async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
   _adoptSelf(undefined, inbox);
+  claims = new Int32Array(spec.claims);
   if (spec.initializer) {
     try {
       const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
@@ -181,19 +188,30 @@ function takeTasks(message: TasksMessage): void {
   for (let r = 0; r < n; r++, i += 2) {
     refs.push({ module: message[i] as string, key: message[i + 1] as string });
   }
-  for (; i < message.length; i += 4) {
+  for (; i < message.length; i += 5) {
     jobs.push({
       id: message[i] as number,
       ref: refs[message[i + 1] as number],
       flags: message[i + 2] as number,
-      calls: message[i + 3] as unknown[] | Float64Array,
+      claim: message[i + 3] as number,
+      calls: message[i + 4] as unknown[] | Float64Array,
     });
   }
   if (!pumping) void pump();
 }
 
-function cancelTask(id: number): void {
-  cancelled.add(id);
+/** How long `job` should take, from its task's calls so far (Infinity: never run here). */
+function expectedMs(job: PoolJob): number {
+  const ms = callMs.get(job.ref.module)?.get(job.ref.key);
+  return ms === undefined ? Infinity : ms * job.calls.length;
+}
+
+function recordMs(job: PoolJob, ms: number): void {
+  let keys = callMs.get(job.ref.module);
+  if (!keys) callMs.set(job.ref.module, keys = new Map());
+  const sample = ms / Math.max(1, job.calls.length);
+  const old = keys.get(job.ref.key);
+  keys.set(job.ref.key, old === undefined ? sample : old * 0.7 + sample * 0.3);
 }
 
 async function pump(): Promise<void> {
@@ -202,19 +220,23 @@ async function pump(): Promise<void> {
   while (jobsHead < jobs.length) {
     const job = jobs[jobsHead];
     jobs[jobsHead++] = undefined as never;
-    if (cancelled.delete(job.id)) continue;
-    if (answers.length > 0 && performance.now() - answersSince > FLUSH_MS) flushAnswers();
+    // Taken back by the pool (cancelled, or moved to another worker): skip it.
+    if (Atomics.compareExchange(claims!, job.claim, job.id, 0) !== job.id) continue;
+    if (
+      answers.length > 0 &&
+      (performance.now() - answersSince > FLUSH_MS || expectedMs(job) >= FLUSH_MS)
+    ) flushAnswers();
     const t0 = performance.now();
     let answer = runJob(job);
     if (answer instanceof Promise) answer = await answer;
-    busyMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    busyMs += ms;
+    recordMs(job, ms);
     if (answers.length === 0) answersSince = t0;
     answers.push(job.id, answer[0], answer[1]);
   }
   jobs.length = 0;
   jobsHead = 0;
-  // Messages arrive in order, so a cancel still listed was for a job that had already run.
-  cancelled.clear();
   pumping = false;
   flushAnswers();
 }

@@ -57,6 +57,12 @@ export interface ProcessSpec {
  */
 export interface PoolSpec {
   kind: "pool";
+  /**
+   * Where each job is claimed: the worker swaps a job's id for 0 at its
+   * position just before running it, and skips a job the pool took back
+   * (see {@linkcode TasksMessage}).
+   */
+  claims: SharedArrayBuffer;
   /** Called once with `initArgs` before the first task. */
   initializer: WireTaskRef | undefined;
   initArgs: unknown[];
@@ -94,7 +100,8 @@ export interface MailMessage {
  * faster than nested objects and a pool lives on round trips:
  *
  * `"T", n, module₁, key₁, …, moduleₙ, keyₙ`, then for each job
- * `id, task, flags, calls`, where `task` indexes the n tasks named first;
+ * `id, task, flags, claim, calls`, where `task` indexes the n tasks named
+ * first and `claim` is the job's position in the worker's claims;
  * `flags` has {@linkcode TASK_SPREAD} when each call is an argument list
  * (`apply`, `starmap`) rather than one item (`map`), and {@linkcode TASK_WIRED}
  * when the calls hold Troupe objects to revive; `calls` is a `Float64Array`
@@ -107,14 +114,8 @@ export const TASK_SPREAD = 1;
 /** {@linkcode TasksMessage} flag: the calls hold Troupe objects to revive. */
 export const TASK_WIRED = 2;
 
-/** Parent → pool worker: drop job `id` if it has not started (it was cancelled). */
-export interface CancelMessage {
-  t: "cancel";
-  id: number;
-}
-
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage | TasksMessage | CancelMessage;
+export type ToChild = InitMessage | MailMessage | TasksMessage;
 
 /**
  * Child → parent: the worker is ending, and how. Sent by the runtime before the

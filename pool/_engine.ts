@@ -2,8 +2,12 @@
 // jobs at once, as many as keep it busy for about a millisecond (measured from
 // its answers), so tiny tasks are not paced by round trips while long ones
 // still spread over every worker. Jobs dispatched together travel in one
-// message. A worker that dies is replaced; the job it was running fails with
-// how it died, and the jobs queued behind it move to other workers.
+// message. A job a worker holds is claimed in shared memory: the worker swaps
+// its id for 0 as it starts it, the pool swaps it for TAKEN_BACK to take it
+// back, and whichever swaps first has it. So a worker stuck in a long job
+// gives the jobs queued behind it to idle workers, a cancelled job that has
+// not started never runs, and a worker that dies fails the jobs it had
+// started while the others move to other workers; no job runs twice.
 import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
@@ -35,7 +39,7 @@ export interface _JobOptions {
   timeoutMs?: number;
 }
 
-/** A submitted job, for {@linkcode _PoolEngine.cancelIfQueued}. */
+/** A submitted job, for {@linkcode _PoolEngine.cancelIfNotStarted}. */
 export type _JobHandle = object;
 
 /** Told once how a job ended: its error, or one value per call. */
@@ -43,6 +47,8 @@ export type _JobDone = (error: unknown, values?: unknown[]) => void;
 
 interface Job {
   id: number;
+  /** Its position in its worker's claims while a worker holds it. */
+  claim: number;
   ref: WireTaskRef;
   calls: unknown[];
   spread: boolean;
@@ -69,6 +75,13 @@ interface Slot {
   inflight: Map<number, Job>;
   sent: number;
   ended: boolean;
+  /** Shared with the worker: a job's id while it waits there, 0 once it started. */
+  claims: Int32Array;
+  nextClaim: number;
+  /** When the worker last answered, or got work while it had none. */
+  heardAt: number;
+  /** Silent past STUCK_MS with jobs queued: gets no more until it answers. */
+  stuck: boolean;
 }
 
 /** Settings fixed when the engine is made. */
@@ -138,6 +151,13 @@ const SHORT_MS = 10;
 const MAX_DEPTH = 512;
 // Jobs of at least this many one-number calls travel as a Float64Array.
 const PACK_MIN = 64;
+// Claim positions per worker, reused in turn: more than MAX_DEPTH jobs held.
+const CLAIM_SLOTS = 2 * MAX_DEPTH;
+const TAKEN_BACK = -1;
+// A worker that holds queued jobs and has not answered for this long (or for
+// 4 of the pool's typical jobs, if longer) is in a long job: idle workers take
+// its queued jobs. Busy workers answer at least every millisecond.
+const STUCK_MS = 5;
 const NO_TRANSFER: Transferable[] = [];
 
 /** Whether a value may hold something to check or swap before it is posted. */
@@ -163,6 +183,8 @@ export class _PoolEngine {
   #taskModules = new Map<string, string[]>();
   /** Smoothed time one job takes in a worker, in ms (undefined until measured). */
   #jobMs: number | undefined;
+  /** Looks for a stuck worker once one could be (see STUCK_MS). */
+  #balanceTimer: ReturnType<typeof setTimeout> | undefined;
 
   #initArgs: { args: unknown[]; wired: boolean };
 
@@ -284,6 +306,7 @@ export class _PoolEngine {
     if (out && out.modules.size > 0) modules = [ref.module, ...out.modules];
     const job: Job = {
       id: this.#nextId++,
+      claim: -1,
       ref,
       calls,
       spread,
@@ -325,17 +348,38 @@ export class _PoolEngine {
     return job;
   }
 
-  /** Whether a worker has the job (it runs, or waits in that worker's queue). */
-  dispatched(handle: _JobHandle): boolean {
+  /** Whether a worker has started the job (and it has not settled). */
+  started(handle: _JobHandle): boolean {
     const job = handle as Job;
-    return job.settled === false && job.slot !== undefined;
+    return !job.settled && job.slot !== undefined && Atomics.load(job.slot.claims, job.claim) === 0;
   }
 
-  /** Drops a job if no worker has it yet, failing it with `reason`; returns whether it did. */
-  cancelIfQueued(handle: _JobHandle, reason: unknown): boolean {
+  /**
+   * Drops a job that no worker has started, failing it with `reason`: it never
+   * runs. Returns false, leaving it alone, when it has started or settled.
+   */
+  cancelIfNotStarted(handle: _JobHandle, reason: unknown): boolean {
     const job = handle as Job;
-    if (job.settled !== false || job.slot) return false;
-    this.#cancel(job, reason);
+    if (job.settled) return false;
+    if (!job.slot) {
+      this.#cancel(job, reason);
+      return true;
+    }
+    if (!this.#takeBack(job.slot, job)) return false;
+    this.#settle(job, reason);
+    this.#scheduleDispatch();
+    this.#checkIdle();
+    return true;
+  }
+
+  /** Takes back a job its worker has not started; false once it has. */
+  #takeBack(slot: Slot, job: Job): boolean {
+    if (Atomics.compareExchange(slot.claims, job.claim, job.id, TAKEN_BACK) !== job.id) {
+      return false;
+    }
+    slot.inflight.delete(job.id);
+    slot.sent--;
+    job.slot = undefined;
     return true;
   }
 
@@ -350,17 +394,25 @@ export class _PoolEngine {
     if (job.settled) return;
     const slot = job.slot;
     if (!slot) {
-      // Still queued: it is skipped when its turn comes.
+      // In the pool's queue: skipped when its turn comes.
       this.#queued--;
-    } else if (slot.inflight.keys().next().value === job.id) {
-      // Running, and a call cannot be interrupted: end its worker; the jobs
-      // queued behind it go to the other workers, and a new worker replaces it.
-      slot.inflight.delete(job.id);
-      this.#requeue(this.#retire(slot));
-    } else {
-      slot.inflight.delete(job.id);
-      slot.endpoint.post({ t: "cancel", id: job.id });
+    } else if (!this.#takeBack(slot, job)) {
+      // Running, and a call cannot be interrupted: end its worker (a new one
+      // replaces it). The jobs it had not started go to the other workers.
+      const { started, waiting } = this.#retire(slot);
+      for (const other of started) {
+        if (other === job) continue;
+        this.#settle(
+          other,
+          new Error(
+            `${slot.name} (pid ${slot.pid}) was ended to stop task '${job.ref.key}' before it ` +
+              `sent the result of task '${other.ref.key}'`,
+          ),
+        );
+      }
+      this.#requeue(waiting);
     }
+    // Otherwise taken back from its worker before it started: it never runs.
     this.#settle(job, reason);
     this.#scheduleDispatch();
     this.#checkIdle();
@@ -391,7 +443,7 @@ export class _PoolEngine {
   }
 
   #accepts(slot: Slot, job: Job, depth: number): boolean {
-    if (slot.ended || slot.inflight.size >= depth) return false;
+    if (slot.ended || slot.stuck || slot.inflight.size >= depth) return false;
     const max = this.#settings.maxTasksPerChild;
     if (max !== undefined && slot.sent >= max) return false;
     for (const m of job.modules) if (!slot.modules.has(m)) return false;
@@ -429,6 +481,7 @@ export class _PoolEngine {
       this.#shift();
       this.#queued--;
       job.slot = slot;
+      if (slot.inflight.size === 0) slot.heardAt = performance.now();
       slot.inflight.set(job.id, job);
       slot.sent++;
       let batch = batches.get(slot);
@@ -440,6 +493,60 @@ export class _PoolEngine {
       this.#head = 0;
     }
     for (const [slot, jobs] of batches) this.#send(slot, jobs);
+    if (this.#queued === 0) this.#balance();
+  }
+
+  /**
+   * Moves the jobs a worker stuck in a long job has not started to workers
+   * with nothing to do (see STUCK_MS); when a worker may become stuck, looks
+   * again then.
+   */
+  #balance(): void {
+    if (this.#balanceTimer !== undefined) {
+      clearTimeout(this.#balanceTimer);
+      this.#balanceTimer = undefined;
+    }
+    if (this.#state === "terminated" || this.#broken || this.#queued > 0) return;
+    let waiting = false;
+    let free = this.#slots.size < this.#settings.size;
+    for (const s of this.#slots) {
+      if (s.stuck) continue;
+      if (s.inflight.size >= 2) waiting = true;
+      else if (s.inflight.size === 0) free = true;
+    }
+    if (!waiting || !free) return;
+    const now = performance.now();
+    const after = Math.max(STUCK_MS, 4 * (this.#jobMs ?? 0));
+    let next = Infinity;
+    const moved: Job[] = [];
+    for (const s of this.#slots) {
+      if (s.stuck || s.inflight.size < 2) continue;
+      if (s.heardAt + after > now) {
+        next = Math.min(next, s.heardAt + after);
+        continue;
+      }
+      // In a long job only if it has started one (a worker slow to wake is not).
+      const head = s.inflight.values().next().value!;
+      if (Atomics.load(s.claims, head.claim) !== 0) {
+        next = Math.min(next, now + STUCK_MS);
+        continue;
+      }
+      const before = moved.length;
+      // Jobs that moved ports into this worker stay: the ports cannot follow.
+      for (const job of s.inflight.values()) {
+        if (job.transfer.length === 0 && this.#takeBack(s, job)) moved.push(job);
+      }
+      if (moved.length > before) s.stuck = true;
+    }
+    if (moved.length > 0) {
+      this.#requeue(moved);
+      this.#scheduleDispatch();
+    } else if (next !== Infinity) {
+      this.#balanceTimer = setTimeout(() => {
+        this.#balanceTimer = undefined;
+        this.#balance();
+      }, next - now);
+    }
   }
 
   #shift(): void {
@@ -474,7 +581,10 @@ export class _PoolEngine {
       // Packed at each post: a job moved to another worker is posted again.
       const calls = job.numeric ? Float64Array.from(job.calls as number[]) : job.calls;
       const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
-      message.push(job.id, index[i], flags, calls);
+      job.claim = slot.nextClaim;
+      slot.nextClaim = (slot.nextClaim + 1) % CLAIM_SLOTS;
+      Atomics.store(slot.claims, job.claim, job.id);
+      message.push(job.id, index[i], flags, job.claim, calls);
       for (const t of job.transfer) transfer.push(t);
       if (calls instanceof Float64Array) transfer.push(calls.buffer as ArrayBuffer);
     }
@@ -499,6 +609,7 @@ export class _PoolEngine {
     const name = `PoolWorker-${identity}`;
     const pid = _nextPid();
     const modules = new Set(this.#modules);
+    const claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * 4));
     const slot: Slot = {
       endpoint: undefined as unknown as _Endpoint,
       name,
@@ -508,6 +619,10 @@ export class _PoolEngine {
       inflight: new Map(),
       sent: 0,
       ended: false,
+      claims,
+      nextClaim: 0,
+      heardAt: 0,
+      stuck: false,
     };
     slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
@@ -515,6 +630,7 @@ export class _PoolEngine {
     });
     const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
       kind: "pool",
+      claims: claims.buffer as SharedArrayBuffer,
       initializer: this.#settings.initializer,
       initArgs: this.#initArgs.args,
       wired: this.#initArgs.wired,
@@ -536,6 +652,8 @@ export class _PoolEngine {
   }
 
   #onResults(slot: Slot, message: ResultsMessage): void {
+    slot.heardAt = performance.now();
+    slot.stuck = false;
     const busyMs = message[1] as number;
     const count = (message.length - 2) / 3;
     if (count > 0 && busyMs > 0) {
@@ -563,7 +681,7 @@ export class _PoolEngine {
 
   #onDeath(slot: Slot, code: number, error: WireError | undefined): void {
     if (slot.ended) return;
-    const held = this.#retire(slot);
+    const { started, waiting } = this.#retire(slot);
     if (!slot.ready && this.#settings.initializer && (code !== 0 || error)) {
       // Restarting would only fail again: fail every call with the initializer's error.
       this.#broken = error
@@ -572,37 +690,48 @@ export class _PoolEngine {
           message: `initializer failed: ${error.message}`,
         })
         : new Error(`${slot.name}: the pool initializer ended the worker (exit code ${code})`);
-      for (const job of [...held, ...this.#queue.splice(this.#head)]) {
+      for (const job of [...started, ...waiting, ...this.#queue.splice(this.#head)]) {
         this.#settle(job, this.#broken);
       }
       this.#queued = 0;
       this.#checkIdle();
       return;
     }
-    const [running, ...waiting] = held;
-    if (running) {
-      const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
+    // The last job it started was running; any before it had run, but their
+    // results died with it.
+    const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
+    started.forEach((job, i) => {
+      const what = i === started.length - 1
+        ? `died while running task '${job.ref.key}'`
+        : `died before sending the result of task '${job.ref.key}'`;
       this.#settle(
-        running,
-        new Error(
-          `${slot.name} (pid ${slot.pid}) died while running task '${running.ref.key}' (${how}); the pool replaced it`,
-        ),
+        job,
+        new Error(`${slot.name} (pid ${slot.pid}) ${what} (${how}); the pool replaced it`),
       );
-    }
+    });
     this.#requeue(waiting);
     this.#scheduleDispatch();
     this.#checkIdle();
   }
 
-  /** Ends a worker; returns the jobs it held (oldest first), which the caller must place. */
-  #retire(slot: Slot): Job[] {
-    if (slot.ended) return [];
+  /**
+   * Ends a worker. Returns the jobs it held, oldest first, which the caller
+   * must place: those it had started (running, or run with their results
+   * lost), and those it had not, taken back so that they never run there.
+   */
+  #retire(slot: Slot): { started: Job[]; waiting: Job[] } {
+    const started: Job[] = [];
+    const waiting: Job[] = [];
+    if (slot.ended) return { started, waiting };
     slot.ended = true;
     slot.endpoint.terminate();
     this.#slots.delete(slot);
-    const held = [...slot.inflight.values()];
+    for (const job of [...slot.inflight.values()]) {
+      if (this.#takeBack(slot, job)) waiting.push(job);
+      else started.push(job);
+    }
     slot.inflight.clear();
-    return held;
+    return { started, waiting };
   }
 
   #busy(): boolean {
@@ -614,6 +743,7 @@ export class _PoolEngine {
   #checkIdle(): void {
     if (this.#state === "closed" && !this.#busy()) {
       for (const slot of [...this.#slots]) this.#retire(slot);
+      this.#balance(); // clears its timer
       this.#idle.resolve();
     }
   }
@@ -631,8 +761,12 @@ export class _PoolEngine {
     this.#state = "terminated";
     const jobs = this.#queue.splice(this.#head);
     this.#queued = 0;
-    for (const slot of [...this.#slots]) jobs.push(...this.#retire(slot));
+    for (const slot of [...this.#slots]) {
+      const { started, waiting } = this.#retire(slot);
+      jobs.push(...started, ...waiting);
+    }
     for (const job of jobs) this.#settle(job, error);
+    this.#balance(); // clears its timer
     this.#idle.resolve();
   }
 

@@ -91,7 +91,7 @@ export class Future<T> extends Promise<T> {
   cancel(): boolean {
     const it = inside(this as Future<unknown>);
     if (it.state === "cancelled") return true;
-    if (it.state !== "pending" || !it.engine.cancelIfQueued(it.job, new CancelledError())) {
+    if (it.state !== "pending" || !it.engine.cancelIfNotStarted(it.job, new CancelledError())) {
       return false;
     }
     it.state = "cancelled";
@@ -103,10 +103,10 @@ export class Future<T> extends Promise<T> {
     return inside(this as Future<unknown>).state === "cancelled";
   }
 
-  /** Whether a worker has the call now. */
+  /** Whether a worker is running the call now (it has started, and not finished). */
   running(): boolean {
     const it = inside(this as Future<unknown>);
-    return it.state === "pending" && it.engine.dispatched(it.job);
+    return it.state === "pending" && it.engine.started(it.job);
   }
 
   /** Whether the call finished or was cancelled. */

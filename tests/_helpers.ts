@@ -22,3 +22,12 @@ export function workerTest(name: string, fn: () => Promise<void> | void): void {
 
 /** How many workers this thread started that are still running. */
 export const liveWorkers = _liveWorkerCount;
+
+/** Waits until `ready()` is true, checking every 2 ms; fails naming `what` after `timeoutMs`. */
+export async function until(ready: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!ready()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

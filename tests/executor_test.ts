@@ -24,7 +24,7 @@ import {
   square,
   workerName,
 } from "./fixtures/pool_tasks.ts";
-import { liveWorkers, workerTest } from "./_helpers.ts";
+import { liveWorkers, until, workerTest } from "./_helpers.ts";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -32,13 +32,13 @@ workerTest(
   "submit() returns a Future: a Promise that knows running, done and cancelled",
   async () => {
     await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
-    const future = executor.submit(sleepy, 50);
+    const future = executor.submit(sleepy, 300);
     assertInstanceOf(future, Promise);
     assertInstanceOf(future, Future);
     assertFalse(future.done());
     assertFalse(future.cancelled());
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assert(future.running(), "a worker has it");
+    assertFalse(future.running(), "no worker has started it yet");
+    await until(() => future.running(), "a worker runs it");
     assertEquals(await future, "woke");
     assert(future.done());
     assertFalse(future.running());
@@ -49,10 +49,10 @@ workerTest(
 
 workerTest("cancel() drops a queued call and refuses a running one, as in Python", async () => {
   await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
-  const running = executor.submit(sleepy, 100);
+  const running = executor.submit(sleepy, 300);
   // Enough calls that the last ones are still queued in the parent.
   const queued = range(10).map((i) => executor.submit(record, `job ${i}`));
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  await until(() => running.running(), "the first call runs");
   assertFalse(running.cancel(), "a running call cannot be cancelled");
   const last = queued[9];
   assert(last.cancel());
@@ -79,6 +79,20 @@ workerTest("a call aborted while it waits in a worker's queue never runs", async
   assertEquals(await busy, "woke");
   assertEquals(await kept, "kept");
   assertEquals(await executor.submit(recorded), ["kept"]);
+});
+
+workerTest("cancel() takes back a call waiting in a worker's queue: it never runs", async () => {
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  await Promise.all(range(20).map((i) => executor.submit(record, `warm ${i}`))); // tiny: queued deep
+  const first = executor.submit(sleepy, 300);
+  const waiting = executor.submit(record, "waiting");
+  await until(() => first.running(), "the first call runs");
+  assertFalse(waiting.running());
+  assert(waiting.cancel(), "a call no worker has started can be cancelled");
+  await assertRejects(() => waiting, CancelledError);
+  assertEquals(await first, "woke");
+  const ran = await executor.submit(recorded);
+  assertFalse(ran.includes("waiting"), "the cancelled call never ran");
 });
 
 workerTest("with({ timeoutMs }) stops a running call and replaces its worker", async () => {
@@ -210,9 +224,9 @@ workerTest(
   "shutdown({ cancelFutures }) cancels queued calls; later submits are refused",
   async () => {
     const executor = new ProcessPoolExecutor({ maxWorkers: 1 });
-    const running = executor.submit(sleepy, 60);
+    const running = executor.submit(sleepy, 200);
     const queued = range(20).map((i) => executor.submit(square, i));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => running.running(), "the first call runs");
     await executor.shutdown({ cancelFutures: true });
     assertEquals(await running, "woke");
     const cancelled = queued.filter((f) => f.cancelled());

@@ -10,6 +10,8 @@ import { AsyncResult, cpuCount, Pool, RemoteError } from "../troupe.ts";
 import {
   add,
   badInit,
+  busy,
+  countRun,
   exitOn,
   failOn,
   init,
@@ -279,4 +281,30 @@ workerTest("bad input gets clear errors", async () => {
     "expected an iterable or async iterable, got number",
   );
   await assertRejects(() => pool.join(), Error, "close() or terminate() first");
+});
+
+// ---- jobs held by a worker: taken back, moved, never run twice ---------------
+
+workerTest("tiny tasks queued behind a long one move to an idle worker", async () => {
+  await using pool = new Pool({ processes: 2 });
+  await pool.map(square, range(20)); // both workers up, tiny jobs measured
+  const long = pool.apply(busy, [-1, 3000]);
+  const tiny = range(400).map((i) => pool.apply(busy, [i, 0.05]));
+  let longDone = false;
+  void long.then(() => longDone = true);
+  assertEquals(await Promise.all(tiny), range(400));
+  assert(!longDone, "every tiny task finished while the long one still ran");
+  assertEquals(await long, -1);
+});
+
+workerTest("mixed long and short tasks on busy workers each run exactly once", async () => {
+  await using pool = new Pool({ processes: 2 });
+  const n = 300;
+  const runs = new Int32Array(new SharedArrayBuffer(n * 4));
+  // Every 50th task is long: the ones queued behind it are taken back and moved.
+  const results = await Promise.all(
+    range(n).map((i) => pool.apply(countRun, [runs, i, i % 50 === 7 ? 120 : 0.02])),
+  );
+  assertEquals(results, range(n));
+  assertEquals(Array.from(runs), range(n).map(() => 1), "no task ran twice or was lost");
 });
