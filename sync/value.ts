@@ -169,23 +169,30 @@ export function RawArray<T extends TypeCode>(
   lengthOrValues: number | ArrayLike<ElementOf<T>> | Iterable<ElementOf<T>>,
 ): SharedTypedArray<T> {
   const t = numericType(type, "RawArray()");
+  return arrayFor(t, lengthOrValues, "RawArray()") as SharedTypedArray<T>;
+}
+
+function arrayFor(t: NumericType, lengthOrValues: unknown, what: string): AnyArray {
   if (typeof lengthOrValues === "number") {
     if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0) {
-      throw new RangeError(
-        `RawArray() length must be a non-negative integer, got ${lengthOrValues}`,
-      );
+      throw new RangeError(`${what} length must be a non-negative integer, got ${lengthOrValues}`);
     }
-    return allocate(t, lengthOrValues) as SharedTypedArray<T>;
+    return allocate(t, lengthOrValues);
   }
-  if (typeof lengthOrValues !== "object" || lengthOrValues === null) {
+  // Array.from() would take any object as an empty list: ask for an iterable or an array-like.
+  if (
+    typeof lengthOrValues !== "object" || lengthOrValues === null ||
+    (typeof (lengthOrValues as Partial<Iterable<unknown>>)[Symbol.iterator] !== "function" &&
+      typeof (lengthOrValues as Partial<ArrayLike<unknown>>).length !== "number")
+  ) {
     throw new TypeError(
-      `RawArray() needs a length or the initial values, got ${_describe(lengthOrValues)}`,
+      `${what} needs a length or the initial values, got ${_describe(lengthOrValues)}`,
     );
   }
   const values = Array.from(lengthOrValues as ArrayLike<unknown>);
   const array = allocate(t, values.length);
-  values.forEach((v, i) => (array[i] = element(t, v, `RawArray() values[${i}]`) as never));
-  return array as SharedTypedArray<T>;
+  values.forEach((v, i) => (array[i] = element(t, v, `${what} values[${i}]`) as never));
+  return array;
 }
 
 // ---- single values ---------------------------------------------------------
@@ -212,6 +219,31 @@ function write(type: NumericType, cell: AnyArray, value: unknown, what: string):
   const v = element(type, value, what);
   if (isFloat(type)) cell[0] = v as never;
   else Atomics.store(cell as unknown as Int32Array, 0, v as number);
+}
+
+/** The lock `options` ask for: a new RLock for `true` (Python's default), none for `false`. */
+function lockOption(options: ValueOptions, what: string): Lock | RLock | undefined {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${what} options must be an object, got ${_describe(options)}`);
+  }
+  const { lock = true } = options;
+  if (lock !== true && lock !== false && !(lock instanceof Lock) && !(lock instanceof RLock)) {
+    throw new TypeError(
+      `${what} lock must be true, false, a Lock or an RLock, got ${_describe(lock)}`,
+    );
+  }
+  return lock === true ? new RLock() : lock === false ? undefined : lock;
+}
+
+function noLock(what: string): Error {
+  return new Error(`this ${what} was made with { lock: false }, so it has no lock to get`);
+}
+
+/** The wire form of a value's or array's lock, kept in its state. */
+function lockState(lock: Lock | RLock | undefined): ValueState["lock"] {
+  if (!lock) return undefined;
+  const form = lock[_WIRE]();
+  return { kind: form.kind, state: form.state };
 }
 
 /**
@@ -332,17 +364,9 @@ export class Value<T extends TypeCode = "f64"> {
       return;
     }
     this.#type = numericType(type, "Value");
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`Value options must be an object, got ${_describe(options)}`);
-    }
-    const { lock = true } = options;
-    if (lock !== true && lock !== false && !(lock instanceof Lock) && !(lock instanceof RLock)) {
-      throw new TypeError(
-        `Value lock must be true, false, a Lock or an RLock, got ${_describe(lock)}`,
-      );
-    }
+    const lock = lockOption(options, "Value");
     this.#cell = cellFor(this.#type, initial, "Value");
-    this.#lock = lock === true ? new RLock() : lock === false ? undefined : lock;
+    this.#lock = lock;
   }
 
   /** The element type, such as `"i32"`. */
@@ -365,9 +389,7 @@ export class Value<T extends TypeCode = "f64"> {
    * @throws {Error} When the value was made with `{ lock: false }`.
    */
   getLock(): Lock | RLock {
-    if (!this.#lock) {
-      throw new Error("this Value was made with { lock: false }, so it has no lock to get");
-    }
+    if (!this.#lock) throw noLock("Value");
     return this.#lock;
   }
 
@@ -377,11 +399,11 @@ export class Value<T extends TypeCode = "f64"> {
    * @ignore
    */
   [_WIRE](): _WireForm {
-    const state: ValueState = { type: this.#type, buffer: this.#cell.buffer };
-    if (this.#lock) {
-      const form = this.#lock[_WIRE]();
-      state.lock = { kind: form.kind, state: form.state };
-    }
+    const state: ValueState = {
+      type: this.#type,
+      buffer: this.#cell.buffer,
+      lock: lockState(this.#lock),
+    };
     return { kind: "troupe.Value", module: import.meta.url, state };
   }
 }

@@ -442,6 +442,8 @@ workerTest("bad types and values are refused with what to pass instead", () => {
   assertThrows(() => new Value(anyType, 0), TypeError, "must be one of i8, u8");
   assertThrows(() => RawArray("i32", -1), RangeError, "non-negative integer");
   // deno-lint-ignore no-explicit-any
+  assertThrows(() => RawArray("i32", {} as any), TypeError, "needs a length or the initial values");
+  // deno-lint-ignore no-explicit-any
   assertThrows(() => new RawValue("i64", 1.5 as any), TypeError, "bigint");
   assertThrows(() => new Value("i32", 0, { lock: false }).getLock(), Error, "lock: false");
   assertThrows(() => new Barrier(0), RangeError, "parties");
