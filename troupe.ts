@@ -78,6 +78,8 @@ export {
   RawArray,
   RawValue,
   type SharedTypedArray,
+  SynchronizedArray,
+  type SynchronizedArrayOptions,
   type TypeCode,
   Value,
   type ValueOptions,

@@ -22,16 +22,24 @@ import {
   RemoteError,
   RLock,
   Semaphore,
+  spawn,
+  SynchronizedArray,
   Value,
 } from "../troupe.ts";
 import {
   acquireSyncReport,
+  arrayFromMail,
+  ArrayKeeper,
   barrierBroken,
   barrierParty,
   consume,
   couldLock,
+  countArrayLocked,
+  countArrayUnlocked,
   countLocked,
   countUnlocked,
+  describeArray,
+  doubleIfFree,
   eventWaiter,
   holdAndEnd,
   holdInChild,
@@ -442,6 +450,8 @@ workerTest("bad types and values are refused with what to pass instead", () => {
   assertThrows(() => new Value(anyType, 0), TypeError, "must be one of i8, u8");
   assertThrows(() => RawArray("i32", -1), RangeError, "non-negative integer");
   // deno-lint-ignore no-explicit-any
+  assertThrows(() => RawArray("i32", {} as any), TypeError, "needs a length or the initial values");
+  // deno-lint-ignore no-explicit-any
   assertThrows(() => new RawValue("i64", 1.5 as any), TypeError, "bigint");
   assertThrows(() => new Value("i32", 0, { lock: false }).getLock(), Error, "lock: false");
   assertThrows(() => new Barrier(0), RangeError, "parties");
@@ -467,4 +477,152 @@ workerTest("a Lock sent by mail is the same lock in the child", async () => {
   p.send("done");
   await joinAll([p]);
   assert(lock.tryAcquire(), "released when the child's scope ended");
+});
+
+// ---- SynchronizedArray -------------------------------------------------------
+
+workerTest(
+  "4 processes adding 1 to each element 1,000 times under a SynchronizedArray's lock end at 4,000",
+  async () => {
+    const hist = new SynchronizedArray("i32", 8);
+    const gate = new Barrier(4);
+    const modes = ["sync", "async", "sync", "async"] as const;
+    const ps = modes.map((mode) => start(countArrayLocked, [hist, 1000, gate, mode]));
+    await joinAll(ps);
+    assertEquals(hist.toArray(), Array(8).fill(4000));
+    assert(!hist.getLock().locked());
+  },
+);
+
+workerTest("without a SynchronizedArray's lock the same increments race", async () => {
+  // As for Value: a run where the four happen not to overlap cannot show the race.
+  const lost: number[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const hist = new SynchronizedArray("i32", 2, { lock: false });
+    const gate = new Barrier(4);
+    const ps = [1, 2, 3, 4].map(() => start(countArrayUnlocked, [hist, 50_000, gate]));
+    await joinAll(ps);
+    lost.push(2 * 200_000 - hist.array[0] - hist.array[1]);
+    if (lost.at(-1)! > 0) break;
+  }
+  assert(lost.at(-1)! > 0, `no lost update in ${lost.length} runs`);
+});
+
+workerTest("a SynchronizedArray takes a length or initial values, and types or typecodes", () => {
+  const zeros = new SynchronizedArray("i", 3);
+  assertInstanceOf(zeros.array, Int32Array);
+  assertInstanceOf(zeros.array.buffer as unknown, SharedArrayBuffer);
+  assertEquals([zeros.type, zeros.length, zeros.toArray()], ["i32", 3, [0, 0, 0]]);
+
+  const xs = new SynchronizedArray("d", [0.5, 1.5]);
+  assertInstanceOf(xs.array, Float64Array);
+  assertEquals([xs.type, [...xs]], ["f64", [0.5, 1.5]]);
+  xs.set(1, 2.25);
+  assertEquals([xs.get(1), xs.array[1]], [2.25, 2.25]);
+
+  const big = new SynchronizedArray("q", new Set([1n, 2n])); // any iterable
+  assertInstanceOf(big.array, BigInt64Array);
+  assertEquals(big.toArray(), [1n, 2n]);
+  big.set(0, 1n << 40n);
+  assertEquals(big.get(0), 1099511627776n);
+
+  assertInstanceOf(new SynchronizedArray("B", 4).array, Uint8Array);
+  assertInstanceOf(new SynchronizedArray("u64", 1).array, BigUint64Array);
+  assertEquals(new SynchronizedArray("f32", 0).toArray(), []);
+  const copy = xs.toArray();
+  copy[0] = 99;
+  assertEquals(xs.get(0), 0.5, "toArray() is a copy");
+});
+
+workerTest("a SynchronizedArray refuses bad input, naming what and where", () => {
+  // deno-lint-ignore no-explicit-any
+  const bad = (x: unknown) => x as any;
+  assertThrows(() => new SynchronizedArray(bad("x"), 2), TypeError, "must be one of i8, u8");
+  assertThrows(() => new SynchronizedArray("i32", -1), RangeError, "non-negative integer, got -1");
+  assertThrows(() => new SynchronizedArray("i32", 1.5), RangeError, "non-negative integer");
+  for (const notValues of [null, "12", {}, 3n]) {
+    assertThrows(
+      () => new SynchronizedArray("i32", bad(notValues)),
+      TypeError,
+      "needs a length or the initial values",
+    );
+  }
+  assertThrows(() => new SynchronizedArray("i32", bad([1, "2"])), TypeError, "values[1]");
+  assertThrows(() => new SynchronizedArray("i64", bad([1n, 1.5])), TypeError, "values[1]");
+  assertThrows(() => new SynchronizedArray("i32", 2, bad(1)), TypeError, "options must be");
+  assertThrows(
+    () => new SynchronizedArray("i32", 2, { lock: bad("yes") }),
+    TypeError,
+    "lock must be true, false, a Lock or an RLock",
+  );
+
+  const xs = new SynchronizedArray("i32", 10);
+  for (const index of [-1, 10, 1.5]) {
+    assertThrows(() => xs.get(index), RangeError, `index ${index} is out of range for length 10`);
+    assertThrows(() => xs.set(index, 1), RangeError, `index ${index} is out of range`);
+  }
+  assertThrows(() => xs.set(3, bad("1")), TypeError, "at index 3 must be a number");
+  const big = new SynchronizedArray("u64", 2);
+  assertThrows(() => big.set(1, bad(0.5)), TypeError, "bigint");
+  assertEquals(xs.toArray(), Array(10).fill(0), "nothing was written");
+});
+
+workerTest("{ lock: false } makes a SynchronizedArray without a lock, here and there", async () => {
+  const xs = new SynchronizedArray("u8", [1, 2, 3], { lock: false });
+  assertThrows(() => xs.getLock(), Error, "SynchronizedArray was made with { lock: false }");
+  await using pool = new Pool({ processes: 1 });
+  const seen = await pool.apply(describeArray, [xs]);
+  assertStringIncludes(seen.lock, "{ lock: false }");
+  assertEquals([seen.type, seen.length, seen.values], ["u8", 3, [1, 2, 3]]);
+});
+
+workerTest(
+  "a SynchronizedArray's lock travels with it: an RLock, or the Lock it was given",
+  async () => {
+    await using pool = new Pool({ processes: 1 });
+    const own = new SynchronizedArray("u8", 0);
+    assertInstanceOf(own.getLock(), RLock);
+    assertEquals((await pool.apply(describeArray, [own])).lock, "RLock");
+    const lock = new Lock();
+    const shared = new SynchronizedArray("u8", [5], { lock });
+    assertEquals(shared.getLock(), lock);
+    assertEquals(await pool.apply(describeArray, [shared]), {
+      type: "u8",
+      length: 1,
+      values: [5],
+      lock: "Lock",
+    });
+  },
+);
+
+workerTest("a SynchronizedArray in pool task args shares its memory and its lock", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const xs = new SynchronizedArray("i64", [1n, 2n, 3n]);
+  {
+    using _ = await xs.getLock().acquire();
+    assertEquals(await pool.apply(doubleIfFree, [xs]), false, "the parent holds the lock");
+  }
+  assertEquals(await pool.apply(doubleIfFree, [xs]), true);
+  assertEquals(xs.toArray(), [2n, 4n, 6n]);
+});
+
+workerTest("a SynchronizedArray sent by mail is the same array and lock in the child", async () => {
+  const xs = new SynchronizedArray("f64", 2);
+  const p = start(arrayFromMail, []);
+  p.send(xs);
+  assertEquals(await p.receive({ timeoutMs: 10_000 }), "held");
+  assertEquals(xs.get(0), 7);
+  assert(!xs.getLock().tryAcquire(), "the child holds it");
+  p.send("done");
+  await joinAll([p]);
+  assert(xs.getLock().tryAcquire(), "released when the child's scope ended");
+  xs.getLock().release();
+});
+
+workerTest("a SynchronizedArray passed in actor calls is the same array", async () => {
+  await using keeper = await spawn(ArrayKeeper);
+  const xs = new SynchronizedArray("i32", [10, 20]);
+  assertEquals(await keeper.call.add(xs, 1, 5), [10, 25]);
+  assertEquals(await keeper.call.add(xs, 0, 1), [11, 25]);
+  assertEquals(xs.toArray(), [11, 25]);
 });
