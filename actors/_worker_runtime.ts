@@ -26,6 +26,7 @@ import {
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 import { _post } from "./_util.ts";
+import { _Link, _WOULD_WAIT } from "./_link.ts";
 
 declare const self: {
   postMessage(message: ToParent, transfer?: Transferable[]): void;
@@ -153,6 +154,8 @@ interface PoolJob {
 const jobs: PoolJob[] = [];
 let jobsHead = 0;
 let claims: Int32Array | undefined;
+let jobLink: _Link | undefined;
+let answerLink: _Link | undefined;
 // Smoothed time per call of each task (module → key → ms), to tell which jobs may be long.
 const callMs = new Map<string, Map<string, number>>();
 // Answers not yet sent, flat as they travel: id, code, payload for each job.
@@ -167,6 +170,8 @@ const poolReady = Promise.withResolvers<void>();
 async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
   _adoptSelf(undefined, inbox);
   claims = new Int32Array(spec.claims);
+  jobLink = new _Link(spec.jobs);
+  answerLink = new _Link(spec.answers);
   if (spec.initializer) {
     try {
       const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
@@ -179,9 +184,35 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
   post({ t: "ready" });
   poolServing = true;
   poolReady.resolve();
+  void readJobs(jobLink);
+}
+
+/** Takes the jobs that come by the link, waiting (polling first) while there are none. */
+async function readJobs(link: _Link): Promise<void> {
+  const take = () => {
+    const message = link.tryTake();
+    return message !== _WOULD_WAIT ? message : link.closed ? null : _WOULD_WAIT;
+  };
+  for (;;) {
+    const message = await link.wait(take);
+    if (message === null) return; // closed
+    takeTasks(message as TasksMessage);
+  }
+}
+
+/** Moves the jobs waiting in the link to the queue, without waiting. */
+function pullJobs(): void {
+  for (let m = jobLink?.tryTake(); m !== undefined && m !== _WOULD_WAIT; m = jobLink!.tryTake()) {
+    queueTasks(m as TasksMessage);
+  }
 }
 
 function takeTasks(message: TasksMessage): void {
+  queueTasks(message);
+  if (!pumping) void pump();
+}
+
+function queueTasks(message: TasksMessage): void {
   const n = message[1] as number;
   const refs: WireTaskRef[] = [];
   let i = 2;
@@ -197,7 +228,6 @@ function takeTasks(message: TasksMessage): void {
       calls: message[i + 4] as unknown[] | Float64Array,
     });
   }
-  if (!pumping) void pump();
 }
 
 /** How long `job` should take, from its task's calls so far (Infinity: never run here). */
@@ -217,7 +247,7 @@ function recordMs(job: PoolJob, ms: number): void {
 async function pump(): Promise<void> {
   pumping = true;
   if (!poolServing) await poolReady.promise;
-  while (jobsHead < jobs.length) {
+  while (jobsHead < jobs.length || (pullJobs(), jobsHead < jobs.length)) {
     const job = jobs[jobsHead];
     jobs[jobsHead++] = undefined as never;
     // Taken back by the pool (cancelled, or moved to another worker): skip it.
@@ -302,7 +332,7 @@ function flushAnswers(): void {
   if (answers.length === 0) return;
   const flat = answers;
   answers = [];
-  const message = ["R", busyMs, ...flat] as ResultsMessage;
+  const message = ["R", busyMs, selfPid, ...flat] as ResultsMessage;
   busyMs = 0;
   const transfer: Transferable[] = [];
   for (let i = 1; i < flat.length; i += 3) {
@@ -310,6 +340,7 @@ function flushAnswers(): void {
       transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
     }
   }
+  if (transfer.length === 0 && answerLink?.trySend(message)) return;
   try {
     post(message, transfer);
   } catch {
@@ -317,9 +348,9 @@ function flushAnswers(): void {
     // the jobs whose values cannot travel fail.
     for (let i = 0; i < flat.length; i += 3) {
       try {
-        post(["R", 0, flat[i], flat[i + 1], flat[i + 2]]);
+        post(["R", 0, selfPid, flat[i], flat[i + 1], flat[i + 2]]);
       } catch (error) {
-        post(["R", 0, flat[i], RESULT_ERROR, _toWireError(error)]);
+        post(["R", 0, selfPid, flat[i], RESULT_ERROR, _toWireError(error)]);
       }
     }
   }

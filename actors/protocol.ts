@@ -63,6 +63,10 @@ export interface PoolSpec {
    * (see {@linkcode TasksMessage}).
    */
   claims: SharedArrayBuffer;
+  /** The link jobs come by when they need no transfer (see `_Link`); the port carries the rest. */
+  jobs: SharedArrayBuffer;
+  /** The link answers go back by, shared by the pool's workers; the port carries the rest. */
+  answers: SharedArrayBuffer;
   /** Called once with `initArgs` before the first task. */
   initializer: WireTaskRef | undefined;
   initArgs: unknown[];
@@ -131,13 +135,14 @@ export interface ExitMessage {
 
 /**
  * Pool worker → parent: answers to jobs, in the order they ran, packed flat:
- * `"R", busyMs`, then for each job `id, code, payload`. Code
+ * `"R", busyMs, pid`, then for each job `id, code, payload`. Code
  * {@linkcode RESULT_VALUES}: the payload holds one value per call;
  * {@linkcode RESULT_NUMBERS}: the same as a `Float64Array` (transferred), when
  * every value is a number; {@linkcode RESULT_ERROR}: a {@linkcode WireError},
  * the first call that threw (later calls in the job did not run). `busyMs`
  * is the time spent running these jobs, which tells the parent how many to
- * keep queued. A worker sends what it has when it runs out of jobs, or every
+ * keep queued, and `pid` names the worker (answers from every worker share one
+ * link). A worker sends what it has when it runs out of jobs, or every
  * millisecond or so while it is busy.
  */
 export type ResultsMessage = ["R", ...unknown[]];

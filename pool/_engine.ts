@@ -13,6 +13,7 @@ import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
 import { _describe } from "../actors/_util.ts";
+import { _Link, _WOULD_WAIT } from "../actors/_link.ts";
 import {
   _assertApplicable,
   type _DenoPermissions,
@@ -77,6 +78,8 @@ interface Slot {
   ended: boolean;
   /** Shared with the worker: a job's id while it waits there, 0 once it started. */
   claims: Int32Array;
+  /** Jobs that need no transfer go by this link; the port carries the rest. */
+  jobs: _Link;
   nextClaim: number;
   /** When the worker last answered, or got work while it had none. */
   heardAt: number;
@@ -185,6 +188,10 @@ export class _PoolEngine {
   #jobMs: number | undefined;
   /** Looks for a stuck worker once one could be (see STUCK_MS). */
   #balanceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Answers from every worker that need no transfer; the ports carry the rest. */
+  #answers = new _Link(_Link.allocate());
+  #reading = false;
+  #byPid = new Map<number, Slot>();
 
   #initArgs: { args: unknown[]; wired: boolean };
 
@@ -397,6 +404,9 @@ export class _PoolEngine {
       // In the pool's queue: skipped when its turn comes.
       this.#queued--;
     } else if (!this.#takeBack(slot, job)) {
+      // It may have just finished: its answer would win.
+      this.#takeAnswers();
+      if (job.settled) return;
       // Running, and a call cannot be interrupted: end its worker (a new one
       // replaces it). The jobs it had not started go to the other workers.
       const { started, waiting } = this.#retire(slot);
@@ -588,8 +598,13 @@ export class _PoolEngine {
       for (const t of job.transfer) transfer.push(t);
       if (calls instanceof Float64Array) transfer.push(calls.buffer as ArrayBuffer);
     }
+    if (transfer.length === 0 && slot.jobs.trySend(message)) {
+      this.#readAnswers();
+      return true;
+    }
     try {
       slot.endpoint.post(message as TasksMessage, transfer);
+      this.#readAnswers();
       return true;
     } catch (error) {
       if (jobs.length > 1) return false;
@@ -610,6 +625,7 @@ export class _PoolEngine {
     const pid = _nextPid();
     const modules = new Set(this.#modules);
     const claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * 4));
+    const jobs = new _Link(_Link.allocate());
     const slot: Slot = {
       endpoint: undefined as unknown as _Endpoint,
       name,
@@ -620,23 +636,30 @@ export class _PoolEngine {
       sent: 0,
       ended: false,
       claims,
+      jobs,
       nextClaim: 0,
       heardAt: 0,
       stuck: false,
     };
     slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
-      error: (e) => this.#onDeath(slot, 1, e),
+      error: (e) => {
+        this.#takeAnswers();
+        this.#onDeath(slot, 1, e);
+      },
     });
     const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
       kind: "pool",
       claims: claims.buffer as SharedArrayBuffer,
+      jobs: jobs.buffer,
+      answers: this.#answers.buffer,
       initializer: this.#settings.initializer,
       initArgs: this.#initArgs.args,
       wired: this.#initArgs.wired,
     });
     slot.endpoint.post(init);
     this.#slots.add(slot);
+    this.#byPid.set(pid, slot);
     return slot;
   }
 
@@ -647,20 +670,56 @@ export class _PoolEngine {
         slot.ready = true;
         return;
       case "exit":
+        // Its last answers went by the link before it said so: take them first.
+        this.#takeAnswers();
         return this.#onDeath(slot, message.code, message.error);
     }
+  }
+
+  /** Hands every answer waiting in the link to its worker's slot; returns whether there were any. */
+  #takeAnswers(): boolean {
+    let any = false;
+    for (let m = this.#answers.tryTake(); m !== _WOULD_WAIT; m = this.#answers.tryTake()) {
+      any = true;
+      const message = m as ResultsMessage;
+      const slot = this.#byPid.get(message[2] as number);
+      if (slot && !slot.ended) this.#onResults(slot, message);
+    }
+    return any;
+  }
+
+  /**
+   * Reads the answers link while workers hold jobs, polling briefly before
+   * each sleep: a quick answer is taken in a few µs. Started when jobs go
+   * out; ends once no worker holds any.
+   */
+  #readAnswers(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    const read = () => {
+      this.#takeAnswers();
+      if (this.#state !== "terminated" && this.#busy()) return _WOULD_WAIT;
+      // Decided here, not when the wait settles: a job posted meanwhile starts a new reader.
+      this.#reading = false;
+      return undefined;
+    };
+    // While waiting, looks again every so often: answers may also come by port.
+    this.#answers.wait(read, () => true).catch((error) => {
+      this.#reading = false;
+      reportError(error);
+    });
   }
 
   #onResults(slot: Slot, message: ResultsMessage): void {
     slot.heardAt = performance.now();
     slot.stuck = false;
     const busyMs = message[1] as number;
-    const count = (message.length - 2) / 3;
+    const count = (message.length - 3) / 3;
     if (count > 0 && busyMs > 0) {
       const sample = busyMs / count;
       this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
     }
-    for (let i = 2; i < message.length; i += 3) {
+    for (let i = 3; i < message.length; i += 3) {
       const id = message[i] as number;
       const job = slot.inflight.get(id);
       if (!job) continue; // cancelled while it ran
@@ -726,6 +785,7 @@ export class _PoolEngine {
     slot.ended = true;
     slot.endpoint.terminate();
     this.#slots.delete(slot);
+    this.#byPid.delete(slot.pid);
     for (const job of [...slot.inflight.values()]) {
       if (this.#takeBack(slot, job)) waiting.push(job);
       else started.push(job);
@@ -744,6 +804,7 @@ export class _PoolEngine {
     if (this.#state === "closed" && !this.#busy()) {
       for (const slot of [...this.#slots]) this.#retire(slot);
       this.#balance(); // clears its timer
+      this.#answers.close(); // ends the reader
       this.#idle.resolve();
     }
   }
@@ -767,6 +828,7 @@ export class _PoolEngine {
     }
     for (const job of jobs) this.#settle(job, error);
     this.#balance(); // clears its timer
+    this.#answers.close(); // ends the reader
     this.#idle.resolve();
   }
 

@@ -308,3 +308,12 @@ workerTest("mixed long and short tasks on busy workers each run exactly once", a
   assertEquals(results, range(n));
   assertEquals(Array.from(runs), range(n).map(() => 1), "no task ran twice or was lost");
 });
+
+workerTest("jobs and answers too big for the shared-memory link go by port", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const big = "x".repeat(400_000); // more than the link's ring
+  assertEquals(await pool.apply(same, [big]), big);
+  assertEquals(await pool.apply(same, [{ small: 1 }]), { small: 1 });
+  const many = range(2000).map((i) => ({ i, text: `item ${i}` }));
+  assertEquals(await pool.map(same, many, { chunksize: 1000 }), many);
+});
