@@ -21,7 +21,6 @@ const root = new URL("../", import.meta.url);
 const entry = new URL("build/entry.ts", root);
 const out = new URL("dist/troupe.js", root);
 const types = new URL("dist/troupe.d.ts", root);
-const map = new URL("dist/troupe.js.map", root);
 const HASH_LINE = "// sources sha256: ";
 
 /** Runs `deno` with `args`; returns its stdout, or throws with its stderr. */
@@ -73,28 +72,6 @@ async function builtHash(): Promise<string | undefined> {
   return line?.slice(HASH_LINE.length).trim();
 }
 
-/**
- * The bundler's source map, rewritten to sit in dist/: source paths made
- * relative to it, and without the sources' text, which the package ships anyway.
- */
-function sourceMap(json: string, builtIn: string, headerLines: number): string {
-  const raw = JSON.parse(json) as {
-    sources: string[];
-    sourcesContent?: string[];
-    mappings: string;
-  };
-  // The header written above the code moves every line down.
-  raw.mappings = ";".repeat(headerLines) + raw.mappings;
-  const base = new URL(builtIn, "file:///");
-  raw.sources = raw.sources.map((s) => {
-    const file = new URL(s, base).href;
-    if (!file.startsWith(root.href)) throw new Error(`source ${file} is outside the package`);
-    return `../${file.slice(root.href.length)}`;
-  });
-  delete raw.sourcesContent;
-  return JSON.stringify(raw);
-}
-
 async function build(): Promise<void> {
   const hash = await sourcesHash();
   const tmp = await Deno.makeTempDir({ prefix: "troupe-build-" });
@@ -106,8 +83,8 @@ async function build(): Promise<void> {
       "--no-config",
       "--platform=deno",
       "--minify",
-      // Stack traces then point into the sources: Deno applies a linked map.
-      "--sourcemap=linked",
+      // No source map: Deno reads a linked one for a worker's first stack
+      // trace, ~2 ms that every crash, and so every supervised restart, would pay.
       "-o",
       file,
       entry.href,
@@ -117,11 +94,6 @@ async function build(): Promise<void> {
     const header = `// @ts-self-types="./troupe.d.ts"\n` +
       "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
       `${HASH_LINE}${hash}\n`;
-    const lines = header.split("\n").length - 1;
-    await Deno.writeTextFile(
-      map,
-      sourceMap(await Deno.readTextFile(`${file}.map`), `${tmp}/`, lines),
-    );
     await Deno.writeTextFile(out, header + code);
     await Deno.writeTextFile(
       types,
