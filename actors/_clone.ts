@@ -4,6 +4,7 @@
 // Troupe's own objects that do travel (channel ends, locks, shared values)
 // implement `_WIRE`: the walk swaps each for its wire form, and the receiving
 // worker revives it from the reviver its module registered.
+import { _SHARED_STATE_VERSION } from "./_context.ts";
 import { _describe } from "./_util.ts";
 
 const TypedArray = Object.getPrototypeOf(Uint8Array);
@@ -55,7 +56,7 @@ interface Marked {
 }
 
 type Reviver = (state: unknown) => unknown;
-const REVIVERS_KEY = Symbol.for("troupe.wire.revivers");
+const REVIVERS_KEY = Symbol.for(`troupe.wire.revivers.v${_SHARED_STATE_VERSION}`);
 const revivers: Map<string, Reviver> =
   ((globalThis as Record<symbol, unknown>)[REVIVERS_KEY] as Map<string, Reviver>) ??
     ((globalThis as Record<symbol, unknown>)[REVIVERS_KEY] = new Map<string, Reviver>());

@@ -22,7 +22,17 @@ export interface _Context {
   liveness?: Int32Array;
 }
 
-const CONTEXT_KEY = Symbol.for("troupe.context");
+/**
+ * The version of what copies of Troupe share through globalThis (the context,
+ * the task registry, the revivers) and through shared memory (the liveness
+ * table, ring headers). Two copies of the same version (one from JSR, one
+ * from a local path; the sources and the bundle) share one state; copies of
+ * different versions keep theirs apart instead of misreading each other's.
+ * Bump it whenever the shape of any of these changes.
+ */
+export const _SHARED_STATE_VERSION = 2;
+
+const CONTEXT_KEY = Symbol.for(`troupe.context.v${_SHARED_STATE_VERSION}`);
 
 /** This thread's context; in the main thread it is made on first use. */
 export function _context(): _Context {

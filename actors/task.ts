@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { _SHARED_STATE_VERSION } from "./_context.ts";
 import type { WireTaskRef } from "./protocol.ts";
 import { _describe as describe, _isClass as isClass } from "./_util.ts";
 
@@ -22,7 +23,7 @@ interface Registry {
 
 // Kept on globalThis so that two copies of this module (say, one from JSR and
 // one from a local path) still share one registry.
-const REGISTRY_KEY = Symbol.for("troupe.task.registry");
+const REGISTRY_KEY = Symbol.for(`troupe.task.registry.v${_SHARED_STATE_VERSION}`);
 
 function registry(): Registry {
   const g = globalThis as unknown as Record<symbol, Registry | undefined>;
