@@ -11,6 +11,7 @@ import {
   add,
   badInit,
   busy,
+  chaosTask,
   countRun,
   exitOn,
   failOn,
@@ -316,4 +317,41 @@ workerTest("jobs and answers too big for the shared-memory link go by port", asy
   assertEquals(await pool.apply(same, [{ small: 1 }]), { small: 1 });
   const many = range(2000).map((i) => ({ i, text: `item ${i}` }));
   assertEquals(await pool.map(same, many, { chunksize: 1000 }), many);
+});
+
+workerTest("under cancels, timeouts, crashes and stealing, no call runs twice", async () => {
+  await using pool = new Pool({ processes: 2 });
+  const n = 400;
+  const runs = new Int32Array(new SharedArrayBuffer(n * 4));
+  // A fixed pseudo-random mix, so a failure can be replayed.
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const controllers: AbortController[] = [];
+  const calls = range(n).map((i) => {
+    const r = rand();
+    const ms = r < 0.05 ? 40 + rand() * 60 : rand() * 0.2;
+    const die = r > 0.985;
+    const controller = new AbortController();
+    controllers.push(controller);
+    const timeoutMs = rand() < 0.05 ? 5 + rand() * 20 : undefined;
+    return pool.apply(chaosTask, [runs, i, ms, rand() < 0.3, die], {
+      signal: controller.signal,
+      timeoutMs,
+    });
+  });
+  // Abort some calls while they queue, run or wait in a worker.
+  for (let i = 0; i < n; i += 7) {
+    setTimeout(() => controllers[i].abort(new Error("aborted")), rand() * 50);
+  }
+  const results = await Promise.allSettled(calls);
+  for (let i = 0; i < n; i++) {
+    const r = results[i];
+    assert(runs[i] <= 1, `call ${i} ran ${runs[i]} times`);
+    if (r.status === "fulfilled") {
+      assertEquals(r.value, i);
+      assertEquals(runs[i], 1, `call ${i} resolved without running`);
+    }
+  }
+  const done = results.filter((r) => r.status === "fulfilled").length;
+  assert(done > n / 2, `most calls should succeed, ${done} of ${n} did`);
 });
