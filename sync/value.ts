@@ -517,7 +517,7 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
   /**
    * One element, read from shared memory (one atomic read for integer types; the lock is not taken).
    *
-   * @param index From 0 to `length - 1`.
+   * @param index From 0 to `length - 1`; a negative one counts from the end, as in Python.
    * @throws {RangeError} When `index` is not an integer in that range.
    */
   get(index: number): ElementOf<T> {
@@ -527,7 +527,7 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
   /**
    * Writes one element (one atomic write for integer types; the lock is not taken).
    *
-   * @param index From 0 to `length - 1`.
+   * @param index From 0 to `length - 1`; a negative one counts from the end, as in Python.
    * @param value A number, or a bigint for `"i64"` and `"u64"`.
    * @throws {RangeError} When `index` is not an integer in that range.
    * @throws {TypeError} When `value` is not of the element's kind.
@@ -548,7 +548,9 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
   }
 
   #checked(index: number): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.#array.length) {
+    const n = this.#array.length;
+    if (Number.isInteger(index) && index < 0 && index >= -n) return index + n;
+    if (!Number.isInteger(index) || index < 0 || index >= n) {
       throw new RangeError(
         `SynchronizedArray index ${
           typeof index === "number" ? index : _describe(index)

@@ -557,7 +557,7 @@ workerTest("a SynchronizedArray refuses bad input, naming what and where", () =>
   );
 
   const xs = new SynchronizedArray("i32", 10);
-  for (const index of [-1, 10, 1.5]) {
+  for (const index of [-11, 10, 1.5]) {
     assertThrows(() => xs.get(index), RangeError, `index ${index} is out of range for length 10`);
     assertThrows(() => xs.set(index, 1), RangeError, `index ${index} is out of range`);
   }
@@ -565,6 +565,8 @@ workerTest("a SynchronizedArray refuses bad input, naming what and where", () =>
   const big = new SynchronizedArray("u64", 2);
   assertThrows(() => big.set(1, bad(0.5)), TypeError, "bigint");
   assertEquals(xs.toArray(), Array(10).fill(0), "nothing was written");
+  xs.set(-1, 7); // counts from the end, as in Python
+  assertEquals([xs.get(9), xs.get(-1), xs.array[9]], [7, 7, 7]);
 });
 
 workerTest("{ lock: false } makes a SynchronizedArray without a lock, here and there", async () => {
