@@ -3,6 +3,7 @@
 // user's Actor subclass are the callbacks; everything else is here.
 import { _outbox, _prepare, _revive, _reviveLoading } from "./_clone.ts";
 import { _InOrder } from "./_ordered.ts";
+import { _post } from "./_util.ts";
 import type { _Inbox } from "./_inbox.ts";
 import { _JSON_MAX, _jsonExact } from "./_actor_handle.ts";
 import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
@@ -87,8 +88,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   const post = (message: FromActor, moved: Transferable[], byPort: boolean) => {
     if (pipe && !byPort && moved.length === 0) {
       pipe.send(message).catch(() => self.postMessage(message));
-    } else if (moved.length === 0) self.postMessage(message);
-    else self.postMessage(message, moved);
+    } else _post(self, message, moved);
   };
 
   const flush = () => {
@@ -121,7 +121,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       const again = !Array.isArray(replies) && replies.wired;
       for (let i = 0; i < sent.length; i += 2) {
         try {
-          self.postMessage({ t: "replies", values: [sent[i], sent[i + 1]], wired: again }, moved);
+          _post(self, { t: "replies", values: [sent[i], sent[i + 1]], wired: again }, moved);
         } catch {
           failed.push({ id: sent[i] as number, error: _toWireError(error) });
         }
