@@ -30,6 +30,11 @@ const UNTRACKED = 13; // Pipe: bit 1 (writers) or 2 (readers) set when a holder 
 const WRITERS = 16;
 const READERS = 24;
 const HOLDER_SLOTS = 8;
+// Where each side's holders are, and its bit in UNTRACKED.
+const SIDES = {
+  writer: { base: WRITERS, untracked: 1 },
+  reader: { base: READERS, untracked: 2 },
+} as const;
 const HEADER_BYTES = 128;
 
 /** Bytes a ring gets unless told otherwise. */
@@ -82,8 +87,7 @@ export class _Ring {
   readonly #maxsize: number;
   // `_endings()` when a side's holders were last seen alive: until another
   // process ends, they still are, and `holdersEnded` need not look again.
-  #writersAliveAt = -1;
-  #readersAliveAt = -1;
+  #aliveAt = { writer: -1, reader: -1 };
 
   constructor(buffer: SharedArrayBuffer, codec: WireCodec, maxsize: number) {
     this.buffer = buffer;
@@ -314,7 +318,7 @@ export class _Ring {
   /** Records `pid` as a holder of the writing side (`"writer"`) or the reading side. */
   hold(side: "writer" | "reader", pid: number): void {
     const h = this.#h;
-    const base = side === "writer" ? WRITERS : READERS;
+    const { base, untracked } = SIDES[side];
     if (pid === 0) return;
     for (let i = base; i < base + HOLDER_SLOTS; i++) if (Atomics.load(h, i) === pid) return;
     for (let i = base; i < base + HOLDER_SLOTS; i++) {
@@ -326,14 +330,14 @@ export class _Ring {
       if (!_isAlive(other) && Atomics.compareExchange(h, i, other, pid) === other) return;
     }
     // More live holders than slots: this side's end is no longer inferred.
-    Atomics.or(h, UNTRACKED, side === "writer" ? 1 : 2);
+    Atomics.or(h, UNTRACKED, untracked);
   }
 
   /** Whether `side` has recorded holders whose ending can be seen (see {@linkcode holdersEnded}). */
   tracked(side: "writer" | "reader"): boolean {
     const h = this.#h;
-    if ((Atomics.load(h, UNTRACKED) & (side === "writer" ? 1 : 2)) !== 0) return false;
-    const base = side === "writer" ? WRITERS : READERS;
+    const { base, untracked } = SIDES[side];
+    if ((Atomics.load(h, UNTRACKED) & untracked) !== 0) return false;
     for (let i = base; i < base + HOLDER_SLOTS; i++) if (Atomics.load(h, i) !== 0) return true;
     return false;
   }
@@ -345,12 +349,11 @@ export class _Ring {
    */
   holdersEnded(side: "writer" | "reader"): number[] | undefined {
     const endings = _endings();
-    const writer = side === "writer";
-    if (endings === (writer ? this.#writersAliveAt : this.#readersAliveAt)) return undefined;
+    if (endings === this.#aliveAt[side]) return undefined;
     const h = this.#h;
-    const base = writer ? WRITERS : READERS;
+    const { base, untracked } = SIDES[side];
     const ended: number[] = [];
-    if ((Atomics.load(h, UNTRACKED) & (writer ? 1 : 2)) === 0) {
+    if ((Atomics.load(h, UNTRACKED) & untracked) === 0) {
       for (let i = base; i < base + HOLDER_SLOTS; i++) {
         const pid = Atomics.load(h, i);
         if (pid === 0) continue;
@@ -363,8 +366,7 @@ export class _Ring {
     }
     if (ended.length > 0) return ended;
     // A holder recorded later, alive or not, makes no difference until something ends.
-    if (writer) this.#writersAliveAt = endings;
-    else this.#readersAliveAt = endings;
+    this.#aliveAt[side] = endings;
     return undefined;
   }
 
