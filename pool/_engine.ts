@@ -366,17 +366,7 @@ export class _PoolEngine {
    * runs. Returns false, leaving it alone, when it has started or settled.
    */
   cancelIfNotStarted(handle: _JobHandle, reason: unknown): boolean {
-    const job = handle as Job;
-    if (job.settled) return false;
-    if (!job.slot) {
-      this.#cancel(job, reason);
-      return true;
-    }
-    if (!this.#takeBack(job.slot, job)) return false;
-    this.#settle(job, reason);
-    this.#scheduleDispatch();
-    this.#checkIdle();
-    return true;
+    return this.#cancel(handle as Job, reason, false);
   }
 
   /** Takes back a job its worker has not started; false once it has. */
@@ -397,16 +387,22 @@ export class _PoolEngine {
     job.done(error, values);
   }
 
-  #cancel(job: Job, reason: unknown): void {
-    if (job.settled) return;
+  /**
+   * Fails `job` with `reason` and returns true, unless it settled already or
+   * it has started and `stopRunning` is false (then returns false). A started
+   * job is stopped by ending its worker.
+   */
+  #cancel(job: Job, reason: unknown, stopRunning = true): boolean {
+    if (job.settled) return false;
     const slot = job.slot;
     if (!slot) {
       // In the pool's queue: skipped when its turn comes.
       this.#queued--;
     } else if (!this.#takeBack(slot, job)) {
+      if (!stopRunning) return false;
       // It may have just finished: its answer would win.
       this.#takeAnswers();
-      if (job.settled) return;
+      if (job.settled) return false;
       // Running, and a call cannot be interrupted: end its worker (a new one
       // replaces it). The jobs it had not started go to the other workers.
       const { started, waiting } = this.#retire(slot);
@@ -426,6 +422,7 @@ export class _PoolEngine {
     this.#settle(job, reason);
     this.#scheduleDispatch();
     this.#checkIdle();
+    return true;
   }
 
   /** Puts jobs a worker held back at the front of the queue, in their order. */
