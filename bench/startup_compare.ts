@@ -3,14 +3,13 @@
  * `deno run` (what users run; `deno bench` also type-checks worker modules,
  * which inflates both sides). Prints a markdown table with the ratios.
  *
- *   deno run -A bench/startup_compare.ts [rounds]
+ *   deno run -A bench/startup_compare.ts [iterations]
  */
 import { Process } from "../mod.ts";
 import { rawWorker, rawWorkerWithArgs } from "./fixtures/raw.ts";
 import { empty, ready } from "./fixtures/targets.ts";
 
-const rounds = Number(Deno.args[0] ?? 5);
-const perRound = 40;
+const iterations = Number(Deno.args[0] ?? 200);
 
 const cases: Record<string, () => Promise<number>> = {
   "raw: new Worker → first message": async () => {
@@ -50,15 +49,13 @@ const cases: Record<string, () => Promise<number>> = {
   },
 };
 
-// Interleave the cases round by round so that machine noise hits all alike.
+// Run the cases in turn, one start each, so that machine noise hits all alike.
 const samples: Record<string, number[]> = Object.fromEntries(
   Object.keys(cases).map((k) => [k, []]),
 );
 for (const fn of Object.values(cases)) await fn(); // warm up
-for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of Object.entries(cases)) {
-    for (let i = 0; i < perRound; i++) samples[name].push(await fn());
-  }
+for (let i = 0; i < iterations; i++) {
+  for (const [name, fn] of Object.entries(cases)) samples[name].push(await fn());
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
