@@ -22,17 +22,19 @@
  * @module
  */
 
+import { eagerCompile } from "./eager.ts";
+
 const root = new URL("../", import.meta.url);
 const entry = new URL("build/entry.ts", root);
 const out = new URL("dist/troupe.js", root);
 const types = new URL("dist/troupe.d.ts", root);
 const HASH_LINE = "// sources sha256: ";
 
-/** Runs `deno` with `args`; returns its stdout, or throws with its stderr. */
-async function deno(args: string[]): Promise<string> {
+/** Runs `deno` with `args` in `cwd`; returns its stdout, or throws with its stderr. */
+async function deno(args: string[], cwd: string | URL = root): Promise<string> {
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args,
-    cwd: root,
+    cwd,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -118,12 +120,16 @@ async function build(): Promise<void> {
       file,
       main,
     ]);
-    const code = await Deno.readTextFile(file);
-    await Deno.mkdir(new URL("dist/", root), { recursive: true });
     const header = `// @ts-self-types="./troupe.d.ts"\n` +
       "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
       `${HASH_LINE}${hash}\n`;
-    await Deno.writeTextFile(out, header + code);
+    const eager = await eagerCompile(header + await Deno.readTextFile(file), deno);
+    console.log(
+      `eager: ${eager.wrapped} functions compiled with the module; a worker now compiles ` +
+        `${eager.lazyAfter} of its functions on first call, ${eager.lazyBefore} before`,
+    );
+    await Deno.mkdir(new URL("dist/", root), { recursive: true });
+    await Deno.writeTextFile(out, eager.source);
     await Deno.writeTextFile(
       types,
       "// The bundle's types are the sources' (see build/bundle.ts).\n" +
