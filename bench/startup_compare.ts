@@ -50,12 +50,20 @@ const cases: Record<string, () => Promise<number>> = {
 };
 
 // Run the cases in turn, one start each, so that machine noise hits all alike.
+// Each start gets a machine at rest: the last one's worker has finished
+// ending, as in a program that starts one process. (Back to back, a start
+// overlaps the teardown of the worker before it, which costs a short raw
+// start relatively more.)
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 const samples: Record<string, number[]> = Object.fromEntries(
   Object.keys(cases).map((k) => [k, []]),
 );
 for (const fn of Object.values(cases)) await fn(); // warm up
 for (let i = 0; i < iterations; i++) {
-  for (const [name, fn] of Object.entries(cases)) samples[name].push(await fn());
+  for (const [name, fn] of Object.entries(cases)) {
+    samples[name].push(await fn());
+    await settle();
+  }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));

@@ -23,6 +23,7 @@
  */
 
 import { eagerCompile } from "./eager.ts";
+import { nameExports } from "./names.ts";
 
 const root = new URL("../", import.meta.url);
 const entry = new URL("build/entry.ts", root);
@@ -79,35 +80,11 @@ async function builtHash(): Promise<string | undefined> {
   return line?.slice(HASH_LINE.length).trim();
 }
 
-/**
- * The module to bundle: the entry, plus code that gives the public classes and
- * functions their names back. Minified names would otherwise show in
- * `console.log(queue)` and in stack traces. esbuild's `--keep-names` does this
- * for all ~700 functions, at ~90 KB of allocation in every worker; reading the
- * names from a namespace object (`import * as api`) calls one getter per
- * export, each compiled when a worker starts: ~0.6 ms. So the names are
- * listed here, at build time, and the code refers to each value directly.
- */
-async function wrapper(): Promise<string> {
-  const api: Record<string, unknown> = await import(new URL("troupe.ts", root).href);
-  const names = Object.keys(api).filter((name) => typeof api[name] === "function").sort();
-  return `export * from ${JSON.stringify(entry.href)};\n` +
-    `import { ${names.join(", ")} } from ${JSON.stringify(new URL("troupe.ts", root).href)};\n` +
-    `const named: Record<string, unknown> = { ${names.join(", ")} };\n` +
-    "for (const name in named) {\n" +
-    "  if ((named[name] as { name: string }).name !== name) {\n" +
-    '    Object.defineProperty(named[name], "name", { value: name, configurable: true });\n' +
-    "  }\n" +
-    "}\n";
-}
-
 async function build(): Promise<void> {
   const hash = await sourcesHash();
   const tmp = await Deno.makeTempDir({ prefix: "troupe-build-" });
   try {
     const file = `${tmp}/troupe.js`;
-    const main = `${tmp}/entry.ts`;
-    await Deno.writeTextFile(main, await wrapper());
     await deno([
       "bundle",
       "--quiet",
@@ -118,12 +95,13 @@ async function build(): Promise<void> {
       // trace, ~2 ms that every crash, and so every supervised restart, would pay.
       "-o",
       file,
-      main,
+      entry.href,
     ]);
     const header = `// @ts-self-types="./troupe.d.ts"\n` +
       "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
       `${HASH_LINE}${hash}\n`;
-    const eager = await eagerCompile(header + await Deno.readTextFile(file), deno);
+    const code = nameExports(await Deno.readTextFile(file));
+    const eager = await eagerCompile(header + code, deno);
     console.log(
       `eager: ${eager.wrapped} functions compiled with the module; a worker now compiles ` +
         `${eager.lazyAfter} of its functions on first call, ${eager.lazyBefore} before`,

@@ -66,11 +66,17 @@ task(import.meta, Counter);
 
 // The three kinds of worker run side by side: V8 names each isolate's log
 // after its address, which a later isolate could reuse, overwriting the log.
-const PROBE_MAIN = `import { Pool, Process, spawn } from "./troupe.js";
+const PROBE_MAIN = `import * as api from "./troupe.js";
+import { Pool, Process, spawn } from "./troupe.js";
 import { Counter, double, echo } from "./probe_tasks.js";
 const check = (ok, what) => {
   if (!ok) throw new Error("probe: " + what + " failed");
 };
+for (const [name, value] of Object.entries(api)) {
+  if (typeof value === "function" && !name.startsWith("_")) {
+    check(value.name === name, "the name of " + name + " (" + value.name + ")");
+  }
+}
 const p = new Process({ target: echo });
 p.start();
 await using pool = new Pool({ processes: 1 });

@@ -2,8 +2,8 @@
 // entry module, so that a worker and the user's modules share one copy of the
 // runtime (one task registry, one process context).
 //
-// `deno task build` bundles a wrapper around this module that also gives the
-// public classes and functions their names back (see build/bundle.ts).
+// The build gives the public classes and functions their minified-away names
+// back in the bundle's text (build/names.ts).
 import { _setRuntimeUrl } from "../actors/_worker_host.ts";
 
 export * from "../troupe.ts";

@@ -2,6 +2,7 @@
 // top level of minified code, and the edits that wrap functions in parentheses.
 import { assert, assertEquals } from "@std/assert";
 import { bracketDepths, type Compiled, wrapFunctions } from "../build/eager.ts";
+import { nameExports } from "../build/names.ts";
 
 /** The range V8 would report for the function whose parameter list follows `marker`. */
 function rangeAfter(code: string, marker: string): Compiled {
@@ -83,4 +84,25 @@ Deno.test("wrapFunctions wraps a function and the functions inside it, and the r
     "var outer=(function outer(n){const add=(function(a){return a+n});return add(1)});var out=outer(2);",
   );
   assertEquals(new Function(`${source}return out;`)(), 3);
+});
+
+Deno.test("nameExports names classes and functions in the text, the rest by defineProperty", () => {
+  const code = "var a=class{m(){return 1}},b=class extends Error{};" +
+    "function c(x,y=(1)){return{v:x+y}}var d=class r{static k(){return new r}},e=class{};" +
+    "export{a as Queue,b as FullError,c as spawn,d as Process,e as Event,c as _hidden};";
+  const named = nameExports(code);
+  assertEquals(
+    named,
+    "var a=class Queue{m(){return 1}},b=class FullError extends Error{};" +
+      "var c=function spawn(x,y=(1)){return{v:x+y}};var d=class r{static k(){return new r}},e=class{};" +
+      'typeof d=="function"&&Object.defineProperty(d,"name",{value:"Process",configurable:!0});' +
+      'typeof e=="function"&&Object.defineProperty(e,"name",{value:"Event",configurable:!0});' +
+      "export{a as Queue,b as FullError,c as spawn,d as Process,e as Event,c as _hidden};",
+  );
+  const api = new Function(`${named.slice(0, named.lastIndexOf("export{"))}return {a,b,c,d,e};`)();
+  assertEquals(
+    [api.a.name, api.b.name, api.c.name, api.d.name, api.e.name],
+    ["Queue", "FullError", "spawn", "Process", "Event"],
+  );
+  assertEquals(api.c(1).v, 2);
 });
