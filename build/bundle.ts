@@ -22,7 +22,7 @@
  * @module
  */
 
-import { eagerCompile } from "./eager.ts";
+import { bracketDepths, eagerCompile } from "./eager.ts";
 import { nameExports } from "./names.ts";
 
 const root = new URL("../", import.meta.url);
@@ -80,6 +80,31 @@ async function builtHash(): Promise<string | undefined> {
   return line?.slice(HASH_LINE.length).trim();
 }
 
+/**
+ * Starts each top-level statement of minified `code` on its own line. Deno's
+ * warnings and stack traces then quote one statement, not the whole bundle,
+ * and git diffs and merges of `dist/` work line by line.
+ */
+export function statementLines(code: string): string {
+  const depths = bracketDepths(code);
+  if (!depths) throw new Error("build: cannot scan the bundle");
+  let out = "";
+  let from = 0;
+  // A statement ends at a top-level `;`, or at a top-level `}` that a
+  // declaration follows (nothing else can follow a `}` directly there).
+  const declaration = /^(?:var |let |const |class[ {]|function|async function|export\{)/;
+  for (let i = 0; i < code.length; i++) {
+    const end =
+      (code[i] === ";" || code[i] === "}" && declaration.test(code.slice(i + 1, i + 16))) &&
+      depths[i] === 0 && i + 1 < code.length && code[i + 1] !== "\n";
+    if (end) {
+      out += code.slice(from, i + 1) + "\n";
+      from = i + 1;
+    }
+  }
+  return out + code.slice(from);
+}
+
 async function build(): Promise<void> {
   const hash = await sourcesHash();
   const tmp = await Deno.makeTempDir({ prefix: "troupe-build-" });
@@ -107,7 +132,7 @@ async function build(): Promise<void> {
         `${eager.lazyAfter} of its functions on first call, ${eager.lazyBefore} before`,
     );
     await Deno.mkdir(new URL("dist/", root), { recursive: true });
-    await Deno.writeTextFile(out, eager.source);
+    await Deno.writeTextFile(out, statementLines(eager.source));
     await Deno.writeTextFile(
       types,
       "// The bundle's types are the sources' (see build/bundle.ts).\n" +

@@ -129,8 +129,9 @@ async function profile(
 
 /**
  * The bracket depth (`{`, `(`, `[`) at each offset of minified JavaScript,
- * skipping strings, template literals, regular expressions and comments; or
- * undefined when the brackets do not balance (the scan misread something).
+ * or -1 inside a string, the text of a template literal, a regular expression
+ * or a comment; undefined when the brackets do not balance (the scan misread
+ * something).
  */
 export function bracketDepths(code: string): Int32Array | undefined {
   const depth = new Int32Array(code.length + 1);
@@ -155,6 +156,7 @@ export function bracketDepths(code: string): Int32Array | undefined {
   while (i < code.length) {
     const start = i;
     const c = code[i];
+    let text = true; // the token is not code: a string, comment, regex or template text
     if (c === '"' || c === "'") {
       i++;
       while (i < code.length && code[i] !== c) i += code[i] === "\\" ? 2 : 1;
@@ -190,6 +192,7 @@ export function bracketDepths(code: string): Int32Array | undefined {
       stack.push(c);
       i++;
       last = c;
+      text = false;
     } else if (c === "}" || c === ")" || c === "]") {
       const open = stack.pop();
       if (open === "`" && c === "}") {
@@ -200,16 +203,19 @@ export function bracketDepths(code: string): Int32Array | undefined {
         if (open !== { "}": "{", ")": "(", "]": "[" }[c]) return undefined;
         i++;
         last = c;
+        text = false;
       }
     } else if (/[\w$]/.test(c)) {
       while (i < code.length && /[\w$]/.test(code[i])) i++;
       word = code.slice(start, i);
       last = code[i - 1];
+      text = false;
     } else {
       i++;
       if (!/\s/.test(c)) last = c;
+      text = false;
     }
-    depth.fill(stack.length, start, i);
+    depth.fill(text ? -1 : stack.length, start, i);
   }
   return stack.length === 0 ? depth : undefined;
 }

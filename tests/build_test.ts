@@ -3,6 +3,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { bracketDepths, type Compiled, wrapFunctions } from "../build/eager.ts";
 import { nameExports } from "../build/names.ts";
+import { statementLines } from "../build/bundle.ts";
 
 /** The range V8 would report for the function whose parameter list follows `marker`. */
 function rangeAfter(code: string, marker: string): Compiled {
@@ -105,4 +106,24 @@ Deno.test("nameExports names classes and functions in the text, the rest by defi
     ["Queue", "FullError", "spawn", "Process", "Event"],
   );
   assertEquals(api.c(1).v, 2);
+});
+
+Deno.test("statementLines starts each top-level statement on a line and leaves strings alone", () => {
+  const code =
+    'var a="x;y}function",b=1;function f(){return a;}class K{}var c=`;${"}var"}`;export{a};';
+  const lines = statementLines(code);
+  assertEquals(
+    lines.split("\n"),
+    [
+      'var a="x;y}function",b=1;',
+      "function f(){return a;}",
+      "class K{}",
+      'var c=`;${"}var"}`;',
+      "export{a};",
+    ],
+  );
+  assertEquals(
+    new Function(`${lines.replace("export{a};", "")}return [a, f(), c];`)(),
+    ["x;y}function", "x;y}function", ";}var"],
+  );
 });
