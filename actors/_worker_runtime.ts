@@ -142,8 +142,10 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
 // it, or to give it to an idle worker), and whichever side swaps the job's
 // claim first has it. Answers are batched: sent when the worker runs out of
 // jobs, once a millisecond while it stays busy, and before a job that may
-// take that long, so tiny tasks cost one message per batch instead of one per
-// task and their answers do not wait behind a long one.
+// take that long (by its task's history), so tiny tasks cost one message per
+// batch instead of one per task and their answers do not wait behind a long
+// one. A task's first long call still holds the answers gathered before it:
+// nothing told the worker it could be long.
 
 const FLUSH_MS = 1;
 interface PoolJob {
@@ -158,8 +160,16 @@ let jobsHead = 0;
 let claims: Int32Array | undefined;
 let jobLink: _Link | undefined;
 let answerLink: _Link | undefined;
-// Smoothed time per call of each task (module → key → ms), to tell which jobs may be long.
-const callMs = new Map<string, Map<string, number>>();
+// Per task (module → key): its smoothed time per call, and its longest call
+// lately, to tell which jobs may be long. The peak decays by PEAK_DECAY a job,
+// so a task whose calls are mostly tiny but sometimes long still counts as
+// maybe long for ~100 jobs after a long one (from 100 ms to under 1).
+interface CallTimes {
+  mean: number;
+  peak: number;
+}
+const PEAK_DECAY = 0.95;
+const callMs = new Map<string, Map<string, CallTimes>>();
 // Answers not yet sent, flat as they travel: id, code, payload for each job.
 let answers: unknown[] = [];
 let answersSince = 0;
@@ -232,10 +242,14 @@ function queueTasks(message: TasksMessage): void {
   }
 }
 
-/** How long `job` should take, from its task's calls so far (Infinity: never run here). */
-function expectedMs(job: PoolJob): number {
-  const ms = callMs.get(job.ref.module)?.get(job.ref.key);
-  return ms === undefined ? Infinity : ms * job.calls.length;
+/**
+ * Whether `job` may take `FLUSH_MS` or more: its task never ran here, its
+ * calls average that much, or one of them lately took that long.
+ */
+function mayBeLong(job: PoolJob): boolean {
+  const times = callMs.get(job.ref.module)?.get(job.ref.key);
+  return times === undefined || times.mean * job.calls.length >= FLUSH_MS ||
+    times.peak >= FLUSH_MS;
 }
 
 function recordMs(job: PoolJob, ms: number): void {
@@ -243,7 +257,11 @@ function recordMs(job: PoolJob, ms: number): void {
   if (!keys) callMs.set(job.ref.module, keys = new Map());
   const sample = ms / Math.max(1, job.calls.length);
   const old = keys.get(job.ref.key);
-  keys.set(job.ref.key, old === undefined ? sample : old * 0.7 + sample * 0.3);
+  if (old === undefined) keys.set(job.ref.key, { mean: sample, peak: sample });
+  else {
+    old.mean = old.mean * 0.7 + sample * 0.3;
+    old.peak = Math.max(sample, old.peak * PEAK_DECAY);
+  }
 }
 
 async function pump(): Promise<void> {
@@ -256,7 +274,7 @@ async function pump(): Promise<void> {
     if (Atomics.compareExchange(claims!, job.claim, job.id, 0) !== job.id) continue;
     if (
       answers.length > 0 &&
-      (performance.now() - answersSince > FLUSH_MS || expectedMs(job) >= FLUSH_MS)
+      (performance.now() - answersSince > FLUSH_MS || mayBeLong(job))
     ) flushAnswers();
     const t0 = performance.now();
     let answer = runJob(job);

@@ -298,6 +298,26 @@ workerTest("tiny tasks queued behind a long one move to an idle worker", async (
   assertEquals(await long, -1);
 });
 
+workerTest(
+  "answers of tiny calls do not wait for a long call of a task that was long before",
+  async () => {
+    await using pool = new Pool({ processes: 1 });
+    await pool.apply(busy, [-1, 60]); // the task was long once...
+    for (let i = 0; i < 20; i++) await pool.apply(busy, [i, 0.02]); // ...and is tiny on average
+    const started = performance.now();
+    const resolvedAt = (p: Promise<number>) => p.then(() => performance.now() - started);
+    const tiny = range(5).map((i) => resolvedAt(pool.apply(busy, [i, 0.02])));
+    const long = resolvedAt(pool.apply(busy, [-2, 400]));
+    const longAt = await long;
+    for (const at of await Promise.all(tiny)) {
+      assert(
+        at < longAt - 200,
+        `a tiny call answered at ${at.toFixed(0)} ms, the long one at ${longAt.toFixed(0)} ms`,
+      );
+    }
+  },
+);
+
 workerTest("mixed long and short tasks on busy workers each run exactly once", async () => {
   await using pool = new Pool({ processes: 2 });
   const n = 300;
