@@ -17,8 +17,9 @@
  * come from V8's code cache (build/eager.ts); `statementLines` puts each
  * top-level statement on its own line.
  *
- * The check compares a hash of the sources, recorded in the bundle's header,
- * not the bytes, so a newer Deno that minifies differently does not fail it.
+ * The check compares a hash of the sources and of these scripts, recorded in
+ * the bundle's header, not the bytes, so a newer Deno that minifies
+ * differently does not fail it.
  *
  * Size note: under 128 KiB, V8 copies a module's source into the young
  * generation, and every worker then runs a scavenge (~0.45 ms) while it
@@ -50,17 +51,26 @@ async function deno(args: string[], cwd: string | URL = root): Promise<string> {
   return dec.decode(stdout);
 }
 
-/** A hash of every local module the bundle is built from, with their paths. */
+/** A hash of every local module the bundle is built from and of the build's scripts, with their paths. */
 async function sourcesHash(): Promise<string> {
   const info = JSON.parse(await deno(["info", "--json", "--no-config", entry.href])) as {
     modules: { specifier: string; local?: string; error?: string }[];
   };
   const failed = info.modules.find((m) => m.error);
   if (failed) throw new Error(`cannot read ${failed.specifier}: ${failed.error}`);
-  const files = info.modules
-    .filter((m) => m.specifier.startsWith(root.href))
-    .map((m) => m.specifier.slice(root.href.length))
-    .sort();
+  // The build's own scripts shape the bundle too.
+  const scripts = [];
+  for await (const entry of Deno.readDir(new URL("build/", root))) {
+    if (entry.isFile && entry.name.endsWith(".ts")) scripts.push(`build/${entry.name}`);
+  }
+  const files = [
+    ...new Set([
+      ...info.modules
+        .filter((m) => m.specifier.startsWith(root.href))
+        .map((m) => m.specifier.slice(root.href.length)),
+      ...scripts,
+    ]),
+  ].sort();
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];
   for (const file of files) {

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 3d5ef3a658de3d52040e8823adfa25aa1cbd781285fcf47f4971c297270be215
+// sources sha256: 47326a69f9a3f88963dc5705e485e6641d3b23aa7c5848fe5bc2b016fe9a46de
 var gi=Symbol.for("troupe.context.v2");
 var j=(function j(){let n=globalThis;return n[gi]??=_o()});
 var bi=(function bi(n){globalThis[gi]=n});
