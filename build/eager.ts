@@ -27,9 +27,10 @@
  * - methods, and declarations nested in functions, stay as they are.
  *
  * Then it runs the probe again on the result, which must work and compile
- * fewer functions lazily. When V8's log has no compile events (a Deno whose V8
- * logs differently), the bundle is left as it is, with a warning: this is an
- * optimisation, never a condition for the build.
+ * fewer functions lazily. When V8 does not know the flag or its log has no
+ * compile events (a Deno whose V8 logs differently), the bundle is left as it
+ * is, with a warning: this is an optimisation, never a condition for the
+ * build. A probe that fails otherwise fails the build: the bundle is broken.
  *
  * @module
  */
@@ -291,7 +292,18 @@ export async function eagerCompile(
   source: string,
   deno: (args: string[], cwd: string) => Promise<unknown>,
 ): Promise<EagerResult> {
-  const compiled = await profile(source, deno);
+  let compiled: Compiled[];
+  try {
+    compiled = await profile(source, deno);
+  } catch (error) {
+    // A V8 without the log flag: build without the optimisation. Any other
+    // failure is the bundle's, and must not ship.
+    if (!/did not recognize flag/.test(String(error))) throw error;
+    console.warn(
+      "warning: this V8 has no --log-function-events; dist/troupe.js stays lazily compiled",
+    );
+    return { source, wrapped: 0, lazyBefore: 0, lazyAfter: 0 };
+  }
   const depths = bracketDepths(source);
   if (compiled.length === 0 || depths === undefined) {
     console.warn(

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 47326a69f9a3f88963dc5705e485e6641d3b23aa7c5848fe5bc2b016fe9a46de
+// sources sha256: fb65e2ee16407afda5e82001225c264610896ee0220a0f9139a3093b621c0fbb
 var gi=Symbol.for("troupe.context.v2");
 var j=(function j(){let n=globalThis;return n[gi]??=_o()});
 var bi=(function bi(n){globalThis[gi]=n});
