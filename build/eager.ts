@@ -106,7 +106,6 @@ async function profile(
       `--v8-flags=--log-function-events,--logfile=${dir}/v8.log`,
       "probe_main.js",
     ], dir);
-    const bundle = new URL(`file://${dir}/troupe.js`).href;
     const ranges = new Map<string, Compiled>();
     // One log per isolate; a worker's is the one with its generated entry (a data: URL).
     for await (const entry of Deno.readDir(dir)) {
@@ -116,7 +115,7 @@ async function profile(
       let script: string | undefined;
       for (const line of log.split("\n")) {
         const f = line.split(",");
-        if (f[0] === "script-details" && f[2] === bundle) script = f[1];
+        if (f[0] === "script-details" && f[2].endsWith("/troupe.js")) script = f[1];
         else if (f[0] === "function" && f[1] === "parse-function" && f[2] === script) {
           ranges.set(`${f[3]}:${f[4]}`, { start: Number(f[3]), end: Number(f[4]) });
         }

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: fb65e2ee16407afda5e82001225c264610896ee0220a0f9139a3093b621c0fbb
+// sources sha256: 43ef17415ac3ec1d40b6cb13ae953c335cc48dc52647a01968b830eb07b384d0
 var gi=Symbol.for("troupe.context.v2");
 var j=(function j(){let n=globalThis;return n[gi]??=_o()});
 var bi=(function bi(n){globalThis[gi]=n});
