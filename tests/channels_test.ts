@@ -917,3 +917,30 @@ workerTest("recvSync() in a worker ends with EOFError when the writer's process 
   assertEquals(await consumer.receive(), { got: [0, 1], error: "EOFError" });
   assertEquals(await consumer.join(), 0);
 });
+
+workerTest(
+  "a wait with no timeout touches no timer (a worker's first timer call costs milliseconds)",
+  async () => {
+    const q = new Queue<number>();
+    const real = { setTimeout, clearTimeout };
+    let calls = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      calls++;
+      return real.setTimeout(...args);
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((id?: number) => {
+      calls++;
+      real.clearTimeout(id);
+    }) as typeof clearTimeout;
+    try {
+      const got = q.get(); // waits: the queue is empty
+      await Promise.resolve();
+      await q.put(7);
+      assertEquals(await got, 7);
+    } finally {
+      Object.assign(globalThis, real);
+    }
+    assertEquals(calls, 0, "timer functions called by a wait that has no timeout");
+    q.close();
+  },
+);

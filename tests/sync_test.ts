@@ -103,15 +103,16 @@ workerTest(
 workerTest("without the lock the same increments race and lose updates", async () => {
   // A run where the four happen not to overlap cannot show the race: retry a few times.
   const finals: number[] = [];
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Long enough runs, and enough tries, that a loaded 2-core machine still overlaps them.
+  for (let attempt = 0; attempt < 10; attempt++) {
     const total = new Value("i32", 0, { lock: false });
     const gate = new Barrier(4);
-    const ps = [1, 2, 3, 4].map(() => start(countUnlocked, [total, 100_000, gate]));
+    const ps = [1, 2, 3, 4].map(() => start(countUnlocked, [total, 500_000, gate]));
     await joinAll(ps);
     finals.push(total.value);
-    if (total.value < 400_000) break;
+    if (total.value < 2_000_000) break;
   }
-  assertLess(finals.at(-1)!, 400_000, `no lost update in ${finals.length} runs: ${finals}`);
+  assertLess(finals.at(-1)!, 2_000_000, `no lost update in ${finals.length} runs: ${finals}`);
 });
 
 // ---- a holder that dies ------------------------------------------------------
@@ -497,12 +498,13 @@ workerTest(
 workerTest("without a SynchronizedArray's lock the same increments race", async () => {
   // As for Value: a run where the four happen not to overlap cannot show the race.
   const lost: number[] = [];
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Long enough runs, and enough tries, that a loaded 2-core machine still overlaps them.
+  for (let attempt = 0; attempt < 10; attempt++) {
     const hist = new SynchronizedArray("i32", 2, { lock: false });
     const gate = new Barrier(4);
-    const ps = [1, 2, 3, 4].map(() => start(countArrayUnlocked, [hist, 50_000, gate]));
+    const ps = [1, 2, 3, 4].map(() => start(countArrayUnlocked, [hist, 250_000, gate]));
     await joinAll(ps);
-    lost.push(2 * 200_000 - hist.array[0] - hist.array[1]);
+    lost.push(2 * 1_000_000 - hist.array[0] - hist.array[1]);
     if (lost.at(-1)! > 0) break;
   }
   assert(lost.at(-1)! > 0, `no lost update in ${lost.length} runs`);
