@@ -536,7 +536,12 @@ async function waitAsync<R>(
     wake?.();
     Atomics.notify(h, word); // frees the pending waitAsync too
   };
-  const timer = timeoutMs === undefined
+  // The main thread times its waits with timers, which also keep its event
+  // loop alive (a pending waitAsync does not). A worker's loop stays alive
+  // anyway, and its first timer call costs ~3 ms (Deno loads node:timers
+  // then), so there each waitAsync carries the time left instead.
+  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+  const timer = timeoutMs === undefined || IN_WORKER
     ? undefined
     : setTimeout(() => halt(limits.onTimeout()), timeoutMs);
   let recheckMs = FIRST_RECHECK_MS;
@@ -548,6 +553,8 @@ async function waitAsync<R>(
       const result = attempt();
       if (result !== _WOULD_WAIT) return result;
       if (stop) throw stop.reason;
+      const left = deadline === undefined ? Infinity : deadline - performance.now();
+      if (IN_WORKER && left <= 0) throw limits.onTimeout();
       if (limits.spin && polled(h, word, seen, limits.spin)) continue;
       Atomics.add(h, waiters, 1);
       const woken = Promise.withResolvers<void>();
@@ -555,17 +562,16 @@ async function waitAsync<R>(
       const removeLocal = addLocal(buffer, word, wake);
       const sleepMs = limits.recheck?.() ? recheckMs : undefined;
       if (sleepMs !== undefined) recheckMs = Math.min(recheckMs * 2, LAST_RECHECK_MS);
-      const recheck = sleepMs === undefined ? undefined : setTimeout(wake, sleepMs);
+      const recheck = sleepMs === undefined || IN_WORKER ? undefined : setTimeout(wake, sleepMs);
+      const waitMs = IN_WORKER ? Math.min(sleepMs ?? Infinity, left) : sleepMs;
       try {
         // With a recheck the wait times out too, so none is left pending per recheck.
-        const wait = Atomics.waitAsync(h, word, seen, sleepMs);
+        const wait = Atomics.waitAsync(h, word, seen, waitMs);
         if (wait.async) {
           wait.value.then(wake);
           await woken.promise;
         }
       } finally {
-        // Only when there is a timer: a worker's first timer call costs ~2.5 ms
-        // (Deno sets up its timers then), which a wait with none must not pay.
         if (recheck !== undefined) clearTimeout(recheck);
         wake = undefined;
         removeLocal();

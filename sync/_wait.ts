@@ -87,9 +87,10 @@ const KEEP_ALIVE_MAX_MS = 1 << 30;
  * `signal` aborts (rejecting with its reason). Answers synchronously when no
  * wait was needed (`"not-equal"`, or `"timed-out"` for `ms` 0).
  *
- * A pending `Atomics.waitAsync` does not keep the event loop alive (not even
- * once notified, until its answer is delivered), so a timer does while the
- * wait runs: a waiting program stays alive as a blocked Python one would. A
+ * A pending `Atomics.waitAsync` does not keep the main thread's event loop
+ * alive (not even once notified, until its answer is delivered), so there a
+ * timer does while the wait runs: a waiting program stays alive as a blocked
+ * Python one would. A worker's loop stays alive without one. A
  * wait given up on still sits in the word's wait list: if a notify reaches it
  * there, it passes the wake-up on.
  */
@@ -105,10 +106,14 @@ export function _waitAsync(
   if (!r.async) return r.value;
   return new Promise<_WaitResult>((resolve, reject) => {
     let abandoned = false;
-    const keepAlive = setInterval(noop, Math.min(ms + 5, KEEP_ALIVE_MAX_MS));
+    // Only the main thread's loop needs it: a worker's stays alive anyway, and
+    // its first timer call costs ~3 ms (Deno loads node:timers then).
+    const keepAlive = MAIN_THREAD
+      ? setInterval(noop, Math.min(ms + 5, KEEP_ALIVE_MAX_MS))
+      : undefined;
     const onAbort = () => {
       abandoned = true;
-      clearInterval(keepAlive);
+      if (keepAlive !== undefined) clearInterval(keepAlive);
       reject(signal!.reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -117,7 +122,7 @@ export function _waitAsync(
         if (result === "ok") Atomics.notify(i32, index, 1);
         return;
       }
-      clearInterval(keepAlive);
+      if (keepAlive !== undefined) clearInterval(keepAlive);
       signal?.removeEventListener("abort", onAbort);
       resolve(result);
     });

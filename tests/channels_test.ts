@@ -14,6 +14,7 @@ import {
   EOFError,
   Full,
   JoinableQueue,
+  Lock,
   Pipe,
   Pool,
   Process,
@@ -46,6 +47,7 @@ import {
   sendThenCrash,
   sendWhenTold,
   squareInto,
+  timerCallsInWaits,
   waitForItem,
 } from "./fixtures/channel_tasks.ts";
 import { workerTest } from "./_helpers.ts";
@@ -944,3 +946,23 @@ workerTest(
     q.close();
   },
 );
+
+workerTest("a worker's waits, with and without a timeout, make no timer calls", async () => {
+  const q = new Queue<number>();
+  const lock = new Lock();
+  const [mine, theirs] = Pipe<number>();
+  const guard = await lock.acquire(); // the child's acquire() has to wait
+  const p = new Process({ target: timerCallsInWaits, args: [q, lock, theirs] });
+  p.start();
+  assertEquals(await p.receive(), "waiting");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await q.put(5);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  guard.release();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await mine.send(6);
+  assertEquals(await p.receive(), [5, 6]);
+  assertEquals(await p.receive(), 0, "timer calls made by the waits in the worker");
+  assertEquals(await p.join(), 0);
+  q.close();
+});
