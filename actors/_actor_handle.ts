@@ -270,6 +270,8 @@ export class _ActorHandle {
     let wired = false;
     if (!args.every(plain)) {
       const out = _outbox();
+      // A reference from another thread posts to a bridge, which revives the args itself.
+      if (this.owner) out.to = this.pid;
       try {
         args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
       } catch (error) {

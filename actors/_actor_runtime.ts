@@ -121,6 +121,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   const reply = (id: number, method: string, value: unknown) => {
     if (!plain(value)) {
       const out = _outbox();
+      out.to = _context().parent?.pid;
       try {
         value = _prepare(value, `the value ${name}.${method}() returned`, out);
       } catch (error) {

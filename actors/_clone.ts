@@ -26,7 +26,9 @@ const CLONEABLE = new Set<unknown>([
 
 /**
  * The method a Troupe object implements to travel to another worker. It
- * returns the object's wire form; `path` names where it was found, for errors.
+ * returns the object's wire form; `path` names where it was found, for errors,
+ * and `out` is the walk's outbox (its `to` names the receiving process when
+ * the sender knows it).
  */
 export const _WIRE: unique symbol = Symbol.for("troupe.wire") as never;
 
@@ -44,7 +46,7 @@ export interface _WireForm {
 
 /** An object that can travel to another worker. */
 export interface _Wireable {
-  [_WIRE](path: string): _WireForm;
+  [_WIRE](path: string, out: _Outbox): _WireForm;
 }
 
 // A wire form as posted: a plain object no user value has by accident.
@@ -74,11 +76,17 @@ export interface _Outbox {
   modules: Set<string>;
   /** Set when some value was swapped for a wire form: the receiver must call `_revive`. */
   wired: boolean;
+  /**
+   * The pid of the process that will revive the value, when the sender knows
+   * it: an object whose lifetime is counted (a manager proxy) is kept for it
+   * in transit until that process ends.
+   */
+  to?: number;
 }
 
 /** A fresh, empty {@linkcode _Outbox}. */
 export function _outbox(): _Outbox {
-  return { transfer: [], modules: new Set(), wired: false };
+  return { transfer: [], modules: new Set(), wired: false, to: undefined };
 }
 
 function isErrorLike(value: object): boolean {
@@ -156,7 +164,7 @@ function walkOther(value: unknown, path: string, out: _Outbox, seen: Set<object>
   if (value instanceof TypedArray || CLONEABLE.has(Object.getPrototypeOf(value))) return value;
   if (isErrorLike(value)) return value;
   if (typeof (value as Partial<_Wireable>)[_WIRE] === "function") {
-    const form = (value as _Wireable)[_WIRE](path);
+    const form = (value as _Wireable)[_WIRE](path, out);
     out.modules.add(form.module);
     for (const t of form.transfer ?? []) if (!out.transfer.includes(t)) out.transfer.push(t);
     out.wired = true;

@@ -598,7 +598,9 @@ export async function _spawnHandle(
   const actorName = name ?? `${actor.name || "Actor"}-${identity}`;
   const perms = _normalizePermissions(permissions, `${actorName} permissions`);
   _assertApplicable(perms, `${actorName} permissions`);
+  const pid = _nextPid();
   const out = _outbox();
+  out.to = pid;
   const sent = args.map((arg, i) => _prepare(arg, `${actorName} args[${i}]`, out));
   const spec: ActorSpec = {
     kind: "actor",
@@ -610,7 +612,7 @@ export async function _spawnHandle(
   if (out.wired) spec.wired = true;
   const handle = new _ActorHandle({
     name: actorName,
-    pid: _nextPid(),
+    pid,
     identity,
     permissions: perms,
     spec,

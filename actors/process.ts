@@ -253,7 +253,9 @@ export class Process<A extends unknown[] = unknown[]> {
     const spec = this.#spec(s);
     const perms = _normalizePermissions(s.permissions);
     _assertApplicable(perms, `${s.name} permissions`);
+    const pid = _nextPid();
     const out = _outbox();
+    out.to = pid;
     if (spec.mode === "target") {
       spec.args = spec.args.map((arg, i) => _prepare(arg, `${s.name} args[${i}]`, out));
     } else {
@@ -262,7 +264,7 @@ export class Process<A extends unknown[] = unknown[]> {
       }
     }
     if (out.wired) spec.wired = true;
-    s.pid = _nextPid();
+    s.pid = pid;
     s.started = true;
     s.inbox = new _Inbox(s.name);
     const init = _initMessage(
@@ -386,24 +388,23 @@ export class Process<A extends unknown[] = unknown[]> {
    */
   send(message: unknown): void {
     const s = state(this);
-    const out = _outbox();
-    const data = _prepare(message, `message to ${s.name}`, out);
-    const mail: MailMessage = out.wired ? { t: "mail", data, wired: true } : { t: "mail", data };
-    if (s.role === "parent") {
-      _context().postToParent!(mail, out.transfer);
-      return;
-    }
-    if (s.role !== "child") {
+    if (s.role === "self" || s.role === "main") {
       throw new Error(
         `${s.name} cannot send to itself; use parentProcess().send() to reach the parent`,
       );
     }
-    if (!s.started || s.exitCode !== null) {
+    if (s.role === "child" && (!s.started || s.exitCode !== null)) {
       throw new Error(
         `cannot send to ${s.name}: it is ${s.started ? "no longer running" : "not started"}`,
       );
     }
-    s.endpoint!.post(mail, out.transfer);
+    // Checked first: a message that cannot go must not send Troupe objects on their way.
+    const out = _outbox();
+    out.to = s.pid;
+    const data = _prepare(message, `message to ${s.name}`, out);
+    const mail: MailMessage = out.wired ? { t: "mail", data, wired: true } : { t: "mail", data };
+    if (s.role === "parent") _context().postToParent!(mail, out.transfer);
+    else s.endpoint!.post(mail, out.transfer);
   }
 
   /**

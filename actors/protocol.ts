@@ -364,10 +364,18 @@ export interface ConnectionWire {
 // worker (its connection). A proxy sent to another process carries a fresh
 // port, whose other end the sender passes to the manager over its own
 // connection, so every call is one hop from any process.
+//
+// Objects are reference-counted: every proxy holds one reference, counted
+// for the connection of the process it lives in; see sync/proxies.ts for how
+// a reference travels with a proxy.
 
 /**
- * One call on a managed object: `[id, object, op, ...args]` (object 0 is the
- * manager itself, which creates objects; id 0: no answer wanted).
+ * One call on a managed object: `[id, object, op, ...args]` (id 0: no answer
+ * wanted). Object 0 is the manager itself: `create` (kind, initial, extra)
+ * makes an object and answers its id, with one reference for the caller;
+ * `decref` (...object ids) gives back one reference per id;
+ * `claim` (token, object) takes the reference a proxy carried in transit
+ * (see {@linkcode ManagerConnect}).
  */
 export type ManagerCall = unknown[];
 
@@ -400,18 +408,35 @@ export interface ManagerHello {
 
 /**
  * Client → manager, on the pipe as `[seq, payload]` or on the port as
- * {@linkcode ManagerOrdered}: calls, wired calls and cancels are numbered per
- * connection, and the manager runs them in that order whichever way each came.
+ * {@linkcode ManagerOrdered}: calls, wired calls, connects and cancels are
+ * numbered per connection, and the manager runs them in that order whichever
+ * way each came.
  */
-export type ManagerOrderedPayload = ManagerCalls | JsonPacked | ManagerWiredCalls | ManagerCancel;
+export type ManagerOrderedPayload =
+  | ManagerCalls
+  | JsonPacked
+  | ManagerWiredCalls
+  | ManagerConnect
+  | ManagerCancel;
 
 /** Client → manager on the port: an ordered payload that could not go on the pipe. */
 export type ManagerOrdered = Ordered<ManagerOrderedPayload>;
 
-/** Client → manager: serve this port too; a proxy is on its way to another process with its peer. */
+/**
+ * Client → manager, ordered: serve this port too; a proxy of object `obj` is
+ * on its way to another process with its peer. It carries one reference to
+ * `obj` (taken here, in order before any release the sender makes later),
+ * which the process that revives the proxy takes over: by saying hello on the
+ * peer, or by a `claim` of `token` on its own connection. Until then it is
+ * given back once process `holder` (the receiver, when the sender knew it)
+ * has ended, or a grace period after the sender has.
+ */
 export interface ManagerConnect {
   t: "connect";
   port: MessagePort;
+  token: string;
+  obj: number;
+  holder?: number;
 }
 
 /** Client → manager: the caller stopped waiting for call `id` (its signal aborted); drop its wait. */
@@ -420,7 +445,10 @@ export interface ManagerCancel {
   id: number;
 }
 
-/** Client → manager: this connection is no longer used; the manager closes its end. */
+/**
+ * Client → manager: this connection is no longer used; the manager closes its
+ * end and gives back the references it held.
+ */
 export interface ManagerBye {
   t: "bye";
 }
@@ -432,7 +460,6 @@ export type ToManager =
   | ManagerWiredCalls
   | ManagerOrdered
   | ManagerHello
-  | ManagerConnect
   | ManagerCancel
   | ManagerBye;
 

@@ -2,17 +2,24 @@
 // serves calls arriving on connections (a pipe and a port per process holding proxies),
 // not through its mailbox. Each call runs to completion before the next, so
 // every call is atomic; waits (lock, queue) answer later.
-import { _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
+//
+// Objects are reference-counted. A reference is held by a connection (one per
+// proxy in that process), by a managed object that stores a proxy in its
+// values, or by a proxy in transit (see "travelling" in proxies.ts); an object
+// is freed when its count reaches zero, and the references its values held go
+// with it.
+import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
 import { _jsonExact } from "../actors/_actor_handle.ts";
 import { _InOrder } from "../actors/_ordered.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
-import { _isAlive } from "../actors/_liveness.ts";
+import { _endings, _isAlive } from "../actors/_liveness.ts";
 import { _post } from "../actors/_util.ts";
 import { task } from "../actors/task.ts";
 import type {
   FromManager,
   ManagerCalls,
+  ManagerConnect,
   ManagerFailure,
   ManagerOrderedPayload,
   ToManager,
@@ -21,7 +28,7 @@ import type { Connection } from "../channels/pipe.ts";
 // Registers the reviver for the pipe end each connection's hello carries.
 import "../channels/pipe.ts";
 import { LockHolderDiedError } from "./errors.ts";
-import { _hostManager, type _ProxyKind, _sendingFrom } from "./proxies.ts";
+import { _hostManager, type _ProxyKind, _sendingFrom, _storedIds } from "./proxies.ts";
 
 /** A connected process. */
 interface Client {
@@ -37,6 +44,29 @@ interface Client {
   chain: Promise<void> | undefined;
   /** Calls waiting on a lock or queue, by call id: cancels them. */
   waits: Map<number, () => void>;
+  /** The references it holds (one per proxy in its process), by object id. */
+  held: Map<number, number>;
+  /** A connection a proxy carried here: the token of the reference it carries, until taken. */
+  lend: string | undefined;
+  /** When its process was first seen ended. */
+  endedAt?: number;
+}
+
+/** A process whose end the manager waits for, and when it first saw it ended. */
+interface Watched {
+  pid: number;
+  endedAt?: number;
+}
+
+/** The reference a proxy carries in transit, until a process takes it over. */
+interface Lend {
+  obj: number;
+  /** The process that sent it: once it has ended, what it sent has arrived by now, or never will. */
+  sender: Watched;
+  /** The process that will revive it, when the sender knew: once it has ended, it never will. */
+  receiver: Watched | undefined;
+  /** The connection the proxy's port opened here. */
+  carried: Client;
 }
 
 /** A call waiting on a lock or a queue. */
@@ -50,17 +80,54 @@ interface Waiter {
   item?: unknown;
 }
 
+/** What every managed object has: its references, and whether its values may hold proxies. */
+interface Counted {
+  refs: number;
+  /** Set once a value holding a proxy of this manager was stored in it. */
+  holds: boolean;
+}
+
 type Managed =
-  | { kind: "dict"; map: Map<unknown, unknown> }
-  | { kind: "list"; items: unknown[] }
-  | { kind: "namespace"; fields: Map<string, unknown> }
-  | { kind: "value"; value: unknown }
-  | { kind: "lock"; holder: number; waiters: Waiter[] }
-  | { kind: "queue"; items: unknown[]; maxsize: number; getters: Waiter[]; putters: Waiter[] };
+  & Counted
+  & (
+    | { kind: "dict"; map: Map<unknown, unknown> }
+    | { kind: "list"; items: unknown[] }
+    | { kind: "namespace"; fields: Map<string, unknown> }
+    | { kind: "value"; value: unknown }
+    | { kind: "lock"; holder: number; waiters: Waiter[] }
+    | { kind: "queue"; items: unknown[]; maxsize: number; getters: Waiter[]; putters: Waiter[] }
+  );
+
+/**
+ * How a call changes the references its object's values hold; given to an
+ * operation only when a proxy may be involved (the call carried one, or the
+ * object holds one).
+ */
+interface Track {
+  /** A value goes into the object. */
+  keep(value: unknown): void;
+  /** A value leaves the object and is gone. */
+  drop(value: unknown): void;
+  /** A value leaves the object as the answer: what to return. */
+  out(value: unknown): unknown;
+}
+
+/** An answer taken out of an object: its references go once it has been sent. */
+class Moved {
+  constructor(readonly value: unknown, readonly ids: number[]) {}
+}
 
 const KINDS = new Set<string>(["dict", "list", "namespace", "value", "lock", "queue"]);
-// How often waiters check that the processes they wait on still run.
+// How often waiters check that the processes they wait on still run, and the
+// manager that processes holding references still run.
 const WATCH_MS = 50;
+// How long after a process ended its references go: what it sent before it
+// ended (a proxy it passed on) arrives first.
+const SETTLE_MS = 200;
+// How long after the sender of a proxy ended the reference it carries goes, if
+// no process took it over: a receiver that is still running has revived the
+// proxy by then, unless its event loop was blocked all that time.
+const SENDER_GRACE_MS = 5000;
 
 function named(name: string, message: string): Error {
   return Object.assign(new Error(message), { name });
@@ -113,6 +180,14 @@ export class ManagerServer extends Actor {
   #next = 1;
   #clients = new Set<Client>();
   #watch: ReturnType<typeof setInterval> | undefined;
+  /** References in transit, by token. */
+  #lends = new Map<string, Lend>();
+  /** Tokens claimed before their `connect` arrived (they come on different connections). */
+  #early = new Set<string>();
+  #sweeper: ReturnType<typeof setInterval>;
+  /** `_endings()` at the last sweep, and whether a sweep waits out a delay. */
+  #endings = -1;
+  #settling = false;
 
   constructor(id: string, name: string, port: MessagePort) {
     super();
@@ -120,6 +195,8 @@ export class ManagerServer extends Actor {
     this.#name = name;
     _hostManager(id);
     this.#accept(port);
+    this.#sweeper = setInterval(() => this.#sweep(), WATCH_MS);
+    Deno.unrefTimer(this.#sweeper);
   }
 
   override onStop(): void {
@@ -130,13 +207,10 @@ export class ManagerServer extends Actor {
       this.#drop(client);
     }
     if (this.#watch !== undefined) clearInterval(this.#watch);
+    clearInterval(this.#sweeper);
   }
 
-  #accept(port: MessagePort): void {
-    // A process that ended never says bye: let go of its connections as new ones arrive.
-    for (const other of this.#clients) {
-      if (other.pid !== 0 && !_isAlive(other.pid)) this.#drop(other);
-    }
+  #accept(port: MessagePort): Client {
     const client: Client = {
       port,
       pipe: undefined,
@@ -145,18 +219,55 @@ export class ManagerServer extends Actor {
       open: true,
       chain: undefined,
       waits: new Map(),
+      held: new Map(),
+      lend: undefined,
     };
     this.#clients.add(client);
     port.onmessage = (e: MessageEvent<ToManager>) => this.#onMessage(client, e.data);
+    return client;
   }
 
+  /** Closes a connection and gives back the references it held. */
   #drop(client: Client): void {
+    if (!client.open) return;
     client.open = false;
     for (const cancel of client.waits.values()) cancel();
     client.waits.clear();
     client.port.close();
     client.pipe?.close();
     this.#clients.delete(client);
+    if (client.lend !== undefined) this.#giveBackLend(client.lend, true);
+    const held = [...client.held];
+    client.held.clear();
+    for (const [id, n] of held) for (let i = 0; i < n; i++) this.#decref(id);
+  }
+
+  /**
+   * Gives back what processes that ended held: their connections' references,
+   * and the references in transit kept for them. Not at once: what a process
+   * sent before it ended (a `connect` for a proxy it passed on, a `claim`)
+   * arrives first.
+   */
+  #sweep(): void {
+    const endings = _endings();
+    if (endings === this.#endings && !this.#settling) return;
+    this.#endings = endings;
+    this.#settling = false;
+    const now = performance.now();
+    const ended = (process: Watched, delayMs: number) => {
+      if (_isAlive(process.pid)) return false;
+      process.endedAt ??= now;
+      if (now - process.endedAt >= delayMs) return true;
+      this.#settling = true;
+      return false;
+    };
+    for (const client of this.#clients) {
+      if (client.pid !== 0 && ended(client, SETTLE_MS)) this.#drop(client);
+    }
+    for (const [token, lend] of this.#lends) {
+      if (lend.receiver && ended(lend.receiver, SETTLE_MS)) this.#giveBackLend(token, true);
+      else if (ended(lend.sender, SENDER_GRACE_MS)) this.#giveBackLend(token, false);
+    }
   }
 
   #onMessage(client: Client, message: ToManager): void {
@@ -172,9 +283,11 @@ export class ManagerServer extends Actor {
           client.pipe = _revive(message.pipe) as Connection<unknown, unknown>;
           void client.inOrder.read(client.pipe);
         }
+        // A proxy's port, now this process's connection: it takes over the reference.
+        if (client.lend !== undefined) {
+          this.#claim(client, client.lend, this.#lends.get(client.lend)!.obj);
+        }
         return;
-      case "connect":
-        return this.#accept(message.port);
       case "cancel":
         return this.#run(client, message);
       case "bye":
@@ -190,20 +303,22 @@ export class ManagerServer extends Actor {
       client.waits.get(message.id)?.();
       client.waits.delete(message.id);
       return;
+    } else if (message.t === "connect") {
+      return this.#connect(client, message);
     } else {
       const wired = message.calls;
       client.chain = (client.chain ?? Promise.resolve())
         .then(() => _reviveLoading(wired))
         .then(
-          (revived) => this.#runAll(client, revived as ManagerCalls),
+          (revived) => this.#runAll(client, revived as ManagerCalls, true),
           (error) => {
             for (const call of wired) this.#fail(client, call[0] as number, error);
           },
         );
       return;
     }
-    if (client.chain) client.chain = client.chain.then(() => this.#runAll(client, calls));
-    else this.#runAll(client, calls);
+    if (client.chain) client.chain = client.chain.then(() => this.#runAll(client, calls, false));
+    else this.#runAll(client, calls, false);
   }
 
   /** Answers on the pipe, or on the port when it must transfer or the pipe refuses. */
@@ -215,8 +330,26 @@ export class ManagerServer extends Actor {
     else byPort();
   }
 
-  /** Runs the calls of one message in order, and answers those that finished at once in one message. */
-  #runAll(client: Client, calls: ManagerCalls): void {
+  /**
+   * Prepares a value holding Troupe objects for `client`; the proxies of this
+   * manager in it travel without a port, and the client's connection takes a
+   * reference for each.
+   */
+  #prepare(client: Client, value: unknown, out: _Outbox): unknown {
+    const sent: number[] = [];
+    out.to = client.pid || undefined;
+    const prepared = _sendingFrom(this.#id, () => _prepare(value, "the value", out), sent);
+    for (const id of sent) this.#incref(id, client);
+    return prepared;
+  }
+
+  /**
+   * Runs the calls of one message in order (`wired`: revived, so they may
+   * carry proxies), and answers those that finished at once in one message.
+   */
+  #runAll(client: Client, calls: ManagerCalls, wired: boolean): void {
+    // Its process ended and what it held was given back: what it still sent is moot.
+    if (!client.open) return;
     const values: unknown[] = [];
     const transfer: Transferable[] = [];
     let json = true;
@@ -224,13 +357,24 @@ export class ManagerServer extends Actor {
       const id = call[0] as number;
       let result: unknown;
       try {
-        result = this.#dispatch(client, id, call[1] as number, call[2] as string, call.slice(3));
+        result = this.#dispatch(
+          client,
+          id,
+          call[1] as number,
+          call[2] as string,
+          call.slice(3),
+          wired,
+        );
       } catch (error) {
         this.#fail(client, id, error);
         continue;
       }
       if (result instanceof Promise) {
         result.then((v) => this.#reply(client, id, v), (e) => this.#fail(client, id, e));
+        continue;
+      }
+      if (result instanceof Moved) {
+        this.#reply(client, id, result);
         continue;
       }
       if (id === 0 || !client.open) continue;
@@ -241,7 +385,7 @@ export class ManagerServer extends Actor {
       const out = _outbox();
       let sent: unknown;
       try {
-        sent = _sendingFrom(this.#id, () => _prepare(result, "the value", out));
+        sent = this.#prepare(client, result, out);
       } catch (error) {
         this.#fail(client, id, error);
         continue;
@@ -266,12 +410,21 @@ export class ManagerServer extends Actor {
   }
 
   #reply(client: Client, id: number, value: unknown): void {
+    if (value instanceof Moved) {
+      // The object's references to what it held go once the client's are taken.
+      try {
+        this.#reply(client, id, value.value);
+      } finally {
+        for (const objId of value.ids) this.#decref(objId);
+      }
+      return;
+    }
     if (id === 0 || !client.open) return;
     if (value === undefined) return this.#post(client, JSON.stringify([-id, 0]));
     if (_jsonExact(value)) return this.#post(client, JSON.stringify([id, value]));
     const out = _outbox();
     try {
-      const sent = _sendingFrom(this.#id, () => _prepare(value, "the value", out));
+      const sent = this.#prepare(client, value, out);
       const message: FromManager = out.wired
         ? { t: "value", id, value: sent, wired: true }
         : [id, sent];
@@ -290,57 +443,211 @@ export class ManagerServer extends Actor {
     this.#post(client, failure);
   }
 
-  #dispatch(client: Client, id: number, objId: number, op: string, args: unknown[]): unknown {
-    if (objId === 0) {
-      if (op !== "create" || !KINDS.has(args[0] as string)) {
-        throw new TypeError(`${this.#name} has no operation '${op}'`);
-      }
-      return this.#create(args[0] as _ProxyKind, args[1], args[2]);
-    }
+  #dispatch(
+    client: Client,
+    id: number,
+    objId: number,
+    op: string,
+    args: unknown[],
+    wired: boolean,
+  ): unknown {
+    if (objId === 0) return this.#managerOp(client, op, args, wired);
     const obj = this.#objects.get(objId);
-    if (!obj) throw new Error(`${this.#name} holds no object ${objId}`);
+    if (!obj) {
+      throw new Error(
+        `${this.#name} holds no object ${objId}: it was freed once no proxy and no stored ` +
+          "value referred to it any more",
+      );
+    }
     const what = `${obj.kind}.${op}()`;
+    const t = wired || obj.holds ? this.#track(obj) : undefined;
     switch (obj.kind) {
       case "dict":
-        return dictOp(obj.map, op, args, what);
+        return dictOp(obj.map, op, args, what, t);
       case "list":
-        return listOp(obj.items, op, args, what);
+        return listOp(obj.items, op, args, what, t);
       case "namespace":
-        return namespaceOp(obj.fields, op, args, what);
+        return namespaceOp(obj.fields, op, args, what, t);
       case "value":
-        return valueOp(obj, op, args, what);
+        return valueOp(obj, op, args, what, t);
       case "lock":
         return this.#lockOp(obj, client, id, op, args, what);
       case "queue":
-        return this.#queueOp(obj, client, id, op, args, what);
+        return this.#queueOp(obj, client, id, op, args, what, t);
     }
+  }
+
+  /** The operations of the manager itself (object 0); see `ManagerCall`. */
+  #managerOp(client: Client, op: string, args: unknown[], wired: boolean): unknown {
+    switch (op) {
+      case "create": {
+        if (!KINDS.has(args[0] as string)) break;
+        const id = this.#create(args[0] as _ProxyKind, args[1], args[2]);
+        if (wired) this.#track(this.#objects.get(id)!).keep(args[1]);
+        this.#incref(id, client);
+        return id;
+      }
+      case "decref":
+        for (const id of args) this.#decref(id as number, client);
+        return undefined;
+      case "claim":
+        return this.#claim(client, args[0] as string, args[1] as number);
+      case "_count":
+        return this.#objects.size;
+    }
+    throw new TypeError(`${this.#name} has no operation '${op}'`);
   }
 
   #create(kind: _ProxyKind, initial: unknown, extra: unknown): number {
     const id = this.#next++;
+    const counted: Counted = { refs: 0, holds: false };
     let obj: Managed;
     switch (kind) {
       case "dict":
-        obj = { kind, map: new Map(initial as [unknown, unknown][] | undefined) };
+        obj = { ...counted, kind, map: new Map(initial as [unknown, unknown][] | undefined) };
         break;
       case "list":
-        obj = { kind, items: (initial as unknown[] | undefined) ?? [] };
+        obj = { ...counted, kind, items: (initial as unknown[] | undefined) ?? [] };
         break;
       case "namespace":
-        obj = { kind, fields: new Map(initial as [string, unknown][] | undefined) };
+        obj = { ...counted, kind, fields: new Map(initial as [string, unknown][] | undefined) };
         break;
       case "value":
-        obj = { kind, value: initial };
+        obj = { ...counted, kind, value: initial };
         break;
       case "lock":
-        obj = { kind, holder: 0, waiters: [] };
+        obj = { ...counted, kind, holder: 0, waiters: [] };
         break;
       case "queue":
-        obj = { kind, items: [], maxsize: (extra as number) ?? 0, getters: [], putters: [] };
+        obj = {
+          ...counted,
+          kind,
+          items: [],
+          maxsize: (extra as number) ?? 0,
+          getters: [],
+          putters: [],
+        };
         break;
     }
     this.#objects.set(id, obj);
     return id;
+  }
+
+  // ---- references ---------------------------------------------------------------
+
+  /** Takes a reference to object `id` (for `client`, when given); false when it is gone. */
+  #incref(id: number, client?: Client): boolean {
+    const obj = this.#objects.get(id);
+    if (!obj || client?.open === false) return false;
+    obj.refs++;
+    if (client) client.held.set(id, (client.held.get(id) ?? 0) + 1);
+    return true;
+  }
+
+  /** Gives back a reference to object `id` (one `client` holds, when given); frees it at zero. */
+  #decref(id: number, client?: Client): void {
+    if (client) {
+      const n = client.held.get(id);
+      if (!n) return; // not one of its references: nothing to give back
+      if (n === 1) client.held.delete(id);
+      else client.held.set(id, n - 1);
+    }
+    const obj = this.#objects.get(id);
+    if (obj && --obj.refs === 0) this.#free(id, obj);
+  }
+
+  /** Frees an object nothing refers to: what its values referred to loses a reference. */
+  #free(id: number, obj: Managed): void {
+    this.#objects.delete(id);
+    const freed = () => new Error(`${this.#name} freed the ${obj.kind} the call waited on`);
+    switch (obj.kind) {
+      case "lock":
+        for (const w of [...obj.waiters]) w.reject(freed());
+        return;
+      case "queue":
+        for (const w of [...obj.getters, ...obj.putters]) w.reject(freed());
+        return this.#track(obj).drop(obj.items);
+      case "dict":
+        return this.#track(obj).drop(obj.map);
+      case "list":
+        return this.#track(obj).drop(obj.items);
+      case "namespace":
+        return this.#track(obj).drop(obj.fields);
+      case "value":
+        return this.#track(obj).drop(obj.value);
+    }
+  }
+
+  /** How an operation on `obj` keeps and drops the references its values hold. */
+  #track(obj: Managed): Track {
+    return {
+      keep: (value) => {
+        const ids = _storedIds(value, this.#id);
+        if (ids.length > 0) obj.holds = true;
+        for (const id of ids) this.#incref(id);
+      },
+      drop: (value) => {
+        if (!obj.holds) return;
+        for (const id of _storedIds(value, this.#id)) this.#decref(id);
+      },
+      out: (value) => {
+        const ids = obj.holds ? _storedIds(value, this.#id) : [];
+        return ids.length > 0 ? new Moved(value, ids) : value;
+      },
+    };
+  }
+
+  /**
+   * A proxy is on its way to another process with `message.port`'s peer: a
+   * reference travels with it until a process takes it over, or the receiver
+   * (when known) or the sender has ended.
+   */
+  #connect(sender: Client, message: ManagerConnect): void {
+    const { port, token, obj, holder } = message;
+    if (this.#early.delete(token)) {
+      // Its receiver already took it over on the connection it has; the port is not used.
+      port.close();
+      return;
+    }
+    const carried = this.#accept(port);
+    if (!this.#incref(obj)) return;
+    carried.lend = token;
+    this.#lends.set(token, {
+      obj,
+      sender: { pid: sender.pid },
+      receiver: holder === undefined ? undefined : { pid: holder },
+      carried,
+    });
+  }
+
+  /** `client` takes over the reference a proxy of object `obj` carried (token `token`). */
+  #claim(client: Client, token: string, obj: number): void {
+    if (!client.open) return;
+    const lend = this.#lends.get(token);
+    if (!lend) {
+      // The claim outran its connect (or came after the reference was given back).
+      this.#early.add(token);
+      this.#incref(obj, client);
+      return;
+    }
+    this.#lends.delete(token);
+    lend.carried.lend = undefined;
+    client.held.set(lend.obj, (client.held.get(lend.obj) ?? 0) + 1);
+    if (lend.carried !== client) this.#drop(lend.carried); // its port is not used
+  }
+
+  /**
+   * Gives back a reference in transit that no process took over. When the
+   * proxy can no longer arrive (`lost`), its port goes too; else a receiver
+   * that revives it late still gets a connection (to an object maybe freed).
+   */
+  #giveBackLend(token: string, lost: boolean): void {
+    const lend = this.#lends.get(token);
+    if (!lend) return;
+    this.#lends.delete(token);
+    lend.carried.lend = undefined;
+    if (lost) this.#drop(lend.carried);
+    this.#decref(lend.obj);
   }
 
   // ---- waits ------------------------------------------------------------------
@@ -459,6 +766,7 @@ export class ManagerServer extends Actor {
     op: string,
     args: unknown[],
     what: string,
+    t: Track | undefined,
   ): unknown {
     const full = () => q.maxsize > 0 && q.items.length >= q.maxsize;
     // Moves waiting puts into the queue and items to waiting gets, in order.
@@ -472,7 +780,8 @@ export class ManagerServer extends Actor {
         }
         const getter = q.getters.find((g) => alive(g.client));
         if (getter && q.items.length > 0) {
-          getter.resolve(q.items.shift());
+          const item = q.items.shift();
+          getter.resolve(t ? t.out(item) : item);
           continue;
         }
         return;
@@ -482,12 +791,16 @@ export class ManagerServer extends Actor {
       case "put": {
         const [item, block, timeoutMs] = args as [unknown, boolean, number | null];
         if (!full() && q.putters.length === 0) {
+          t?.keep(item);
           q.items.push(item);
           settle();
           return undefined;
         }
         if (!block) throw named("Full", `queue.put(): the queue is full (maxsize ${q.maxsize})`);
+        t?.keep(item);
         const waiting = this.#wait(q.putters, client, id, timeoutMs, what, item);
+        // A put that gives up waiting takes its item's references back.
+        if (t) waiting.catch(() => t.drop(item));
         return waiting;
       }
       case "get": {
@@ -495,7 +808,7 @@ export class ManagerServer extends Actor {
         if (q.items.length > 0 && q.getters.length === 0) {
           const item = q.items.shift();
           settle();
-          return item;
+          return t ? t.out(item) : item;
         }
         if (!block) throw named("Empty", "queue.get(): the queue is empty");
         return this.#wait(q.getters, client, id, timeoutMs, what);
@@ -517,15 +830,29 @@ function alive(client: Client): boolean {
   return client.open && (client.pid === 0 || _isAlive(client.pid));
 }
 
-function dictOp(map: Map<unknown, unknown>, op: string, args: unknown[], what: string): unknown {
+/** `value` replaces `old` in an object: kept first, so an object in both stays alive. */
+function replace(t: Track, value: unknown, old: unknown): void {
+  t.keep(value);
+  t.drop(old);
+}
+
+function dictOp(
+  map: Map<unknown, unknown>,
+  op: string,
+  args: unknown[],
+  what: string,
+  t: Track | undefined,
+): unknown {
   const [key, value] = args;
   switch (op) {
     case "get":
       return map.has(key) || args.length < 2 ? map.get(key) : value;
     case "set":
+      if (t) replace(t, value, map.get(key));
       map.set(key, value);
       return undefined;
     case "delete":
+      t?.drop(map.get(key));
       return map.delete(key);
     case "has":
       return map.has(key);
@@ -538,19 +865,26 @@ function dictOp(map: Map<unknown, unknown>, op: string, args: unknown[], what: s
     case "size":
       return map.size;
     case "clear":
+      t?.drop(map);
       map.clear();
       return undefined;
     case "update":
-      for (const [k, v] of key as [unknown, unknown][]) map.set(k, v);
+      for (const [k, v] of key as [unknown, unknown][]) {
+        if (t) replace(t, v, map.get(k));
+        map.set(k, v);
+      }
       return undefined;
     case "setDefault":
-      if (!map.has(key)) map.set(key, value);
+      if (!map.has(key)) {
+        t?.keep(value);
+        map.set(key, value);
+      }
       return map.get(key);
     case "pop": {
       if (map.has(key)) {
         const found = map.get(key);
         map.delete(key);
-        return found;
+        return t ? t.out(found) : found;
       }
       if (args.length > 1) return value;
       throw named(
@@ -566,19 +900,30 @@ function dictOp(map: Map<unknown, unknown>, op: string, args: unknown[], what: s
   throw new TypeError(`${what}: a manager dict has no method '${op}'`);
 }
 
-function listOp(items: unknown[], op: string, args: unknown[], what: string): unknown {
+function listOp(
+  items: unknown[],
+  op: string,
+  args: unknown[],
+  what: string,
+  t: Track | undefined,
+): unknown {
   switch (op) {
     case "get":
       return items[at(items, args[0] as number, what)];
-    case "set":
-      items[at(items, args[0] as number, what)] = args[1];
+    case "set": {
+      const i = at(items, args[0] as number, what);
+      if (t) replace(t, args[1], items[i]);
+      items[i] = args[1];
       return undefined;
+    }
     case "push":
+      t?.keep(args);
       for (const item of args) items.push(item);
       return items.length;
     case "pop": {
       if (items.length === 0) throw named("IndexError", `${what}: the list is empty`);
-      return items.splice(at(items, args[0] as number, what), 1)[0];
+      const item = items.splice(at(items, args[0] as number, what), 1)[0];
+      return t ? t.out(item) : item;
     }
     case "length":
       return items.length;
@@ -589,6 +934,7 @@ function listOp(items: unknown[], op: string, args: unknown[], what: string): un
     case "insert": {
       const index = args[0] as number;
       const i = Math.max(0, Math.min(items.length, index < 0 ? index + items.length : index));
+      t?.keep(args[1]);
       items.splice(i, 0, args[1]);
       return undefined;
     }
@@ -597,13 +943,16 @@ function listOp(items: unknown[], op: string, args: unknown[], what: string): un
       const i = items.findIndex((item) => equal(item, args[0]));
       if (i < 0) throw named("ValueError", `${what}: the value is not in the list`);
       if (op === "index") return i;
-      items.splice(i, 1);
+      const removed = items.splice(i, 1);
+      t?.drop(removed);
       return undefined;
     }
     case "extend":
+      t?.keep(args[0]);
       for (const item of args[0] as unknown[]) items.push(item);
       return undefined;
     case "clear":
+      t?.drop(items);
       items.length = 0;
       return undefined;
   }
@@ -615,11 +964,13 @@ function namespaceOp(
   op: string,
   args: unknown[],
   what: string,
+  t: Track | undefined,
 ): unknown {
   switch (op) {
     case "get":
       return fields.get(args[0] as string);
     case "set":
+      if (t) replace(t, args[1], fields.get(args[0] as string));
       fields.set(args[0] as string, args[1]);
       return undefined;
     case "toObject":
@@ -633,11 +984,13 @@ function valueOp(
   op: string,
   args: unknown[],
   what: string,
+  t: Track | undefined,
 ): unknown {
   switch (op) {
     case "get":
       return cell.value;
     case "set":
+      if (t) replace(t, args[0], cell.value);
       cell.value = args[0];
       return undefined;
     case "add": {
@@ -652,6 +1005,7 @@ function valueOp(
     }
     case "compareAndSet":
       if (!equal(cell.value, args[0])) return false;
+      if (t) replace(t, args[1], cell.value);
       cell.value = args[1];
       return true;
   }

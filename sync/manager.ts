@@ -42,6 +42,12 @@ export interface ManagerQueueOptions {
 }
 
 let managers = 0;
+let objectCount: (manager: Manager) => Promise<number>;
+
+/** How many objects `manager` holds now: for tests of their lifetimes. */
+export function _objectCount(manager: Manager): Promise<number> {
+  return objectCount(manager);
+}
 
 /**
  * A manager: an actor whose worker holds shared objects, Python's
@@ -52,10 +58,17 @@ let managers = 0;
  * back as a usable list proxy). Every call on a proxy, from any process, is
  * one message to the manager's worker and back, and runs atomically there.
  *
+ * Objects are reference-counted, as in Python: each proxy, in any process,
+ * holds one reference, and the manager frees an object once none is left. A
+ * proxy gives its reference back when `[Symbol.dispose]()` is called (`using`
+ * does it at the end of a scope), when it is garbage collected, or when the
+ * process holding it ends; a proxy stored in another object is held by that
+ * object until it is removed or overwritten, or the object is freed. A proxy
+ * on its way to another process keeps its object alive until it arrives.
+ *
  * `shutdown()` (or `await using`) stops the manager; later calls on its
  * proxies, anywhere, fail with a `ManagerStoppedError`, and so do calls when
  * the manager's worker is terminated or ends with the process that started it.
- * Objects live until the manager stops (proxies are not reference-counted).
  *
  * @example Five processes write into one dict
  * ```ts
@@ -84,6 +97,10 @@ export class Manager {
   #id: string;
   #handle: _ActorHandle;
   #conn: _Connection;
+
+  static {
+    objectCount = (m) => m.#conn.call(0, "_count", [], "manager._count()") as Promise<number>;
+  }
 
   private constructor(id: string, handle: _ActorHandle, conn: _Connection) {
     this.#id = id;

@@ -8,13 +8,14 @@
 import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
-import type { _WireForm } from "../actors/_clone.ts";
+import type { _Outbox, _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
 import { _drain, _OrderedSender } from "../actors/_ordered.ts";
 import { _isAlive } from "../actors/_liveness.ts";
 import { _describe, _post } from "../actors/_util.ts";
 import type {
   FromManager,
+  ManagerConnect,
   ManagerFailure,
   ManagerOrderedPayload,
   ToManager,
@@ -35,6 +36,8 @@ interface Pending {
   /** The caller stopped waiting (its signal aborted); a lock granted late is given back. */
   abandoned?: boolean;
   objId: number;
+  /** The proxy called: a call in flight keeps it (so its reference, so its object) alive. */
+  proxy: object | undefined;
 }
 
 // How often a caller with calls in flight checks that the manager still runs.
@@ -119,13 +122,14 @@ export class _Connection {
     }
   }
 
-  /** Calls `op` on object `objId`; `what` names the call in errors. */
+  /** Calls `op` on object `objId` (through `proxy`); `what` names the call in errors. */
   call(
     objId: number,
     op: string,
     args: unknown[],
     what: string,
     signal?: AbortSignal,
+    proxy?: object,
   ): Promise<unknown> {
     // The run-wide liveness table knows of an ended manager before any message could.
     if (this.stopped === undefined && this.pid !== undefined && !_isAlive(this.pid)) {
@@ -157,7 +161,7 @@ export class _Connection {
     this.#queue(entry);
     if (this.#watch === undefined) this.#busy();
     return new Promise((resolve, reject) => {
-      const pending: Pending = { what, op, resolve, reject, objId };
+      const pending: Pending = { what, op, resolve, reject, objId, proxy };
       this.#pending.set(id, pending);
       if (signal) {
         const onAbort = () => {
@@ -183,12 +187,47 @@ export class _Connection {
     if (this.stopped === undefined) this.#queue([0, objId, op, ...args]);
   }
 
+  /**
+   * Gives back a proxy's reference to object `objId` (it was released or
+   * collected), in order after every call made before. Releases in a row
+   * share one `decref`.
+   */
+  release(objId: number): void {
+    if (this.stopped !== undefined) return;
+    if (this.#decrefs === undefined || this.#batch.at(-1) !== this.#decrefs) {
+      this.#decrefs = [0, 0, "decref"];
+      this.#queue(this.#decrefs);
+    }
+    this.#decrefs.push(objId);
+  }
+
+  /**
+   * Sends a proxy of object `objId` away with the peer of `port` (see
+   * "travelling" below): the manager takes a reference for it, in order before
+   * any later release from this thread, and serves `port`. Returns the token
+   * the receiver claims the reference with.
+   */
+  lend(objId: number, port: MessagePort, holder: number | undefined): string {
+    const token = `${_myPid()}.${++lent}`;
+    const connect: ManagerConnect = { t: "connect", port, token, obj: objId };
+    if (holder !== undefined) connect.holder = holder;
+    this.#sendOrdered(connect, [port], true);
+    return token;
+  }
+
+  /** Takes over the reference a proxy of object `objId` carried here (see `lend`). */
+  claim(token: string, objId: number): void {
+    this.tell(0, "claim", [token, objId]);
+  }
+
   // Calls made in one microtask travel in one message (one structured clone,
   // one wake-up of the manager's thread).
   #batch: unknown[][] = [];
   #batchTransfer: Transferable[] = [];
   #batchWired = false;
   #batchJson = true;
+  /** The batch's last entry when it is a `decref`, which later releases join. */
+  #decrefs: unknown[] | undefined;
 
   #queue(entry: unknown[]): void {
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
@@ -323,23 +362,33 @@ function rebuild(failure: ManagerFailure): Error {
 
 // This thread's connections, by manager id.
 const connections = new Map<string, _Connection>();
+// How many proxies this thread has sent away (their tokens).
+let lent = 0;
 // The managers this thread serves (in a manager's own worker).
 const hosted = new Set<string>();
 // The manager a call is being prepared for: its own proxies travel to it without a port.
 let sendingTo: string | undefined;
+// In a manager's worker, while it prepares an answer: the objects of the proxies in it.
+let answering: number[] | undefined;
 
 /** Records that this thread is manager `id`'s worker. */
 export function _hostManager(id: string): void {
   hosted.add(id);
 }
 
-/** Runs `fn` (which prepares a value to send to manager `id`'s clients) with its proxies portless. */
-export function _sendingFrom<T>(id: string, fn: () => T): T {
+/**
+ * Runs `fn` (which prepares a value to send to manager `id`'s clients) with
+ * its proxies portless, and pushes the object of each onto `sent`: the
+ * manager takes a reference for each proxy the client will revive.
+ */
+export function _sendingFrom<T>(id: string, fn: () => T, sent: number[]): T {
   sendingTo = id;
+  answering = sent;
   try {
     return fn();
   } finally {
     sendingTo = undefined;
+    answering = undefined;
   }
 }
 
@@ -353,9 +402,14 @@ interface ProxyState {
   kind: _ProxyKind;
   /** `undefined` in the manager's own worker, where the proxy is a stored reference. */
   conn: _Connection | undefined;
+  /** Its reference was given back: `[Symbol.dispose]()` was called. */
+  released: boolean;
 }
 
-/** A proxy as it travels: which manager, which object, and a port to the manager (or none). */
+/**
+ * A proxy as it travels: which manager, which object, and (to another
+ * process) a port to the manager and the token of the reference it carries.
+ */
 interface WireProxy {
   manager: string;
   name: string;
@@ -363,6 +417,7 @@ interface WireProxy {
   id: number;
   kind: _ProxyKind;
   port?: MessagePort;
+  token?: string;
 }
 
 const states = new WeakMap<object, ProxyState>();
@@ -371,6 +426,18 @@ function state(proxy: object, kind: string): ProxyState {
   const s = states.get(proxy);
   if (!s) throw new TypeError(`${kind} objects come from a Manager (manager.${kind}())`);
   return s;
+}
+
+/** How a proxy is named in errors: "DictProxy (object 3 of Inventory)". */
+function describeProxy(s: ProxyState): string {
+  return `${CLASSES[s.kind].name} (object ${s.id} of ${s.name})`;
+}
+
+function releasedError(s: ProxyState, what: string): Error {
+  return new Error(
+    `${what}: this ${describeProxy(s)} was released with [Symbol.dispose]() and cannot be used ` +
+      "any more; keep the proxy until you are done with it, or use another proxy of the object",
+  );
 }
 
 function invoke(
@@ -383,12 +450,37 @@ function invoke(
   const s = states.get(proxy);
   if (!s) return Promise.reject(state(proxy, kind));
   const what = `${s.kind}.${op}()`;
+  if (s.released) return Promise.reject(releasedError(s, what));
   if (!s.conn) {
     return Promise.reject(
       new Error(`${what}: this proxy is a value stored inside ${s.name} and is used from outside`),
     );
   }
-  return s.conn.call(s.id, op, args, what, signal);
+  return s.conn.call(s.id, op, args, what, signal, proxy);
+}
+
+// A proxy that nobody can reach any more gives its reference back. The held
+// value is the proxy's state (which does not point back at the proxy); the
+// connection batches the `decref`s of one cleanup into one message.
+const collected = new FinalizationRegistry<ProxyState>((s) => {
+  try {
+    giveBack(s);
+  } catch {
+    // A finalizer must not throw; the manager drops this process's references when it ends.
+  }
+});
+
+function giveBack(s: ProxyState): void {
+  if (s.released) return;
+  s.released = true;
+  s.conn?.release(s.id);
+}
+
+/** `[Symbol.dispose]()` of every proxy class. */
+function dispose(proxy: object, kind: string): void {
+  const s = state(proxy, kind);
+  collected.unregister(proxy);
+  giveBack(s);
 }
 
 function checkKey(key: unknown, what: string): void {
@@ -444,6 +536,31 @@ function guarded<T>(fn: () => Promise<T>): Promise<T> {
 export class DictProxy<K = string, V = unknown> {
   private constructor() {
     throw new TypeError("DictProxy objects come from a Manager (manager.dict())");
+  }
+
+  /**
+   * Gives back this proxy's reference to the dict. The manager frees the
+   * dict once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the dict are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   {
+   *     using scratch = await manager.dict<string, number>();
+   *     await scratch.set("a", 1);
+   *   } // its only proxy is gone: the manager frees the dict here
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "DictProxy");
   }
 
   /**
@@ -635,6 +752,30 @@ export class ListProxy<T = unknown> {
   }
 
   /**
+   * Gives back this proxy's reference to the list. The manager frees the
+   * list once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the list are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   const log = await manager.list<string>(["started"]);
+   *   log[Symbol.dispose]();
+   *   await log.length().catch((e: Error) => console.assert(e.message.includes("released")));
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "ListProxy");
+  }
+
+  /**
    * The item at `index` (negative: from the end).
    *
    * @param index The index.
@@ -773,6 +914,31 @@ export class NamespaceProxy<T extends Record<string, unknown> = Record<string, u
   }
 
   /**
+   * Gives back this proxy's reference to the namespace. The manager frees the
+   * namespace once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the namespace are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   {
+   *     using settings = await manager.namespace({ retries: 3 });
+   *     console.assert((await settings.get("retries")) === 3);
+   *   } // the manager frees the namespace here
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "NamespaceProxy");
+  }
+
+  /**
    * The field `name`, or `undefined` when it was never set.
    *
    * @param name The field.
@@ -830,6 +996,31 @@ export class NamespaceProxy<T extends Record<string, unknown> = Record<string, u
 export class ValueProxy<T = unknown> {
   private constructor() {
     throw new TypeError("ValueProxy objects come from a Manager (manager.value())");
+  }
+
+  /**
+   * Gives back this proxy's reference to the value. The manager frees the
+   * value once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the value are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   {
+   *     using hits = await manager.value(0);
+   *     await hits.add(1);
+   *   } // the manager frees the value here
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "ValueProxy");
   }
 
   /** The value. */
@@ -907,6 +1098,31 @@ export class LockProxy {
   }
 
   /**
+   * Gives back this proxy's reference to the lock. The manager frees the
+   * lock once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the lock are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   {
+   *     using lock = await manager.lock();
+   *     await (await lock.acquire()).release();
+   *   } // the manager frees the lock here
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "LockProxy");
+  }
+
+  /**
    * Waits for the lock and takes it for this process. Rejects with a
    * `TimeoutError` after `timeoutMs`, with the signal's reason when it
    * aborts, and with a `LockHolderDiedError` when the holder ended holding it.
@@ -971,6 +1187,31 @@ export interface QueueWaitOptions extends WaitOptions {
 export class QueueProxy<T = unknown> {
   private constructor() {
     throw new TypeError("QueueProxy objects come from a Manager (manager.queue())");
+  }
+
+  /**
+   * Gives back this proxy's reference to the queue. The manager frees the
+   * queue once nothing refers to it: no proxy in any process, and no other
+   * managed object it is stored in. Calls on this proxy reject from now on;
+   * other proxies of the queue are unaffected. A proxy that is garbage
+   * collected gives its reference back by itself, later; `using` gives it
+   * back at the end of a scope. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "../mod.ts";
+   *
+   * if (import.meta.main) {
+   *   await using manager = await Manager.start();
+   *   {
+   *     using jobs = await manager.queue<number>();
+   *     await jobs.put(1);
+   *   } // the manager frees the queue and the item in it here
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    dispose(this, "QueueProxy");
   }
 
   /**
@@ -1064,7 +1305,11 @@ const CLASSES = {
   queue: QueueProxy,
 } as const;
 
-/** Makes the proxy for object `id` of a manager; the one way proxies are made. */
+/**
+ * Makes the proxy for object `id` of a manager; the one way proxies are made.
+ * With a connection, the proxy owns one of this thread's references to the
+ * object, given back when it is disposed or collected.
+ */
 export function _makeProxy(
   kind: _ProxyKind,
   id: number,
@@ -1074,7 +1319,9 @@ export function _makeProxy(
   conn: _Connection | undefined,
 ): AnyProxy {
   const proxy = Object.create(CLASSES[kind].prototype) as AnyProxy;
-  states.set(proxy, { manager, name, pid, id, kind, conn });
+  const s: ProxyState = { manager, name, pid, id, kind, conn, released: false };
+  states.set(proxy, s);
+  if (conn) collected.register(proxy, s, proxy);
   return proxy;
 }
 
@@ -1083,15 +1330,73 @@ export function _proxyManager(proxy: unknown): string | undefined {
   return typeof proxy === "object" && proxy !== null ? states.get(proxy)?.name : undefined;
 }
 
+/**
+ * The objects of manager `manager` that `value` refers to: one entry per
+ * stored proxy inside it (in the manager's worker, where proxies are stored
+ * references), in arrays, plain objects, Maps and Sets.
+ */
+export function _storedIds(value: unknown, manager: string, ids: number[] = []): number[] {
+  if (typeof value !== "object" || value === null) return ids;
+  const s = states.get(value);
+  if (s) {
+    if (s.manager === manager && !s.conn) ids.push(s.id);
+    return ids;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (Array.isArray(value) || value instanceof Set) {
+    for (const item of value) _storedIds(item, manager, ids);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      _storedIds(k, manager, ids);
+      _storedIds(v, manager, ids);
+    }
+  } else if (proto === Object.prototype || proto === null) {
+    for (const item of Object.values(value)) _storedIds(item, manager, ids);
+  }
+  return ids;
+}
+
 // ---- travelling ---------------------------------------------------------------
+//
+// Every proxy owns one reference to its object, counted by the manager for
+// the connection of the thread it lives in. A proxy that travels must not let
+// its object die on the way, nor keep it alive forever when it never arrives:
+//
+// - To its own manager (stored in a dict, list...): no reference travels. The
+//   sender's proxy holds one until the call has run (its release is ordered
+//   after the call on the same connection), and the object it is stored in
+//   takes its own reference as the call runs.
+// - From its manager, in an answer: the manager takes a reference for the
+//   asking connection as it sends the answer; the proxy revived there owns it.
+// - To another process: the sender's connection sends `connect` (the port the
+//   receiver will use, a token, the object) in order with its calls, so the
+//   manager takes the reference before any release the sender makes later,
+//   even if its proxy is collected right after sending. The revived proxy
+//   takes that reference over: over the carried port, whose hello makes it
+//   that process's connection, or with a `claim` of the token on the
+//   connection the process already has (a claim that outruns its connect is
+//   remembered). Until then the reference is kept for processes whose end
+//   the manager sees in the liveness table. It goes once the receiver has
+//   ended, when the sender knew it (process args and mail, actor args, calls
+//   and replies): the proxy can no longer arrive. And it goes a grace period
+//   after the sender has ended (SENDER_GRACE_MS): what the sender posted has
+//   been revived by then, or was lost with it (the mail of a terminated
+//   child). The manager drops a process's own references only ~200 ms after
+//   it ended, so a `connect` or `claim` it sent just before ending counts.
+//   What stays is a bounded leak: a message lost while both ends run (a
+//   queued pool task that is cancelled) keeps its proxies' objects until the
+//   sender ends.
 
 const WIRE_KIND = "troupe.ManagerProxy";
 
 // Installed outside the class bodies, so the wire hook stays out of the public API.
 for (const cls of Object.values(CLASSES)) {
   Object.defineProperty(cls.prototype, _WIRE, {
-    value: function wire(this: object, path: string): _WireForm {
+    value: function wire(this: object, path: string, out?: _Outbox): _WireForm {
       const s = state(this, "proxy");
+      if (s.released) {
+        throw new TypeError(`${path} is a ${describeProxy(s)} that was released; it cannot travel`);
+      }
       const travelling: WireProxy = {
         manager: s.manager,
         name: s.name,
@@ -1101,6 +1406,7 @@ for (const cls of Object.values(CLASSES)) {
       };
       // To its own manager (or from it, to a client that has a connection): no port.
       if (sendingTo === s.manager) {
+        answering?.push(s.id);
         return { kind: WIRE_KIND, module: import.meta.url, state: travelling };
       }
       if (!s.conn) {
@@ -1112,9 +1418,9 @@ for (const cls of Object.values(CLASSES)) {
             "only a proxy of a running manager can be sent",
         );
       }
-      // A port straight to the manager, for the receiving process.
+      // A port straight to the manager, for the receiving process, and a reference for it.
       const { port1, port2 } = new MessageChannel();
-      s.conn.port.postMessage({ t: "connect", port: port1 } satisfies ToManager, [port1]);
+      travelling.token = s.conn.lend(s.id, port1, out?.to);
       travelling.port = port2;
       return { kind: WIRE_KIND, module: import.meta.url, state: travelling, transfer: [port2] };
     },
@@ -1122,10 +1428,10 @@ for (const cls of Object.values(CLASSES)) {
 }
 
 _registerReviver(WIRE_KIND, (wire) => {
-  const { manager, name, pid, id, kind, port } = wire as WireProxy;
+  const { manager, name, pid, id, kind, port, token } = wire as WireProxy;
   let conn = connections.get(manager);
   if (hosted.has(manager)) {
-    // In the manager's own worker: a stored reference.
+    // In the manager's own worker: a stored reference, counted by the object that stores it.
     if (port) {
       port.postMessage({ t: "bye" } satisfies ToManager);
       port.close();
@@ -1134,10 +1440,10 @@ _registerReviver(WIRE_KIND, (wire) => {
   }
   if (port) {
     if (conn) {
-      // This thread already talks to the manager.
-      port.postMessage({ t: "bye" } satisfies ToManager);
+      // This thread already talks to the manager: take the reference over there.
+      conn.claim(token!, id);
       port.close();
-    } else conn = new _Connection(manager, name, pid, port);
+    } else conn = new _Connection(manager, name, pid, port); // its hello takes it over
   } else if (!conn) {
     throw new TypeError(
       `a ${kind} proxy of ${name} arrived without a way to reach its manager`,

@@ -1,4 +1,11 @@
-import { assert, assertEquals, assertLess, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertLess,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { deadline, delay } from "@std/async";
 import {
   Barrier,
@@ -18,16 +25,21 @@ import {
   addAndSquare,
   awaitItem,
   countUnderLock,
+  crashHolding,
   holdLockAndEnd,
+  holdUntilTold,
   ownManager,
   produce,
   pushNested,
   racingDefaults,
   readMailedDict,
+  stressChild,
+  type StressEnd,
   Tallier,
   updateBlock,
   writeKey,
 } from "./fixtures/manager_tasks.ts";
+import { _objectCount } from "../sync/manager.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
 async function runAll(ps: Process[]): Promise<void> {
@@ -491,3 +503,252 @@ workerTest("an error in a child's use of a proxy reaches the parent as a RemoteE
   p.start();
   await assertRejects(() => p.join(), RemoteError, "no list under missing");
 });
+
+// ---- lifetimes ------------------------------------------------------------------
+
+/** Waits until `manager` holds `count` objects; fails with the last count after `timeoutMs`. */
+async function untilCount(manager: Manager, count: number, timeoutMs = 5000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  let now = await _objectCount(manager);
+  while (now !== count) {
+    if (performance.now() > end) {
+      throw new Error(
+        `${manager.name} still holds ${now} objects after ${timeoutMs} ms, not ${count}`,
+      );
+    }
+    await delay(10);
+    now = await _objectCount(manager);
+  }
+}
+
+workerTest("an object is freed when its only proxy is disposed", async () => {
+  await using manager = await Manager.start();
+  const d = await manager.dict<string, number>({ a: 1 });
+  const l = await manager.list<number>();
+  assertEquals(await _objectCount(manager), 2);
+  d[Symbol.dispose]();
+  d[Symbol.dispose](); // a second time does nothing
+  assertEquals(await _objectCount(manager), 1);
+  {
+    using _scratch = await manager.queue<number>();
+    assertEquals(await _objectCount(manager), 2);
+  }
+  assertEquals(await _objectCount(manager), 1);
+  await l.push(1);
+});
+
+workerTest("a released proxy rejects calls, naming itself, and cannot be sent", async () => {
+  await using manager = await Manager.start({ name: "Inventory" });
+  const d = await manager.dict<string, number>();
+  d[Symbol.dispose]();
+  const error = await assertRejects(() => d.get("a"));
+  assertStringIncludes(
+    (error as Error).message,
+    "dict.get(): this DictProxy (object 1 of Inventory)",
+  );
+  assertStringIncludes((error as Error).message, "was released");
+  const holder = await manager.dict<string, unknown>();
+  await assertRejects(() => holder.set("d", d), TypeError, "was released; it cannot travel");
+  assertThrows(
+    () => new Process({ target: writeKey, args: [d, 1] }).start(),
+    TypeError,
+    "released",
+  );
+});
+
+workerTest(
+  "a proxy sent to a child keeps its object while the child holds it, after the creator let go",
+  async () => {
+    await using manager = await Manager.start();
+    const d = await manager.dict<string, number>();
+    const child = new Process({ target: holdUntilTold, args: [d] });
+    child.start();
+    assertEquals(await child.receive(), "holding");
+    d[Symbol.dispose]();
+    assertEquals(await _objectCount(manager), 1);
+    child.send("go");
+    assertEquals(await child.receive(), "done"); // it wrote to the dict again
+    await child.join();
+    assertEquals(child.exitCode, 0);
+    await untilCount(manager, 0);
+  },
+);
+
+workerTest("a child that crashes holding a proxy gives its references back", async () => {
+  await using manager = await Manager.start();
+  const d = await manager.dict<string, number>();
+  const child = new Process({ target: crashHolding, args: [d] });
+  child.start();
+  assertEquals(await child.receive(), "holding");
+  d[Symbol.dispose]();
+  assertEquals(await _objectCount(manager), 1);
+  child.send("crash");
+  await assertRejects(() => child.join(), RemoteError, "crashed on purpose");
+  await untilCount(manager, 0);
+});
+
+workerTest("a proxy sent to a process that ends before it arrives is given back", async () => {
+  await using manager = await Manager.start();
+  const inArgs = await manager.dict<string, number>();
+  const mailed = await manager.dict<string, number>();
+  // Terminated while its worker still starts: it never revives its args or its mail.
+  const child = new Process({ target: writeKey, args: [inArgs, 1] });
+  child.start();
+  child.send(mailed);
+  child.terminate();
+  inArgs[Symbol.dispose]();
+  mailed[Symbol.dispose]();
+  await child.join();
+  await untilCount(manager, 0);
+  // A message that cannot be sent takes nothing on its way.
+  const more = await manager.dict<string, number>();
+  assertThrows(() => child.send(more), Error, "no longer running");
+  more[Symbol.dispose]();
+  assertEquals(await _objectCount(manager), 0);
+});
+
+workerTest(
+  "proxies that went through pool tasks and actors are freed once all let go",
+  async () => {
+    await using manager = await Manager.start();
+    const total = await manager.value(0);
+    const d = await manager.dict<string, number>();
+    const other = await manager.dict<string, number>();
+    {
+      await using pool = new Pool({ processes: 2 });
+      await pool.starmap(addAndSquare, [1, 2, 3].map((x) => [total, x]));
+      await using tallier = await spawn(Tallier, { args: [d] });
+      await tallier.call.tallyInto(other, "x");
+      using returned = await tallier.call.source();
+      total[Symbol.dispose]();
+      d[Symbol.dispose]();
+      other[Symbol.dispose]();
+      // The actor's reference, and the one it returned, keep the dict.
+      assertEquals(await tallier.call.tally("x"), 2);
+      assertEquals(await returned.get("x"), 2);
+    }
+    await untilCount(manager, 0);
+  },
+);
+
+workerTest(
+  "garbage-collected proxies give their references back (main thread and worker)",
+  async () => {
+    const script = new URL("./fixtures/manager_gc.ts", import.meta.url).pathname;
+    const importMap = new URL("../offline/import_map.json", import.meta.url).pathname;
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", `--import-map=${importMap}`, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    assertEquals(code, 0, out);
+    // 50 dicts nobody kept, then one only a (still running) worker had held.
+    assertEquals(JSON.parse(out), {
+      created: 51,
+      mainCollected: 1,
+      workerCollected: 1,
+      childAlive: true,
+      kept: 1,
+    });
+  },
+);
+
+workerTest(
+  "a proxy stored in another object is held by it until removed, overwritten or freed with it",
+  async () => {
+    await using manager = await Manager.start();
+    const d = await manager.dict<string, unknown>();
+    {
+      using l = await manager.list<number>([1]);
+      await d.set("list", l);
+      await d.set("same list", l);
+    }
+    assertEquals(await _objectCount(manager), 2); // the dict holds the list
+    // Overwritten once: the other entry still holds it.
+    await d.set("list", "replaced");
+    assertEquals(await _objectCount(manager), 2);
+    // Popped: the proxy that comes back holds it now.
+    const popped = await d.pop("same list") as ListProxy<number>;
+    assertEquals(await _objectCount(manager), 2);
+    assertEquals(await popped.get(0), 1);
+    popped[Symbol.dispose]();
+    assertEquals(await _objectCount(manager), 1);
+    // Nested two deep, in a queue item: freed with its container.
+    {
+      using q = await manager.queue<unknown>();
+      using inner = await manager.value(5);
+      using outer = await manager.list<unknown>([{ inner }]);
+      await q.put([outer]);
+    }
+    assertEquals(await _objectCount(manager), 1);
+    // Freeing the dict frees what it held.
+    {
+      using ns = await manager.namespace({ x: 1 });
+      await d.set("ns", ns);
+    }
+    d[Symbol.dispose]();
+    assertEquals(await _objectCount(manager), 0);
+  },
+);
+
+workerTest(
+  "stress: sends, disposes and crashes leave no object behind, and no call finds one freed",
+  async () => {
+    await using manager = await Manager.start();
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const ends: StressEnd[] = ["return", "throw", "exit", "wait"];
+    for (let round = 0; round < 6; round++) {
+      const d = await manager.dict<string, unknown>();
+      const l = await manager.list<string>();
+      const children: { p: Process; me: string; end: StressEnd; killAfterMs: number | null }[] = [];
+      for (let i = 0; i < 4; i++) {
+        const me = `r${round}c${i}`;
+        const end = ends[Math.floor(random() * ends.length)];
+        const p = new Process({ target: stressChild, args: [d, l, me, end] });
+        p.start();
+        const mailed = await manager.list<string>();
+        p.send(mailed);
+        mailed[Symbol.dispose](); // while it is on its way
+        // Some are terminated at a random moment: before their proxies arrive, or while in use.
+        const killAfterMs = random() < 0.3 ? Math.floor(random() * 30) : null;
+        children.push({ p, me, end, killAfterMs });
+      }
+      const letGoEarly = random() < 0.5;
+      if (letGoEarly) {
+        d[Symbol.dispose]();
+        l[Symbol.dispose]();
+      }
+      await Promise.all(children.map(async ({ p, me, end, killAfterMs }) => {
+        if (killAfterMs !== null) {
+          await delay(killAfterMs);
+          p.terminate();
+          await p.join().catch(() => {}); // it may have crashed first
+        } else {
+          const back = await p.receive<ListProxy<string>>({ timeoutMs: 10_000 });
+          assertEquals(await back.toArray(), [me]); // the list mailed to it
+          back[Symbol.dispose]();
+          if (end === "wait") p.terminate();
+          const joined = await p.join().then(() => "ok", (e: Error) => e.message);
+          const expected = { return: 0, throw: 1, exit: 3, wait: -15 }[end];
+          assertEquals(p.exitCode, expected, `${p.name} (${end}): ${joined}`);
+          if (end === "throw") assertStringIncludes(joined, "crashed on purpose");
+        }
+        // What a terminated child sent before it ended is revived here: let go of it too.
+        for (;;) {
+          const left = await p.receive<ListProxy<string>>({ timeoutMs: 0 }).catch(() => null);
+          if (left === null) break;
+          left[Symbol.dispose]();
+        }
+      }));
+      if (!letGoEarly) {
+        const finished = children.filter((c) => c.killAfterMs === null).map((c) => c.me);
+        for (const me of finished) assert((await l.toArray()).includes(me), me);
+        d[Symbol.dispose]();
+        l[Symbol.dispose]();
+      }
+    }
+    await untilCount(manager, 0, 10_000);
+  },
+);
