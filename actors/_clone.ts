@@ -82,11 +82,16 @@ export interface _Outbox {
    * in transit until that process ends.
    */
   to?: number;
+  /**
+   * What was sent for each object met so far in this message (see `walk`):
+   * an object found twice, even in two `_prepare` calls, is sent once.
+   */
+  seen?: Map<object, unknown>;
 }
 
 /** A fresh, empty {@linkcode _Outbox}. */
 export function _outbox(): _Outbox {
-  return { transfer: [], modules: new Set(), wired: false, to: undefined };
+  return { transfer: [], modules: new Set(), wired: false, to: undefined, seen: undefined };
 }
 
 function isErrorLike(value: object): boolean {
@@ -104,7 +109,7 @@ function isErrorLike(value: object): boolean {
  * @throws {TypeError} Naming the path and type of the first value that cannot be sent.
  */
 export function _prepare(value: unknown, path: string, out: _Outbox): unknown {
-  return inert(value) ? value : walk(value, path, out, new Set());
+  return inert(value) ? value : walk(value, path, out, out.seen ??= new Map());
 }
 
 /** Whether `value` is sent as it is with nothing inside to check: a primitive other than a symbol. */
@@ -115,38 +120,47 @@ function inert(value: unknown): boolean {
 
 // Plain objects and arrays, the common case, are walked here; primitives inside
 // them are skipped without building their path. The rest is in `walkOther`, so
-// a worker's first message compiles only this small function.
-function walk(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
+// a worker's first message compiles only this small function. `seen` maps each
+// object met to what is sent for it, so an object found twice is sent once,
+// as structured clone does: a Troupe object passed twice arrives as one.
+function walk(value: unknown, path: string, out: _Outbox, seen: Map<object, unknown>): unknown {
   if (typeof value !== "object" || value === null) return walkOther(value, path, out, seen);
-  if (seen.has(value)) return value;
-  seen.add(value);
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  seen.set(value, value); // while it is walked, a cycle back to it finds itself
+  let sent: unknown = value;
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     let copy: Record<string, unknown> | undefined;
     for (const key of Object.keys(value)) {
       const item = (value as Record<string, unknown>)[key];
       if (inert(item)) continue;
-      const sent = walk(item, `${path}.${key}`, out, seen);
-      if (sent !== item) copy ??= { ...(value as Record<string, unknown>) };
-      if (copy) copy[key] = sent;
+      const itemSent = walk(item, `${path}.${key}`, out, seen);
+      if (itemSent !== item) copy ??= { ...(value as Record<string, unknown>) };
+      if (copy) copy[key] = itemSent;
     }
-    return copy ?? value;
-  }
-  if (Array.isArray(value)) {
+    if (copy) sent = copy;
+  } else if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       if (inert(item)) continue;
-      const sent = walk(item, `${path}[${i}]`, out, seen);
-      if (sent !== item) copy ??= value.slice();
-      if (copy) copy[i] = sent;
+      const itemSent = walk(item, `${path}[${i}]`, out, seen);
+      if (itemSent !== item) copy ??= value.slice();
+      if (copy) copy[i] = itemSent;
     }
-    return copy ?? value;
-  }
-  return walkOther(value, path, out, seen);
+    if (copy) sent = copy;
+  } else sent = walkOther(value, path, out, seen);
+  if (sent !== value) seen.set(value, sent);
+  return sent;
 }
 
-function walkOther(value: unknown, path: string, out: _Outbox, seen: Set<object>): unknown {
+function walkOther(
+  value: unknown,
+  path: string,
+  out: _Outbox,
+  seen: Map<object, unknown>,
+): unknown {
   switch (typeof value) {
     case "function":
       throw new TypeError(
@@ -220,12 +234,16 @@ function walkOther(value: unknown, path: string, out: _Outbox, seen: Set<object>
  * {@linkcode _prepare}). Only needed when the sender's outbox was `wired`.
  */
 export function _revive(value: unknown): unknown {
-  return revive(value, new Set());
+  return revive(value, new Map());
 }
 
-function revive(value: unknown, seen: Set<object>): unknown {
-  if (typeof value !== "object" || value === null || seen.has(value)) return value;
-  seen.add(value);
+// `seen` maps each object met to what it became: a wire form found twice (a
+// Troupe object sent twice) is rebuilt once, and both places get that object.
+function revive(value: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  seen.set(value, value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = revive(value[i], seen);
     return value;
@@ -248,7 +266,9 @@ function revive(value: unknown, seen: Set<object>): unknown {
     const { [MARK]: kind, module, state } = value as Marked;
     const reviver = revivers.get(kind);
     if (!reviver) throw new MissingReviver(kind, module);
-    return reviver(state);
+    const revived = reviver(state);
+    seen.set(value, revived);
+    return revived;
   }
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) record[key] = revive(record[key], seen);

@@ -42,6 +42,7 @@ import {
   recvOnWriter,
   recvSyncUntilEnd,
   report,
+  sameQueueTwice,
   sendNumbers,
   sendOnClosedEnd,
   sendThenCrash,
@@ -963,6 +964,21 @@ workerTest("a worker's waits, with and without a timeout, make no timer calls", 
   await mine.send(6);
   assertEquals(await p.receive(), [5, 6]);
   assertEquals(await p.receive(), 0, "timer calls made by the waits in the worker");
+  assertEquals(await p.join(), 0);
+  q.close();
+});
+
+workerTest("a queue passed twice arrives as one queue, both ways", async () => {
+  const q = new Queue<number>();
+  const p = new Process({ target: sameQueueTwice, args: [q, q, { q }] });
+  p.start();
+  assertEquals(await p.receive(), true, "args[0], args[1] and args[2].q are one object");
+  assertEquals(await q.get(), 1);
+  const [back, { again }] = await p.receive<[Queue<number>, { again: Queue<number> }]>();
+  assert(back === again, "the two copies in the mail are one object");
+  assertInstanceOf(back, Queue);
+  await back.put(2);
+  assertEquals(await q.get(), 2);
   assertEquals(await p.join(), 0);
   q.close();
 });

@@ -752,3 +752,19 @@ workerTest(
     await untilCount(manager, 0, 10_000);
   },
 );
+
+workerTest("a proxy stored twice in one value comes back as one proxy, counted once", async () => {
+  await using manager = await Manager.start();
+  const d = await manager.dict<string, { a: ListProxy<number>; b: ListProxy<number> }>();
+  const l = await manager.list<number>([1]);
+  await d.set("pair", { a: l, b: l });
+  const pair = await d.get("pair");
+  assert(pair !== undefined);
+  assert(pair.a instanceof ListProxy);
+  assert(pair.a === pair.b, "both places hold the same proxy");
+  assertEquals(await pair.b.toArray(), [1]);
+  l[Symbol.dispose]();
+  pair.a[Symbol.dispose]();
+  await d.delete("pair");
+  assertEquals(await _objectCount(manager), 1, "the list went with its last reference");
+});
