@@ -765,7 +765,21 @@ export class _PoolEngine {
         new Error(`${slot.name} (pid ${slot.pid}) ${what} (${how}); the pool replaced it`),
       );
     });
-    this.#requeue(waiting);
+    // A job whose arguments moved ports into the dead worker cannot follow
+    // them elsewhere: the ports went with it.
+    const movable = waiting.filter((job) => job.transfer.length === 0);
+    for (const job of waiting) {
+      if (job.transfer.length === 0) continue;
+      this.#settle(
+        job,
+        new Error(
+          `${slot.name} (pid ${slot.pid}) died (${how}) before it started task '${job.ref.key}', ` +
+            "whose arguments had moved MessagePorts (or Troupe objects holding them) into it; " +
+            "they ended with it, so the call cannot run on another worker. Submit it again",
+        ),
+      );
+    }
+    this.#requeue(movable);
     this.#scheduleDispatch();
     this.#checkIdle();
   }

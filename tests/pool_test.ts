@@ -15,6 +15,7 @@ import {
   countRun,
   exitOn,
   failOn,
+  greetOnPort,
   init,
   numberThenText,
   quickExitOn,
@@ -317,6 +318,19 @@ workerTest(
     }
   },
 );
+
+workerTest("a call whose ports moved into a worker that died fails, saying why", async () => {
+  await using pool = new Pool({ processes: 1 });
+  await pool.map(square, range(20)); // tiny jobs measured: the worker takes several at once
+  const { port1, port2 } = new MessageChannel();
+  const dies = pool.apply(exitOn, [3]); // the worker exits before it starts the next call
+  const error = await assertRejects(() => pool.apply(greetOnPort, [port2]));
+  assertStringIncludes(String(error), "before it started task 'greetOnPort'");
+  assertStringIncludes(String(error), "cannot run on another worker");
+  await assertRejects(() => dies);
+  assertEquals(await pool.apply(square, [3]), 9, "the replacement worker serves the rest");
+  port1.close();
+});
 
 workerTest("mixed long and short tasks on busy workers each run exactly once", async () => {
   await using pool = new Pool({ processes: 2 });
