@@ -64,7 +64,23 @@ export function _markEnded(pid: number): void {
   const i = slot(table, pid);
   if (i >= 2 && i < table.length && Atomics.exchange(table, i, ENDED) !== ENDED) {
     Atomics.add(table, ENDINGS, 1);
+    Atomics.notify(table, ENDINGS);
   }
+}
+
+/**
+ * Resolves once a process of this run ends after `_endings()` read `seen`, or
+ * after `ms`, whichever comes first. For workers, whose event loop stays
+ * alive on its own: on the main thread a pending wait does not keep it alive.
+ */
+export function _nextEnding(seen: number, ms: number): Promise<unknown> {
+  const wait = Atomics.waitAsync(_livenessTable(), ENDINGS, seen, ms);
+  return wait.async ? wait.value : Promise.resolve(wait.value);
+}
+
+/** Wakes every `_nextEnding` wait of this run (they look again and wait anew). */
+export function _wakeEndingWaits(): void {
+  Atomics.notify(_livenessTable(), ENDINGS);
 }
 
 /**

@@ -13,7 +13,7 @@ import { _jsonExact } from "../actors/_actor_handle.ts";
 import { _InOrder } from "../actors/_ordered.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../actors/errors.ts";
-import { _endings, _isAlive } from "../actors/_liveness.ts";
+import { _endings, _isAlive, _nextEnding, _wakeEndingWaits } from "../actors/_liveness.ts";
 import { _post } from "../actors/_util.ts";
 import { task } from "../actors/task.ts";
 import type {
@@ -184,10 +184,10 @@ export class ManagerServer extends Actor {
   #lends = new Map<string, Lend>();
   /** Tokens claimed before their `connect` arrived (they come on different connections). */
   #early = new Set<string>();
-  #sweeper: ReturnType<typeof setInterval>;
   /** `_endings()` at the last sweep, and whether a sweep waits out a delay. */
   #endings = -1;
   #settling = false;
+  #stopped = false;
 
   constructor(id: string, name: string, port: MessagePort) {
     super();
@@ -195,8 +195,20 @@ export class ManagerServer extends Actor {
     this.#name = name;
     _hostManager(id);
     this.#accept(port);
-    this.#sweeper = setInterval(() => this.#sweep(), WATCH_MS);
-    Deno.unrefTimer(this.#sweeper);
+    void this.#watchEndings();
+  }
+
+  /**
+   * Sweeps whenever a process of this run ends, and every WATCH_MS while the
+   * references of one that ended wait out their delay: an idle manager does
+   * not wake up. (The manager runs in a worker, so the wait needs no timer.)
+   */
+  async #watchEndings(): Promise<void> {
+    while (!this.#stopped) {
+      const seen = _endings();
+      this.#sweep();
+      await _nextEnding(seen, this.#settling ? WATCH_MS : Infinity);
+    }
   }
 
   override onStop(): void {
@@ -207,7 +219,8 @@ export class ManagerServer extends Actor {
       this.#drop(client);
     }
     if (this.#watch !== undefined) clearInterval(this.#watch);
-    clearInterval(this.#sweeper);
+    this.#stopped = true;
+    _wakeEndingWaits();
   }
 
   #accept(port: MessagePort): Client {
