@@ -11,7 +11,7 @@ import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../a
 import type { _Outbox, _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
 import { _drain, _OrderedSender } from "../actors/_ordered.ts";
-import { _isAlive } from "../actors/_liveness.ts";
+import { _endings, _isAlive, _nextEnding } from "../actors/_liveness.ts";
 import { _describe, _post } from "../actors/_util.ts";
 import type {
   FromManager,
@@ -42,6 +42,8 @@ interface Pending {
 
 // How often a caller with calls in flight checks that the manager still runs.
 const WATCH_MS = 50;
+const IN_WORKER = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
+  "undefined";
 const ENDED = "has ended (it was terminated, or the process that started it ended)";
 
 type RefPort = MessagePort & { ref(): void; unref(): void };
@@ -64,7 +66,9 @@ export class _Connection {
   stopped: string | undefined;
   #pending = new Map<number, Pending>();
   #next = 1;
-  #watch: ReturnType<typeof setInterval> | undefined;
+  /** The timer that watches the manager while calls are in flight; `true` for a worker's wait loop. */
+  #watch: ReturnType<typeof setInterval> | true | undefined;
+  #watchLoops = 0;
   #pipe: Connection<unknown, unknown>;
   #sender: _OrderedSender<ManagerOrderedPayload>;
   #pumping = false;
@@ -284,20 +288,46 @@ export class _Connection {
 
   // While calls are in flight the port keeps the program alive, and a timer
   // checks that the manager still runs. Both stop at the first tick with no
-  // call in flight (not at each reply: ref/unref per call costs ~1 µs).
+  // call in flight (not at each reply: ref/unref per call costs ~1 µs). A
+  // worker waits on the run's endings instead: its first timer would cost it
+  // ~3 ms (Deno loads node:timers then), and its event loop needs no keeping.
   #busy(): void {
     this.port.ref();
-    const watch = setInterval(() => {
-      if (this.#pending.size === 0 || this.stopped !== undefined) return this.#idle();
-      if (this.pid !== undefined && !_isAlive(this.pid)) this.stop(ENDED);
-    }, WATCH_MS);
+    if (IN_WORKER) {
+      this.#watch = true;
+      void this.#watchInWorker(++this.#watchLoops);
+      return;
+    }
+    const watch = setInterval(() => this.#tick(), WATCH_MS);
     Deno.unrefTimer(watch);
     this.#watch = watch;
   }
 
+  /** One look while calls are in flight; false once there is nothing left to watch. */
+  #tick(): boolean {
+    if (this.#pending.size === 0 || this.stopped !== undefined) {
+      this.#idle();
+      return false;
+    }
+    if (this.pid !== undefined && !_isAlive(this.pid)) this.stop(ENDED);
+    return this.#watch !== undefined;
+  }
+
+  /** The worker's watch: wakes when a process ends, and every WATCH_MS to see whether calls remain. */
+  async #watchInWorker(loop: number): Promise<void> {
+    // Looks after a wait, as the timer's first tick does: the call that made
+    // the connection busy is registered just after.
+    for (;;) {
+      await _nextEnding(_endings(), WATCH_MS);
+      // Idle meanwhile, and maybe busy again with a loop of its own: this one ends.
+      if (this.#watchLoops !== loop || this.#watch !== true) return;
+      if (!this.#tick()) return;
+    }
+  }
+
   #idle(): void {
     this.port.unref();
-    if (this.#watch !== undefined) clearInterval(this.#watch);
+    if (this.#watch !== undefined && this.#watch !== true) clearInterval(this.#watch);
     this.#watch = undefined;
   }
 

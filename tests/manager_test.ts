@@ -36,6 +36,7 @@ import {
   stressChild,
   type StressEnd,
   Tallier,
+  timerCallsInProxyCalls,
   updateBlock,
   writeKey,
 } from "./fixtures/manager_tasks.ts";
@@ -768,3 +769,16 @@ workerTest("a proxy stored twice in one value comes back as one proxy, counted o
   await d.delete("pair");
   assertEquals(await _objectCount(manager), 1, "the list went with its last reference");
 });
+
+workerTest(
+  "a worker's proxy calls make no timer calls (its first would cost milliseconds)",
+  async () => {
+    await using manager = await Manager.start();
+    const d = await manager.dict<string, number>();
+    const p = new Process({ target: timerCallsInProxyCalls, args: [d] });
+    p.start();
+    assertEquals(await p.receive(), 0);
+    assertEquals(await p.join(), 0);
+    assertEquals(await d.get("a"), 1);
+  },
+);
