@@ -118,8 +118,8 @@ class Moved {
 }
 
 const KINDS = new Set<string>(["dict", "list", "namespace", "value", "lock", "queue"]);
-// How often waiters check that the processes they wait on still run, and the
-// manager that processes holding references still run.
+// How often the manager looks again while the references of a process that
+// ended wait out their delay (it otherwise wakes only when a process ends).
 const WATCH_MS = 50;
 // How long after a process ended its references go: what it sent before it
 // ended (a proxy it passed on) arrives first.
@@ -179,7 +179,8 @@ export class ManagerServer extends Actor {
   #objects = new Map<number, Managed>();
   #next = 1;
   #clients = new Set<Client>();
-  #watch: ReturnType<typeof setInterval> | undefined;
+  /** Whether some call may be waiting (a lock or queue wait began since the last check found none). */
+  #waiting = false;
   /** References in transit, by token. */
   #lends = new Map<string, Lend>();
   /** Tokens claimed before their `connect` arrived (they come on different connections). */
@@ -199,13 +200,15 @@ export class ManagerServer extends Actor {
   }
 
   /**
-   * Sweeps whenever a process of this run ends, and every WATCH_MS while the
-   * references of one that ended wait out their delay: an idle manager does
-   * not wake up. (The manager runs in a worker, so the wait needs no timer.)
+   * Whenever a process of this run ends, fails the waits it held up and gives
+   * back its references; looks again every WATCH_MS while those wait out their
+   * delay. An idle manager does not wake up, and the manager's worker needs
+   * no timer (its first would cost it ~3 ms: Deno loads node:timers then).
    */
   async #watchEndings(): Promise<void> {
     while (!this.#stopped) {
       const seen = _endings();
+      this.#checkWaiters();
       this.#sweep();
       await _nextEnding(seen, this.#settling ? WATCH_MS : Infinity);
     }
@@ -218,7 +221,6 @@ export class ManagerServer extends Actor {
       client.port.postMessage({ t: "stopped" } satisfies FromManager);
       this.#drop(client);
     }
-    if (this.#watch !== undefined) clearInterval(this.#watch);
     this.#stopped = true;
     _wakeEndingWaits();
   }
@@ -693,27 +695,27 @@ export class ManagerServer extends Actor {
     });
   }
 
-  /** While calls wait, notices lock holders and waiting processes that ended. */
+  /** A call waits: from now on, each ending is checked against the waits (see `#checkWaiters`). */
   #watchWaiters(): void {
-    if (this.#watch !== undefined) return;
-    this.#watch = setInterval(() => {
-      let waiting = false;
-      for (const obj of this.#objects.values()) {
-        if (obj.kind === "lock" && obj.waiters.length > 0) {
+    this.#waiting = true;
+  }
+
+  /** Notices lock holders and waiting processes that ended; run when a process ends. */
+  #checkWaiters(): void {
+    if (!this.#waiting) return;
+    let waiting = false;
+    for (const obj of this.#objects.values()) {
+      if (obj.kind === "lock" && obj.waiters.length > 0) {
+        waiting = true;
+        if (obj.holder !== 0 && !_isAlive(obj.holder)) this.#holderDied(obj);
+      } else if (obj.kind === "queue") {
+        for (const w of [...obj.getters, ...obj.putters]) {
           waiting = true;
-          if (obj.holder !== 0 && !_isAlive(obj.holder)) this.#holderDied(obj);
-        } else if (obj.kind === "queue") {
-          for (const w of [...obj.getters, ...obj.putters]) {
-            waiting = true;
-            if (!alive(w.client)) w.reject(new Error("the waiting process ended"));
-          }
+          if (!alive(w.client)) w.reject(new Error("the waiting process ended"));
         }
       }
-      if (!waiting) {
-        clearInterval(this.#watch);
-        this.#watch = undefined;
-      }
-    }, WATCH_MS);
+    }
+    this.#waiting = waiting;
   }
 
   #holderDied(lock: Managed & { kind: "lock" }): void {
