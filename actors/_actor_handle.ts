@@ -1,6 +1,7 @@
 // The parent's side of one actor incarnation: its worker, the calls awaiting
 // replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
 // supervisor build on it; a restarted actor is a new handle.
+import { _after, type _Cancel } from "./_timer.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _drain, _OrderedSender } from "./_ordered.ts";
@@ -306,11 +307,11 @@ export class _ActorHandle {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: _Cancel | undefined;
       let waiter: RoomWaiter | undefined;
       let id = 0;
       const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener("abort", onAbort);
       };
       const fail = (error: unknown) => {
@@ -344,7 +345,7 @@ export class _ActorHandle {
         });
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        cancelTimer = _after(timeoutMs, () => {
           const what = waiter ? "found no room in its mailbox" : "got no reply";
           fail(
             new DOMException(
@@ -352,7 +353,7 @@ export class _ActorHandle {
               "TimeoutError",
             ),
           );
-        }, timeoutMs);
+        });
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       if (this.#reserve()) return go();
@@ -605,10 +606,10 @@ export class _ActorHandle {
       this.#sendOrdered({ t: "stop" });
     }
     if (timeoutMs === undefined) return await this.ended;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    let cancel: _Cancel | undefined;
+    const timedOut = new Promise<void>((resolve) => cancel = _after(timeoutMs, resolve));
     await Promise.race([this.ended, timedOut]);
-    clearTimeout(timer);
+    cancel!();
     if (this.alive) {
       this.#end(-15, undefined, `did not stop within ${timeoutMs} ms and was terminated`);
     }

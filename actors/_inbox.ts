@@ -1,6 +1,7 @@
 // A mailbox that received messages wait in until someone takes them.
 import { _reviveLoading } from "./_clone.ts";
 import { _checkTimeout } from "./_util.ts";
+import { _after, type _Cancel } from "./_timer.ts";
 
 /** Options for waiting on a message. */
 export interface ReceiveOptions {
@@ -87,7 +88,7 @@ export class _Inbox {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: _Cancel | undefined;
       const waiter: Waiter = {
         resolve: (v) => {
           cleanup();
@@ -105,11 +106,12 @@ export class _Inbox {
       };
       const onAbort = () => drop(signal!.reason);
       const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener("abort", onAbort);
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        cancelTimer = _after(
+          timeoutMs,
           () =>
             drop(
               new DOMException(
@@ -117,7 +119,6 @@ export class _Inbox {
                 "TimeoutError",
               ),
             ),
-          timeoutMs,
         );
       }
       signal?.addEventListener("abort", onAbort, { once: true });

@@ -1,4 +1,5 @@
 // Small helpers shared by the runtime's files.
+import { _after, type _Cancel } from "./_timer.ts";
 
 /** Whether `fn` is a class (as opposed to a plain or arrow function). */
 export function _isClass(fn: unknown): boolean {
@@ -44,12 +45,12 @@ export async function _settledWithin(
 ): Promise<void> {
   const settled = promise.then(() => {}, () => {});
   if (limitMs === undefined) return settled;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancel: _Cancel | undefined;
   await Promise.race([
     settled,
-    new Promise<void>((resolve) => timer = setTimeout(resolve, limitMs)),
+    new Promise<void>((resolve) => cancel = _after(limitMs, resolve)),
   ]);
-  clearTimeout(timer);
+  cancel!();
 }
 
 /** Validates an optional timeout in milliseconds; `undefined` means wait forever. */

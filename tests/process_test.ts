@@ -34,6 +34,7 @@ import {
   throws,
   throwsLater,
   tick,
+  timeoutsWithoutTimers,
   whoAmI,
   WithCallback,
 } from "./fixtures/tasks.ts";
@@ -398,4 +399,13 @@ workerTest("pids are unique across nested processes too", async () => {
   await p.join();
   assertNotEquals(pid, Deno.pid);
   assertInstanceOf(p, Process);
+});
+
+workerTest("a child's receive() and join() timeouts work without timer calls", async () => {
+  const p = new Process({ target: timeoutsWithoutTimers });
+  p.start();
+  const [outcomes, calls] = await p.receive<[unknown[], number]>();
+  assertEquals(outcomes, ["TimeoutError", true, null, -15]);
+  assertEquals(calls, 0, "timer calls made by the timeouts in the worker");
+  assertEquals(await p.join(), 0);
 });
