@@ -8,6 +8,7 @@
 // gives the jobs queued behind it to idle workers, a cancelled job that has
 // not started never runs, and a worker that dies fails the jobs it had
 // started while the others move to other workers; no job runs twice.
+import { _after, type _Cancel } from "../actors/_timer.ts";
 import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
@@ -187,7 +188,7 @@ export class _PoolEngine {
   /** Smoothed time one job takes in a worker, in ms (undefined until measured). */
   #jobMs: number | undefined;
   /** Looks for a stuck worker once one could be (see STUCK_MS). */
-  #balanceTimer: ReturnType<typeof setTimeout> | undefined;
+  #balanceTimer: _Cancel | undefined;
   /** Answers from every worker that need no transfer; the ports carry the rest. */
   #answers = new _Link(_Link.allocate());
   #reading = false;
@@ -327,14 +328,15 @@ export class _PoolEngine {
       cleanup: undefined,
     };
     if (signal || timeoutMs !== undefined) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: _Cancel | undefined;
       const onAbort = () => this.#cancel(job, signal!.reason);
       job.cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener("abort", onAbort);
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        cancelTimer = _after(
+          timeoutMs,
           () =>
             this.#cancel(
               job,
@@ -343,7 +345,6 @@ export class _PoolEngine {
                 "TimeoutError",
               ),
             ),
-          timeoutMs,
         );
       }
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -510,7 +511,7 @@ export class _PoolEngine {
    */
   #balance(): void {
     if (this.#balanceTimer !== undefined) {
-      clearTimeout(this.#balanceTimer);
+      this.#balanceTimer();
       this.#balanceTimer = undefined;
     }
     if (this.#state === "terminated" || this.#broken || this.#queued > 0) return;
@@ -549,10 +550,10 @@ export class _PoolEngine {
       this.#requeue(moved);
       this.#scheduleDispatch();
     } else if (next !== Infinity) {
-      this.#balanceTimer = setTimeout(() => {
+      this.#balanceTimer = _after(next - now, () => {
         this.#balanceTimer = undefined;
         this.#balance();
-      }, next - now);
+      });
     }
   }
 

@@ -8,6 +8,7 @@
 // values, or by a proxy in transit (see "travelling" in proxies.ts); an object
 // is freed when its count reaches zero, and the references its values held go
 // with it.
+import { _after, type _Cancel } from "../actors/_timer.ts";
 import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
 import { _jsonExact } from "../actors/_actor_handle.ts";
 import { _InOrder } from "../actors/_ordered.ts";
@@ -75,7 +76,7 @@ interface Waiter {
   id: number;
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: _Cancel | undefined;
   /** For a put: the item. */
   item?: unknown;
 }
@@ -681,13 +682,13 @@ export class ManagerServer extends Actor {
       const leave = () => {
         const i = list.indexOf(waiter);
         if (i >= 0) list.splice(i, 1);
-        if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+        waiter.timer?.();
         client.waits.delete(id);
       };
       waiter.resolve = (v) => (leave(), resolve(v));
       waiter.reject = (e) => (leave(), reject(e));
       if (timeoutMs !== null) {
-        waiter.timer = setTimeout(() => waiter.reject(timeoutError(what, timeoutMs)), timeoutMs);
+        waiter.timer = _after(timeoutMs, () => waiter.reject(timeoutError(what, timeoutMs)));
       }
       client.waits.set(id, () => waiter.reject(new DOMException("cancelled", "AbortError")));
       list.push(waiter);
