@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { _after, type _Cancel } from "./_timer.ts";
 import type { _ActorHandle } from "./_actor_handle.ts";
 import {
   _affected,
@@ -650,12 +651,12 @@ export class Supervisor {
     const signal = this.#halt.signal;
     if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = _after(ms, () => {
         signal.removeEventListener("abort", onAbort);
         resolve(true);
-      }, ms);
+      });
       const onAbort = () => {
-        clearTimeout(timer);
+        cancel();
         resolve(false);
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -685,10 +686,10 @@ export class Supervisor {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancelTimer: _Cancel | undefined;
       const cleanup = () => {
         child.waiters.delete(waiter);
-        if (timer !== undefined) clearTimeout(timer);
+        cancelTimer?.();
         signal?.removeEventListener("abort", onAbort);
       };
       const waiter: Waiter = {
@@ -705,7 +706,8 @@ export class Supervisor {
       };
       const onAbort = () => waiter.reject(signal!.reason);
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        cancelTimer = _after(
+          timeoutMs,
           () =>
             waiter.reject(
               new DOMException(
@@ -713,7 +715,6 @@ export class Supervisor {
                 "TimeoutError",
               ),
             ),
-          timeoutMs,
         );
       }
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -745,10 +746,10 @@ export class Supervisor {
         }
         const stopped = this.stop();
         if (limit !== Infinity) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const late = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
+          let cancel: _Cancel | undefined;
+          const late = new Promise<void>((resolve) => cancel = _after(limit, resolve));
           await Promise.race([stopped, late]);
-          clearTimeout(timer);
+          cancel!();
           this.#kill();
         }
         await stopped;

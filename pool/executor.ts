@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { _after, type _Cancel } from "../actors/_timer.ts";
 import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import { _chunkReader, type _JobHandle, _PoolEngine, _positiveInt } from "./_engine.ts";
@@ -469,19 +470,19 @@ export function wait<T>(
   };
   if (met() || timeoutMs === 0) return Promise.resolve(split());
   return new Promise((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimer: _Cancel | undefined;
     let finished = false;
     const check = () => {
       if (finished || !met()) return;
       finished = true;
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer?.();
       resolve(split());
     };
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
+      cancelTimer = _after(timeoutMs, () => {
         finished = true;
         resolve(split());
-      }, timeoutMs);
+      });
     }
     for (const f of all) f.addDoneCallback(check);
   });
@@ -547,14 +548,14 @@ export async function* asCompleted<T>(
         await woke;
         continue;
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let cancel: _Cancel | undefined;
       const timedOut = await Promise.race([
         woke.then(() => false),
         new Promise<boolean>((resolve) =>
-          timer = setTimeout(() => resolve(true), Math.max(0, deadline - performance.now()))
+          cancel = _after(Math.max(0, deadline - performance.now()), () => resolve(true))
         ),
       ]);
-      clearTimeout(timer);
+      cancel!();
       if (timedOut && ready.length === 0) {
         throw new DOMException(
           `${left} of the futures were not done within ${timeoutMs} ms`,
