@@ -37,6 +37,7 @@ import {
   timeoutsWithoutTimers,
   whoAmI,
   WithCallback,
+  workerTimers,
 } from "./fixtures/tasks.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
@@ -407,5 +408,12 @@ workerTest("a child's receive() and join() timeouts work without timer calls", a
   const [outcomes, calls] = await p.receive<[unknown[], number]>();
   assertEquals(outcomes, ["TimeoutError", true, null, -15]);
   assertEquals(calls, 0, "timer calls made by the timeouts in the worker");
+  assertEquals(await p.join(), 0);
+});
+
+workerTest("the runtime's worker timers fire, cancel, and reuse their cells", async () => {
+  const p = new Process({ target: workerTimers });
+  p.start();
+  assertEquals(await p.receive(), { fired: ["sync", "0", "20"], waitedEnough: true, count: 200 });
   assertEquals(await p.join(), 0);
 });
