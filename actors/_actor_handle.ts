@@ -5,7 +5,7 @@ import { _after, type _Cancel } from "./_timer.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _drain, _OrderedSender } from "./_ordered.ts";
-import { _checkTimeout, _post } from "./_util.ts";
+import { _checkTimeout, _post, _settledWithin } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
@@ -606,10 +606,7 @@ export class _ActorHandle {
       this.#sendOrdered({ t: "stop" });
     }
     if (timeoutMs === undefined) return await this.ended;
-    let cancel: _Cancel | undefined;
-    const timedOut = new Promise<void>((resolve) => cancel = _after(timeoutMs, resolve));
-    await Promise.race([this.ended, timedOut]);
-    cancel!();
+    await _settledWithin(this.ended, timeoutMs);
     if (this.alive) {
       this.#end(-15, undefined, `did not stop within ${timeoutMs} ms and was terminated`);
     }
