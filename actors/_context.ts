@@ -32,6 +32,10 @@ export interface _Context {
  */
 export const _SHARED_STATE_VERSION = 2;
 
+/** Whether this thread is a worker (fixed per thread: a module is evaluated in the thread that uses it). */
+export const _IN_WORKER: boolean =
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
+
 const CONTEXT_KEY = Symbol.for(`troupe.context.v${_SHARED_STATE_VERSION}`);
 
 /** This thread's context; in the main thread it is made on first use. */

@@ -5,8 +5,8 @@
 // on a cell of its own that times out when the timer is due; cancelling
 // notifies the cell, which frees it at once.
 
-const IN_WORKER = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
-  "undefined";
+import { _IN_WORKER } from "./_context.ts";
+
 const BLOCK = 256;
 
 interface Cell {
@@ -33,7 +33,7 @@ export type _Cancel = () => void;
 
 /** Calls `fn` once, `ms` from now, unless the returned function is called first. */
 export function _after(ms: number, fn: () => void): _Cancel {
-  if (!IN_WORKER) {
+  if (!_IN_WORKER) {
     const id = setTimeout(fn, ms);
     return () => clearTimeout(id);
   }

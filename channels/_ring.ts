@@ -6,6 +6,7 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
+import { _IN_WORKER } from "../actors/_context.ts";
 import { _endings, _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import type { WireCodec } from "../actors/protocol.ts";
@@ -72,7 +73,6 @@ function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): ()
 }
 
 // Blocking waits are allowed only inside workers.
-const IN_WORKER = typeof (globalThis as Record<string, unknown>).WorkerGlobalScope !== "undefined";
 
 /** A byte ring over a SharedArrayBuffer, usable from any thread that holds the buffer. */
 export class _Ring {
@@ -541,7 +541,7 @@ async function waitAsync<R>(
   // anyway, and its first timer call costs ~3 ms (Deno loads node:timers
   // then), so there each waitAsync carries the time left instead.
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  const timer = timeoutMs === undefined || IN_WORKER
+  const timer = timeoutMs === undefined || _IN_WORKER
     ? undefined
     : setTimeout(() => halt(limits.onTimeout()), timeoutMs);
   let recheckMs = FIRST_RECHECK_MS;
@@ -554,7 +554,7 @@ async function waitAsync<R>(
       if (result !== _WOULD_WAIT) return result;
       if (stop) throw stop.reason;
       const left = deadline === undefined ? Infinity : deadline - performance.now();
-      if (IN_WORKER && left <= 0) throw limits.onTimeout();
+      if (_IN_WORKER && left <= 0) throw limits.onTimeout();
       if (limits.spin && polled(h, word, seen, limits.spin)) continue;
       Atomics.add(h, waiters, 1);
       const woken = Promise.withResolvers<void>();
@@ -562,8 +562,8 @@ async function waitAsync<R>(
       const removeLocal = addLocal(buffer, word, wake);
       const sleepMs = limits.recheck?.() ? recheckMs : undefined;
       if (sleepMs !== undefined) recheckMs = Math.min(recheckMs * 2, LAST_RECHECK_MS);
-      const recheck = sleepMs === undefined || IN_WORKER ? undefined : setTimeout(wake, sleepMs);
-      const waitMs = IN_WORKER ? Math.min(sleepMs ?? Infinity, left) : sleepMs;
+      const recheck = sleepMs === undefined || _IN_WORKER ? undefined : setTimeout(wake, sleepMs);
+      const waitMs = _IN_WORKER ? Math.min(sleepMs ?? Infinity, left) : sleepMs;
       try {
         // With a recheck the wait times out too, so none is left pending per recheck.
         const wait = Atomics.waitAsync(h, word, seen, waitMs);
@@ -591,7 +591,7 @@ function waitSync<R>(
   attempt: () => R | typeof _WOULD_WAIT,
   limits: _SyncLimits,
 ): R {
-  if (!IN_WORKER) {
+  if (!_IN_WORKER) {
     throw new Error(
       `${limits.what} blocks its thread, which the main thread must not do; ` +
         "use the async form (await) there, or call it inside a worker",

@@ -1,6 +1,7 @@
 // Waiting on a shared Int32 word: the one place that knows how the async
 // (Atomics.waitAsync) and blocking (Atomics.wait) waits behave, how timeouts
 // and signals end them, and which thread may block.
+import { _IN_WORKER } from "../actors/_context.ts";
 import { _checkTimeout, _describe } from "../actors/_util.ts";
 import { _context } from "../actors/_context.ts";
 import type { SyncWaitOptions, WaitOptions } from "../actors/wait_options.ts";
@@ -50,9 +51,7 @@ export function _syncWaitOptions(options: SyncWaitOptions | undefined, what: str
   return timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
 }
 
-// A module is evaluated in the thread that uses it, so this is fixed per thread.
-const MAIN_THREAD =
-  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
+const MAIN_THREAD = !_IN_WORKER;
 
 /** Throws when blocking would freeze the main thread's event loop. */
 export function _assertMayBlock(what: string): void {

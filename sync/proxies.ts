@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { _IN_WORKER } from "../actors/_context.ts";
 import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
@@ -42,8 +43,6 @@ interface Pending {
 
 // How often a caller with calls in flight checks that the manager still runs.
 const WATCH_MS = 50;
-const IN_WORKER = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !==
-  "undefined";
 const ENDED = "has ended (it was terminated, or the process that started it ended)";
 
 type RefPort = MessagePort & { ref(): void; unref(): void };
@@ -293,7 +292,7 @@ export class _Connection {
   // ~3 ms (Deno loads node:timers then), and its event loop needs no keeping.
   #busy(): void {
     this.port.ref();
-    if (IN_WORKER) {
+    if (_IN_WORKER) {
       this.#watch = true;
       void this.#watchInWorker(++this.#watchLoops);
       return;
