@@ -29,7 +29,8 @@
  * @module
  */
 
-import { bracketDepths, eagerCompile } from "./eager.ts";
+import { eagerCompile } from "./eager.ts";
+import { bracketDepths } from "./scan.ts";
 import { nameExports } from "./names.ts";
 
 const root = new URL("../", import.meta.url);

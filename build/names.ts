@@ -22,7 +22,7 @@
  * @module
  */
 
-import { bracketDepths } from "./eager.ts";
+import { bracketDepths } from "./scan.ts";
 
 /** The text of `code` with its exports named; see the module doc. */
 export function nameExports(code: string): string {

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: f8601dbd9193bcee64219cd8da40ea3d5fdb000ced0f71fc89d634d30b18a128
+// sources sha256: c39135212cf74c3caeb30e0bd6a4d459fad0c227bfea07586a5ec93b3a68bcb2
 var ie=typeof globalThis.WorkerGlobalScope<"u",Ri=Symbol.for("troupe.context.v2");
 var I=(function I(){let r=globalThis;return r[Ri]??=Uo()});
 var Oi=(function Oi(r){globalThis[Ri]=r});

@@ -1,7 +1,8 @@
 // The build's eager-compilation pass (build/eager.ts): the scan that finds the
 // top level of minified code, and the edits that wrap functions in parentheses.
 import { assert, assertEquals } from "@std/assert";
-import { bracketDepths, type Compiled, wrapFunctions } from "../build/eager.ts";
+import { type Compiled, wrapFunctions } from "../build/eager.ts";
+import { bracketDepths } from "../build/scan.ts";
 import { nameExports } from "../build/names.ts";
 import { statementLines } from "../build/bundle.ts";
 
