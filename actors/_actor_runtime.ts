@@ -26,7 +26,7 @@ declare const self: {
   postMessage(message: FromActor, transfer?: Transferable[]): void;
 };
 
-type Finish = (code: number, error?: unknown) => Promise<void>;
+type Finish = (code: number, error?: unknown) => Promise<void> | undefined;
 
 // In the queue, a stop request takes the place of a call's id.
 const STOP = -1;

@@ -56,17 +56,26 @@ function exitNow(code: number, error?: WireError): never {
   return realExit(code);
 }
 
-/** Ends this worker's own children first (they would otherwise die silently with it). */
-async function finish(code: number, error?: unknown): Promise<void> {
+/**
+ * Ends this worker's own children first (they would otherwise die silently
+ * with it), then reports the exit. With no children left it exits at once,
+ * in the same turn.
+ */
+function finish(code: number, error?: unknown): Promise<void> | undefined {
   if (exiting) return;
-  try {
-    await _endChildren(code !== 0);
-  } finally {
+  const report = () => {
     if (code === 0 && typeof Deno.exitCode === "number" && Deno.exitCode !== 0) {
       code = Deno.exitCode;
     }
     exitNow(code, error === undefined ? undefined : _toWireError(error));
+  };
+  let ending: Promise<void> | undefined;
+  try {
+    ending = _endChildren(code !== 0);
+  } finally {
+    if (ending === undefined) report();
   }
+  return ending?.finally(report);
 }
 
 /** Entry point called by the generated entry module, after the target's module loaded. */
@@ -122,14 +131,17 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
       _revive(spec.fields);
     }
     const target = _resolveTask(spec.task);
+    let result: unknown;
     if (spec.mode === "subclass") {
       const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
       _adoptSelf(instance, inbox);
-      await instance.run();
+      result = instance.run();
     } else {
       _adoptSelf(undefined, inbox);
-      await (target as (...args: unknown[]) => unknown)(...spec.args);
+      result = (target as (...args: unknown[]) => unknown)(...spec.args);
     }
+    // A target that returned a value ends in this turn; only a promise is waited for.
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") await result;
   } catch (error) {
     return finish(1, error);
   }

@@ -348,7 +348,9 @@ export class Process<A extends unknown[] = unknown[]> {
     const limit = _checkTimeout(timeoutMs, "join() timeoutMs");
     if (s.role !== "child") throw new Error(`${s.name} cannot join itself or its parent`);
     if (!s.started) throw new Error(`${s.name} cannot be joined before it is started`);
-    if (s.exitCode === null) await _settledWithin(s.ended.promise, limit);
+    if (s.exitCode === null) {
+      await (limit === undefined ? s.ended.promise : _settledWithin(s.ended.promise, limit));
+    }
     if (s.error) throw s.error;
     return s.exitCode;
   }
@@ -566,9 +568,10 @@ export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {
  * Ends this worker's children before it exits: daemons are terminated, the
  * others joined (as Python does) unless `all` asks to terminate every one.
  */
-export async function _endChildren(all: boolean): Promise<void> {
+export function _endChildren(all: boolean): Promise<void> | undefined {
   for (const child of [...children]) {
     if (all || child.daemon) child.terminate();
   }
-  for (const child of [...children]) await state(child).ended.promise;
+  if (children.size === 0) return undefined;
+  return Promise.all([...children].map((child) => state(child).ended.promise)).then(() => {});
 }
