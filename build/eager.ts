@@ -105,6 +105,8 @@ async function profile(
       "run",
       "-A",
       "--no-config",
+      // Its temporary files would otherwise stay in the user's code cache.
+      "--no-code-cache",
       `--v8-flags=--log-function-events,--logfile=${dir}/v8.log`,
       "probe_main.js",
     ], dir);

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 9fc1abcb56781e75d1d45badee03ee57dd52aa3121a1716a3f2dcb870a825ab3
+// sources sha256: a23040d939fe7adc258165c67d8815cb8beb01e8ed9b19f55001fb0f14e40392
 var ie=typeof globalThis.WorkerGlobalScope<"u",Ri=Symbol.for("troupe.context.v2");
 var I=(function I(){let r=globalThis;return r[Ri]??=Uo()});
 var Oi=(function Oi(r){globalThis[Ri]=r});
