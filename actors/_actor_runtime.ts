@@ -154,7 +154,9 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     return [id, method, args];
   };
 
-  const stop = async (): Promise<void> => {
+  // Async function expressions, not async arrows: V8 takes the build's hint to
+  // compile a function with the module (build/eager.ts) for the first only.
+  const stop = async function stop(): Promise<void> {
     stopping = true;
     // Nothing should be queued behind a stop, but never leave a caller waiting.
     while (head < queue.length) {
@@ -175,7 +177,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     return finish(0);
   };
 
-  const drain = async (): Promise<void> => {
+  const drain = async function drain(): Promise<void> {
     running = true;
     while (head < queue.length) {
       const [id, method, args] = take();
@@ -211,7 +213,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     if (!running && instance) void drain();
   };
 
-  const revived = async (calls: PackedCalls): Promise<unknown[]> => {
+  const revived = async function revived(calls: PackedCalls): Promise<unknown[]> {
     const kept: unknown[] = [];
     for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
       const id = calls[i] as number;
