@@ -154,7 +154,7 @@ export const RESULT_ERROR = 1;
 /** {@linkcode ResultsMessage} code: the payload is a `Float64Array` of values. */
 export const RESULT_NUMBERS = 2;
 
-/** Pool worker → parent: the initializer ran and the worker takes tasks. */
+/** Pool worker → parent: the pool's initializer ran and the worker takes tasks (sent only when there is one). */
 export interface ReadyMessage {
   t: "ready";
 }

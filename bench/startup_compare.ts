@@ -1,13 +1,13 @@
 /**
- * Process start-up, Troupe vs a hand-written Worker, measured in one run under
+ * Process and pool start-up, Troupe vs a hand-written Worker, measured in one run under
  * `deno run` (what users run; `deno bench` also type-checks worker modules,
  * which inflates both sides). Prints a markdown table with the ratios.
  *
  *   deno run -A bench/startup_compare.ts [iterations]
  */
-import { Process } from "../mod.ts";
+import { Pool, Process } from "../mod.ts";
 import { rawWorker, rawWorkerWithArgs } from "./fixtures/raw.ts";
-import { empty, ready } from "./fixtures/targets.ts";
+import { double, empty, ready } from "./fixtures/targets.ts";
 
 const iterations = Number(Deno.args[0] ?? 200);
 
@@ -24,6 +24,7 @@ const RAW_LIBRARY = "raw + args + library: the same, its module imports Troupe";
 const RAW_LIBRARY_END = "raw + args + library: … → reply, terminate()";
 const FIRST = "Troupe: start() → first message";
 const JOIN = "Troupe: start() + join() of an empty target";
+const POOL = "Troupe: new Pool({ processes: 1 }) → first apply() answer";
 
 const cases: Record<string, () => Promise<number>> = {
   [RAW]: async () => {
@@ -73,6 +74,15 @@ const cases: Record<string, () => Promise<number>> = {
     await p.join();
     return performance.now() - t0;
   },
+  [POOL]: async () => {
+    const t0 = performance.now();
+    const pool = new Pool({ processes: 1 });
+    await pool.apply(double, [21]);
+    const ms = performance.now() - t0;
+    pool.terminate();
+    await pool.join();
+    return ms;
+  },
 };
 
 // Run the cases in turn, one start each, so that machine noise hits all alike,
@@ -115,3 +125,4 @@ console.log(row(FIRST, RAW_ARGS, RAW_LIBRARY));
 console.log(row(RAW_ARGS_END, RAW_ARGS_END));
 console.log(row(RAW_LIBRARY_END, RAW_ARGS_END, RAW_LIBRARY_END));
 console.log(row(JOIN, RAW_ARGS_END, RAW_LIBRARY_END));
+console.log(row(POOL, RAW_ARGS, RAW_LIBRARY));

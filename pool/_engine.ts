@@ -72,6 +72,7 @@ interface Slot {
   name: string;
   pid: number;
   modules: Set<string>;
+  /** The initializer ran (the worker says so only when there is one). */
   ready: boolean;
   /** Jobs sent and not answered, oldest (the running one) first. */
   inflight: Map<number, Job>;
