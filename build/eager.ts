@@ -17,11 +17,11 @@
  * wraps those functions in parentheses. An eager function that a worker does
  * not run costs it almost nothing: the actor runtime's ~25 functions add no
  * measurable time to a `Process` worker's deserialization of the bundle
- * (~0.49 ms either way, V8's own timings over 10 workers), and halve the
- * compiling an actor's worker does as it starts (1.6 → 0.8 ms in V8's log,
- * whose logging inflates both; a cold `spawn()` answered ~0.3 ms sooner).
- * Wall-clock A/B runs of whole starts are too noisy to tell 0.3 ms apart on
- * this machine; V8's log is how to compare eager sets.
+ * (0.50–0.53 ms either way over 20 workers), and halve the compiling an
+ * actor's worker does as it starts (V8's log, whose logging inflates it; a
+ * cold `spawn()` answered ~0.3 ms sooner). Wall-clock A/B runs of whole starts
+ * are too noisy to tell 0.3 ms apart on this machine: compare two builds with
+ * `bench/startup_profile.ts`, which reads V8's own timings.
  *
  * - `function f(…){…}` at the top level becomes `var f=(function f(…){…});`
  *   (the runtime defines them before calling them; the second probe run, and

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 3521d4a06483a30e585e56225b4a96ce20bea7be214054828a094d6e15399a12
+// sources sha256: 48c1684bde38f4b8389604c288805d4c5cd958a266f615af900ff9ef8ce7f4bc
 var se=typeof globalThis.WorkerGlobalScope<"u",ji=Symbol.for("troupe.context.v2");
 var I=(function I(){let r=globalThis;return r[ji]??=Ko()});
 var Ii=(function Ii(r){globalThis[ji]=r});
