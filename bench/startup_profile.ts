@@ -116,19 +116,26 @@ async function profile(bundle: string, index: number, kind: string): Promise<Sam
   await Deno.copyFile(bundle, `${dir}/troupe.js`);
   await Deno.writeTextFile(`${dir}/tasks.js`, TASKS);
   await Deno.writeTextFile(`${dir}/${kind}.js`, KINDS[kind]);
-  await deno(["run", "-A", "--no-config", `${kind}.js`], dir); // makes the code cache
-  const samples: Sample[] = [];
-  for (let i = 0; i < runs; i++) {
-    for (const entry of Deno.readDirSync(dir)) {
-      if (entry.name.endsWith(".log")) await Deno.remove(`${dir}/${entry.name}`);
-    }
-    await deno([
+  // V8 rejects a code cache made under other flags, so the run that makes it
+  // logs too; its logs are thrown away.
+  const run = () =>
+    deno([
       "run",
       "-A",
       "--no-config",
       `--v8-flags=--log-function-events,--logfile=${dir}/v8.log`,
       `${kind}.js`,
     ], dir);
+  const clear = async () => {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.name.endsWith(".log")) await Deno.remove(`${dir}/${entry.name}`);
+    }
+  };
+  await run();
+  const samples: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    await clear();
+    await run();
     // One log per isolate; a worker's is the one with its generated entry (a data: URL).
     for (const entry of Deno.readDirSync(dir)) {
       if (!entry.name.endsWith(".log")) continue;
@@ -136,6 +143,7 @@ async function profile(bundle: string, index: number, kind: string): Promise<Sam
       if (log.includes("data:application/javascript")) samples.push(summarize(log));
     }
   }
+  await clear();
   return samples;
 }
 

@@ -40,3 +40,24 @@ Deno.test("bench:pool rejects an unknown argument, naming it and the usage", asy
   assertStringIncludes(err, "unknown argument --fast");
   assertStringIncludes(err, "usage: deno task bench:pool");
 });
+
+Deno.test("bench/startup_profile.ts times each kind of worker's start-up by V8's clock", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../bench/startup_profile.ts", import.meta.url).pathname, "1"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  assertEquals(code, 0, text.decode(stderr));
+  const out = text.decode(stdout);
+  const ms = String.raw`(\d+\.\d{3}) ms`;
+  for (const kind of ["process", "pool", "actor"]) {
+    const row = new RegExp(
+      String.raw`\| dist/troupe\.js \| ${kind} \| ${ms} \| ${ms} \| \d+ \| ${ms} \|`,
+    )
+      .exec(out);
+    if (!row) throw new Error(`no ${kind} row in:\n${out}`);
+    // Every worker deserializes the bundle's code cache: a zero means the log was not read.
+    if (!(Number(row[1]) > 0)) throw new Error(`${kind}: no deserialization measured:\n${out}`);
+  }
+});
