@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 48c1684bde38f4b8389604c288805d4c5cd958a266f615af900ff9ef8ce7f4bc
+// sources sha256: d95998803c099834a797b4db1822e4f3a92910aba11f7b49fde1566bf3c50b0a
 var se=typeof globalThis.WorkerGlobalScope<"u",ji=Symbol.for("troupe.context.v2");
 var I=(function I(){let r=globalThis;return r[ji]??=Ko()});
 var Ii=(function Ii(r){globalThis[ji]=r});
@@ -283,7 +283,7 @@ var $r=((r,e)=>L(self,r,e)),ec=self.close.bind(self),tc=Deno.exit,Ai=!1,qt;
 var Si=(function Si(r,e){return Ai||(Ai=!0,Ri(),qt!==void 0&&Sr(qt),$r(e?{t:"exit",code:r,error:e}:{t:"exit",code:r})),ec(),tc(r)});
 var Kt=(function Kt(r,e){if(Ai)return;let t=(()=>{r===0&&typeof Deno.exitCode=="number"&&Deno.exitCode!==0&&(r=Deno.exitCode),Si(r,e===void 0?void 0:V(e))}),n;try{n=Ji(r!==0)}finally{n===void 0&&t()}return n?.finally(t)});
 var rc=(function rc(){Object.defineProperty(Deno,"exit",{value:(t=0)=>Si(t),writable:!0,configurable:!0}),self.close=()=>Si(0),self.addEventListener("error",t=>{t.preventDefault(),Kt(1,t.error??new Error(t.message))}),self.addEventListener("unhandledrejection",t=>{t.preventDefault(),Kt(1,t.reason)});let r=new yt("this process"),e=!1;self.addEventListener("message",(t=>{let n=t.data;if(Oo(n))return t.stopImmediatePropagation();Array.isArray(n)?zo(n):n.t==="mail"?r.deliver(n.data,n.wired):n.t==="init"&&!e&&(e=!0,nc(n,r))}))});
-var nc=(async function nc(r,e){if(qt=r.self.pid,Ii({self:r.self,parent:r.parent,postToParent:((t,n)=>L(self,t,n)),childPrefix:r.childPrefix,childCount:0,pids:new Int32Array(r.pids),workerOptions:r.workerOptions,liveness:r.liveness&&new Int32Array(r.liveness)}),r.spec.kind==="pool")return sc(r.spec,e);if(r.spec.kind==="actor")return jo(r.spec,e,Kt);try{let{spec:t}=r;t.wired&&(le(t.args),le(t.fields));let n=pt(t.task),i;if(t.mode==="subclass"){let s=Object.assign(Object.create(n.prototype),t.fields);Et(s,e),i=s.run()}else Et(void 0,e),i=n(...t.args);typeof i?.then=="function"&&await i}catch(t){return Kt(1,t)}return Kt(0)});
+var nc=(async function nc(r,e){if(qt=r.self.pid,Ii({self:r.self,parent:r.parent,postToParent:((t,n)=>L(self,t,n)),childPrefix:r.childPrefix,childCount:0,pids:new Int32Array(r.pids),workerOptions:r.workerOptions,liveness:r.liveness&&new Int32Array(r.liveness)}),r.spec.kind==="pool")return sc(r.spec,e);if(r.spec.kind==="actor")return jo(r.spec,e,Kt);try{let{spec:t}=r;t.wired&&(le(t.args),le(t.fields));let n=pt(t.task),i;if(t.mode==="subclass"){let s=Object.assign(Object.create(n.prototype),t.fields);Et(s,e),i=s.run()}else Et(void 0,e),i=n(...t.args);await i}catch(t){return Kt(1,t)}return Kt(0)});
 var Ti=1,Ft=[],xr=0,Co,bn,Do,ic=.95,Mi=new Map,Ht=[],Io=0,vi=0,Pi=!1,No=!1,Wo=Promise.withResolvers();
 var sc=(async function sc(r,e){if(Et(void 0,e),Co=new Int32Array(r.claims),bn=new be(r.jobs),Do=new be(r.answers),r.initializer){try{let t=pt(r.initializer);r.wired&&le(r.initArgs),await t(...r.initArgs)}catch(t){return Kt(1,t)}$r({t:"ready"})}No=!0,Wo.resolve(),oc(bn)});
 var oc=(async function oc(r){let e=(()=>{let t=r.tryTake();return t!==x?t:r.closed?null:x});for(;;){let t=await r.wait(e);if(t===null)return;zo(t)}});

@@ -31,6 +31,7 @@ import {
   parentOfTwo,
   rejects,
   sendArgs,
+  sendsFromMicrotask,
   throws,
   throwsLater,
   tick,
@@ -266,6 +267,16 @@ workerTest("self.close() in the child gives exitCode 0", async () => {
   p.start();
   assertEquals(await p.join(), 0);
 });
+
+workerTest(
+  "microtasks the target queued before it returned run before the process exits",
+  async () => {
+    const p = new Process({ target: sendsFromMicrotask });
+    p.start();
+    assertEquals(await p.join(), 0);
+    assertEquals(await p.receive(), "from a microtask");
+  },
+);
 
 workerTest("an error thrown from a timer after the target returned is reported", async () => {
   const p = new Process({ target: throwsLater });
