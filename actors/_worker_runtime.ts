@@ -9,6 +9,11 @@ import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
 import { _adoptSelf, _endChildren, type Process } from "./process.ts";
 import {
+  EXIT_CODE,
+  EXIT_REPORTED,
+  EXIT_RUNNING,
+  EXIT_SEEN_WAIT_MS,
+  EXIT_STATE,
   type ExitMessage,
   type InitMessage,
   type PoolSpec,
@@ -35,11 +40,18 @@ declare const self: {
   close(): void;
 };
 
-const post = (message: ToParent, transfer?: Transferable[]) => _post(self, message, transfer);
+// Whether this worker posted anything to its parent: until it has, a process
+// may report its exit in its exit cell (see protocol.ts).
+let posted = false;
+const post = (message: ToParent, transfer?: Transferable[]) => {
+  posted = true;
+  _post(self, message, transfer);
+};
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
 let exiting = false;
 let selfPid: number | undefined;
+let exitCell: Int32Array | undefined;
 
 /** Reports the exit to the parent once, then closes this worker. */
 function exitNow(code: number, error?: WireError): never {
@@ -49,8 +61,18 @@ function exitNow(code: number, error?: WireError): never {
     flushAnswers();
     // Before the parent hears of it: a parent blocked in a lock's wait reads this, not messages.
     if (selfPid !== undefined) _markEnded(selfPid);
-    const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
-    post(message);
+    if (exitCell && !error && !posted) {
+      Atomics.store(exitCell, EXIT_CODE, code);
+      if (
+        Atomics.compareExchange(exitCell, EXIT_STATE, EXIT_RUNNING, EXIT_REPORTED) === EXIT_RUNNING
+      ) {
+        Atomics.notify(exitCell, EXIT_STATE);
+        Atomics.wait(exitCell, EXIT_STATE, EXIT_REPORTED, EXIT_SEEN_WAIT_MS);
+      }
+    } else {
+      const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
+      post(message);
+    }
   }
   realClose();
   return realExit(code);
@@ -115,7 +137,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   _setContext({
     self: init.self,
     parent: init.parent,
-    postToParent: (message, transfer) => _post(self, message, transfer),
+    postToParent: post as (message: unknown, transfer?: Transferable[]) => void,
     childPrefix: init.childPrefix,
     childCount: 0,
     pids: new Int32Array(init.pids),
@@ -126,6 +148,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   if (init.spec.kind === "actor") return _runActor(init.spec, inbox, finish);
   try {
     const { spec } = init;
+    exitCell = new Int32Array(spec.exitCell);
     if (spec.wired) {
       _revive(spec.args);
       _revive(spec.fields);

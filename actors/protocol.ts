@@ -49,7 +49,39 @@ export interface ProcessSpec {
   fields: Record<string, unknown>;
   /** Whether `args`/`fields` hold Troupe objects to revive (see `_prepare`). */
   wired?: boolean;
+  /**
+   * Two Int32 words, `EXIT_STATE` and `EXIT_CODE`, where a process that never
+   * posted to its parent reports how it ended, instead of an `ExitMessage`.
+   */
+  exitCell: SharedArrayBuffer;
 }
+
+// A process's exit cell (ProcessSpec.exitCell). A worker's first postMessage
+// costs it ~0.15 ms (Deno compiles its messaging code then) and the message
+// ~0.35 ms more to reach the parent, against ~0.12 ms for a notify. Only a
+// process that never posted may use it: no message of its can still be on the
+// way, so its exit cannot overtake one. An exit with an error always goes by
+// message, which carries the error.
+/** {@linkcode ProcessSpec.exitCell} word: one of the `EXIT_` states below. */
+export const EXIT_STATE = 0;
+/** {@linkcode ProcessSpec.exitCell} word: the exit code, once the state is `EXIT_REPORTED`. */
+export const EXIT_CODE = 1;
+/** Exit cell state: the process runs (or ended unreported, and the parent did not see it yet). */
+export const EXIT_RUNNING = 0;
+/** Exit cell state: the process ended with the code in `EXIT_CODE`. */
+export const EXIT_REPORTED = 1;
+/** Exit cell state: the parent saw the end some other way and stopped watching the cell. */
+export const EXIT_UNWATCHED = 2;
+/** Exit cell state: the parent took the reported exit; the child may close. */
+export const EXIT_SEEN = 3;
+/**
+ * Longest a child that reported its exit in the cell waits for the parent to
+ * take it before it closes anyway. Until then its thread is blocked, so none
+ * of its code runs, and its teardown does not slow the parent's wake-up (a
+ * worker that closes at once after a notify is noticed ~1 ms late about a
+ * third of the time, against ~0.15 ms while it stays).
+ */
+export const EXIT_SEEN_WAIT_MS = 50;
 
 /**
  * Serves a pool: run the optional initializer once, then run `task` messages

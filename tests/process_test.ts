@@ -10,6 +10,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { delay } from "@std/async";
+import { _isAlive } from "../actors/_liveness.ts";
 import {
   activeChildren,
   cpuCount,
@@ -316,6 +317,37 @@ workerTest("terminate() on a process that ended does not change its exitCode", a
   await p.join();
   p.terminate();
   assertEquals(p.exitCode, 0);
+});
+
+workerTest("exitCode and isAlive() see an end that came while this thread was busy", async () => {
+  const p = new Process({ target: exits, args: [3] });
+  p.start();
+  // No turn of the event loop here, so no message could tell this thread.
+  const deadline = Date.now() + 10_000;
+  while (p.isAlive() && Date.now() < deadline) { /* busy */ }
+  assertEquals(p.isAlive(), false);
+  assertEquals(p.exitCode, 3);
+  assertEquals(await p.join(), 3);
+});
+
+workerTest("terminate() after an unseen end keeps the child's own exit code", async () => {
+  const p = new Process({ target: exits, args: [3] });
+  p.start();
+  // The child marks itself ended, then reports its code; this thread stays busy meanwhile.
+  const deadline = Date.now() + 10_000;
+  while (_isAlive(p.pid!) && Date.now() < deadline) { /* busy */ }
+  const settle = Date.now() + 20;
+  while (Date.now() < settle) { /* busy */ }
+  p.terminate();
+  assertEquals(p.exitCode, 3);
+  assertEquals(await p.join(), 3);
+});
+
+workerTest("a message sent just before the end arrives before join() resolves", async () => {
+  const p = new Process({ target: sendArgs, args: ["last words"] });
+  p.start();
+  assertEquals(await p.join(), 0);
+  assertEquals(await p.receive(), ["last words"]);
 });
 
 workerTest("a module that fails to load ends the process with exitCode 1", async () => {
