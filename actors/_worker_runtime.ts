@@ -72,6 +72,9 @@ function exitNow(code: number, error?: WireError): never {
     } else {
       const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
       post(message);
+      // As above: closing now would tear the worker down while the parent
+      // takes this message and the ones before it.
+      if (exitCell) Atomics.wait(exitCell, EXIT_STATE, EXIT_RUNNING, EXIT_SEEN_WAIT_MS);
     }
   }
   realClose();
