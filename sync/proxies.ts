@@ -73,6 +73,8 @@ export class _Connection {
   #pumping = false;
   /** The port said the manager stopped; the pipe may still hold answers sent before. */
   #stopNotice = false;
+  /** The liveness table said the manager's process ended: the pipe is being read one last time. */
+  #ending: Promise<void> | undefined;
 
   constructor(manager: string, name: string, pid: number | undefined, port: MessagePort) {
     this.manager = manager;
@@ -136,7 +138,9 @@ export class _Connection {
   ): Promise<unknown> {
     // The run-wide liveness table knows of an ended manager before any message could.
     if (this.stopped === undefined && this.pid !== undefined && !_isAlive(this.pid)) {
-      this.stop(ENDED);
+      return this.#ended().then(() =>
+        Promise.reject(new ManagerStoppedError(this.name, this.stopped!, what))
+      );
     }
     if (this.stopped !== undefined) {
       return Promise.reject(new ManagerStoppedError(this.name, this.stopped, what));
@@ -308,8 +312,22 @@ export class _Connection {
       this.#idle();
       return false;
     }
-    if (this.pid !== undefined && !_isAlive(this.pid)) this.stop(ENDED);
+    if (this.pid !== undefined && !_isAlive(this.pid)) void this.#ended();
     return this.#watch !== undefined;
+  }
+
+  /**
+   * The manager's process ended. What it sent before it ended may still wait
+   * in the pipe (answers, and the notice of a shutdown, which the liveness
+   * table can outrun on a busy machine): taken first, then the calls left
+   * fail, with "was shut down" when the notice was there.
+   */
+  #ended(): Promise<void> {
+    return this.#ending ??= _drain(
+      this.#pipe,
+      (item) => this.#onMessage(item as FromManager, true),
+      () => this.stopped === undefined,
+    ).then(() => this.stop(ENDED));
   }
 
   /** The worker's watch: wakes when a process ends, and every WATCH_MS to see whether calls remain. */
