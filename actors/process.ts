@@ -367,14 +367,9 @@ export class Process<A extends unknown[] = unknown[]> {
   /** Ends the process when its child reports the exit in `cell` instead of by message. */
   #watchExitCell(s: State, cell: Int32Array): void {
     s.exitCell = cell;
-    const seen = () => {
-      if (Atomics.load(cell, EXIT_STATE) === EXIT_REPORTED) {
-        this.#end(s, Atomics.load(cell, EXIT_CODE), undefined);
-      }
-    };
     const wait = Atomics.waitAsync(cell, EXIT_STATE, EXIT_RUNNING);
-    if (wait.async) wait.value.then(seen);
-    else seen();
+    if (wait.async) wait.value.then(() => this.#poll(s));
+    else this.#poll(s);
   }
 
   #end(s: State, code: number, error: WireError | undefined): void {
@@ -395,9 +390,9 @@ export class Process<A extends unknown[] = unknown[]> {
       // thread (~1 ms a third of the time), comes after the code that awaited
       // the end has run.
       s.exitCell = undefined;
-      const state = Atomics.compareExchange(cell, EXIT_STATE, EXIT_RUNNING, EXIT_UNWATCHED);
+      const was = Atomics.compareExchange(cell, EXIT_STATE, EXIT_RUNNING, EXIT_UNWATCHED);
       _after(0, () => {
-        if (state === EXIT_REPORTED) Atomics.store(cell, EXIT_STATE, EXIT_SEEN);
+        if (was === EXIT_REPORTED) Atomics.store(cell, EXIT_STATE, EXIT_SEEN);
         Atomics.notify(cell, EXIT_STATE);
       });
     }

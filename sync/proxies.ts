@@ -123,7 +123,7 @@ export class _Connection {
       // The pipe closed: stop() has failed the callers.
     } finally {
       this.#pumping = false;
-      if (this.#stopNotice && this.stopped === undefined) void this.#drainThenStop();
+      if (this.#stopNotice && this.stopped === undefined) void this.#drainThenStop("was shut down");
     }
   }
 
@@ -323,11 +323,7 @@ export class _Connection {
    * fail, with "was shut down" when the notice was there.
    */
   #ended(): Promise<void> {
-    return this.#ending ??= _drain(
-      this.#pipe,
-      (item) => this.#onMessage(item as FromManager, true),
-      () => this.stopped === undefined,
-    ).then(() => this.stop(ENDED));
+    return this.#ending ??= this.#drainThenStop(ENDED);
   }
 
   /** The worker's watch: wakes when a process ends, and every WATCH_MS to see whether calls remain. */
@@ -380,18 +376,19 @@ export class _Connection {
         // The manager sends it on the pipe (after every answer there) and on the port.
         if (viaPipe) return this.stop("was shut down");
         this.#stopNotice = true;
-        if (!this.#pumping) void this.#drainThenStop();
+        if (!this.#pumping) void this.#drainThenStop("was shut down");
         return;
     }
   }
 
-  async #drainThenStop(): Promise<void> {
+  /** Hands on what already waits in the pipe (a shutdown notice among it stops first), then stops. */
+  async #drainThenStop(how: string): Promise<void> {
     await _drain(
       this.#pipe,
       (item) => this.#onMessage(item as FromManager, true),
       () => this.stopped === undefined,
     );
-    this.stop("was shut down");
+    this.stop(how);
   }
 }
 
