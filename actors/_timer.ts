@@ -31,10 +31,29 @@ function takeCell(): Cell {
 /** Cancels a timer; does nothing once it fired or was cancelled. */
 export type _Cancel = () => void;
 
-/** Calls `fn` once, `ms` from now, unless the returned function is called first. */
+// The longest delay setTimeout takes; a longer one fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const never: _Cancel = () => {};
+
+/**
+ * Calls `fn` once, `ms` from now, unless the returned function is called
+ * first. `Infinity` never fires; delays beyond what a timer takes (~24.8
+ * days) wait in steps.
+ */
 export function _after(ms: number, fn: () => void): _Cancel {
+  if (!(ms < Infinity)) return never;
   if (!_IN_WORKER) {
-    const id = setTimeout(fn, ms);
+    if (ms <= MAX_TIMER_MS) {
+      const id = setTimeout(fn, ms);
+      return () => clearTimeout(id);
+    }
+    const due = performance.now() + ms;
+    let id: ReturnType<typeof setTimeout>;
+    const step = () => {
+      const left = due - performance.now();
+      id = left > MAX_TIMER_MS ? setTimeout(step, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    };
+    step();
     return () => clearTimeout(id);
   }
   const cell = takeCell();

@@ -53,9 +53,12 @@ export async function _settledWithin(
   cancel!();
 }
 
-/** Validates an optional timeout in milliseconds; `undefined` means wait forever. */
+/**
+ * Validates an optional timeout in milliseconds. `undefined` (also for
+ * `null` and `Infinity`) means wait forever.
+ */
 export function _checkTimeout(timeoutMs: unknown, what: string): number | undefined {
-  if (timeoutMs === undefined || timeoutMs === null) return undefined;
+  if (timeoutMs === undefined || timeoutMs === null || timeoutMs === Infinity) return undefined;
   if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
     throw new RangeError(
       `${what} must be a non-negative number of milliseconds, got ${String(timeoutMs)}`,

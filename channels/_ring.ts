@@ -9,6 +9,7 @@
 import { _IN_WORKER } from "../actors/_context.ts";
 import { _endings, _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
+import { _after } from "../actors/_timer.ts";
 import type { WireCodec } from "../actors/protocol.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
 
@@ -568,9 +569,9 @@ async function waitAsync<R>(
   // anyway, and its first timer call costs ~3 ms (Deno loads node:timers
   // then), so there each waitAsync carries the time left instead.
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  const timer = timeoutMs === undefined || _IN_WORKER
+  const cancelTimer = timeoutMs === undefined || _IN_WORKER
     ? undefined
-    : setTimeout(() => halt(limits.onTimeout()), timeoutMs);
+    : _after(timeoutMs, () => halt(limits.onTimeout()));
   let recheckMs = FIRST_RECHECK_MS;
   const onAbort = () => halt(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -606,7 +607,7 @@ async function waitAsync<R>(
       }
     }
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    cancelTimer?.();
     signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -13,7 +13,7 @@ import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
 import { _nextIdentity, _nextPid } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
-import { _describe } from "../actors/_util.ts";
+import { _checkTimeout, _describe } from "../actors/_util.ts";
 import { _Link, _WOULD_WAIT } from "../actors/_link.ts";
 import {
   _assertApplicable,
@@ -308,7 +308,16 @@ export class _PoolEngine {
     } catch (error) {
       return refuse(error);
     }
-    const { signal, timeoutMs } = options;
+    const { signal } = options;
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = _checkTimeout(options.timeoutMs, "timeoutMs");
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw new TypeError(`signal must be an AbortSignal, got ${_describe(signal)}`);
+      }
+    } catch (error) {
+      return refuse(error);
+    }
     if (signal?.aborted) return refuse(signal.reason);
     let modules = this.#taskModules.get(ref.module);
     if (!modules) this.#taskModules.set(ref.module, modules = [ref.module]);
