@@ -71,10 +71,23 @@ export function _initMessage(
   };
 }
 
+// How a worker gets its modules. Under type checking (`deno test`, `deno run
+// --check`) Deno checks the first module graph of every worker as it starts:
+// seconds each on a cold cache, and every worker of a pool at once. It checks
+// no later import, so a worker that may read its modules imports them from an
+// entry that has none of its own. One whose permissions do not let it read
+// them can only get them by static import; the first start of such an entry
+// goes alone, and the others wait until it has loaded (and its check is in
+// Deno's cache).
+const loadedEntries = new Map<string, Promise<void> | true>();
+
+/** Where an entry that imports its modules itself keeps the messages that came first. */
+export const _EARLY_MESSAGES = "troupe.early-messages";
+
 /**
- * Starts a worker whose entry module statically imports the runtime and
- * `modules`: a worker with `permissions: "none"` can load them that way, and
- * still has no read access once running.
+ * Starts a worker that runs the runtime's `_main` after importing `modules`.
+ * A worker with `permissions: "none"` can load them this way, and still has
+ * no read access once running.
  */
 export function _spawnWorker(
   name: string,
@@ -85,7 +98,29 @@ export function _spawnWorker(
   runtimeUrl ??= new URL("./_worker_runtime.ts", import.meta.url).href;
   const source = `import { _main } from ${JSON.stringify(runtimeUrl)};\n` +
     modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
-  const url = `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;
+  let url = dataUrl(source);
+  let gate: Promise<void> | true | undefined;
+  let loaded: Int32Array | undefined;
+  if (mayImport([runtimeUrl, ...modules], permissions)) {
+    // A literal import() would be part of the first graph, and checked. The
+    // worker gets its messages from the start: they wait until `_main` runs.
+    url = dataUrl(
+      `const early = [], hold = (e) => early.push(e);\n` +
+        `self.addEventListener("message", hold);\n` +
+        `globalThis[Symbol.for(${JSON.stringify(_EARLY_MESSAGES)})] = { early, hold };\n` +
+        `const entry = ${JSON.stringify(url)};\nawait import(entry);\n`,
+    );
+  } else {
+    gate = loadedEntries.get(url);
+    if (gate === undefined) {
+      loaded = new Int32Array(new SharedArrayBuffer(4));
+      const wait = Atomics.waitAsync(loaded, 0, 0);
+      const settled = (wait.async ? wait.value : Promise.resolve()).then(() => {
+        loadedEntries.set(url, true);
+      });
+      loadedEntries.set(url, settled);
+    }
+  }
   const options: WorkerOptions & { deno?: { permissions: _DenoPermissions } } = {
     type: "module",
     name,
@@ -93,46 +128,107 @@ export function _spawnWorker(
   // Never pass the option for "inherit": without the unstable flag Deno ends
   // the whole process when it sees it.
   if (permissions !== undefined) options.deno = { permissions };
-  const worker = new Worker(url, options);
+  let worker: Worker | undefined;
   let ended = false;
+  // Messages posted while the worker waits for its entry's first load.
+  let queued: [ToChild, Transferable[] | undefined][] | undefined;
   // The worker's pid, learnt from its init message: locks it holds when it ends are reported.
   let pid: number | undefined;
   const endpoint: _Endpoint = {
     post(message, transfer) {
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
+        if (loaded) message.loaded = loaded.buffer as SharedArrayBuffer;
       }
-      _post(worker, message, transfer);
+      if (worker) _post(worker, message, transfer);
+      else queued?.push([message, transfer]);
     },
     terminate() {
       if (ended) return;
       ended = true;
       live.delete(endpoint);
-      worker.terminate();
+      worker?.terminate();
+      if (loaded) Atomics.notify(loaded, 0); // the ones waiting on this start go ahead
       if (pid !== undefined) _markEnded(pid);
     },
   };
-  worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
-  worker.onerror = (e: ErrorEvent) => {
-    e.preventDefault();
-    const error = e.error instanceof Error ? e.error : undefined;
-    events.error({
-      name: error?.name ?? "Error",
-      message: (error?.message ?? e.message ?? "worker failed").replace(
-        /^Uncaught (\(in promise\) )?/,
-        "",
-      ),
-      stack: error?.stack,
-    });
+  const start = () => {
+    if (ended) return;
+    worker = new Worker(url, options);
+    worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      if (loaded) Atomics.notify(loaded, 0);
+      events.error(loadError(e));
+    };
+    worker.onmessageerror = () => {
+      events.error({
+        name: "DataCloneError",
+        message: "a message from the worker could not be read",
+      });
+    };
   };
-  worker.onmessageerror = () => {
-    events.error({
-      name: "DataCloneError",
-      message: "a message from the worker could not be read",
+  if (gate === undefined || gate === true) start();
+  else {
+    queued = [];
+    void gate.then(() => {
+      start();
+      for (const [message, transfer] of queued!.splice(0)) {
+        try {
+          if (worker) _post(worker, message, transfer);
+        } catch (error) {
+          events.error({
+            name: "DataCloneError",
+            message: `a message to the worker could not be sent: ${(error as Error).message}`,
+          });
+        }
+      }
+      queued = undefined;
     });
-  };
+  }
   live.add(endpoint);
   return endpoint;
+}
+
+function dataUrl(source: string): string {
+  return `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;
+}
+
+function loadError(e: ErrorEvent): WireError {
+  const error = e.error instanceof Error ? e.error : undefined;
+  return {
+    name: error?.name ?? "Error",
+    message: (error?.message ?? e.message ?? "worker failed").replace(
+      /^Uncaught (\(in promise\) )?/,
+      "",
+    ),
+    stack: error?.stack,
+  };
+}
+
+/**
+ * Whether a worker with `permissions` may `import()` every one of `urls`
+ * itself: read access to local files, import access to remote hosts, each
+ * its parent's own (`"inherit"`) or all of it, and held by this thread.
+ */
+function mayImport(urls: string[], permissions: _DenoPermissions | undefined): boolean {
+  if (permissions === "none") return false;
+  for (const href of urls) {
+    const url = new URL(href);
+    if (url.protocol === "data:" || url.protocol === "blob:") continue;
+    const name = url.protocol === "file:" ? "read" : "import";
+    const given = permissions?.[name] ?? "inherit";
+    if (given !== "inherit" && given !== true) return false;
+    const descriptor: Deno.PermissionDescriptor = name === "read"
+      ? { name, path: url }
+      : { name, host: url.host };
+    try {
+      if (Deno.permissions.querySync(descriptor).state !== "granted") return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Ends every worker this thread started that is still running; returns how many there were. */

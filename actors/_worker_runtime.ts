@@ -3,7 +3,7 @@
 // and close. User code is only ever the callback.
 import { _deliverToActor, _runActor } from "./_actor_runtime.ts";
 import { _revive } from "./_clone.ts";
-import { _setContext } from "./_context.ts";
+import { _IN_WORKER, _setContext } from "./_context.ts";
 import { _markEnded } from "./_liveness.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
@@ -13,6 +13,7 @@ import {
   EXIT_REPORTED,
   EXIT_RUNNING,
   EXIT_SEEN_WAIT_MS,
+  EXIT_SENT,
   EXIT_STATE,
   type ExitMessage,
   type InitMessage,
@@ -32,20 +33,27 @@ import {
 } from "./protocol.ts";
 import { _resolveTask } from "./task.ts";
 import { _post } from "./_util.ts";
+import { _EARLY_MESSAGES } from "./_worker_host.ts";
 import { _Link, _WOULD_WAIT } from "./_link.ts";
 
 declare const self: {
   postMessage(message: ToParent, transfer?: Transferable[]): void;
   addEventListener(type: string, listener: (e: Event) => void): void;
+  removeEventListener(type: string, listener: (e: Event) => void): void;
   close(): void;
 };
 
 // Whether this worker posted anything to its parent: until it has, a process
 // may report its exit in its exit cell (see protocol.ts).
 let posted = false;
+// A process's port to its parent and its count of what it posted there (see ProcessSpec.up).
+let up: MessagePort | undefined;
+let sent: Int32Array | undefined;
 const post = (message: ToParent, transfer?: Transferable[]) => {
   posted = true;
-  _post(self, message, transfer);
+  if (up === undefined) return _post(self, message, transfer);
+  _post(up, message, transfer);
+  Atomics.add(sent!, EXIT_SENT, 1);
 };
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
@@ -58,7 +66,11 @@ function exitNow(code: number, error?: WireError): never {
   if (!exiting) {
     exiting = true;
     // A task that called Deno.exit() must not take the answers before it along.
-    flushAnswers();
+    try {
+      flushAnswers();
+    } catch {
+      // Its process has ended already (terminated): nothing more goes out.
+    }
     // Before the parent hears of it: a parent blocked in a lock's wait reads this, not messages.
     if (selfPid !== undefined) _markEnded(selfPid);
     if (exitCell && !error && !posted) {
@@ -103,16 +115,22 @@ function finish(code: number, error?: unknown): Promise<void> | undefined {
   return ending?.finally(report);
 }
 
-/** Entry point called by the generated entry module, after the target's module loaded. */
-export function _main(): void {
-  // Deno gives the parent no event when a worker ends, so every way out of
-  // the worker reports first: Deno.exit(n), self.close(), uncaught errors.
+// Deno gives the parent no event when a worker ends, so every way out of the
+// worker reports first: Deno.exit(n) (node's process.exit calls it), close(),
+// uncaught errors. The exits are taken over as this module loads, before the
+// modules a worker runs are evaluated: one that keeps its own reference to
+// `Deno.exit` then holds this one.
+if (_IN_WORKER) {
   Object.defineProperty(Deno, "exit", {
     value: (code = 0): never => exitNow(code),
     writable: true,
     configurable: true,
   });
   (self as { close(): void }).close = () => exitNow(0);
+}
+
+/** Entry point called by the generated entry module, after the target's module loaded. */
+export function _main(): void {
   self.addEventListener("error", (e) => {
     e.preventDefault();
     void finish(1, (e as ErrorEvent).error ?? new Error((e as ErrorEvent).message));
@@ -123,7 +141,7 @@ export function _main(): void {
   });
   const inbox = new _Inbox("this process");
   let started = false;
-  self.addEventListener("message", (e) => {
+  const onMessage = (e: Event) => {
     const message = (e as MessageEvent<ToChild>).data;
     if (_deliverToActor(message as ToActor)) return e.stopImmediatePropagation();
     if (Array.isArray(message)) takeTasks(message);
@@ -132,11 +150,31 @@ export function _main(): void {
       started = true;
       void run(message, inbox);
     }
-  });
+  };
+  self.addEventListener("message", onMessage);
+  // Messages that came while the entry imported this worker's modules.
+  const g = globalThis as unknown as Record<symbol, Held | undefined>;
+  const key = Symbol.for(_EARLY_MESSAGES);
+  const held = g[key];
+  if (held) {
+    delete g[key];
+    self.removeEventListener("message", held.hold);
+    for (const e of held.early) onMessage(e);
+  }
+}
+
+interface Held {
+  early: Event[];
+  hold: (e: Event) => void;
 }
 
 async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   selfPid = init.self.pid;
+  if (init.loaded) {
+    const loaded = new Int32Array(init.loaded);
+    Atomics.store(loaded, 0, 1);
+    Atomics.notify(loaded, 0);
+  }
   _setContext({
     self: init.self,
     parent: init.parent,
@@ -152,6 +190,10 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
   try {
     const { spec } = init;
     exitCell = new Int32Array(spec.exitCell);
+    if (spec.up) {
+      sent = exitCell;
+      up = spec.up;
+    }
     if (spec.wired) {
       _revive(spec.args);
       _revive(spec.fields);

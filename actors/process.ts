@@ -14,10 +14,12 @@ import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { RemoteError } from "./errors.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
 import {
+  EXIT_CELL_BYTES,
   EXIT_CODE,
   EXIT_REPORTED,
   EXIT_RUNNING,
   EXIT_SEEN,
+  EXIT_SENT,
   EXIT_STATE,
   EXIT_UNWATCHED,
   type MailMessage,
@@ -69,6 +71,12 @@ interface State {
   exitCell: Int32Array | undefined;
   /** Messages this side receives: from the child (role child) or from the parent (role self). */
   inbox: _Inbox | undefined;
+  /** The parent's end of the child's port (see ProcessSpec.up), until all it sent was read. */
+  up: MessagePort | undefined;
+  /** The child's exit cell, whose EXIT_SENT counts what it posted on the port. */
+  sent: Int32Array | undefined;
+  /** Messages read from the port. */
+  received: number;
 }
 
 // Internal state lives here, not in fields, so that a subclass's own fields
@@ -105,6 +113,9 @@ function newState(role: Role, name: string, daemon: boolean, pid: number | undef
     ended: Promise.withResolvers<void>(),
     exitCell: undefined,
     inbox: undefined,
+    up: undefined,
+    sent: undefined,
+    received: 0,
   };
 }
 
@@ -299,9 +310,19 @@ export class Process<A extends unknown[] = unknown[]> {
     });
     s.endpoint = endpoint;
     children.add(this);
-    this.#watchExitCell(s, new Int32Array(spec.exitCell));
+    const cell = new Int32Array(spec.exitCell);
+    this.#watchExitCell(s, cell);
+    const channel = new MessageChannel();
+    spec.up = channel.port2;
+    s.up = channel.port1;
+    s.sent = cell;
+    s.up.onmessage = (e: MessageEvent<ToParent>) => {
+      s.received++;
+      this.#onMessage(s, e.data);
+      if (s.exitCode !== null) this.#closeWhenRead(s);
+    };
     try {
-      endpoint.post(init, out.transfer);
+      endpoint.post(init, [...out.transfer, channel.port2]);
     } catch (error) {
       this.#end(s, 1, undefined);
       throw new TypeError(
@@ -316,7 +337,7 @@ export class Process<A extends unknown[] = unknown[]> {
       const task: WireTaskRef = _requireTaskRef(ctor, "Process subclass");
       return {
         kind: "process",
-        exitCell: new SharedArrayBuffer(8),
+        exitCell: new SharedArrayBuffer(EXIT_CELL_BYTES),
         task,
         mode: "subclass",
         args: [],
@@ -332,7 +353,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const task = _requireTaskRef(s.target, "Process target");
     return {
       kind: "process",
-      exitCell: new SharedArrayBuffer(8),
+      exitCell: new SharedArrayBuffer(EXIT_CELL_BYTES),
       task,
       mode: "target",
       args: [...s.args],
@@ -377,9 +398,7 @@ export class Process<A extends unknown[] = unknown[]> {
     s.exitCode = code;
     if (error) s.error = new RemoteError(s.name, s.pid, error);
     s.endpoint?.terminate();
-    s.inbox?.close(
-      new Error(`${s.name} has ended (exit code ${code}); no more messages will come from it`),
-    );
+    this.#closeWhenRead(s);
     children.delete(this);
     s.ended.resolve();
     const cell = s.exitCell;
@@ -396,6 +415,22 @@ export class Process<A extends unknown[] = unknown[]> {
         Atomics.notify(cell, EXIT_STATE);
       });
     }
+  }
+
+  /**
+   * Closes the inbox once every message the child posted before it ended has
+   * been read (a terminated worker's port keeps them), then frees the port.
+   * What it posts after it ended, while its thread stops, is not taken.
+   */
+  #closeWhenRead(s: State): void {
+    if (s.up && s.received < Atomics.load(s.sent!, EXIT_SENT)) return;
+    s.up?.close();
+    s.up = undefined;
+    s.inbox?.close(
+      new Error(
+        `${s.name} has ended (exit code ${s.exitCode}); no more messages will come from it`,
+      ),
+    );
   }
 
   /**

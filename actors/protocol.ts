@@ -50,10 +50,17 @@ export interface ProcessSpec {
   /** Whether `args`/`fields` hold Troupe objects to revive (see `_prepare`). */
   wired?: boolean;
   /**
-   * Two Int32 words, `EXIT_STATE` and `EXIT_CODE`, where a process that never
-   * posted to its parent reports how it ended, instead of an `ExitMessage`.
+   * Three Int32 words: `EXIT_STATE` and `EXIT_CODE`, where a process that
+   * never posted to its parent reports how it ended, instead of an
+   * `ExitMessage`, and `EXIT_SENT`, how many messages it posted on `up`.
    */
   exitCell: SharedArrayBuffer;
+  /**
+   * Where the child posts to its parent. A worker's own channel loses what it
+   * posted when it is terminated; a port keeps it until the parent has read
+   * every message (`EXIT_SENT` tells how many there are).
+   */
+  up?: MessagePort;
 }
 
 // A process's exit cell (ProcessSpec.exitCell). A worker's first postMessage
@@ -66,6 +73,10 @@ export interface ProcessSpec {
 export const EXIT_STATE = 0;
 /** {@linkcode ProcessSpec.exitCell} word: the exit code, once the state is `EXIT_REPORTED`. */
 export const EXIT_CODE = 1;
+/** {@linkcode ProcessSpec.exitCell} word: messages the child posted on `up`, counted after each. */
+export const EXIT_SENT = 2;
+/** Bytes of a {@linkcode ProcessSpec.exitCell}. */
+export const EXIT_CELL_BYTES = 12;
 /** Exit cell state: the process runs (or ended unreported, and the parent did not see it yet). */
 export const EXIT_RUNNING = 0;
 /** Exit cell state: the process ended with the code in `EXIT_CODE`. */
@@ -119,6 +130,8 @@ export interface InitMessage {
   workerOptions: boolean | undefined;
   /** The run-wide liveness table: which pids have ended (see `actors/_liveness.ts`). */
   liveness?: SharedArrayBuffer;
+  /** Set to 1 (and notified) once the worker's modules have loaded, when the parent asks. */
+  loaded?: SharedArrayBuffer;
   spec: ProcessSpec | PoolSpec | ActorSpec;
 }
 

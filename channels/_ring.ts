@@ -6,7 +6,7 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
-import { _IN_WORKER } from "../actors/_context.ts";
+import { _context, _IN_WORKER } from "../actors/_context.ts";
 import { _endings, _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import { _after } from "../actors/_timer.ts";
@@ -75,6 +75,37 @@ function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): ()
 
 // Blocking waits are allowed only inside workers.
 
+// A worker whose process was terminated may still be running: Deno cannot
+// stop a thread busy in synchronous code. Its process has ended all the same,
+// so it takes nothing more from a channel and puts nothing in one. Checked
+// under the lock, so once terminate() has returned no operation of its starts.
+let aliveAtEndings = -1;
+
+function endedHere(): boolean {
+  if (!_IN_WORKER) return false;
+  const endings = _endings();
+  if (endings === aliveAtEndings) return false;
+  if (!_isAlive(_context().self.pid)) return true;
+  aliveAtEndings = endings;
+  return false;
+}
+
+function endedError(): Error {
+  const { name, pid } = _context().self;
+  return new Error(
+    `${name} (pid ${pid}) has ended: it was terminated, so it may not use channels any more`,
+  );
+}
+
+/** Takes the lock for an operation of this thread's process; throws once that process has ended. */
+function lockLive(h: Int32Array): void {
+  lock(h);
+  if (endedHere()) {
+    unlock(h);
+    throw endedError();
+  }
+}
+
 // The ring's hot paths are module functions rather than methods, so that the
 // build can have V8 compile them with the module (build/eager.ts: methods
 // cannot be marked) and every worker that uses a channel, a pool link or an
@@ -131,7 +162,7 @@ function putRecord(
 ): boolean | typeof _CLOSED {
   const cap = data.length;
   const need = (bytes.length + 7) & ~3; // 4-byte length + payload, 4-aligned
-  lock(h);
+  lockLive(h);
   if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
     unlock(h);
     return _CLOSED;
@@ -169,7 +200,7 @@ function takeRecord(
   into: { bytes: Uint8Array },
 ): number | typeof _WOULD_WAIT | typeof _CLOSED {
   const cap = data.length;
-  lock(h);
+  lockLive(h);
   if (h[COUNT] === 0 || h[READER_CLOSED] === 1) {
     const closed = h[CLOSED] === 1 || h[READER_CLOSED] === 1;
     unlock(h);
@@ -275,7 +306,7 @@ export class _Ring {
   ): number | typeof _CLOSED {
     const h = this.#h;
     const size = this.#fixed;
-    lock(h);
+    lockLive(h);
     if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
       unlock(h);
       return _CLOSED;
@@ -315,7 +346,7 @@ export class _Ring {
   tryTakeNumbers(out: number[], max: number): number | typeof _WOULD_WAIT | typeof _CLOSED {
     const h = this.#h;
     const size = this.#fixed;
-    lock(h);
+    lockLive(h);
     const n = Math.min(max, h[COUNT]);
     if (n === 0) {
       const closed = h[CLOSED] === 1;

@@ -4,19 +4,29 @@ import { _liveWorkerCount, _terminateAllWorkers } from "../actors/_worker_host.t
 /**
  * Registers a test that fails when it leaves a worker running (Deno's test
  * sanitizers do not see workers). Leftover workers are terminated so that
- * one leaking test does not break the next.
+ * one leaking test does not break the next. A test that fails and also
+ * leaks reports both.
  */
 export function workerTest(name: string, fn: () => Promise<void> | void): void {
   Deno.test(name, async () => {
+    let failed = false;
+    let failure: unknown;
     try {
       await fn();
-    } finally {
-      const leaked = _terminateAllWorkers();
-      if (leaked > 0) {
-        // deno-lint-ignore no-unsafe-finally
-        throw new Error(`${name}: left ${leaked} worker(s) running`);
-      }
+    } catch (error) {
+      failed = true;
+      failure = error;
     }
+    const leaked = _terminateAllWorkers();
+    const leak = `${name}: left ${leaked} worker(s) running`;
+    if (failed && leaked > 0) {
+      throw new AggregateError(
+        [failure, new Error(leak)],
+        `${leak}, and failed: ${String(failure)}`,
+      );
+    }
+    if (failed) throw failure;
+    if (leaked > 0) throw new Error(leak);
   });
 }
 

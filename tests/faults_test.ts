@@ -1,11 +1,27 @@
 // Fault paths, tried as a hostile or careless child would: timeouts beyond a
 // timer's range, endings the runtime did not set up, a parent too busy to
 // read, a child that will not stop, shared memory written by hand.
-import { assertEquals, assertRejects } from "@std/assert";
+import { assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { delay } from "@std/async";
-import { Event, Lock, Pool, Process, ProcessPoolExecutor, Queue, spawn } from "../troupe.ts";
+import {
+  Event,
+  Lock,
+  LockHolderDiedError,
+  Pool,
+  Process,
+  ProcessPoolExecutor,
+  Queue,
+  spawn,
+} from "../troupe.ts";
 import { Counter } from "./fixtures/actors.ts";
-import { getWithLongTimeout, nap, receiveWithLongTimeout } from "./fixtures/faults.ts";
+import { leaveByOwnReference } from "./fixtures/own_exit.ts";
+import {
+  getWithLongTimeout,
+  nap,
+  receiveWithLongTimeout,
+  sendThenWait,
+  takeSyncForever,
+} from "./fixtures/faults.ts";
 import { workerTest } from "./_helpers.ts";
 
 // ---- timeouts mean what they say ------------------------------------------
@@ -97,4 +113,109 @@ workerTest("locks, events, actor calls and futures take Infinity and long timeou
     assertEquals(await ref.with({ timeoutMs }).call.slowInc(1, 100), await ref.call.get());
     assertEquals(await executor.submit(nap, 100).result(timeoutMs), 100);
   }
+});
+
+// ---- every ending is seen -------------------------------------------------
+
+workerTest(
+  "a child that leaves by its own reference to Deno.exit, process.exit or close is seen",
+  async () => {
+    for (const [how, code] of [["exit", 3], ["process.exit", 4], ["close", 0]] as const) {
+      const p = new Process({ target: leaveByOwnReference, args: [how, code] });
+      p.start();
+      assertStrictEquals(await p.join(5000), code, how);
+      assertEquals(p.isAlive(), false);
+    }
+  },
+);
+
+workerTest(
+  "a lock held by a child that left by its own Deno.exit is reported as held by a dead process",
+  async () => {
+    const lock = new Lock();
+    const p = new Process({ target: leaveByOwnReference, args: ["exit", 3, lock] });
+    p.start();
+    assertStrictEquals(await p.join(5000), 3);
+    const error = await assertRejects(() => lock.acquire({ timeoutMs: 5000 }), LockHolderDiedError);
+    assertEquals(error.holderPid, p.pid);
+  },
+);
+
+// ---- what a child sent is the parent's --------------------------------------
+
+/** Keeps this thread busy in synchronous code for `ms`. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** Everything `p` still has for this side, until its mailbox closes. */
+async function drain(p: Process): Promise<unknown[]> {
+  const got: unknown[] = [];
+  for (;;) {
+    try {
+      got.push(await p.receive({ timeoutMs: 5000 }));
+    } catch (error) {
+      if ((error as Error).name === "TimeoutError") throw error;
+      return got;
+    }
+  }
+}
+
+workerTest("kill() of a child keeps what it sent while the parent was busy", async () => {
+  for (const stop of ["kill", "terminate"] as const) {
+    const sent = new Event();
+    const p = new Process({ target: sendThenWait, args: [10, sent] });
+    p.start();
+    // The child sends while this thread is busy, so its messages wait undelivered.
+    const until = performance.now() + 10_000;
+    busy(300);
+    while (!sent.isSet() && performance.now() < until) busy(10);
+    p[stop]();
+    assertEquals(p.exitCode, stop === "kill" ? -9 : -15);
+    assertEquals(await drain(p), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], stop);
+  }
+});
+
+workerTest(
+  "children terminated right after they sent keep every message (200,000 in all)",
+  async () => {
+    const children = 4;
+    const each = 50_000;
+    const ps = Array.from({ length: children }, () => {
+      const sent = new Event();
+      const p = new Process({ target: sendThenWait, args: [each, sent] });
+      p.start();
+      return { p, sent };
+    });
+    let total = 0;
+    for (const { p, sent } of ps) {
+      await sent.wait({ timeoutMs: 30_000 });
+      p.terminate();
+      const got = await drain(p);
+      assertEquals(got.length, each);
+      assertEquals(got[each - 1], each - 1);
+      total += got.length;
+    }
+    assertEquals(total, children * each);
+  },
+);
+
+workerTest("once kill() returns, a child busy in getSync() takes nothing more", async () => {
+  const q = new Queue<number>({ bufferBytes: 4 << 20 });
+  for (let i = 0; i < 200_000; i++) q.putNowait(i);
+  const taken = new Int32Array(new SharedArrayBuffer(4));
+  const p = new Process({ target: takeSyncForever, args: [q, taken] });
+  p.start();
+  const until = performance.now() + 10_000;
+  while (Atomics.load(taken, 0) < 1000 && performance.now() < until) await delay(1);
+  p.kill();
+  const left = q.qsize();
+  const count = Atomics.load(taken, 0);
+  await delay(200);
+  assertEquals(q.qsize(), left, "items were taken after kill() returned");
+  assertEquals(Atomics.load(taken, 0) - count <= 1, true);
+  assertEquals(left > 0, true);
+  assertEquals(await q.get(), 200_000 - left, "the items stay for other consumers, in order");
+  q.close();
 });
