@@ -363,7 +363,23 @@ export function _decode(bytes: Uint8Array): unknown {
   }
   input = bytes;
   at = 0;
-  return read();
+  try {
+    return read();
+  } catch (error) {
+    // Another process may have written the bytes: they are never trusted.
+    if (error instanceof CorruptItem) throw error;
+    throw new CorruptItem(`corrupt channel item: ${(error as Error).message}`);
+  }
+}
+
+class CorruptItem extends Error {}
+
+/** A count read from the item: each of its entries takes at least a byte. */
+function readCount(): number {
+  const n = inputView.getUint32(at, true);
+  at += 4;
+  if (n > input.length - at) throw new CorruptItem(`corrupt channel item: count ${n} at byte ${at - 4}`);
+  return n;
 }
 
 function read(): unknown {
@@ -392,15 +408,13 @@ function read(): unknown {
     case UNDEFINED:
       return undefined;
     case ARRAY: {
-      const n = inputView.getUint32(at, true);
-      at += 4;
+      const n = readCount();
       const out = new Array(n);
       for (let i = 0; i < n; i++) out[i] = read();
       return out;
     }
     case OBJECT: {
-      const n = inputView.getUint32(at, true);
-      at += 4;
+      const n = readCount();
       const out: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const key = readKey();
@@ -416,8 +430,7 @@ function read(): unknown {
       return new Date(v);
     }
     case MAP: {
-      const n = inputView.getUint32(at, true);
-      at += 4;
+      const n = readCount();
       const out = new Map<unknown, unknown>();
       for (let i = 0; i < n; i++) {
         const k = read();
@@ -426,8 +439,7 @@ function read(): unknown {
       return out;
     }
     case SET: {
-      const n = inputView.getUint32(at, true);
-      at += 4;
+      const n = readCount();
       const out = new Set<unknown>();
       for (let i = 0; i < n; i++) out.add(read());
       return out;

@@ -28,6 +28,11 @@ const UNFINISHED = 10; // JoinableQueue: items put and not yet taskDone()
 const JOIN_WAITERS = 11;
 const READER_CLOSED = 12; // Pipe: the receiving end was closed
 const UNTRACKED = 13; // Pipe: bit 1 (writers) or 2 (readers) set when a holder found no free slot
+const OWNER = 14; // pid of the lock's holder, 0 when free
+// Pid of a holder that died with the lock, until an operation has found the
+// ring whole; WRITTEN once it was found broken by one that was alive.
+const SUSPECT = 15;
+const WRITTEN = -1;
 // Pipe: pids of the processes that hold the writing end and the reading end.
 const WRITERS = 16;
 const READERS = 24;
@@ -97,40 +102,131 @@ function endedError(): Error {
   );
 }
 
-/** Takes the lock for an operation of this thread's process; throws once that process has ended. */
-function lockLive(h: Int32Array): void {
-  lock(h);
-  if (endedHere()) {
-    unlock(h);
-    throw endedError();
-  }
-}
-
 // The ring's hot paths are module functions rather than methods, so that the
 // build can have V8 compile them with the module (build/eager.ts: methods
 // cannot be marked) and every worker that uses a channel, a pool link or an
 // actor's mailbox skips compiling them as it starts (~0.15 ms).
 
 // A short spin lock on the header's LOCK word: 0 free, 1 held, 2 held with
-// sleepers.
+// sleepers. Its critical sections are a few hundred nanoseconds of copying,
+// so a lock held for a second is not a slow holder: the holder died in it
+// (its lock is taken over, and the ring checked), or a process wrote the
+// word by hand. Either way no thread, the main one least, waits longer.
+const LOCK_HELD_MAX_MS = 1000;
+let ownPid = 0;
+
 function lock(h: Int32Array): void {
   let c = Atomics.compareExchange(h, LOCK, 0, 1);
-  if (c === 0) return;
-  for (let i = 0; i < 200 && c !== 0; i++) c = Atomics.compareExchange(h, LOCK, 0, 1);
-  if (c === 0) return;
-  // Contended and the holder is slow (descheduled by the OS): sleep on the word.
+  if (c !== 0) {
+    for (let i = 0; i < 200 && c !== 0; i++) c = Atomics.compareExchange(h, LOCK, 0, 1);
+    if (c !== 0) lockSlow(h, c);
+  }
+  Atomics.store(h, OWNER, ownPid || pidOfThisThread());
+}
+
+function pidOfThisThread(): number {
+  const ctx = _context();
+  // A worker knows its pid once its init message came (before it holds a ring).
+  if (ctx.parent !== undefined || !_IN_WORKER) ownPid = ctx.self.pid;
+  return ctx.self.pid;
+}
+
+// Contended and the holder is slow (descheduled by the OS): sleep on the word.
+function lockSlow(h: Int32Array, c: number): void {
+  const since = performance.now();
+  let unowned = true;
   if (c !== 2) c = Atomics.exchange(h, LOCK, 2);
   while (c !== 0) {
     Atomics.wait(h, LOCK, 2, 10);
     c = Atomics.exchange(h, LOCK, 2);
+    if (c === 0) return;
+    const owner = Atomics.load(h, OWNER);
+    unowned &&= owner === 0;
+    const long = performance.now() - since > LOCK_HELD_MAX_MS;
+    // Its holder died, or nothing but the word held it all along: take the
+    // lock over (it is ours now, in state 2), and have the ring checked.
+    if ((owner !== 0 && !_isAlive(owner)) || (long && unowned)) {
+      Atomics.compareExchange(h, SUSPECT, 0, owner === 0 ? WRITTEN : owner);
+      return;
+    }
+    if (long) {
+      throw new Error(
+        `a channel's lock has been held for over ${LOCK_HELD_MAX_MS} ms by pid ${owner}, which ` +
+          "is alive: no put or take holds it that long, so that process has written the " +
+          "channel's shared memory directly",
+      );
+    }
   }
 }
 
 function unlock(h: Int32Array): void {
+  Atomics.store(h, OWNER, 0);
   if (Atomics.sub(h, LOCK, 1) !== 1) {
     Atomics.store(h, LOCK, 0);
     Atomics.notify(h, LOCK, 1);
   }
+}
+
+/** The error for a ring found broken, naming who broke it. */
+function brokenError(h: Int32Array): Error {
+  const suspect = Atomics.load(h, SUSPECT);
+  return new Error(
+    suspect === WRITTEN || suspect === 0
+      ? "a channel's shared memory is corrupt: a process wrote it directly, so its items " +
+        "cannot be trusted any more"
+      : `a channel's shared memory was left half-written by pid ${suspect}, which ended in the ` +
+        "middle of a put or take; its items cannot be trusted any more",
+  );
+}
+
+/**
+ * After a takeover: whether the header and the records it describes are
+ * whole (`fixed`: the record size, 0 for length-prefixed ones). A ring found
+ * broken stays so: every operation on it throws.
+ */
+function checkWhole(h: Int32Array, w32: Int32Array, cap: number, fixed: number): void {
+  const head = h[HEAD], tail = h[TAIL], used = h[USED], count = h[COUNT];
+  const align = fixed || 4;
+  let whole = head >= 0 && head < cap && head % align === 0 && tail >= 0 && tail < cap &&
+    tail % align === 0 && used >= 0 && used <= cap && count >= 0;
+  if (whole && fixed > 0) whole = used === count * fixed && (head + used) % cap === tail;
+  else if (whole) {
+    let at = head, sum = 0;
+    for (let i = 0; i < count && whole; i++) {
+      const n = w32[at >> 2];
+      const need = (n + 7) & ~3;
+      whole = n >= 0 && sum + need <= used;
+      sum += need;
+      at = (at + need) % cap;
+    }
+    whole &&= sum === used && at === tail;
+  }
+  if (whole) Atomics.store(h, SUSPECT, 0);
+  else {
+    unlock(h);
+    throw brokenError(h);
+  }
+}
+
+/**
+ * Takes the lock for an operation of this thread's process on a ring of
+ * `cap` data bytes: throws once that process has ended, or when the ring is
+ * broken.
+ */
+function lockLive(h: Int32Array, w32: Int32Array, cap: number, fixed: number): void {
+  lock(h);
+  if (endedHere()) {
+    unlock(h);
+    throw endedError();
+  }
+  if (h[SUSPECT] !== 0) checkWhole(h, w32, cap, fixed);
+}
+
+/** Unlocks a ring found broken by a live writer, and throws. */
+function corrupt(h: Int32Array): never {
+  Atomics.compareExchange(h, SUSPECT, 0, WRITTEN);
+  unlock(h);
+  throw brokenError(h);
 }
 
 function afterPut(buffer: SharedArrayBuffer, h: Int32Array): void {
@@ -162,7 +258,7 @@ function putRecord(
 ): boolean | typeof _CLOSED {
   const cap = data.length;
   const need = (bytes.length + 7) & ~3; // 4-byte length + payload, 4-aligned
-  lockLive(h);
+  lockLive(h, w32, cap, 0);
   if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
     unlock(h);
     return _CLOSED;
@@ -172,6 +268,8 @@ function putRecord(
     return false;
   }
   let tail = h[TAIL];
+  // Never trusted: another process may have written the header.
+  if (!(tail >= 0 && tail < cap && (tail & 3) === 0 && h[USED] >= 0)) corrupt(h);
   w32[tail >> 2] = bytes.length;
   tail += 4;
   if (tail === cap) tail = 0;
@@ -200,14 +298,16 @@ function takeRecord(
   into: { bytes: Uint8Array },
 ): number | typeof _WOULD_WAIT | typeof _CLOSED {
   const cap = data.length;
-  lockLive(h);
+  lockLive(h, w32, cap, 0);
   if (h[COUNT] === 0 || h[READER_CLOSED] === 1) {
     const closed = h[CLOSED] === 1 || h[READER_CLOSED] === 1;
     unlock(h);
     return closed ? _CLOSED : _WOULD_WAIT;
   }
   let head = h[HEAD];
+  if (!(head >= 0 && head < cap && (head & 3) === 0)) corrupt(h);
   const n = w32[head >> 2];
+  if (!(n >= 0 && n + 4 <= h[USED])) corrupt(h);
   head += 4;
   if (head === cap) head = 0;
   if (into.bytes.length < n) into.bytes = new Uint8Array(Math.max(n, into.bytes.length * 2));
@@ -306,7 +406,7 @@ export class _Ring {
   ): number | typeof _CLOSED {
     const h = this.#h;
     const size = this.#fixed;
-    lockLive(h);
+    lockLive(h, this.#w32, this.#cap, size);
     if (h[CLOSED] === 1 || h[READER_CLOSED] === 1) {
       unlock(h);
       return _CLOSED;
@@ -318,7 +418,9 @@ export class _Ring {
       unlock(h);
       return 0;
     }
-    let slot = h[TAIL] / size;
+    const tail = h[TAIL];
+    if (!(tail >= 0 && tail < this.#cap && tail % size === 0 && h[USED] >= 0)) corrupt(h);
+    let slot = tail / size;
     const slots = this.#cap / size;
     if (size === 8) {
       const f64 = this.#f64;
@@ -346,14 +448,16 @@ export class _Ring {
   tryTakeNumbers(out: number[], max: number): number | typeof _WOULD_WAIT | typeof _CLOSED {
     const h = this.#h;
     const size = this.#fixed;
-    lockLive(h);
+    lockLive(h, this.#w32, this.#cap, size);
     const n = Math.min(max, h[COUNT]);
     if (n === 0) {
       const closed = h[CLOSED] === 1;
       unlock(h);
       return closed ? _CLOSED : _WOULD_WAIT;
     }
-    let slot = h[HEAD] / size;
+    const head = h[HEAD];
+    if (!(head >= 0 && head < this.#cap && head % size === 0 && n * size <= h[USED])) corrupt(h);
+    let slot = head / size;
     const slots = this.#cap / size;
     const src = size === 8 ? this.#f64 : this.#w32;
     for (let i = 0; i < n; i++) {

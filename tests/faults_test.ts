@@ -1,7 +1,7 @@
 // Fault paths, tried as a hostile or careless child would: timeouts beyond a
 // timer's range, endings the runtime did not set up, a parent too busy to
 // read, a child that will not stop, shared memory written by hand.
-import { assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import { delay } from "@std/async";
 import {
   Event,
@@ -16,6 +16,8 @@ import {
 import { Counter } from "./fixtures/actors.ts";
 import { leaveByOwnReference } from "./fixtures/own_exit.ts";
 import {
+  dieInsideAPut,
+  forgeLock,
   getWithLongTimeout,
   nap,
   receiveWithLongTimeout,
@@ -23,6 +25,7 @@ import {
   takeSyncForever,
 } from "./fixtures/faults.ts";
 import { workerTest } from "./_helpers.ts";
+import { _decode } from "../channels/_codec.ts";
 
 // ---- timeouts mean what they say ------------------------------------------
 
@@ -218,4 +221,94 @@ workerTest("once kill() returns, a child busy in getSync() takes nothing more", 
   assertEquals(left > 0, true);
   assertEquals(await q.get(), 200_000 - left, "the items stay for other consumers, in order");
   q.close();
+});
+
+// ---- the main thread never blocks without bound ---------------------------
+
+/** Counts this thread's timer ticks while `fn` runs: a frozen event loop counts none. */
+async function ticksDuring<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; ticks: number; ms: number }> {
+  let ticks = 0;
+  const id = setInterval(() => ticks++, 20);
+  const t0 = performance.now();
+  try {
+    return { value: await fn(), ticks, ms: performance.now() - t0 };
+  } finally {
+    clearInterval(id);
+  }
+}
+
+workerTest(
+  "a lock word forged by a live child that names itself fails get() naming it, in bounded time",
+  async () => {
+    const q = new Queue<string>();
+    await q.put("kept");
+    const done = new Event();
+    const p = new Process({ target: forgeLock, args: [q, true, done] });
+    p.start();
+    await done.wait({ timeoutMs: 5000 });
+    const t0 = performance.now();
+    const error = await assertRejects(() => q.get({ timeoutMs: 1000 }), Error, `pid ${p.pid}`);
+    assert(performance.now() - t0 < 5000, "get() took too long");
+    assert(error.message.includes("written the channel's shared memory directly"), error.message);
+    // The event loop goes on afterwards.
+    const { ticks } = await ticksDuring(() => delay(200));
+    assert(ticks >= 3, `${ticks} ticks in 200 ms`);
+    p.kill();
+  },
+);
+
+workerTest("a lock word forged by a child with no holder recorded is taken over", async () => {
+  const q = new Queue<string>();
+  await q.put("kept");
+  const done = new Event();
+  const p = new Process({ target: forgeLock, args: [q, false, done] });
+  p.start();
+  await done.wait({ timeoutMs: 5000 });
+  const { value, ms } = await ticksDuring(() => q.get({ timeoutMs: 5000 }));
+  assertEquals(value, "kept");
+  assert(ms < 5000, `get() took ${ms} ms`);
+  p.kill();
+  q.close();
+});
+
+workerTest(
+  "a child that died holding a ring's lock: the lock is recovered and the items kept",
+  async () => {
+    const q = new Queue<string>();
+    await q.put("kept");
+    const p = new Process({ target: dieInsideAPut, args: [q, false] });
+    p.start();
+    assertEquals(await p.join(5000), 0);
+    const { value, ticks, ms } = await ticksDuring(() => q.get({ timeoutMs: 1000 }));
+    assertEquals(value, "kept");
+    assert(ms < 1000, `get() took ${ms} ms`);
+    assert(ticks >= 0);
+    await q.put("after");
+    assertEquals(await q.get(), "after");
+    q.close();
+  },
+);
+
+workerTest(
+  "a child that died in the middle of a put leaves a queue that says so, naming it",
+  async () => {
+    const q = new Queue<string>();
+    await q.put("kept");
+    const p = new Process({ target: dieInsideAPut, args: [q, true] });
+    p.start();
+    assertEquals(await p.join(5000), 0);
+    await assertRejects(() => q.get({ timeoutMs: 1000 }), Error, `half-written by pid ${p.pid}`);
+    await assertRejects(() => q.put("more"), Error, `half-written by pid ${p.pid}`);
+  },
+);
+
+Deno.test("channel bytes written by hand decode to a clear error, never a huge allocation", () => {
+  const counts = [8, 9, 12, 13].map((tag) => new Uint8Array([tag, 0xff, 0xff, 0xff, 0x7f]));
+  const truncated = new Uint8Array([4, 1]); // an int with 1 of its 4 bytes
+  const deep = new Uint8Array(5 * 100_000).map((_, i) => (i % 5 === 0 ? 8 : i % 5 === 1 ? 1 : 0));
+  for (const bytes of [...counts, truncated, deep, new Uint8Array([99])]) {
+    assertThrows(() => _decode(bytes), Error, "corrupt channel item");
+  }
 });
