@@ -73,3 +73,34 @@ export function _nextIdentity(): string {
 export function _nextPid(): number {
   return Atomics.add(_context().pids, 0, 1) + 1;
 }
+
+// Whether this worker is still evaluating the modules its entry imports:
+// from when the runtime loads until `_main` runs. Shared by every copy of
+// Troupe in the thread, like the context.
+const IMPORTING_KEY = Symbol.for(`troupe.importing.v${_SHARED_STATE_VERSION}`);
+
+/** Marks this worker as importing its modules (the runtime does, as it loads). */
+export function _startImports(): void {
+  (globalThis as unknown as Record<symbol, boolean>)[IMPORTING_KEY] = true;
+}
+
+/** Marks this worker's modules as loaded: it may start processes from now on. */
+export function _endImports(): void {
+  delete (globalThis as unknown as Record<symbol, boolean>)[IMPORTING_KEY];
+}
+
+/**
+ * Throws when `what` (a process, a pool) is started while this worker is
+ * still importing its modules: a module that starts processes at its top
+ * level would start them again in every worker that imports it.
+ */
+export function _refuseWhileImporting(what: string): void {
+  if (!(globalThis as unknown as Record<symbol, boolean>)[IMPORTING_KEY]) return;
+  throw new Error(
+    `${what} was started while a worker was still importing its modules: a module's ` +
+      "top-level code runs again in every worker that imports it, so the module that " +
+      "declares the tasks must not start processes or pools at its top level. Put that code " +
+      "under `if (import.meta.main) { ... }`, as Python guards it with " +
+      '`if __name__ == "__main__":`',
+  );
+}

@@ -1,7 +1,7 @@
 // The parent's side of a worker: how one is started, and the count of live
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
-import { _context } from "./_context.ts";
+import { _context, _refuseWhileImporting } from "./_context.ts";
 import { _post } from "./_util.ts";
 import { _livenessTable, _markEnded, _markStarted } from "./_liveness.ts";
 import type {
@@ -95,6 +95,7 @@ export function _spawnWorker(
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
 ): _Endpoint {
+  _refuseWhileImporting(name);
   runtimeUrl ??= new URL("./_worker_runtime.ts", import.meta.url).href;
   const source = `import { _main } from ${JSON.stringify(runtimeUrl)};\n` +
     modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";

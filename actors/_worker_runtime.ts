@@ -3,7 +3,7 @@
 // and close. User code is only ever the callback.
 import { _deliverToActor, _runActor } from "./_actor_runtime.ts";
 import { _revive } from "./_clone.ts";
-import { _IN_WORKER, _setContext } from "./_context.ts";
+import { _endImports, _IN_WORKER, _setContext, _startImports } from "./_context.ts";
 import { _markEnded } from "./_liveness.ts";
 import { _Inbox } from "./_inbox.ts";
 import { _toWireError } from "./errors.ts";
@@ -121,6 +121,7 @@ function finish(code: number, error?: unknown): Promise<void> | undefined {
 // modules a worker runs are evaluated: one that keeps its own reference to
 // `Deno.exit` then holds this one.
 if (_IN_WORKER) {
+  _startImports();
   Object.defineProperty(Deno, "exit", {
     value: (code = 0): never => exitNow(code),
     writable: true,
@@ -131,6 +132,7 @@ if (_IN_WORKER) {
 
 /** Entry point called by the generated entry module, after the target's module loaded. */
 export function _main(): void {
+  _endImports();
   self.addEventListener("error", (e) => {
     e.preventDefault();
     void finish(1, (e as ErrorEvent).error ?? new Error((e as ErrorEvent).message));

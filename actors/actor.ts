@@ -12,7 +12,7 @@ import {
   _WIRE,
   type _WireForm,
 } from "./_clone.ts";
-import { _nextIdentity, _nextPid } from "./_context.ts";
+import { _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
 import { _ActorHandle, type _SendOptions, _wireExit } from "./_actor_handle.ts";
 import { _toWireError, ActorExited, type ExitReason, RemoteError } from "./errors.ts";
 import { _checkTimeout, _describe, _post } from "./_util.ts";
@@ -568,6 +568,7 @@ export async function _spawnHandle(
   actor: ActorClass,
   options: SpawnOptions,
 ): Promise<_ActorHandle> {
+  _refuseWhileImporting(`an actor (${_describe(actor)})`);
   if (typeof actor !== "function" || !(actor.prototype instanceof Actor)) {
     throw new TypeError(
       `spawn() needs a subclass of Actor, got ${_describe(actor)}: ` +

@@ -6,7 +6,7 @@
  * @module
  */
 import { _outbox, _prepare } from "./_clone.ts";
-import { _context, _nextIdentity, _nextPid } from "./_context.ts";
+import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
 import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
 import { _checkTimeout, _describe, _settledWithin } from "./_util.ts";
 import { _after } from "./_timer.ts";
@@ -281,6 +281,7 @@ export class Process<A extends unknown[] = unknown[]> {
         `${s.name} was already started; a process can be started only once, so create a new Process to run it again`,
       );
     }
+    _refuseWhileImporting(s.name);
     const spec = this.#spec(s);
     const perms = _normalizePermissions(s.permissions);
     _assertApplicable(perms, `${s.name} permissions`);

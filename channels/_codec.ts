@@ -378,7 +378,9 @@ class CorruptItem extends Error {}
 function readCount(): number {
   const n = inputView.getUint32(at, true);
   at += 4;
-  if (n > input.length - at) throw new CorruptItem(`corrupt channel item: count ${n} at byte ${at - 4}`);
+  if (n > input.length - at) {
+    throw new CorruptItem(`corrupt channel item: count ${n} at byte ${at - 4}`);
+  }
   return n;
 }
 

@@ -10,7 +10,7 @@
 // started while the others move to other workers; no job runs twice.
 import { _after, type _Cancel } from "../actors/_timer.ts";
 import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
-import { _nextIdentity, _nextPid } from "../actors/_context.ts";
+import { _nextIdentity, _nextPid, _refuseWhileImporting } from "../actors/_context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
 import { RemoteError } from "../actors/errors.ts";
 import { _checkTimeout, _describe } from "../actors/_util.ts";
@@ -223,6 +223,7 @@ export class _PoolEngine {
     size: number | undefined,
     what: string,
   ): _PoolEngine {
+    _refuseWhileImporting(`a ${what}`);
     const { initializer, initArgs = [], maxTasksPerChild, permissions } = options;
     const processes = _positiveInt(
       size ?? cpuCount(),
@@ -651,9 +652,11 @@ export class _PoolEngine {
     };
     slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
+      // The runtime reports every error it can reach by message: this one
+      // came from outside it, typically the worker's modules failing to load.
       error: (e) => {
         this.#takeAnswers();
-        this.#onDeath(slot, 1, e);
+        this.#onDeath(slot, 1, e, true);
       },
     });
     const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
@@ -746,15 +749,18 @@ export class _PoolEngine {
     this.#checkIdle();
   }
 
-  #onDeath(slot: Slot, code: number, error: WireError | undefined): void {
+  #onDeath(slot: Slot, code: number, error: WireError | undefined, unloaded = false): void {
     if (slot.ended) return;
     const { started, waiting } = this.#retire(slot);
-    if (!slot.ready && this.#settings.initializer && (code !== 0 || error)) {
-      // Restarting would only fail again: fail every call with the initializer's error.
+    const initFailed = !slot.ready && this.#settings.initializer && (code !== 0 || error);
+    if (initFailed || (unloaded && error)) {
+      // Restarting would only fail again: fail every call with the error.
       this.#broken = error
         ? new RemoteError(slot.name, slot.pid, {
           ...error,
-          message: `initializer failed: ${error.message}`,
+          message: `${
+            initFailed ? "initializer failed" : "a worker failed to start"
+          }: ${error.message}`,
         })
         : new Error(`${slot.name}: the pool initializer ended the worker (exit code ${code})`);
       for (const job of [...started, ...waiting, ...this.#queue.splice(this.#head)]) {

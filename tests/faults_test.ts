@@ -1,7 +1,14 @@
 // Fault paths, tried as a hostile or careless child would: timeouts beyond a
 // timer's range, endings the runtime did not set up, a parent too busy to
 // read, a child that will not stop, shared memory written by hand.
-import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { delay } from "@std/async";
 import {
   Event,
@@ -310,5 +317,34 @@ Deno.test("channel bytes written by hand decode to a clear error, never a huge a
   const deep = new Uint8Array(5 * 100_000).map((_, i) => (i % 5 === 0 ? 8 : i % 5 === 1 ? 1 : 0));
   for (const bytes of [...counts, truncated, deep, new Uint8Array([99])]) {
     assertThrows(() => _decode(bytes), Error, "corrupt channel item");
+  }
+});
+
+// ---- no silent hangs for the classic mistakes --------------------------------
+
+/** Runs `file` with `deno run`, killed after `ms`; its exit code (null when killed) and output. */
+async function runScript(file: string, ms: number): Promise<{ code: number | null; out: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(file, import.meta.url).pathname],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, ms);
+  const { code, stdout, stderr } = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: killed ? null : code, out: dec.decode(stdout) + dec.decode(stderr) };
+}
+
+Deno.test("a module that starts processes or pools at its top level fails, naming import.meta.main", async () => {
+  for (const file of ["process_join", "process_start", "pool_map"]) {
+    const { code, out } = await runScript(`./fixtures/unguarded/${file}.ts`, 30_000);
+    assert(code !== null, `${file} did not end within 30 s:\n${out}`);
+    assertStringIncludes(out, "if (import.meta.main)", file);
   }
 });
