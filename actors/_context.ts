@@ -14,7 +14,7 @@ export interface _Context {
   childPrefix: string;
   /** How many children this thread has named. */
   childCount: number;
-  /** The run-wide pid counter (Int32 at index 0 holds the last pid given). */
+  /** The run-wide pid counter (Int32 at index 0 counts the pids given). */
   pids: Int32Array;
   /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
   workerOptions: boolean | undefined | null;
@@ -30,7 +30,14 @@ export interface _Context {
  * different versions keep theirs apart instead of misreading each other's.
  * Bump it whenever the shape of any of these changes.
  */
-export const _SHARED_STATE_VERSION = 2;
+export const _SHARED_STATE_VERSION = 3;
+
+/**
+ * A thread's pid is this plus its number in the run (1, 2, ...): above any
+ * OS's pid range (Linux's pid_max is at most 2^22), so it never names an OS
+ * process, yet it fits the Int32 words that record holders in shared memory.
+ */
+export const _THREAD_PID_BASE = 1_000_000_000;
 
 /** Whether this thread is a worker (fixed per thread: a module is evaluated in the thread that uses it). */
 export const _IN_WORKER: boolean =
@@ -51,7 +58,6 @@ export function _setContext(ctx: _Context): void {
 
 function mainContext(): _Context {
   const pids = new Int32Array(new SharedArrayBuffer(4));
-  pids[0] = Deno.pid;
   return {
     self: { name: "MainProcess", pid: Deno.pid, daemon: false },
     parent: undefined,
@@ -69,9 +75,9 @@ export function _nextIdentity(): string {
   return `${ctx.childPrefix}${++ctx.childCount}`;
 }
 
-/** A pid no other process of this run has had. */
+/** A pid no other process of this run has had (see `_THREAD_PID_BASE`). */
 export function _nextPid(): number {
-  return Atomics.add(_context().pids, 0, 1) + 1;
+  return _THREAD_PID_BASE + Atomics.add(_context().pids, 0, 1) + 1;
 }
 
 // Whether this worker is still evaluating the modules its entry imports:

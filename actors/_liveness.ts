@@ -3,13 +3,13 @@
 // waiter blocked in Atomics.wait, which cannot receive messages.
 //
 // One run-wide Int32 table over a growable SharedArrayBuffer, made by the main
-// thread and handed to every worker in its init message. Pids are
-// `mainPid + k` (see `_nextPid`); entry `k + 2` holds the parent's pid while
-// the process runs, ENDED once it has ended, and 0 when nothing was recorded.
+// thread and handed to every worker in its init message. Thread pids are
+// `_THREAD_PID_BASE + k` (see `_nextPid`); entry `k + 1` holds the parent's pid
+// while the process runs, ENDED once it has ended, and 0 when nothing was recorded.
 // A process counts as alive while it and all its ancestors are: a worker's
-// workers end with it without a word to anyone. Entry 0 is the main pid and
-// entry 1 counts endings, so a reader can skip looking again until one happens.
-import { _context } from "./_context.ts";
+// workers end with it without a word to anyone. Entry 1 counts endings, so a
+// reader can skip looking again until one happens; entry 0 is not used.
+import { _context, _THREAD_PID_BASE } from "./_context.ts";
 
 const ENDED = -1;
 const INITIAL_BYTES = 4096;
@@ -23,15 +23,14 @@ export function _livenessTable(): Int32Array {
     // A worker always gets the table in its init message; this is the main thread.
     const buffer = new SharedArrayBuffer(INITIAL_BYTES, { maxByteLength: MAX_BYTES });
     ctx.liveness = new Int32Array(buffer);
-    ctx.liveness[0] = ctx.self.pid;
   }
   return ctx.liveness;
 }
 
 const ENDINGS = 1;
 
-function slot(table: Int32Array, pid: number): number {
-  return pid - table[0] + 2;
+function slot(pid: number): number {
+  return pid - _THREAD_PID_BASE + 1;
 }
 
 /** How many processes of this run have been recorded as ended: a cheap "did anything end?". */
@@ -42,7 +41,7 @@ export function _endings(): number {
 /** Records that `pid`, a child of `parentPid`, has started. */
 export function _markStarted(pid: number, parentPid: number): void {
   const table = _livenessTable();
-  const i = slot(table, pid);
+  const i = slot(pid);
   if (i < 2) return;
   const buffer = table.buffer as SharedArrayBuffer;
   const needed = (i + 1) * 4;
@@ -61,7 +60,7 @@ export function _markStarted(pid: number, parentPid: number): void {
 /** Records that `pid` has ended. Safe to call more than once, from any thread. */
 export function _markEnded(pid: number): void {
   const table = _livenessTable();
-  const i = slot(table, pid);
+  const i = slot(pid);
   if (i >= 2 && i < table.length && Atomics.exchange(table, i, ENDED) !== ENDED) {
     Atomics.add(table, ENDINGS, 1);
     Atomics.notify(table, ENDINGS);
@@ -90,7 +89,7 @@ export function _wakeEndingWaits(): void {
 export function _isAlive(pid: number): boolean {
   const table = _livenessTable();
   for (let depth = 0; depth < 10_000; depth++) {
-    const i = slot(table, pid);
+    const i = slot(pid);
     if (i < 2 || i >= table.length) return true;
     const entry = Atomics.load(table, i);
     if (entry === ENDED) return false;

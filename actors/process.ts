@@ -230,7 +230,11 @@ export class Process<A extends unknown[] = unknown[]> {
     s.daemon = Boolean(value);
   }
 
-  /** Unique within this run of the program; `undefined` before `start()`. */
+  /**
+   * Unique within this run of the program; `undefined` before `start()`. A
+   * thread's pid is 1,000,000,000 plus its number in the run, above any OS's
+   * pid range, so it never names an OS process; the main process's is `Deno.pid`.
+   */
   get pid(): number | undefined {
     return state(this).pid;
   }

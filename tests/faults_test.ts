@@ -348,3 +348,19 @@ Deno.test("a module that starts processes or pools at its top level fails, namin
     assertStringIncludes(out, "if (import.meta.main)", file);
   }
 });
+
+// ---- names --------------------------------------------------------------------
+
+workerTest("thread pids can never be taken for OS pids", async () => {
+  const p = new Process({ target: nap, args: [1] });
+  p.start();
+  await using ref = await spawn(Counter);
+  const pids = [p.pid!, ref.pid!];
+  await p.join();
+  for (const pid of pids) {
+    // Above Linux's largest pid_max (2^22), and no OS process has it.
+    assert(pid > 2 ** 22, `pid ${pid}`);
+    assert(pid <= 2 ** 31 - 1, `pid ${pid} does not fit an Int32`);
+    assertThrows(() => Deno.statSync(`/proc/${pid}`));
+  }
+});
