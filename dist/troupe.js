@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 38b8d07a428a43dcf206dfe2e7ee58790e96a2fd5e840c95890523836b31df38
+// sources sha256: 87dcb89b3c6401d9240136ea375836d47a52abefd8234c3f980094ea308a3fb6
 var z=typeof globalThis.WorkerGlobalScope<"u",Qi=Symbol.for("troupe.context.v3");
 var R=(function R(){let r=globalThis;return r[Qi]??=ba()});
 var Gi=(function Gi(r){globalThis[Qi]=r});

@@ -223,7 +223,9 @@ export interface ShutdownOptions {
  * if (import.meta.main) {
  *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
  *   const futures = [1, 2, 3].map((x) => executor.submit(square, x));
- *   for await (const future of asCompleted(futures)) console.log(await future);
+ *   for await (const done of asCompleted(futures)) {
+ *     if (done.status === "fulfilled") console.log(done.value); // 1, 4 and 9, as they finish
+ *   }
  *   for await (const y of executor.map(square, [4, 5, 6])) console.log(y); // 16 25 36
  * }
  * ```
