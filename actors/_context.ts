@@ -14,7 +14,7 @@ export interface _Context {
   childPrefix: string;
   /** How many children this thread has named. */
   childCount: number;
-  /** The run-wide pid counter (Int32 at index 0 counts the pids given). */
+  /** The run-wide pid counter (Int32 0 counts the pids given) and count of endings (Int32 1). */
   pids: Int32Array;
   /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
   workerOptions: boolean | undefined | null;
@@ -57,7 +57,7 @@ export function _setContext(ctx: _Context): void {
 }
 
 function mainContext(): _Context {
-  const pids = new Int32Array(new SharedArrayBuffer(4));
+  const pids = new Int32Array(new SharedArrayBuffer(8));
   return {
     self: { name: "MainProcess", pid: Deno.pid, daemon: false },
     parent: undefined,

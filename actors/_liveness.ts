@@ -7,8 +7,7 @@
 // `_THREAD_PID_BASE + k` (see `_nextPid`); entry `k + 1` holds the parent's pid
 // while the process runs, ENDED once it has ended, and 0 when nothing was recorded.
 // A process counts as alive while it and all its ancestors are: a worker's
-// workers end with it without a word to anyone. Entry 1 counts endings, so a
-// reader can skip looking again until one happens; entry 0 is not used.
+// workers end with it without a word to anyone. Entries 0 and 1 are not used.
 import { _context, _THREAD_PID_BASE } from "./_context.ts";
 
 const ENDED = -1;
@@ -27,7 +26,15 @@ export function _livenessTable(): Int32Array {
   return ctx.liveness;
 }
 
+// The count of endings lives in the run's pid buffer, word 1: an Atomics
+// operation on a growable buffer such as the table costs ~50 ns more, and
+// channels read the count on every put and take.
 const ENDINGS = 1;
+
+/** The run's count of endings, as a word of its own (see `_endings`). */
+export function _endingsWord(): Int32Array {
+  return _context().pids;
+}
 
 function slot(pid: number): number {
   return pid - _THREAD_PID_BASE + 1;
@@ -35,7 +42,7 @@ function slot(pid: number): number {
 
 /** How many processes of this run have been recorded as ended: a cheap "did anything end?". */
 export function _endings(): number {
-  return Atomics.load(_livenessTable(), ENDINGS);
+  return Atomics.load(_context().pids, ENDINGS);
 }
 
 /** Records that `pid`, a child of `parentPid`, has started. */
@@ -62,8 +69,9 @@ export function _markEnded(pid: number): void {
   const table = _livenessTable();
   const i = slot(pid);
   if (i >= 2 && i < table.length && Atomics.exchange(table, i, ENDED) !== ENDED) {
-    Atomics.add(table, ENDINGS, 1);
-    Atomics.notify(table, ENDINGS);
+    const pids = _context().pids;
+    Atomics.add(pids, ENDINGS, 1);
+    Atomics.notify(pids, ENDINGS);
   }
 }
 
@@ -73,13 +81,13 @@ export function _markEnded(pid: number): void {
  * alive on its own: on the main thread a pending wait does not keep it alive.
  */
 export function _nextEnding(seen: number, ms: number): Promise<unknown> {
-  const wait = Atomics.waitAsync(_livenessTable(), ENDINGS, seen, ms);
+  const wait = Atomics.waitAsync(_context().pids, ENDINGS, seen, ms);
   return wait.async ? wait.value : Promise.resolve(wait.value);
 }
 
 /** Wakes every `_nextEnding` wait of this run (they look again and wait anew). */
 export function _wakeEndingWaits(): void {
-  Atomics.notify(_livenessTable(), ENDINGS);
+  Atomics.notify(_context().pids, ENDINGS);
 }
 
 /**

@@ -7,7 +7,7 @@
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
 import { _context, _IN_WORKER } from "../actors/_context.ts";
-import { _endings, _isAlive } from "../actors/_liveness.ts";
+import { _endings, _endingsWord, _isAlive } from "../actors/_liveness.ts";
 import { _checkTimeout } from "../actors/_util.ts";
 import { _after } from "../actors/_timer.ts";
 import type { WireCodec } from "../actors/protocol.ts";
@@ -85,14 +85,22 @@ function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): ()
 // so it takes nothing more from a channel and puts nothing in one. Checked
 // under the lock, so once terminate() has returned no operation of its starts.
 let aliveAtEndings = -1;
+let endingsWord: Int32Array | undefined;
 
 function endedHere(): boolean {
   if (!_IN_WORKER) return false;
-  const endings = _endings();
+  const endings = Atomics.load(endingsWord ?? endingsOfThisRun(), 1);
   if (endings === aliveAtEndings) return false;
   if (!_isAlive(_context().self.pid)) return true;
   aliveAtEndings = endings;
   return false;
+}
+
+function endingsOfThisRun(): Int32Array {
+  const word = _endingsWord();
+  // A worker has the run's count once its init message came (before it holds a ring).
+  if (_context().parent !== undefined) endingsWord = word;
+  return word;
 }
 
 function endedError(): Error {
@@ -121,7 +129,8 @@ function lock(h: Int32Array): void {
     for (let i = 0; i < 200 && c !== 0; i++) c = Atomics.compareExchange(h, LOCK, 0, 1);
     if (c !== 0) lockSlow(h, c);
   }
-  Atomics.store(h, OWNER, ownPid || pidOfThisThread());
+  // A plain store: the lock orders it, and a reader only needs a recent value.
+  h[OWNER] = ownPid || pidOfThisThread();
 }
 
 function pidOfThisThread(): number {
@@ -160,7 +169,7 @@ function lockSlow(h: Int32Array, c: number): void {
 }
 
 function unlock(h: Int32Array): void {
-  Atomics.store(h, OWNER, 0);
+  h[OWNER] = 0;
   if (Atomics.sub(h, LOCK, 1) !== 1) {
     Atomics.store(h, LOCK, 0);
     Atomics.notify(h, LOCK, 1);
