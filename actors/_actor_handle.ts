@@ -7,7 +7,14 @@ import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
 import { _drain, _OrderedSender } from "./_ordered.ts";
 import { _checkTimeout, _post, _settledWithin } from "./_util.ts";
 import { _initMessage, _spawnWorker } from "./_worker_host.ts";
-import { _exitReason, ActorExited, type ExitReason, MailboxFull, RemoteError } from "./errors.ts";
+import {
+  _exitReason,
+  _remoteToWire,
+  ActorExited,
+  type ExitReason,
+  MailboxFull,
+  RemoteError,
+} from "./errors.ts";
 import type { _DenoPermissions } from "./permissions.ts";
 import type {
   ActorCallsMessage,
@@ -629,7 +636,7 @@ export function _wireExit(exit: ExitReason): WireExit {
   const wire: WireExit = { code: exit.code, normal: exit.normal, description: exit.description };
   const error = exit.error;
   if (error instanceof RemoteError) {
-    wire.error = { name: error.remoteName, message: error.remoteMessage, stack: error.remoteStack };
+    wire.error = _remoteToWire(error);
   } else if (error) wire.error = { name: error.name, message: error.message, stack: error.stack };
   return wire;
 }

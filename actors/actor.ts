@@ -14,7 +14,13 @@ import {
 } from "./_clone.ts";
 import { _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
 import { _ActorHandle, type _SendOptions, _wireExit } from "./_actor_handle.ts";
-import { _toWireError, ActorExited, type ExitReason, RemoteError } from "./errors.ts";
+import {
+  _remoteToWire,
+  _toWireError,
+  ActorExited,
+  type ExitReason,
+  RemoteError,
+} from "./errors.ts";
 import { _checkTimeout, _describe, _post } from "./_util.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
 import type { ActorError, ActorSpec, FromBridge, PackedCalls, ToBridge } from "./protocol.ts";
@@ -400,11 +406,7 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     const failure: ActorError = { id, error: _toWireError(error) };
     if (error instanceof ActorExited) failure.exit = _wireExit(error.reason);
     else if (error instanceof RemoteError) {
-      failure.error = {
-        name: error.remoteName,
-        message: error.remoteMessage,
-        stack: error.remoteStack,
-      };
+      failure.error = _remoteToWire(error);
     } else failure.local = true;
     port1.postMessage({ t: "replies", values: [], errors: [failure] } satisfies FromBridge);
   };

@@ -16,6 +16,8 @@ export interface WireError {
   message: string;
   /** The stack as printed in the child, if it had one. */
   stack?: string;
+  /** The error's own `cause`, if it had one. */
+  cause?: WireError;
 }
 
 /** Who a process is: the part of its identity that its children and `currentProcess()` see. */

@@ -41,3 +41,29 @@ export async function until(ready: () => boolean, what: string, timeoutMs = 10_0
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+/**
+ * Runs the script at `url` with `deno run -A`, killed after `ms`: its exit
+ * code (null when it had to be killed) and its output, stdout then stderr.
+ */
+export async function runScript(
+  url: URL,
+  ms: number,
+  args: string[] = [],
+): Promise<{ code: number | null; out: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args, url.pathname],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, ms);
+  const { code, stdout, stderr } = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: killed ? null : code, out: dec.decode(stdout) + dec.decode(stderr) };
+}

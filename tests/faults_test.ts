@@ -31,7 +31,7 @@ import {
   sendThenWait,
   takeSyncForever,
 } from "./fixtures/faults.ts";
-import { workerTest } from "./_helpers.ts";
+import { runScript, workerTest } from "./_helpers.ts";
 import { _decode } from "../channels/_codec.ts";
 
 // ---- timeouts mean what they say ------------------------------------------
@@ -322,28 +322,12 @@ Deno.test("channel bytes written by hand decode to a clear error, never a huge a
 
 // ---- no silent hangs for the classic mistakes --------------------------------
 
-/** Runs `file` with `deno run`, killed after `ms`; its exit code (null when killed) and output. */
-async function runScript(file: string, ms: number): Promise<{ code: number | null; out: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(file, import.meta.url).pathname],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, ms);
-  const { code, stdout, stderr } = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: killed ? null : code, out: dec.decode(stdout) + dec.decode(stderr) };
-}
-
 Deno.test("a module that starts processes or pools at its top level fails, naming import.meta.main", async () => {
   for (const file of ["process_join", "process_start", "pool_map"]) {
-    const { code, out } = await runScript(`./fixtures/unguarded/${file}.ts`, 30_000);
+    const { code, out } = await runScript(
+      new URL(`./fixtures/unguarded/${file}.ts`, import.meta.url),
+      30_000,
+    );
     assert(code !== null, `${file} did not end within 30 s:\n${out}`);
     assertStringIncludes(out, "if (import.meta.main)", file);
   }

@@ -1,0 +1,67 @@
+// Errors point at the user's code: a child's error arrives as its cause, with
+// the child's frames, and a denied permission names the option to change.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { Process, RemoteError } from "../troupe.ts";
+import { failDeep, failWithCause, readUnasked } from "./fixtures/errors.ts";
+import { runScript, workerTest } from "./_helpers.ts";
+
+const fixture = new URL("./fixtures/errors.ts", import.meta.url);
+
+async function joinError(p: Process): Promise<RemoteError> {
+  p.start();
+  return await assertRejects(() => p.join(), RemoteError);
+}
+
+workerTest(
+  "a RemoteError's cause is the child's error, with its name, message and stack",
+  async () => {
+    const error = await joinError(new Process({ target: failDeep, args: ["bad input"] }));
+    assertInstanceOf(error.cause, Error);
+    const cause = error.cause as Error;
+    assertEquals(cause.name, "RangeError");
+    assertEquals(cause.message, "bad input");
+    assertStringIncludes(cause.stack ?? "", "at checkInput");
+    assertStringIncludes(cause.stack ?? "", fixture.pathname);
+    assertEquals(cause.stack, error.remoteStack);
+  },
+);
+
+workerTest("a child error's own cause travels with it", async () => {
+  const error = await joinError(new Process({ target: failWithCause }));
+  const cause = error.cause as Error;
+  assertEquals(cause.message, "cannot read the settings");
+  assertInstanceOf(cause.cause, Error);
+  assertEquals((cause.cause as Error).name, "SyntaxError");
+});
+
+Deno.test("an uncaught RemoteError prints the child's frames under Caused by", async () => {
+  const { code, out } = await runScript(fixture, 30_000);
+  assertEquals(code, 1, out);
+  assertStringIncludes(out, "RangeError in Process-1: bad input");
+  const caused = out.indexOf("Caused by: RangeError: bad input");
+  assert(caused > 0, out);
+  assertMatch(out.slice(caused), /at checkInput \(.*fixtures\/errors\.ts:\d+:\d+\)/);
+});
+
+workerTest(
+  "NotCapable in a child names its permissions option, not a command-line flag",
+  async () => {
+    const path = fixture.pathname;
+    const error = await joinError(
+      new Process({ target: readUnasked, args: [path], permissions: "none" }),
+    );
+    assertEquals(error.remoteName, "NotCapable");
+    assert(!error.message.includes("--allow-read"), error.message);
+    assertStringIncludes(error.message, `Requires read access to "${path}"`);
+    assertStringIncludes(error.message, `read: ["${path}"]`);
+    assertStringIncludes(error.message, "permissions option");
+    assert(!(error.cause as Error).stack!.includes("--allow-read"));
+  },
+);
