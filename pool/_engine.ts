@@ -39,6 +39,8 @@ import {
 export interface _JobOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Where the job's first call stands in the caller's input: errors name an item by its index there. */
+  first?: number;
 }
 
 /** A submitted job, for {@linkcode _PoolEngine.cancelIfNotStarted}. */
@@ -273,14 +275,15 @@ export class _PoolEngine {
     // Made only when an argument is an object: plain numbers and strings need no walk.
     let out: _Outbox | undefined;
     let numeric = !spread && calls.length >= PACK_MIN;
+    const at = options.first ?? 0;
     try {
       if (spread) {
-        const many = calls.length > 1;
+        const many = calls.length > 1 || options.first !== undefined;
         for (let i = 0; i < calls.length; i++) {
           const args = calls[i] as unknown[];
           if (!Array.isArray(args)) {
             throw new TypeError(
-              `${many ? `item ${i}` : "args"} must be an array of arguments, got ${
+              `${many ? `item ${at + i}` : "args"} must be an array of arguments, got ${
                 _describe(args)
               }`,
             );
@@ -291,7 +294,7 @@ export class _PoolEngine {
             if (!needsWalk(arg)) continue;
             const sent = _prepare(
               arg,
-              many ? `item ${i} args[${j}]` : `args[${j}]`,
+              many ? `item ${at + i} args[${j}]` : `args[${j}]`,
               out ??= _outbox(),
             );
             if (sent !== arg) (copy ??= args.slice())[j] = sent;
@@ -303,7 +306,7 @@ export class _PoolEngine {
           const item = calls[i];
           if (typeof item === "number") continue;
           numeric = false;
-          if (needsWalk(item)) calls[i] = _prepare(item, `item ${i}`, out ??= _outbox());
+          if (needsWalk(item)) calls[i] = _prepare(item, `item ${at + i}`, out ??= _outbox());
         }
       }
     } catch (error) {

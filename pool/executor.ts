@@ -7,7 +7,13 @@
 import { _after, type _Cancel } from "../actors/_timer.ts";
 import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
-import { _chunkReader, type _JobHandle, _PoolEngine, _positiveInt } from "./_engine.ts";
+import {
+  _chunkReader,
+  type _JobHandle,
+  type _JobOptions,
+  _PoolEngine,
+  _positiveInt,
+} from "./_engine.ts";
 import type { CallOptions, PoolOptions, TaskFunction, TaskResult } from "./pool.ts";
 
 /** The error a cancelled {@linkcode Future} rejects with, as Python's `CancelledError`. */
@@ -280,7 +286,7 @@ export class ProcessPoolExecutor {
     fn: TaskFunction,
     calls: unknown[],
     spread: boolean,
-    options: CallOptions,
+    options: _JobOptions,
     what: string,
   ): Future<unknown> {
     if (this.#shutdown) {
@@ -347,6 +353,7 @@ export class ProcessPoolExecutor {
     const read = _chunkReader(iterable, chunksize);
     const futures: Future<unknown>[] = [];
     let exhausted = false;
+    let first = 0;
     const fill = async () => {
       while (!exhausted && futures.length < buffersize) {
         const chunk = await read();
@@ -354,7 +361,8 @@ export class ProcessPoolExecutor {
           exhausted = true;
           break;
         }
-        const future = this.#submit(fn, chunk, false, { signal }, "map");
+        const future = this.#submit(fn, chunk, false, { signal, first }, "map");
+        first += chunk.length;
         future.catch(() => {}); // rejections are rethrown in order below
         futures.push(future);
       }

@@ -335,7 +335,8 @@ export class Pool {
       : _positiveInt(options.chunksize, "chunksize");
     const parts: Promise<unknown[]>[] = [];
     for (let i = 0; i < calls.length; i += chunksize) {
-      parts.push(this.#call(fn, calls.slice(i, i + chunksize), spread, options));
+      const chunk = calls.slice(i, i + chunksize);
+      parts.push(this.#call(fn, chunk, spread, { ...options, first: i }));
     }
     // Settle all before throwing, so no rejection goes unhandled.
     const settled = await Promise.allSettled(parts);
@@ -379,6 +380,7 @@ export class Pool {
     const window = Math.max(this.#engine.size * 4, 64);
     const read = _chunkReader(iterable, chunksize);
     let exhausted = false;
+    let first = 0;
     const inFlight: { promise: Promise<unknown[]>; done: boolean }[] = [];
     const finished: { values?: unknown[]; error?: unknown }[] = [];
     let wake: (() => void) | undefined;
@@ -389,7 +391,11 @@ export class Pool {
           exhausted = true;
           break;
         }
-        const entry = { promise: this.#call(fn, chunk, false, options), done: false };
+        const entry = {
+          promise: this.#call(fn, chunk, false, { ...options, first }),
+          done: false,
+        };
+        first += chunk.length;
         const settle = (outcome: { values?: unknown[]; error?: unknown }) => {
           entry.done = true;
           finished.push(outcome);

@@ -8,7 +8,8 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { Process, RemoteError } from "../troupe.ts";
+import { Pool, Process, ProcessPoolExecutor, RemoteError } from "../troupe.ts";
+import { add, same } from "./fixtures/pool_tasks.ts";
 import { failDeep, failWithCause, readUnasked } from "./fixtures/errors.ts";
 import { runScript, workerTest } from "./_helpers.ts";
 
@@ -65,3 +66,35 @@ workerTest(
     assert(!(error.cause as Error).stack!.includes("--allow-read"));
   },
 );
+
+workerTest("a bad item is named by its index in the input, in every map", async () => {
+  const items: unknown[] = Array.from({ length: 20 }, (_, i) => i);
+  items[13] = () => 13;
+  const pairs: unknown[] = Array.from({ length: 20 }, (_, i) => [i, i]);
+  pairs[13] = [13, Symbol("thirteen")];
+  await using pool = new Pool({ processes: 2 });
+  const chunks = [{ chunksize: 5 }, {}];
+  for (const options of chunks) {
+    await assertRejects(() => pool.map(same, items, options), TypeError, "item 13");
+    await assertRejects(
+      () => pool.starmap(add, pairs as [number, number][], options),
+      TypeError,
+      "item 13 args[1]",
+    );
+    for (const iterate of [pool.imap, pool.imapUnordered]) {
+      await assertRejects(
+        () => Array.fromAsync(iterate.call(pool, same, items, options)),
+        TypeError,
+        "item 13",
+      );
+    }
+  }
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+  for (const chunksize of [1, 4]) {
+    await assertRejects(
+      () => Array.fromAsync(executor.map(same, items, { chunksize })),
+      TypeError,
+      "item 13",
+    );
+  }
+});
