@@ -50,7 +50,8 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   permissions?: Permissions;
 }
 
-type Role = "child" | "self" | "parent" | "main";
+// A "worker" is a pool's: listed by activeChildren(), stopped through its pool.
+type Role = "child" | "self" | "parent" | "main" | "worker";
 
 interface State {
   role: Role;
@@ -77,6 +78,8 @@ interface State {
   sent: Int32Array | undefined;
   /** Messages read from the port. */
   received: number;
+  /** A pool worker's: asks its pool to end it with this exit code. */
+  stop?: (code: number) => void;
 }
 
 // Internal state lives here, not in fields, so that a subclass's own fields
@@ -248,7 +251,7 @@ export class Process<A extends unknown[] = unknown[]> {
    */
   get exitCode(): number | null {
     const s = state(this);
-    this.#poll(s);
+    if (s.role === "child") this.#poll(s);
     return s.exitCode;
   }
 
@@ -449,9 +452,11 @@ export class Process<A extends unknown[] = unknown[]> {
   async join(timeoutMs?: number): Promise<number | null> {
     const s = state(this);
     const limit = _checkTimeout(timeoutMs, "join() timeoutMs");
-    if (s.role !== "child") throw new Error(`${s.name} cannot join itself or its parent`);
+    if (s.role !== "child" && s.role !== "worker") {
+      throw new Error(`${s.name} cannot join itself or its parent`);
+    }
     if (!s.started) throw new Error(`${s.name} cannot be joined before it is started`);
-    this.#poll(s);
+    if (s.role === "child") this.#poll(s);
     if (s.exitCode === null) {
       await (limit === undefined ? s.ended.promise : _settledWithin(s.ended.promise, limit));
     }
@@ -462,6 +467,7 @@ export class Process<A extends unknown[] = unknown[]> {
   /** Whether the process has started and not yet ended. */
   isAlive(): boolean {
     const s = state(this);
+    if (s.role === "worker") return s.exitCode === null;
     if (s.role !== "child") return true;
     this.#poll(s);
     return s.started && s.exitCode === null;
@@ -473,12 +479,12 @@ export class Process<A extends unknown[] = unknown[]> {
    * keeps its own exit code.
    */
   terminate(): void {
-    this.#stop(-15);
+    if (!stopWorker(state(this), -15)) this.#stop(-15);
   }
 
   /** Stops the process at once; its exit code becomes `-9`. Does nothing once it has ended. */
   kill(): void {
-    this.#stop(-9);
+    if (!stopWorker(state(this), -9)) this.#stop(-9);
   }
 
   #stop(code: number): void {
@@ -503,6 +509,11 @@ export class Process<A extends unknown[] = unknown[]> {
     if (s.role === "self" || s.role === "main") {
       throw new Error(
         `${s.name} cannot send to itself; use parentProcess().send() to reach the parent`,
+      );
+    }
+    if (s.role === "worker") {
+      throw new Error(
+        `cannot send to ${s.name}: it is a pool's worker; give it work through its pool`,
       );
     }
     if (s.role === "child" && (!s.started || s.exitCode !== null)) {
@@ -542,7 +553,7 @@ export class Process<A extends unknown[] = unknown[]> {
   /** Terminates the process if it still runs, and waits for it to end. */
   async [Symbol.asyncDispose](): Promise<void> {
     const s = state(this);
-    if (s.role !== "child" || !s.started) return;
+    if ((s.role !== "child" && s.role !== "worker") || !s.started) return;
     this.terminate();
     await s.ended.promise;
   }
@@ -594,7 +605,8 @@ export function parentProcess(): Process | null {
 }
 
 /**
- * The children of this process that are still running.
+ * The children of this process that are still running, a pool's workers
+ * (`PoolWorker-N`) among them, as Python lists them.
  *
  * @example
  * ```ts
@@ -679,9 +691,47 @@ export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {
  * others joined (as Python does) unless `all` asks to terminate every one.
  */
 export function _endChildren(all: boolean): Promise<void> | undefined {
-  for (const child of [...children]) {
+  // A pool's workers end with the thread: stopping them one by one would
+  // only have their pool start others.
+  const own = [...children].filter((child) => state(child).role !== "worker");
+  for (const child of own) {
     if (all || child.daemon) child.terminate();
   }
-  if (children.size === 0) return undefined;
-  return Promise.all([...children].map((child) => state(child).ended.promise)).then(() => {});
+  const left = own.filter((child) => state(child).exitCode === null);
+  if (left.length === 0) return undefined;
+  return Promise.all(left.map((child) => state(child).ended.promise)).then(() => {});
+}
+
+/** Stops a pool's worker through its pool; false for other processes. */
+function stopWorker(s: State, code: number): boolean {
+  if (s.role !== "worker") return false;
+  if (s.exitCode === null) s.stop!(code);
+  return true;
+}
+
+/**
+ * A pool's worker as a `Process`, listed by `activeChildren()` while it runs,
+ * as Python lists its pools' workers: `terminate()` and `kill()` end it
+ * through its pool (`stop`), which replaces it as after any death; the pool
+ * calls `end(code)` once the worker has ended, however it did.
+ */
+export function _poolWorkerProcess(
+  name: string,
+  pid: number,
+  stop: (code: number) => void,
+): { process: Process; end(code: number): void } {
+  const process = Object.create(Process.prototype) as Process;
+  const s = newState("worker", name, true, pid);
+  s.stop = stop;
+  states.set(process, s);
+  children.add(process);
+  return {
+    process,
+    end(code) {
+      if (s.exitCode !== null) return;
+      s.exitCode = code;
+      children.delete(process);
+      s.ended.resolve();
+    },
+  };
 }

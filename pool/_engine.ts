@@ -21,7 +21,7 @@ import {
   _normalizePermissions,
   type Permissions,
 } from "../actors/permissions.ts";
-import { cpuCount } from "../actors/process.ts";
+import { _poolWorkerProcess, cpuCount, type Process } from "../actors/process.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import {
   RESULT_ERROR,
@@ -73,6 +73,8 @@ interface Slot {
   endpoint: _Endpoint;
   name: string;
   pid: number;
+  /** The worker as activeChildren() lists it; told how the worker ended. */
+  process: { process: Process; end(code: number): void };
   modules: Set<string>;
   /** The initializer ran (the worker says so only when there is one). */
   ready: boolean;
@@ -98,6 +100,8 @@ export interface _EngineSettings {
   initArgs: unknown[];
   maxTasksPerChild: number | undefined;
   permissions: _DenoPermissions | undefined;
+  /** Workers end after the pool has been idle this long; undefined: never. */
+  idleTimeoutMs: number | undefined;
 }
 
 /** The options `Pool` and `ProcessPoolExecutor` share, as users give them. */
@@ -107,6 +111,7 @@ export interface _PoolUserOptions {
   initArgs?: unknown[];
   maxTasksPerChild?: number;
   permissions?: Permissions;
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -166,6 +171,14 @@ const TAKEN_BACK = -1;
 // its queued jobs. Busy workers answer at least every millisecond.
 const STUCK_MS = 5;
 const NO_TRANSFER: Transferable[] = [];
+// A pool idle this long ends its workers, as Python's daemon workers let a
+// program end; they start again on the next call.
+const DEFAULT_IDLE_TIMEOUT_MS = 1000;
+
+/** The most workers a pool may ask for: max(256, 4 × cpuCount()). */
+export function _maxPoolSize(): number {
+  return Math.max(256, 4 * cpuCount());
+}
 
 /** Whether a value may hold something to check or swap before it is posted. */
 function needsWalk(value: unknown): boolean {
@@ -196,6 +209,9 @@ export class _PoolEngine {
   #answers = new _Link(_Link.allocate());
   #reading = false;
   #byPid = new Map<number, Slot>();
+  /** When the pool last ran out of work, and the timer that ends its workers after idleTimeoutMs. */
+  #idleSince = 0;
+  #idleTimer: _Cancel | undefined;
 
   #initArgs: { args: unknown[]; wired: boolean };
 
@@ -227,9 +243,19 @@ export class _PoolEngine {
   ): _PoolEngine {
     _refuseWhileImporting(`a ${what}`);
     const { initializer, initArgs = [], maxTasksPerChild, permissions } = options;
-    const processes = _positiveInt(
-      size ?? cpuCount(),
-      what === "Pool" ? "processes" : "maxWorkers",
+    const sizeName = what === "Pool" ? "processes" : "maxWorkers";
+    const processes = _positiveInt(size ?? cpuCount(), sizeName);
+    const most = _maxPoolSize();
+    if (processes > most) {
+      throw new RangeError(
+        `'${sizeName}' is ${processes}, above the limit of ${most} workers ` +
+          `(max(256, 4 × cpuCount())): each worker is a thread with its own V8 heap. ` +
+          `Ask for at most ${most}; a pool queues the jobs beyond its workers`,
+      );
+    }
+    const idleTimeoutMs = _checkTimeout(
+      options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      "idleTimeoutMs",
     );
     if (maxTasksPerChild !== undefined) _positiveInt(maxTasksPerChild, "maxTasksPerChild");
     if (!Array.isArray(initArgs)) {
@@ -243,6 +269,7 @@ export class _PoolEngine {
       initArgs,
       maxTasksPerChild,
       permissions: _normalizePermissions(permissions, `${what} permissions`),
+      idleTimeoutMs,
     });
   }
 
@@ -420,7 +447,7 @@ export class _PoolEngine {
       if (job.settled) return false;
       // Running, and a call cannot be interrupted: end its worker (a new one
       // replaces it). The jobs it had not started go to the other workers.
-      const { started, waiting } = this.#retire(slot);
+      const { started, waiting } = this.#retire(slot, -15);
       for (const other of started) {
         if (other === job) continue;
         this.#settle(
@@ -642,6 +669,7 @@ export class _PoolEngine {
       endpoint: undefined as unknown as _Endpoint,
       name,
       pid,
+      process: undefined as unknown as Slot["process"],
       modules,
       ready: false,
       inflight: new Map(),
@@ -653,6 +681,11 @@ export class _PoolEngine {
       heardAt: 0,
       stuck: false,
     };
+    // terminate() and kill() on the listed Process end the worker as a death would.
+    slot.process = _poolWorkerProcess(name, pid, (code) => {
+      this.#takeAnswers();
+      this.#onDeath(slot, code, undefined);
+    });
     slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
       // The runtime reports every error it can reach by message: this one
@@ -754,7 +787,7 @@ export class _PoolEngine {
 
   #onDeath(slot: Slot, code: number, error: WireError | undefined, unloaded = false): void {
     if (slot.ended) return;
-    const { started, waiting } = this.#retire(slot);
+    const { started, waiting } = this.#retire(slot, code);
     const initFailed = !slot.ready && this.#settings.initializer && (code !== 0 || error);
     if (initFailed || (unloaded && error)) {
       // Restarting would only fail again: fail every call with the error.
@@ -809,12 +842,13 @@ export class _PoolEngine {
    * must place: those it had started (running, or run with their results
    * lost), and those it had not, taken back so that they never run there.
    */
-  #retire(slot: Slot): { started: Job[]; waiting: Job[] } {
+  #retire(slot: Slot, code = 0): { started: Job[]; waiting: Job[] } {
     const started: Job[] = [];
     const waiting: Job[] = [];
     if (slot.ended) return { started, waiting };
     slot.ended = true;
     slot.endpoint.terminate();
+    slot.process.end(code);
     this.#slots.delete(slot);
     this.#byPid.delete(slot.pid);
     for (const job of [...slot.inflight.values()]) {
@@ -832,12 +866,45 @@ export class _PoolEngine {
   }
 
   #checkIdle(): void {
-    if (this.#state === "closed" && !this.#busy()) {
-      for (const slot of [...this.#slots]) this.#retire(slot);
-      this.#balance(); // clears its timer
-      this.#answers.close(); // ends the reader
-      this.#idle.resolve();
+    if (this.#state === "open") {
+      if (this.#settings.idleTimeoutMs !== undefined && !this.#busy()) this.#restLater();
+      return;
     }
+    if (this.#state === "terminated" || this.#busy()) return;
+    for (const slot of [...this.#slots]) this.#retire(slot);
+    this.#stopTimers();
+    this.#answers.close(); // ends the reader
+    this.#idle.resolve();
+  }
+
+  /**
+   * The pool ran out of work: its workers end once it stays idle for
+   * idleTimeoutMs (and start again on the next call), so a program that
+   * forgets close() still ends. One timer, re-armed only when it fires early.
+   */
+  #restLater(): void {
+    const ms = this.#settings.idleTimeoutMs!;
+    if (this.#slots.size === 0) return;
+    this.#idleSince = performance.now();
+    this.#idleTimer ??= _after(ms, () => this.#rest(ms));
+  }
+
+  #rest(ms: number): void {
+    this.#idleTimer = undefined;
+    if (this.#state !== "open" || this.#busy() || this.#slots.size === 0) return;
+    const left = this.#idleSince + ms - performance.now();
+    if (left > 0) {
+      this.#idleTimer = _after(left, () => this.#rest(ms));
+      return;
+    }
+    for (const slot of [...this.#slots]) this.#retire(slot);
+    this.#balance(); // clears its timer
+  }
+
+  #stopTimers(): void {
+    this.#balance(); // clears its timer
+    this.#idleTimer?.();
+    this.#idleTimer = undefined;
   }
 
   /** No new tasks; workers end once the queued ones are done. */
@@ -854,11 +921,11 @@ export class _PoolEngine {
     const jobs = this.#queue.splice(this.#head);
     this.#queued = 0;
     for (const slot of [...this.#slots]) {
-      const { started, waiting } = this.#retire(slot);
+      const { started, waiting } = this.#retire(slot, -15);
       jobs.push(...started, ...waiting);
     }
     for (const job of jobs) this.#settle(job, error);
-    this.#balance(); // clears its timer
+    this.#stopTimers();
     this.#answers.close(); // ends the reader
     this.#idle.resolve();
   }

@@ -180,7 +180,10 @@ function runCallback(fn: (f: Future<unknown>) => void, future: Future<unknown>):
 
 /** Options for {@linkcode ProcessPoolExecutor}. */
 export interface ExecutorOptions extends Omit<PoolOptions, "processes"> {
-  /** Number of worker processes. @default {cpuCount()} */
+  /**
+   * Number of worker processes, at most max(256, 4 × `cpuCount()`).
+   * @default {cpuCount()}
+   */
   maxWorkers?: number;
 }
 

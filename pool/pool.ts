@@ -23,7 +23,11 @@ export type TaskResult<F extends TaskFunction> = Awaited<ReturnType<F>>;
 
 /** Options for {@linkcode Pool}. */
 export interface PoolOptions {
-  /** Number of worker processes. @default {cpuCount()} */
+  /**
+   * Number of worker processes, at most max(256, 4 × `cpuCount()`): more
+   * throws a `RangeError` (each worker is a thread with its own V8 heap).
+   * @default {cpuCount()}
+   */
   processes?: number;
   /** Declared with `task()`; called once in each worker with `initArgs` before its first task. */
   initializer?: TaskFunction;
@@ -33,6 +37,14 @@ export interface PoolOptions {
   maxTasksPerChild?: number;
   /** What the workers may do. @default {"inherit"} */
   permissions?: Permissions;
+  /**
+   * Once the pool has had no work for this many milliseconds, its workers
+   * end; the next call starts them again (running `initializer` again). So a
+   * program that never closes its pool still ends, as Python's daemon pool
+   * workers let it. `Infinity` keeps them until `close()` or `terminate()`.
+   * @default {1000}
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Options for a single call: cancel it with a signal or a time limit. */

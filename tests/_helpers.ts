@@ -43,8 +43,9 @@ export async function until(ready: () => boolean, what: string, timeoutMs = 10_0
 }
 
 /**
- * Runs the script at `url` with `deno run -A`, killed after `ms`: its exit
- * code (null when it had to be killed) and its output, stdout then stderr.
+ * Runs the script at `url` with `deno run -A` and `args`, killed after `ms`:
+ * its exit code (null when it had to be killed) and its output, stdout then
+ * stderr.
  */
 export async function runScript(
   url: URL,
@@ -52,7 +53,7 @@ export async function runScript(
   args: string[] = [],
 ): Promise<{ code: number | null; out: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args, url.pathname],
+    args: ["run", "-A", url.pathname, ...args],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

@@ -2,11 +2,20 @@ import {
   assert,
   assertEquals,
   assertInstanceOf,
+  assertMatch,
   assertRejects,
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { AsyncResult, cpuCount, Pool, RemoteError } from "../troupe.ts";
+import {
+  activeChildren,
+  AsyncResult,
+  cpuCount,
+  Pool,
+  ProcessPoolExecutor,
+  RemoteError,
+} from "../troupe.ts";
+import { delay } from "@std/async";
 import {
   add,
   badInit,
@@ -26,7 +35,7 @@ import {
   square,
   workerName,
 } from "./fixtures/pool_tasks.ts";
-import { liveWorkers, workerTest } from "./_helpers.ts";
+import { liveWorkers, runScript, until, workerTest } from "./_helpers.ts";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -388,4 +397,88 @@ workerTest("under cancels, timeouts, crashes and stealing, no call runs twice", 
   }
   const done = results.filter((r) => r.status === "fulfilled").length;
   assert(done > n / 2, `most calls should succeed, ${done} of ${n} did`);
+});
+
+// ---- idle workers, bounds ----------------------------------------------------
+
+workerTest(
+  "a pool idle for idleTimeoutMs ends its workers; the next call starts them again",
+  async () => {
+    await using pool = new Pool({ processes: 2, idleTimeoutMs: 100 });
+    assertEquals(await pool.map(square, [1, 2, 3, 4]), [1, 4, 9, 16]);
+    assert(liveWorkers() > 0);
+    await until(() => liveWorkers() === 0, "the idle workers ended");
+    assertEquals(await pool.map(square, [5, 6]), [25, 36]);
+  },
+);
+
+workerTest("a pool that keeps getting calls keeps its workers", async () => {
+  await using pool = new Pool({ processes: 1, idleTimeoutMs: 2000 });
+  const names = new Set<string>();
+  for (let i = 0; i < 10; i++) {
+    names.add(await pool.apply(workerName, []));
+    await delay(20);
+  }
+  assertEquals(names.size, 1);
+});
+
+Deno.test("a program that never closes its pool or executor ends once they are idle", async () => {
+  const script = new URL("./fixtures/unclosed/pool.ts", import.meta.url);
+  const ended = await runScript(script, 30_000);
+  assertEquals(ended.code, 0, ended.out);
+  assertStringIncludes(ended.out, "map 1,4,9");
+  assertStringIncludes(ended.out, "submit 16");
+  // With idleTimeoutMs: Infinity the workers stay, and so does the program.
+  const kept = await runScript(script, 4_000, ["Infinity"]);
+  assertEquals(kept.code, null, kept.out);
+  assertStringIncludes(kept.out, "submit 16");
+});
+
+workerTest("a pool larger than max(256, 4 × cpuCount()) is refused, naming the limit", () => {
+  const most = Math.max(256, 4 * cpuCount());
+  const error = assertThrows(() => new Pool({ processes: 10_000 }), RangeError);
+  assertStringIncludes(error.message, `'processes' is 10000, above the limit of ${most} workers`);
+  assertThrows(
+    () => new ProcessPoolExecutor({ maxWorkers: most + 1 }),
+    RangeError,
+    "'maxWorkers'",
+  );
+  new Pool({ processes: most }).terminate(); // at the limit: accepted (workers start on use)
+  assertThrows(() => new Pool({ idleTimeoutMs: -1 }), RangeError, "idleTimeoutMs");
+});
+
+workerTest("activeChildren() lists a pool's workers as daemon processes", async () => {
+  const pool = new Pool({ processes: 2 });
+  assertEquals(await pool.map(square, [1, 2, 3, 4], { chunksize: 1 }), [1, 4, 9, 16]);
+  const workers = activeChildren();
+  assertEquals(workers.length, 2);
+  for (const w of workers) {
+    assertMatch(w.name, /^PoolWorker-\d+$/);
+    assert(w.isAlive() && w.daemon && w.exitCode === null);
+    assert(w.pid! >= 1_000_000_000);
+  }
+  assertThrows(() => workers[0].send("hi"), Error, "pool's worker");
+  workers[0].terminate();
+  assertEquals(await workers[0].join(), -15);
+  assertEquals(activeChildren().length, 1);
+  assertEquals(await pool.map(square, [5, 6, 7], { chunksize: 1 }), [25, 36, 49]);
+  pool.terminate();
+  await pool.join();
+  assertEquals(activeChildren(), []);
+  assertEquals(workers.map((w) => w.exitCode), [-15, -15]);
+});
+
+workerTest("killing a pool's worker mid-call fails that call; the pool replaces it", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const worker = await pool.apply(workerName, []);
+  const long = pool.apply(sleepy, [10_000]);
+  await delay(100);
+  const [listed] = activeChildren();
+  assertEquals(listed.name, worker);
+  listed.kill();
+  const error = await assertRejects(() => long, Error, "died while running task 'sleepy'");
+  assertStringIncludes(error.message, "exit code -9");
+  assertEquals(await listed.join(), -9);
+  assertEquals(await pool.apply(square, [9]), 81);
+  assert(activeChildren()[0].name !== worker);
 });
