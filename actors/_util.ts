@@ -66,3 +66,34 @@ export function _checkTimeout(timeoutMs: unknown, what: string): number | undefi
   }
   return timeoutMs;
 }
+
+/** The hook `console.log()` and `Deno.inspect()` call to print an object. */
+const INSPECT = Symbol.for("Deno.customInspect");
+
+/**
+ * Makes `console.log()` and `Deno.inspect()` print an instance of `cls` as
+ * its class name and the fields `fields` reads from it, formatted with the
+ * caller's options (colors, depth): `Pool { processes: 2, state: "running" }`.
+ * `fields` must be cheap and leave the object as it was: no waiting, no
+ * remote call. An object it cannot read (a prototype) prints as `Name {}`.
+ */
+export function _inspectable<T extends object>(
+  cls: { prototype: T },
+  fields: (self: T) => Record<string, unknown>,
+): void {
+  Object.defineProperty(cls.prototype, INSPECT, {
+    value: function customInspect(
+      this: T,
+      inspect: typeof Deno.inspect,
+      options: Deno.InspectOptions,
+    ): string {
+      let shown: Record<string, unknown> = {};
+      try {
+        shown = fields(this);
+      } catch {
+        // Printing must not fail: show the class alone.
+      }
+      return `${this.constructor.name} ${inspect(shown, options)}`;
+    },
+  });
+}

@@ -21,7 +21,7 @@ import {
   type ExitReason,
   RemoteError,
 } from "./errors.ts";
-import { _checkTimeout, _describe, _post } from "./_util.ts";
+import { _checkTimeout, _describe, _inspectable, _post } from "./_util.ts";
 import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
 import type { ActorError, ActorSpec, FromBridge, PackedCalls, ToBridge } from "./protocol.ts";
 import { _requireTaskRef } from "./task.ts";
@@ -313,6 +313,14 @@ export class ActorRef<T = Actor> {
     await this.stop({ timeoutMs: 5000 });
   }
 }
+
+// console.log(ref): ActorRef { name: "Counter-1", pid: 1000000002, alive: true, exitCode: null }
+_inspectable(ActorRef, (ref) => ({
+  name: ref.name,
+  pid: ref.pid,
+  alive: ref.isAlive(),
+  exitCode: ref.exitCode,
+}));
 
 // Sends the reference to another worker: it becomes a port to a bridge in this
 // thread. Installed outside the class body, so the wire hook stays out of the

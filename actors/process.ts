@@ -8,7 +8,7 @@
 import { _outbox, _prepare } from "./_clone.ts";
 import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
 import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
-import { _checkTimeout, _describe, _settledWithin } from "./_util.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "./_util.ts";
 import { _after } from "./_timer.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
 import { RemoteError } from "./errors.ts";
@@ -558,6 +558,28 @@ export class Process<A extends unknown[] = unknown[]> {
     await s.ended.promise;
   }
 }
+
+// console.log(p): Process { name: "Process-1", pid: 1000000001, state: "started", exitCode: null }.
+// The exit cell is read, not taken (as `exitCode` does): printing changes nothing.
+_inspectable(Process, (p) => {
+  const s = state(p);
+  const cell = s.exitCell;
+  const exitCode = cell && Atomics.load(cell, EXIT_STATE) === EXIT_REPORTED
+    ? Atomics.load(cell, EXIT_CODE)
+    : s.exitCode;
+  const status = (s.role !== "child" && s.role !== "worker") || (s.started && exitCode === null)
+    ? "started"
+    : s.started
+    ? "stopped"
+    : "initial";
+  return {
+    name: s.name,
+    pid: s.pid,
+    state: status,
+    exitCode,
+    ...(s.daemon ? { daemon: true } : {}),
+  };
+});
 
 /**
  * The process this code runs in: `MainProcess` in the main thread, or the

@@ -15,7 +15,7 @@ import {
   type RestartType,
   type Strategy,
 } from "./_supervision.ts";
-import { _checkTimeout, _describe } from "./_util.ts";
+import { _checkTimeout, _describe, _inspectable } from "./_util.ts";
 import { _makeRef, _refHandle, type ActorRef } from "./actor.ts";
 import { _exitReason, ActorExited, EscalationError, type ExitReason } from "./errors.ts";
 import { Process } from "./process.ts";
@@ -184,6 +184,17 @@ export class Supervisor {
   #listeners = new Map<keyof SupervisorEventMap, Set<(event: never) => void>>();
   /** Told when the supervisor ends: references sent to other workers close then. */
   #gone = new Set<(exit: ExitReason) => void>();
+
+  static {
+    // console.log(sup): Supervisor { name: "Supervisor-1", strategy: "one_for_one",
+    // state: "running", children: { counter: "running" } }
+    _inspectable(this, (sup) => ({
+      name: sup.#name,
+      strategy: sup.#strategy,
+      state: sup.#state,
+      children: Object.fromEntries(sup.#children.map((c) => [c.spec.id, c.state])),
+    }));
+  }
 
   /**
    * Creates a supervisor; its children start with {@linkcode Supervisor.start}.

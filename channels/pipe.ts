@@ -10,7 +10,7 @@
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
 import { _context } from "../actors/_context.ts";
-import { _checkTimeout } from "../actors/_util.ts";
+import { _checkTimeout, _inspectable } from "../actors/_util.ts";
 import type { ConnectionWire } from "../actors/protocol.ts";
 import { _decode, _encode } from "./_codec.ts";
 import {
@@ -109,6 +109,16 @@ export class Connection<S, R> {
   // Whether a wait should look again every so often for ended holders.
   readonly #watchWriters = (): boolean => this.#recv!.tracked("writer");
   readonly #watchReaders = (): boolean => this.#send!.tracked("reader");
+
+  static {
+    // console.log(end): Connection { readable: true, writable: true, unread: 2, closed: false }
+    _inspectable(this, (end) => ({
+      readable: end.#recv !== undefined,
+      writable: end.#send !== undefined,
+      ...(end.#recv ? { unread: end.#recv.count } : {}),
+      closed: end.closed,
+    }));
+  }
 
   /** Connections come from {@linkcode Pipe}; this constructor is not for direct use. */
   constructor() {

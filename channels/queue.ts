@@ -7,6 +7,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _inspectable } from "../actors/_util.ts";
 import type { QueueWire, WireCodec } from "../actors/protocol.ts";
 import { _decode, _encode } from "./_codec.ts";
 import {
@@ -100,6 +101,17 @@ export class Queue<T> {
   readonly #schema: StandardSchemaV1<unknown, T> | undefined;
   readonly #joinable: boolean;
   readonly #scratch = { bytes: new Uint8Array(256) };
+
+  static {
+    // console.log(q): Queue { size: 3, maxsize: 10, closed: false }; a SimpleQueue has no
+    // maxsize, a JoinableQueue adds `unfinished`.
+    _inspectable(this, (q) => ({
+      size: q.#ring.count,
+      ...(q instanceof SimpleQueue ? {} : { maxsize: q.#maxsize }),
+      ...(q.#joinable ? { unfinished: q.#ring.unfinished } : {}),
+      closed: q.#ring.closed,
+    }));
+  }
 
   /**
    * Creates a queue in new shared memory.

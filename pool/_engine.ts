@@ -278,6 +278,14 @@ export class _PoolEngine {
     return this.#settings.size;
   }
 
+  /** What `console.log()` shows of the pool: whether it takes calls, and how many are unfinished. */
+  summary(): { state: "running" | "closed" | "terminated" | "broken"; pending: number } {
+    let pending = this.#queued;
+    for (const slot of this.#slots) pending += slot.inflight.size;
+    const state = this.#state === "open" ? (this.#broken ? "broken" : "running") : this.#state;
+    return { state, pending };
+  }
+
   /**
    * Runs `ref` once per entry of `calls` in one worker (each entry an argument
    * list when `spread`, else the one argument) and tells `done` the values or

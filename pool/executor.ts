@@ -5,7 +5,7 @@
  * @module
  */
 import { _after, type _Cancel } from "../actors/_timer.ts";
-import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../actors/_util.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import {
   _chunkReader,
@@ -243,6 +243,18 @@ export class ProcessPoolExecutor {
   #engine: _PoolEngine;
   #pending = new Set<Future<unknown>>();
   #shutdown = false;
+
+  static {
+    // console.log(executor): ProcessPoolExecutor { maxWorkers: 4, state: "running", pending: 3 }
+    _inspectable(this, (executor) => {
+      const { state, pending } = executor.#engine.summary();
+      return {
+        maxWorkers: executor.#engine.size,
+        state: executor.#shutdown ? "shutdown" : state,
+        pending,
+      };
+    });
+  }
 
   /**
    * Creates the executor; its workers start on first use.

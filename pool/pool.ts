@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { _checkTimeout, _describe, _settledWithin } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../actors/_util.ts";
 import type { Permissions } from "../actors/permissions.ts";
 import { _requireTaskRef } from "../actors/task.ts";
 import {
@@ -102,6 +102,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #callbacks: AsyncCallbacks<T> | undefined;
 
   static {
+    // console.log(result): AsyncResult { state: "pending" }
+    _inspectable(this, (result) => ({ state: result.#state }));
     settleResult = (result, error, value) => result.#settle(error, value);
     watchResult = (result, callbacks) => {
       if (callbacks.callback || callbacks.errorCallback) result.#callbacks = callbacks;
@@ -204,6 +206,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
  */
 export class Pool {
   #engine: _PoolEngine;
+
+  static {
+    // console.log(pool): Pool { processes: 4, state: "running", pending: 3 }
+    _inspectable(this, (pool) => ({ processes: pool.#engine.size, ...pool.#engine.summary() }));
+  }
 
   /**
    * Creates the pool; its workers start on first use.

@@ -113,3 +113,15 @@ export function _unlock(w: Int32Array): void {
 export function _isLocked(w: Int32Array): boolean {
   return Atomics.load(w, _STATE) !== FREE;
 }
+
+/**
+ * What `console.log()` shows of a mutex: whether it is held, by which pid,
+ * and (`reentrant`) how many times. Reads only; the holder is advisory.
+ */
+export function _mutexFields(w: Int32Array, reentrant: boolean): Record<string, unknown> {
+  if (!_isLocked(w)) return { locked: false };
+  const holder = Atomics.load(w, _OWNER) || undefined;
+  return reentrant
+    ? { locked: true, holder, count: Atomics.load(w, _COUNT) }
+    : { locked: true, holder };
+}

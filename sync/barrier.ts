@@ -5,7 +5,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe } from "../actors/_util.ts";
+import { _describe, _inspectable } from "../actors/_util.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
   _remaining,
@@ -61,6 +61,11 @@ let reviving: Int32Array | undefined;
  */
 export class Barrier {
   #w: Int32Array;
+
+  static {
+    // console.log(barrier): Barrier { parties: 3, nWaiting: 1, broken: false }
+    _inspectable(this, (b) => ({ parties: b.parties, nWaiting: b.nWaiting, broken: b.broken }));
+  }
 
   /**
    * Creates a barrier.

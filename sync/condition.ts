@@ -5,7 +5,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe } from "../actors/_util.ts";
+import { _describe, _inspectable } from "../actors/_util.ts";
 import { _COUNT, _isLocked, _lockAsync, _lockSync, _OWNER, _tryLock, _unlock } from "./_mutex.ts";
 import { _mutexOf, _reviveLock, Lock, type LockGuard, RLock } from "./lock.ts";
 import {
@@ -58,6 +58,11 @@ let reviving: Revived | undefined;
 export class Condition implements LockGuard {
   #w: Int32Array;
   #lock: Lock | RLock;
+
+  static {
+    // console.log(cond): Condition { lock: RLock { locked: false } }
+    _inspectable(this, (cond) => ({ lock: cond.#lock }));
+  }
 
   /**
    * Creates a condition.

@@ -4,6 +4,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _inspectable } from "../actors/_util.ts";
 import {
   _remaining,
   _sharedWords,
@@ -39,6 +40,11 @@ let reviving: Int32Array | undefined;
  */
 export class Event {
   #w: Int32Array;
+
+  static {
+    // console.log(event): Event { set: true }
+    _inspectable(this, (event) => ({ set: event.isSet() }));
+  }
 
   /** Creates an event whose flag is not set. */
   constructor() {

@@ -6,6 +6,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
+import { _inspectable } from "../actors/_util.ts";
 import {
   _COUNT,
   _deadHolder,
@@ -13,6 +14,7 @@ import {
   _lockAsync,
   _lockSync,
   _MUTEX_WORDS,
+  _mutexFields,
   _OWNER,
   _tryLock,
   _unlock,
@@ -191,6 +193,8 @@ export class Lock implements LockGuard {
 
   static {
     lockWords = (lock) => lock.#w;
+    // console.log(lock): Lock { locked: true, holder: 1000000001 }
+    _inspectable(this, (lock) => _mutexFields(lock.#w, false));
   }
 }
 
@@ -327,6 +331,8 @@ export class RLock implements LockGuard {
 
   static {
     rlockWords = (lock) => lock.#w;
+    // console.log(lock): RLock { locked: true, holder: 1000000001, count: 2 }
+    _inspectable(this, (lock) => _mutexFields(lock.#w, true));
   }
 }
 

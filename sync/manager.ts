@@ -7,7 +7,7 @@
  */
 import type { _ActorHandle } from "../actors/_actor_handle.ts";
 import { _spawnHandle } from "../actors/actor.ts";
-import { _checkTimeout, _describe } from "../actors/_util.ts";
+import { _checkTimeout, _describe, _inspectable } from "../actors/_util.ts";
 import type { Permissions } from "../actors/permissions.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import {
@@ -100,6 +100,8 @@ export class Manager {
 
   static {
     objectCount = (m) => m.#conn.call(0, "_count", [], "manager._count()") as Promise<number>;
+    // console.log(manager): Manager { name: "Manager-1", pid: 1000000003, alive: true }
+    _inspectable(this, (m) => ({ name: m.name, pid: m.#handle.pid, alive: m.#handle.alive }));
   }
 
   private constructor(id: string, handle: _ActorHandle, conn: _Connection) {

@@ -13,7 +13,7 @@ import type { _Outbox, _WireForm } from "../actors/_clone.ts";
 import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
 import { _drain, _OrderedSender } from "../actors/_ordered.ts";
 import { _endings, _isAlive, _nextEnding } from "../actors/_liveness.ts";
-import { _describe, _post } from "../actors/_util.ts";
+import { _describe, _inspectable, _post } from "../actors/_util.ts";
 import type {
   FromManager,
   ManagerConnect,
@@ -1348,6 +1348,16 @@ const CLASSES = {
   lock: LockProxy,
   queue: QueueProxy,
 } as const;
+
+// console.log(d): DictProxy { manager: "Manager-1", id: 3 }; it asks the manager nothing.
+for (const cls of Object.values(CLASSES)) {
+  _inspectable(cls, (proxy: object) => {
+    const s = state(proxy, "proxy");
+    return s.released
+      ? { manager: s.name, id: s.id, released: true }
+      : { manager: s.name, id: s.id };
+  });
+}
 
 /**
  * Makes the proxy for object `id` of a manager; the one way proxies are made.

@@ -4,7 +4,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe } from "../actors/_util.ts";
+import { _describe, _inspectable } from "../actors/_util.ts";
 import type { LockGuard } from "./lock.ts";
 import {
   _remaining,
@@ -57,6 +57,14 @@ function tryDown(w: Int32Array): boolean {
  */
 export class Semaphore implements LockGuard {
   #w: Int32Array;
+
+  static {
+    // console.log(s): Semaphore { value: 2 }, BoundedSemaphore { value: 1, max: 2 }
+    _inspectable(this, (s) => {
+      const max = s.#w[MAX];
+      return max >= 0 ? { value: s.value, max } : { value: s.value };
+    });
+  }
 
   /**
    * Creates a semaphore.

@@ -5,7 +5,7 @@
  * @module
  */
 import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe } from "../actors/_util.ts";
+import { _describe, _inspectable } from "../actors/_util.ts";
 import { _reviveLock, Lock, RLock } from "./lock.ts";
 
 /** The numeric types shared memory holds, by size: `"i32"` is a signed 32-bit integer. */
@@ -271,6 +271,11 @@ export class RawValue<T extends TypeCode = "f64"> {
   #type: NumericType;
   #cell: AnyArray;
 
+  static {
+    // console.log(v): RawValue { type: "i32", value: 5 }
+    _inspectable(this, (v) => ({ type: v.#type, value: read(v.#type, v.#cell) }));
+  }
+
   /**
    * Creates a value.
    *
@@ -352,6 +357,11 @@ export class Value<T extends TypeCode = "f64"> {
   #type: NumericType;
   #cell: AnyArray;
   #lock: Lock | RLock | undefined;
+
+  static {
+    // console.log(v): Value { type: "i32", value: 5 } (the lock is not taken)
+    _inspectable(this, (v) => ({ type: v.#type, value: read(v.#type, v.#cell) }));
+  }
 
   /**
    * Creates a value.
@@ -464,6 +474,11 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
   #type: NumericType;
   #array: AnyArray;
   #lock: Lock | RLock | undefined;
+
+  static {
+    // console.log(a): SynchronizedArray { type: "f64", array: Float64Array(3) [ 1, 2, 3 ] }
+    _inspectable(this, (a) => ({ type: a.#type, array: a.#array }));
+  }
 
   /**
    * Creates an array.
