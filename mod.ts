@@ -5,7 +5,7 @@
  *
  * @example Three processes at once
  * ```ts
- * import { Process, task } from "./mod.ts";
+ * import { Process, task } from "@troupe/troupe";
  *
  * const work = task(import.meta, function work(n: number) {
  *   console.log(`working on ${n}`);

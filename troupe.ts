@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { cpuCount } from "./troupe.ts";
+ * import { cpuCount } from "@troupe/troupe";
  *
  * console.log(cpuCount() > 0);
  * ```

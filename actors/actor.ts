@@ -40,7 +40,7 @@ let selfStop: (() => void) | undefined;
  *
  * @example A counter
  * ```ts
- * import { Actor, spawn, task } from "../mod.ts";
+ * import { Actor, spawn, task } from "@troupe/troupe";
  *
  * export class Counter extends Actor {
  *   n = 0;
@@ -204,7 +204,7 @@ function refState(ref: ActorRef): RefState {
  *
  * @example
  * ```ts
- * import { Actor, spawn, task } from "../mod.ts";
+ * import { Actor, spawn, task } from "@troupe/troupe";
  *
  * export class Greeter extends Actor {
  *   constructor(private greeting: string) {
@@ -546,7 +546,7 @@ function fixed(handle: _ActorHandle): _RefSource {
  *
  * @example
  * ```ts
- * import { Actor, spawn, task } from "../mod.ts";
+ * import { Actor, spawn, task } from "@troupe/troupe";
  *
  * export class Store extends Actor {
  *   #items = new Map<string, number>();

@@ -18,7 +18,7 @@ import type { WireError } from "./protocol.ts";
  *
  * @example Catching a child's error
  * ```ts
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "@troupe/troupe";
  *
  * const error = new RemoteError("Process-1", 7, { name: "TypeError", message: "bad input" });
  * console.assert(error instanceof RemoteError);
@@ -78,7 +78,7 @@ export function _fromWireError(error: WireError): Error {
  *
  * @example
  * ```ts
- * import { PermissionError } from "./errors.ts";
+ * import { PermissionError } from "@troupe/troupe";
  *
  * const error = new PermissionError("permissions.net asks for network access this process does not have");
  * console.assert(error.name === "PermissionError");
@@ -157,7 +157,7 @@ function _errorToWire(error: Error, depth: number): WireError {
  *
  * @example
  * ```ts
- * import type { ExitReason } from "./errors.ts";
+ * import type { ExitReason } from "@troupe/troupe";
  *
  * const reason: ExitReason = { code: -15, error: null, normal: false, description: "was terminated" };
  * console.assert(!reason.normal);
@@ -195,7 +195,7 @@ export function _exitReason(code: number, error: Error | null, how?: string): Ex
  *
  * @example
  * ```ts
- * import { ActorExited } from "./errors.ts";
+ * import { ActorExited } from "@troupe/troupe";
  *
  * const error = new ActorExited("Counter-1", 7, "inc", {
  *   code: -15,
@@ -252,7 +252,7 @@ export class ActorExited extends Error {
  *
  * @example
  * ```ts
- * import { MailboxFull } from "./errors.ts";
+ * import { MailboxFull } from "@troupe/troupe";
  *
  * const error = new MailboxFull("Counter-1", 10);
  * console.assert(error.message.includes("capacity 10"));
@@ -288,7 +288,7 @@ export class MailboxFull extends Error {
  *
  * @example
  * ```ts
- * import { EscalationError } from "./errors.ts";
+ * import { EscalationError } from "@troupe/troupe";
  *
  * const reason = { code: 1, error: null, normal: false, description: "crashed" };
  * const error = new EscalationError("Supervisor-1", "counter", reason, 2, 5000);

@@ -45,7 +45,7 @@ export interface PermissionSet {
  *
  * @example A worker that may read one folder and nothing else
  * ```ts
- * import type { Permissions } from "../mod.ts";
+ * import type { Permissions } from "@troupe/troupe";
  *
  * const readOnly: Permissions = { read: ["./data"] };
  * console.assert(typeof readOnly === "object");

@@ -139,7 +139,7 @@ function newState(role: Role, name: string, daemon: boolean, pid: number | undef
  *
  * @example A target function
  * ```ts
- * import { Process, task } from "../mod.ts";
+ * import { Process, task } from "@troupe/troupe";
  *
  * const greet = task(import.meta, function greet(who: string) {
  *   console.log(`hello, ${who}`);
@@ -157,7 +157,7 @@ function newState(role: Role, name: string, daemon: boolean, pid: number | undef
  *
  * @example A subclass with its own fields
  * ```ts
- * import { Process, task } from "../mod.ts";
+ * import { Process, task } from "@troupe/troupe";
  *
  * class Counter extends Process {
  *   constructor(public upTo: number) {
@@ -587,7 +587,7 @@ _inspectable(Process, (p) => {
  *
  * @example
  * ```ts
- * import { currentProcess } from "../mod.ts";
+ * import { currentProcess } from "@troupe/troupe";
  *
  * console.assert(currentProcess().name === "MainProcess");
  * console.assert(currentProcess().pid === Deno.pid);
@@ -608,7 +608,7 @@ export function currentProcess(): Process {
  *
  * @example
  * ```ts
- * import { parentProcess } from "../mod.ts";
+ * import { parentProcess } from "@troupe/troupe";
  *
  * console.assert(parentProcess() === null); // in the main process
  * ```
@@ -632,7 +632,7 @@ export function parentProcess(): Process | null {
  *
  * @example
  * ```ts
- * import { activeChildren } from "../mod.ts";
+ * import { activeChildren } from "@troupe/troupe";
  *
  * console.assert(activeChildren().length === 0);
  * ```
@@ -646,7 +646,7 @@ export function activeChildren(): Process[] {
  *
  * @example
  * ```ts
- * import { cpuCount } from "../mod.ts";
+ * import { cpuCount } from "@troupe/troupe";
  *
  * console.assert(cpuCount() >= 1);
  * ```
@@ -663,7 +663,7 @@ export function cpuCount(): number {
  *
  * @example A child that echoes what its parent sends
  * ```ts
- * import { parentProcess, receive, task } from "../mod.ts";
+ * import { parentProcess, receive, task } from "@troupe/troupe";
  *
  * export const echo = task(import.meta, async function echo() {
  *   const message = await receive<string>();
@@ -681,7 +681,7 @@ export function receive<T = unknown>(options?: ReceiveOptions): Promise<T> {
  *
  * @example
  * ```ts
- * import { mailbox, task } from "../mod.ts";
+ * import { mailbox, task } from "@troupe/troupe";
  *
  * export const logger = task(import.meta, async function logger() {
  *   for await (const line of mailbox<string>()) {

@@ -144,7 +144,7 @@ let count = 0;
  *
  * @example
  * ```ts
- * import { Actor, spawn, Supervisor, task } from "../mod.ts";
+ * import { Actor, spawn, Supervisor, task } from "@troupe/troupe";
  *
  * export class Counter extends Actor {
  *   n = 0;

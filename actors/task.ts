@@ -52,7 +52,7 @@ function registry(): Registry {
  *
  * @example Declaring a function
  * ```ts
- * import { task } from "../mod.ts";
+ * import { task } from "@troupe/troupe";
  *
  * export const fib = task(import.meta, function fib(n: number): number {
  *   return n < 2 ? n : fib(n - 1) + fib(n - 2);

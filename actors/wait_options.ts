@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Queue, type WaitOptions } from "../mod.ts";
+ * import { Queue, type WaitOptions } from "@troupe/troupe";
  *
  * const q = new Queue<string>();
  * const options: WaitOptions = { timeoutMs: 10 };
@@ -31,7 +31,7 @@ export interface WaitOptions {
  *
  * @example
  * ```ts
- * import type { SyncWaitOptions } from "../mod.ts";
+ * import type { SyncWaitOptions } from "@troupe/troupe";
  *
  * const options: SyncWaitOptions = { timeoutMs: 100 };
  * console.log(options.timeoutMs);

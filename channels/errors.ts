@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { Full, Queue } from "../mod.ts";
+ * import { Full, Queue } from "@troupe/troupe";
  *
  * const q = new Queue<number>({ maxsize: 1 });
  * q.putNowait(1);
@@ -41,7 +41,7 @@ export class Full extends Error {
  *
  * @example
  * ```ts
- * import { Empty, Queue } from "../mod.ts";
+ * import { Empty, Queue } from "@troupe/troupe";
  *
  * const q = new Queue<number>();
  * try {
@@ -70,7 +70,7 @@ export class Empty extends Error {
  *
  * @example
  * ```ts
- * import { EOFError, Pipe } from "../mod.ts";
+ * import { EOFError, Pipe } from "@troupe/troupe";
  *
  * const [a, b] = Pipe<string>();
  * await a.send("last");
@@ -104,7 +104,7 @@ export class EOFError extends Error {
  *
  * @example
  * ```ts
- * import { ChannelClosedError, Queue } from "../mod.ts";
+ * import { ChannelClosedError, Queue } from "@troupe/troupe";
  *
  * const q = new Queue<number>();
  * q.close();

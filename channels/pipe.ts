@@ -84,7 +84,7 @@ let building:
  *
  * @example
  * ```ts
- * import { type Connection, Pipe } from "../mod.ts";
+ * import { type Connection, Pipe } from "@troupe/troupe";
  *
  * const [left, right]: [Connection<string, number>, Connection<number, string>] = Pipe<
  *   string,
@@ -448,7 +448,7 @@ export class Connection<S, R> {
  *
  * @example A one-way pipe
  * ```ts
- * import { Pipe } from "../mod.ts";
+ * import { Pipe } from "@troupe/troupe";
  *
  * const [reader, writer] = Pipe<number>({ duplex: false });
  * await writer.send(1);
@@ -471,7 +471,7 @@ export function Pipe<A>(
  *
  * @example
  * ```ts
- * import { Pipe } from "../mod.ts";
+ * import { Pipe } from "@troupe/troupe";
  *
  * const [a, b] = Pipe<string, number>();
  * await a.send("how long?");

@@ -83,7 +83,7 @@ const rings = new WeakMap<Queue<unknown>, _Ring>();
  *
  * @example A producer and a consumer in the same thread
  * ```ts
- * import { Queue } from "../mod.ts";
+ * import { Queue } from "@troupe/troupe";
  *
  * const q = new Queue<{ id: number }>({ maxsize: 10 });
  * await q.put({ id: 1 });
@@ -524,7 +524,7 @@ export class Queue<T> {
  *
  * @example Waiting until every item was handled
  * ```ts
- * import { JoinableQueue } from "../mod.ts";
+ * import { JoinableQueue } from "@troupe/troupe";
  *
  * const q = new JoinableQueue<string>();
  * await q.put("a");
@@ -590,7 +590,7 @@ export type SimpleQueueOptions<T> = Omit<QueueOptions<T>, "maxsize">;
  *
  * @example
  * ```ts
- * import { SimpleQueue } from "../mod.ts";
+ * import { SimpleQueue } from "@troupe/troupe";
  *
  * const q = new SimpleQueue<number>();
  * await q.put(1);

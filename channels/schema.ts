@@ -15,7 +15,7 @@
  *
  * @example A hand-written validator
  * ```ts
- * import { Queue, type StandardSchemaV1 } from "../mod.ts";
+ * import { Queue, type StandardSchemaV1 } from "@troupe/troupe";
  *
  * const positive: StandardSchemaV1<number> = {
  *   "~standard": {

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 5ace59d55d2d0e8f29e17fe107259da1ffcf9516b7b33b4520c7a7eefab948c6
+// sources sha256: 418ed18003a5317df6b015ba586a42281cae574b211c2adc8ddb15bf17abe5ea
 var K=typeof globalThis.WorkerGlobalScope<"u",ts=Symbol.for("troupe.context.v3");
 var T=(function T(){let r=globalThis;return r[ts]??=Ma()});
 var rs=(function rs(r){globalThis[ts]=r});

@@ -54,7 +54,7 @@ function inside(future: Future<unknown>): FutureInternals {
  *
  * @example
  * ```ts
- * import { ProcessPoolExecutor, task } from "../mod.ts";
+ * import { ProcessPoolExecutor, task } from "@troupe/troupe";
  *
  * const square = task(import.meta, function square(x: number): number {
  *   return x * x;
@@ -223,7 +223,7 @@ export interface ShutdownOptions {
  *
  * @example
  * ```ts
- * import { asCompleted, ProcessPoolExecutor, task } from "../mod.ts";
+ * import { asCompleted, ProcessPoolExecutor, task } from "@troupe/troupe";
  *
  * const square = task(import.meta, function square(x: number): number {
  *   return x * x;
@@ -449,7 +449,7 @@ function failed(future: Future<unknown>): boolean {
  *
  * @example
  * ```ts
- * import { ProcessPoolExecutor, task, wait } from "../mod.ts";
+ * import { ProcessPoolExecutor, task, wait } from "@troupe/troupe";
  *
  * const square = task(import.meta, function square(x: number): number {
  *   return x * x;
@@ -531,7 +531,7 @@ export type Completed<T> =
  *
  * @example
  * ```ts
- * import { asCompleted, ProcessPoolExecutor, task } from "../mod.ts";
+ * import { asCompleted, ProcessPoolExecutor, task } from "@troupe/troupe";
  *
  * const square = task(import.meta, function square(x: number): number {
  *   return x * x;

@@ -83,7 +83,7 @@ let watchResult: <T>(result: AsyncResult<T>, callbacks: AsyncCallbacks<T>) => vo
  *
  * @example
  * ```ts
- * import { Pool, task } from "../mod.ts";
+ * import { Pool, task } from "@troupe/troupe";
  *
  * const square = task(import.meta, (x: number) => x * x, "square");
  *
@@ -191,7 +191,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
  *
  * @example
  * ```ts
- * import { Pool, task } from "../mod.ts";
+ * import { Pool, task } from "@troupe/troupe";
  *
  * const square = task(import.meta, function square(x: number): number {
  *   return x * x;

@@ -52,7 +52,7 @@ let reviving: Int32Array | undefined;
  *
  * @example Two parties
  * ```ts
- * import { Barrier } from "../mod.ts";
+ * import { Barrier } from "@troupe/troupe";
  *
  * const barrier = new Barrier(2);
  * const indexes = await Promise.all([barrier.wait(), barrier.wait()]);

@@ -42,7 +42,7 @@ let reviving: Revived | undefined;
  *
  * @example A flag set under the condition's lock
  * ```ts
- * import { Condition } from "../mod.ts";
+ * import { Condition } from "@troupe/troupe";
  *
  * const cond = new Condition();
  * const state = { ready: false };

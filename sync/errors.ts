@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * import { LockHolderDiedError } from "./errors.ts";
+ * import { LockHolderDiedError } from "@troupe/troupe";
  *
  * const error = new LockHolderDiedError("Lock", 12345);
  * console.assert(error.holderPid === 12345);
@@ -46,7 +46,7 @@ export class LockHolderDiedError extends Error {
  *
  * @example
  * ```ts
- * import { BrokenBarrierError } from "./errors.ts";
+ * import { BrokenBarrierError } from "@troupe/troupe";
  *
  * const error = new BrokenBarrierError("the barrier was aborted");
  * console.assert(error.name === "BrokenBarrierError");
@@ -71,7 +71,7 @@ export class BrokenBarrierError extends Error {
  *
  * @example
  * ```ts
- * import { ManagerStoppedError } from "./errors.ts";
+ * import { ManagerStoppedError } from "@troupe/troupe";
  *
  * const error = new ManagerStoppedError("Manager-1", "was shut down", "dict.get()");
  * console.assert(error.manager === "Manager-1");

@@ -30,7 +30,7 @@ let reviving: Int32Array | undefined;
  *
  * @example
  * ```ts
- * import { Event } from "../mod.ts";
+ * import { Event } from "@troupe/troupe";
  *
  * const ready = new Event();
  * setTimeout(() => ready.set(), 10);

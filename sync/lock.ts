@@ -76,7 +76,7 @@ function timeoutOf(options: WaitOptions | SyncWaitOptions | undefined): number |
  *
  * @example Guarding a shared counter
  * ```ts
- * import { Lock, Process, RawValue, task } from "../mod.ts";
+ * import { Lock, Process, RawValue, task } from "@troupe/troupe";
  *
  * const add = task(import.meta, function add(lock: Lock, total: RawValue<"i32">) {
  *   for (let i = 0; i < 1000; i++) {
@@ -209,7 +209,7 @@ export class Lock implements LockGuard {
  *
  * @example
  * ```ts
- * import { RLock } from "../mod.ts";
+ * import { RLock } from "@troupe/troupe";
  *
  * const lock = new RLock();
  * {

@@ -72,7 +72,7 @@ export function _objectCount(manager: Manager): Promise<number> {
  *
  * @example Five processes write into one dict
  * ```ts
- * import { type DictProxy, Manager, Process, task } from "../mod.ts";
+ * import { type DictProxy, Manager, Process, task } from "@troupe/troupe";
  *
  * const record = task(
  *   import.meta,

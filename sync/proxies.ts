@@ -566,7 +566,7 @@ function guarded<T>(fn: () => Promise<T>): Promise<T> {
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -592,7 +592,7 @@ export class DictProxy<K = string, V = unknown> {
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();
@@ -779,7 +779,7 @@ export class DictProxy<K = string, V = unknown> {
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -805,7 +805,7 @@ export class ListProxy<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();
@@ -941,7 +941,7 @@ export class ListProxy<T = unknown> {
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -967,7 +967,7 @@ export class NamespaceProxy<T extends Record<string, unknown> = Record<string, u
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();
@@ -1026,7 +1026,7 @@ export class NamespaceProxy<T extends Record<string, unknown> = Record<string, u
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -1052,7 +1052,7 @@ export class ValueProxy<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();
@@ -1123,7 +1123,7 @@ export interface ManagerLockGuard {
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -1151,7 +1151,7 @@ export class LockProxy {
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();
@@ -1217,7 +1217,7 @@ export interface QueueWaitOptions extends WaitOptions {
  *
  * @example
  * ```ts
- * import { Manager } from "../mod.ts";
+ * import { Manager } from "@troupe/troupe";
  *
  * if (import.meta.main) {
  *   await using manager = await Manager.start();
@@ -1243,7 +1243,7 @@ export class QueueProxy<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Manager } from "../mod.ts";
+   * import { Manager } from "@troupe/troupe";
    *
    * if (import.meta.main) {
    *   await using manager = await Manager.start();

@@ -47,7 +47,7 @@ function tryDown(w: Int32Array): boolean {
  *
  * @example At most two at a time
  * ```ts
- * import { Semaphore } from "../mod.ts";
+ * import { Semaphore } from "@troupe/troupe";
  *
  * const slots = new Semaphore(2);
  * using _a = await slots.acquire();
@@ -214,7 +214,7 @@ export class Semaphore implements LockGuard {
  *
  * @example
  * ```ts
- * import { BoundedSemaphore } from "../mod.ts";
+ * import { BoundedSemaphore } from "@troupe/troupe";
  *
  * const sem = new BoundedSemaphore(1);
  * await sem.acquire();

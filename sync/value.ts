@@ -156,7 +156,7 @@ function allocate(type: NumericType, length: number): AnyArray {
  *
  * @example
  * ```ts
- * import { RawArray } from "../mod.ts";
+ * import { RawArray } from "@troupe/troupe";
  *
  * const hist = RawArray("i32", 10);
  * Atomics.add(hist, 3, 1);
@@ -259,7 +259,7 @@ function lockState(lock: Lock | RLock | undefined): ValueState["lock"] {
  *
  * @example
  * ```ts
- * import { RawValue } from "../mod.ts";
+ * import { RawValue } from "@troupe/troupe";
  *
  * const hits = new RawValue("i32", 0);
  * hits.value = hits.value + 1;
@@ -335,7 +335,7 @@ export interface ValueOptions {
  *
  * @example Four processes counting under the lock
  * ```ts
- * import { Process, task, Value } from "../mod.ts";
+ * import { Process, task, Value } from "@troupe/troupe";
  *
  * const count = task(import.meta, function count(total: Value<"i32">) {
  *   for (let i = 0; i < 1000; i++) {
@@ -426,7 +426,7 @@ export class Value<T extends TypeCode = "f64"> {
  *
  * @example
  * ```ts
- * import { Lock, SynchronizedArray, type SynchronizedArrayOptions } from "../mod.ts";
+ * import { Lock, SynchronizedArray, type SynchronizedArrayOptions } from "@troupe/troupe";
  *
  * const options: SynchronizedArrayOptions = { lock: new Lock() };
  * const xs = new SynchronizedArray("f64", 4, options);
@@ -452,7 +452,7 @@ export type SynchronizedArrayOptions = ValueOptions;
  *
  * @example Four processes filling a histogram under its lock
  * ```ts
- * import { Process, SynchronizedArray, task } from "../mod.ts";
+ * import { Process, SynchronizedArray, task } from "@troupe/troupe";
  *
  * const tally = task(import.meta, function tally(hist: SynchronizedArray<"i32">) {
  *   for (let n = 0; n < 1000; n++) {
