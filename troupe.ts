@@ -1,7 +1,7 @@
 /**
  * Troupe's source entry: every public name, from the modules that define it.
  *
- * Users import `mod.ts`, which loads the same code as one minified module
+ * Users import `mod.ts`, which loads the same code as one bundled module
  * (`dist/troupe.js`, built from this file by `deno task build`): a worker loads
  * one file instead of 38 TypeScript modules, which is most of what a process
  * costs to start. Tests import this file, so they run against the sources.

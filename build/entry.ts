@@ -1,9 +1,6 @@
 // The bundle's entry: the public API, plus `_main` for the worker's generated
 // entry module, so that a worker and the user's modules share one copy of the
 // runtime (one task registry, one process context).
-//
-// The build gives the public classes and functions their minified-away names
-// back in the bundle's text (build/names.ts).
 import { _setRuntimeUrl } from "../actors/_worker_host.ts";
 
 export * from "../troupe.ts";

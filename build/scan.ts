@@ -1,8 +1,8 @@
-// A scan of minified JavaScript that tells code from text, for the build's
-// edits of the bundle (build/eager.ts, build/names.ts, build/bundle.ts).
+// A scan of JavaScript that tells code from text, for the build's
+// edits of the bundle (build/eager.ts, build/bundle.ts).
 
 /**
- * The bracket depth (`{`, `(`, `[`) at each offset of minified JavaScript,
+ * The bracket depth (`{`, `(`, `[`) at each offset of JavaScript,
  * or -1 inside a string, the text of a template literal, a regular expression
  * or a comment; undefined when the brackets do not balance (the scan misread
  * something).

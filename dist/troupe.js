@@ -1,349 +1,5458 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 418ed18003a5317df6b015ba586a42281cae574b211c2adc8ddb15bf17abe5ea
-var K=typeof globalThis.WorkerGlobalScope<"u",ts=Symbol.for("troupe.context.v3");
-var T=(function T(){let r=globalThis;return r[ts]??=Ma()});
-var rs=(function rs(r){globalThis[ts]=r});
-function Ma(){let r=new Int32Array(new SharedArrayBuffer(8));return{self:{name:"MainProcess",pid:Deno.pid,daemon:!1},parent:void 0,postToParent:void 0,childPrefix:"",childCount:0,pids:r,workerOptions:null}}
-function pt(){let r=T();return`${r.childPrefix}${++r.childCount}`}
-function mt(){return 1e9+Atomics.add(T().pids,0,1)+1}
-var Dn=Symbol.for("troupe.importing.v3");
-var ns=(function ns(){globalThis[Dn]=!0});
-var is=(function is(){delete globalThis[Dn]});
-function ze(r){if(globalThis[Dn])throw new Error(`${r} was started while a worker was still importing its modules: a module's top-level code runs again in every worker that imports it, so the module that declares the tasks must not start processes or pools at its top level. Put that code under \`if (import.meta.main) { ... }\`, as Python guards it with \`if __name__ == "__main__":\``)}
-var ss=256,Wn=[];
-function Pa(){let r=Wn.pop();if(!r){let e=new Int32Array(new SharedArrayBuffer(ss*4));for(let t=ss-1;t>0;t--)Wn.push({block:e,index:t});r={block:e,index:0}}return r}
-var Nn=2**31-1,Ra=()=>{};
-function j(r,e){if(!(r<1/0))return Ra;if(!K){if(r<=Nn){let f=setTimeout(e,r);return()=>clearTimeout(f)}let a=performance.now()+r,o,c=()=>{let f=a-performance.now();o=f>Nn?setTimeout(c,Nn):setTimeout(e,Math.max(0,f))};return c(),()=>clearTimeout(o)}let t=Pa();Atomics.store(t.block,t.index,0);let n=!0,i=a=>{Wn.push(t),n&&(n=!1,a==="timed-out"&&e())},s=Atomics.waitAsync(t.block,t.index,0,Math.max(0,r));return s.async?s.value.then(i):queueMicrotask(()=>i(s.value)),()=>{n&&(n=!1,Atomics.store(t.block,t.index,1),Atomics.notify(t.block,t.index))}}
-function Wr(r){return typeof r=="function"&&/^class[\s{]/.test(Function.prototype.toString.call(r))}
-var N=(function N(r,e,t){t!==void 0&&t.length>0?r.postMessage(e,t):r.postMessage(e)});
-function p(r){if(r===null)return"null";if(typeof r=="function")return`${Wr(r)?"class":"function"} ${r.name||"(anonymous)"}`;if(typeof r=="symbol")return`symbol ${r.description??""}`.trimEnd();if(typeof r!="object")return typeof r;let e=Object.getPrototypeOf(r)?.constructor;return e?.name?`${e.name} object`:"object"}
-async function Ue(r,e){let t=r.then(()=>{},()=>{});if(e===void 0)return t;let n;await Promise.race([t,new Promise(i=>n=j(e,i))]),n()}
-var v=(function v(r,e){if(!(r==null||r===1/0)){if(typeof r!="number"||Number.isNaN(r)||r<0)throw new RangeError(`${e} must be a non-negative number of milliseconds, got ${String(r)}`);return r}});
-var Oa=Symbol.for("Deno.customInspect");
-var _=(function _(r,e){Object.defineProperty(r.prototype,Oa,{value:function(n,i){let s={};try{s=e(this)}catch{}return`${this.constructor.name} ${n(s,i)}`}})});
-var zn=-1,ja=4096,Ca=64<<20;
-var ir=(function ir(){let r=T();if(!r.liveness){let e=new SharedArrayBuffer(ja,{maxByteLength:Ca});r.liveness=new Int32Array(e)}return r.liveness});
-var nr=1;
-var os=(function os(){return T().pids});
-var Un=(function Un(r){return r-1e9+1});
-var Ze=(function Ze(){return Atomics.load(T().pids,nr)});
-function as(r,e){let t=ir(),n=Un(r);if(n<2)return;let i=t.buffer,s=(n+1)*4;if(s>i.byteLength){if(s>i.maxByteLength)return;let a=Math.min(i.maxByteLength,Math.max(s,i.byteLength*2));try{i.grow(a)}catch{}}Atomics.store(t,n,e)}
-var zr=(function zr(r){let e=ir(),t=Un(r);if(t>=2&&t<e.length&&Atomics.exchange(e,t,zn)!==zn){let n=T().pids;Atomics.add(n,nr,1),Atomics.notify(n,nr)}});
-function Ur(r,e){let t=Atomics.waitAsync(T().pids,nr,r,e);return t.async?t.value:Promise.resolve(t.value)}
-function cs(){Atomics.notify(T().pids,nr)}
-var H=(function H(r){let e=ir();for(let t=0;t<1e4;t++){let n=Un(r);if(n<2||n>=e.length)return!0;let i=Atomics.load(e,n);if(i===zn)return!1;if(i===0)return!0;r=i}return!0});
-var X=class RemoteError extends Error{processName;pid;remoteName;remoteMessage;remoteStack;constructor(e,t,n){super(`${n.name} in ${e}: ${n.message}`,{cause:us(n)}),this.name="RemoteError",this.processName=e,this.pid=t,this.remoteName=n.name,this.remoteMessage=n.message,this.remoteStack=n.stack}};
-function us(r){let e=r.cause?us(r.cause):void 0,t=e===void 0?new Error(r.message):new Error(r.message,{cause:e});return t.name=r.name,t.stack=r.stack??`${r.name}: ${r.message}`,t}
-var wt=class PermissionError extends Error{constructor(e){super(e),this.name="PermissionError"}};
-function V(r){if(r instanceof Error)return Bn(r,0);let e;try{e=typeof r=="string"?r:Deno.inspect(r)}catch{e=String(r)}return{name:"Error",message:`non-Error thrown: ${e}`}}
-var La=8,fs=/, run again with the --allow-(\w+) flag/;
-function Da(r){let e=fs.exec(r.message);if(!e)return;let t=e[1],n=/^Requires \w+ access to (.+)$/.exec(r.message.slice(0,e.index))?.[1],s=`: this process's permissions do not allow it; grant ${n===void 0?`${t}: true`:`${t}: [${n}] (or ${t}: true)`} in the permissions option of the Process, Pool, spawn() or Manager that starts it (a child gets at most what its parent has)`,a=r.message;r.message=a.replace(fs,s),r.stack?.includes(a)&&(r.stack=r.stack.replace(a,r.message))}
-function Br(r){return r.cause instanceof Error?Bn(r.cause,0):{name:r.remoteName,message:r.remoteMessage,stack:r.remoteStack}}
-function Bn(r,e){let t={name:String(r.name),message:String(r.message)};typeof r.stack=="string"&&(t.stack=r.stack),t.name==="NotCapable"&&Da(t);let n=r.cause;return n!==void 0&&e<La&&(t.cause=n instanceof Error?Bn(n,e+1):V(n)),t}
-function Q(r,e,t){let n=t;return n===void 0&&(e instanceof X?n=`died of an uncaught ${e.remoteName}: ${e.remoteMessage}`:e?n=`failed: ${e.message}`:r===0?n="exited normally":r===-15?n="was terminated":r===-9?n="was killed":n=`exited with code ${r}`),{code:r,error:e,normal:r===0&&e===null,description:n}}
-var J=class ActorExited extends Error{actorName;pid;method;reason;constructor(e,t,n,i,s){let a=t===void 0?e:`${e} (pid ${t})`;super(s?`${a} ${i.description} before answering ${n}()`:`cannot call ${n}(): ${a} ${i.description}`,i.error?{cause:i.error}:void 0),this.name="ActorExited",this.actorName=e,this.pid=t,this.method=n,this.reason=i}},sr=class MailboxFull extends Error{actorName;capacity;constructor(e,t){super(`${e}'s mailbox is full (capacity ${t}); send with wait: true (the default) to wait for room, or give it a larger capacity`),this.name="MailboxFull",this.actorName=e,this.capacity=t}},or=class EscalationError extends Error{supervisorName;childId;reason;constructor(e,t,n,i,s){super(`${e} gave up after ${i} restart${i===1?"":"s"} within ${s} ms (more than its intensity allows): child '${t}' ${n.description}`,n.error?{cause:n.error}:void 0),this.name="EscalationError",this.supervisorName=e,this.childId=t,this.reason=n}};
-var Fr=["read","write","net","env","run","ffi","sys","import"];
-function et(r,e="permissions"){if(r===void 0||r==="inherit")return;if(r==="none")return"none";if(typeof r!="object"||r===null||Array.isArray(r))throw new TypeError(`${e} must be "inherit", "none" or an object such as { read: true }, got ${p(r)}`);let t={};for(let n of Object.keys(r))if(!Fr.includes(n))throw new TypeError(`${e}.${n} is not a permission; use any of ${Fr.join(", ")}`);for(let n of Fr){let i=r[n];if(i===void 0)t[n]=!1;else if(i==="inherit"||typeof i=="boolean")t[n]=i;else if(Array.isArray(i)&&i.every(s=>typeof s=="string"||s instanceof URL))t[n]=i.map(s=>s instanceof URL?s.pathname:s);else throw new TypeError(`${e}.${n} must be "inherit", true, false or an array of strings, got ${p(i)}`)}return t}
-function Na(r,e){if(e===void 0)return{name:r};switch(r){case"read":case"write":case"ffi":return{name:r,path:e};case"net":case"import":return{name:r,host:e};case"env":return{name:r,variable:e};case"run":return{name:r,command:e};case"sys":return{name:r,kind:e}}}
-function yt(r,e){if(r!==void 0){if(Fn()===!1)throw new wt(`${e} asks for narrowed permissions, which Deno applies only with its 'worker-options' unstable feature. Add "unstable": ["worker-options"] to deno.json or run with --unstable-worker-options (or use permissions: "inherit")`);if(r!=="none")for(let t of Fr){let n=r[t];if(!(n===!1||n==="inherit"))for(let i of n===!0?[void 0]:n){let s=Deno.permissions.querySync(Na(t,i)).state;if(s!=="granted"){let a=i===void 0?`all ${t} access`:`${t} access to ${JSON.stringify(i)}`;throw new wt(`${e}.${t} asks for ${a}, which this process does not have (${s}); a worker cannot get more rights than its parent. Grant it to the parent (e.g. --allow-${t}) or ask for less`)}}}}}
-function Fn(){let r=T();return r.workerOptions===null&&(r.workerOptions=Wa()),r.workerOptions}
-function hs(r){try{return Deno.permissions.querySync({name:"read",path:r}).state==="granted"}catch{return!1}}
-function ds(r){try{return Deno.readTextFileSync(r)}catch{return}}
-function Wa(){if(Deno.build.os!=="linux"||!hs("/proc/self/cmdline"))return;let r=ds("/proc/self/cmdline")?.split("\0");if(!r)return;let e=[];for(let t=0;t<r.length;t++){let n=r[t];if(n==="--unstable"||n==="--unstable-worker-options")return!0;n==="--config"||n==="-c"?e.push(r[t+1]??""):n.startsWith("--config=")&&e.push(n.slice(9))}if(r.includes("--no-config"))return!1;if(e.length===0){let t=[Deno.cwd()];try{Deno.mainModule.startsWith("file:")&&t.push(new URL(".",Deno.mainModule).pathname)}catch{}for(let n of t)for(let i=n.replace(/\/+$/,"");;i=i.slice(0,i.lastIndexOf("/"))){for(let s of["deno.json","deno.jsonc"])e.push(`${i||""}/${s}`);if(!i)break}}for(let t of e){if(!hs(t))return;let n=ds(t);if(n!==void 0&&/"unstable"\s*:\s*\[[^\]]*"worker-options"/.test(n))return!0}return!1}
-var qr,ls=new Set;
-var ms=(function ms(r){qr=r});
-function gt(r,e,t,n){let i=T();return{t:"init",self:r,parent:i.self,childPrefix:`${e}:`,pids:i.pids.buffer,workerOptions:t!==void 0?!0:Fn(),liveness:ir().buffer,spec:n}}
-var qn=new Map,Kn="troupe.early-messages";
-function bt(r,e,t,n){ze(r),qr??=new URL("./_worker_runtime.ts",import.meta.url).href;let i=`import { _main } from ${JSON.stringify(qr)};
-`+e.map(m=>`import ${JSON.stringify(m)};
-`).join("")+`_main();
-`,s=ps(i),a,o;if(Ua([qr,...e],t))s=ps(`const early = [], hold = (e) => early.push(e);
+// sources sha256: b44465b3083e17950e29ed11dd0059b38aa9ff6160f79db652c91992ac055e4b
+var _SHARED_STATE_VERSION=3;
+var _THREAD_PID_BASE=1e9;
+var _IN_WORKER=typeof globalThis.WorkerGlobalScope!=="undefined";
+var CONTEXT_KEY=Symbol.for(`troupe.context.v${_SHARED_STATE_VERSION}`);
+var _context=(function _context(){
+const g=globalThis;
+return g[CONTEXT_KEY]??=mainContext()});
+var _setContext=(function _setContext(ctx){
+globalThis[CONTEXT_KEY]=ctx});
+function mainContext(){
+const pids=new Int32Array(new SharedArrayBuffer(8));
+return{
+self:{
+name:"MainProcess",pid:Deno.pid,daemon:false},parent:void 0,postToParent:void 0,childPrefix:"",childCount:0,pids,workerOptions:null}}function _nextIdentity(){
+const ctx=_context();
+return`${ctx.childPrefix}${++ctx.childCount}`}function _nextPid(){
+return _THREAD_PID_BASE+Atomics.add(_context().pids,0,1)+1}var IMPORTING_KEY=Symbol.for(`troupe.importing.v${_SHARED_STATE_VERSION}`);
+var _startImports=(function _startImports(){
+globalThis[IMPORTING_KEY]=true});
+var _endImports=(function _endImports(){
+delete globalThis[IMPORTING_KEY]});
+function _refuseWhileImporting(what){
+if(!globalThis[IMPORTING_KEY])return;
+throw new Error(`${what} was started while a worker was still importing its modules: a module's top-level code runs again in every worker that imports it, so the module that declares the tasks must not start processes or pools at its top level. Put that code under \`if (import.meta.main) { ... }\`, as Python guards it with \`if __name__ == "__main__":\``)}var BLOCK=256;
+var free=[];
+function takeCell(){
+let cell=free.pop();
+if(!cell){
+const block=new Int32Array(new SharedArrayBuffer(BLOCK*4));
+for(let i=BLOCK-1;
+i>0;
+i--)free.push({
+block,index:i});
+cell={
+block,index:0}}return cell}var MAX_TIMER_MS=2**31-1;
+var never=()=>{
+};
+function _after(ms,fn){
+if(!(ms<Infinity))return never;
+if(!_IN_WORKER){
+if(ms<=MAX_TIMER_MS){
+const id2=setTimeout(fn,ms);
+return()=>clearTimeout(id2)}const due=performance.now()+ms;
+let id;
+const step=()=>{
+const left=due-performance.now();
+id=left>MAX_TIMER_MS?setTimeout(step,MAX_TIMER_MS):setTimeout(fn,Math.max(0,left))};
+step();
+return()=>clearTimeout(id)}const cell=takeCell();
+Atomics.store(cell.block,cell.index,0);
+let pending=true;
+const ended=result=>{
+free.push(cell);
+if(!pending)return;
+pending=false;
+if(result==="timed-out")fn()};
+const wait2=Atomics.waitAsync(cell.block,cell.index,0,Math.max(0,ms));
+if(wait2.async)wait2.value.then(ended);
+else queueMicrotask(()=>ended(wait2.value));
+return()=>{
+if(!pending)return;
+pending=false;
+Atomics.store(cell.block,cell.index,1);
+Atomics.notify(cell.block,cell.index)}}function _isClass(fn){
+return typeof fn==="function"&&/^class[\s{]/.test(Function.prototype.toString.call(fn))}var _post=(function _post(target,message2,transfer){
+if(transfer!==void 0&&transfer.length>0)target.postMessage(message2,transfer);
+else target.postMessage(message2)});
+function _describe(value){
+if(value===null)return"null";
+if(typeof value==="function"){
+return`${_isClass(value)?"class":"function"} ${value.name||"(anonymous)"}`}if(typeof value==="symbol")return`symbol ${value.description??""}`.trimEnd();
+if(typeof value!=="object")return typeof value;
+const ctor=Object.getPrototypeOf(value)?.constructor;
+return ctor?.name?`${ctor.name} object`:"object"}async function _settledWithin(promise,limitMs){
+const settled=promise.then(()=>{
+},()=>{
+});
+if(limitMs===void 0)return settled;
+let cancel;
+await Promise.race([settled,new Promise(resolve=>cancel=_after(limitMs,resolve))]);
+cancel()}var _checkTimeout=(function _checkTimeout(timeoutMs,what){
+if(timeoutMs===void 0||timeoutMs===null||timeoutMs===Infinity)return void 0;
+if(typeof timeoutMs!=="number"||Number.isNaN(timeoutMs)||timeoutMs<0){
+throw new RangeError(`${what} must be a non-negative number of milliseconds, got ${String(timeoutMs)}`)}return timeoutMs});
+var INSPECT=Symbol.for("Deno.customInspect");
+var _inspectable=(function _inspectable(cls,fields){
+Object.defineProperty(cls.prototype,INSPECT,{
+value:function customInspect(inspect,options){
+let shown={
+};
+try{
+shown=fields(this)}catch{
+}return`${this.constructor.name} ${inspect(shown,options)}`}})});
+var ENDED=-1;
+var INITIAL_BYTES=4096;
+var MAX_BYTES=64<<20;
+var _livenessTable=(function _livenessTable(){
+const ctx=_context();
+if(!ctx.liveness){
+const buffer=new SharedArrayBuffer(INITIAL_BYTES,{
+maxByteLength:MAX_BYTES});
+ctx.liveness=new Int32Array(buffer)}return ctx.liveness});
+var ENDINGS=1;
+var _endingsWord=(function _endingsWord(){
+return _context().pids});
+var slot=(function slot(pid2){
+return pid2-_THREAD_PID_BASE+1});
+var _endings=(function _endings(){
+return Atomics.load(_context().pids,ENDINGS)});
+function _markStarted(pid2,parentPid){
+const table=_livenessTable();
+const i=slot(pid2);
+if(i<2)return;
+const buffer=table.buffer;
+const needed=(i+1)*4;
+if(needed>buffer.byteLength){
+if(needed>buffer.maxByteLength)return;
+const size=Math.min(buffer.maxByteLength,Math.max(needed,buffer.byteLength*2));
+try{
+buffer.grow(size)}catch{
+}}Atomics.store(table,i,parentPid)}var _markEnded=(function _markEnded(pid2){
+const table=_livenessTable();
+const i=slot(pid2);
+if(i>=2&&i<table.length&&Atomics.exchange(table,i,ENDED)!==ENDED){
+const pids=_context().pids;
+Atomics.add(pids,ENDINGS,1);
+Atomics.notify(pids,ENDINGS)}});
+function _nextEnding(seen,ms){
+const wait2=Atomics.waitAsync(_context().pids,ENDINGS,seen,ms);
+return wait2.async?wait2.value:Promise.resolve(wait2.value)}function _wakeEndingWaits(){
+Atomics.notify(_context().pids,ENDINGS)}var _isAlive=(function _isAlive(pid2){
+const table=_livenessTable();
+for(let depth=0;
+depth<1e4;
+depth++){
+const i=slot(pid2);
+if(i<2||i>=table.length)return true;
+const entry=Atomics.load(table,i);
+if(entry===ENDED)return false;
+if(entry===0)return true;
+pid2=entry}return true});
+var RemoteError=class extends Error{
+processName;
+pid;
+remoteName;
+remoteMessage;
+remoteStack;
+constructor(processName,pid2,error){
+super(`${error.name} in ${processName}: ${error.message}`,{
+cause:_fromWireError(error)});
+this.name="RemoteError";
+this.processName=processName;
+this.pid=pid2;
+this.remoteName=error.name;
+this.remoteMessage=error.message;
+this.remoteStack=error.stack}};
+function _fromWireError(error){
+const cause=error.cause?_fromWireError(error.cause):void 0;
+const rebuilt=cause===void 0?new Error(error.message):new Error(error.message,{
+cause});
+rebuilt.name=error.name;
+rebuilt.stack=error.stack??`${error.name}: ${error.message}`;
+return rebuilt}var PermissionError=class extends Error{
+constructor(message2){
+super(message2);
+this.name="PermissionError"}};
+function _toWireError(error){
+if(error instanceof Error)return _errorToWire(error,0);
+let message2;
+try{
+message2=typeof error==="string"?error:Deno.inspect(error)}catch{
+message2=String(error)}return{
+name:"Error",message:`non-Error thrown: ${message2}`}}var CAUSE_DEPTH=8;
+var DENO_ADVICE=/, run again with the --allow-(\w+) flag/;
+function _adviseOnPermissions(wire2){
+const found=DENO_ADVICE.exec(wire2.message);
+if(!found)return;
+const kind=found[1];
+const what=/^Requires \w+ access to (.+)$/.exec(wire2.message.slice(0,found.index))?.[1];
+const grant=what===void 0?`${kind}: true`:`${kind}: [${what}] (or ${kind}: true)`;
+const advice=`: this process's permissions do not allow it; grant ${grant} in the permissions option of the Process, Pool, spawn() or Manager that starts it (a child gets at most what its parent has)`;
+const original=wire2.message;
+wire2.message=original.replace(DENO_ADVICE,advice);
+if(wire2.stack?.includes(original))wire2.stack=wire2.stack.replace(original,wire2.message)}function _remoteToWire(error){
+return error.cause instanceof Error?_errorToWire(error.cause,0):{
+name:error.remoteName,message:error.remoteMessage,stack:error.remoteStack}}function _errorToWire(error,depth){
+const wire2={
+name:String(error.name),message:String(error.message)};
+if(typeof error.stack==="string")wire2.stack=error.stack;
+if(wire2.name==="NotCapable")_adviseOnPermissions(wire2);
+const cause=error.cause;
+if(cause!==void 0&&depth<CAUSE_DEPTH){
+wire2.cause=cause instanceof Error?_errorToWire(cause,depth+1):_toWireError(cause)}return wire2}function _exitReason(code,error,how){
+let description=how;
+if(description===void 0){
+if(error instanceof RemoteError){
+description=`died of an uncaught ${error.remoteName}: ${error.remoteMessage}`}else if(error)description=`failed: ${error.message}`;
+else if(code===0)description="exited normally";
+else if(code===-15)description="was terminated";
+else if(code===-9)description="was killed";
+else description=`exited with code ${code}`}return{
+code,error,normal:code===0&&error===null,description}}var ActorExited=class extends Error{
+actorName;
+pid;
+method;
+reason;
+constructor(actorName,pid2,method,reason,inFlight){
+const who=pid2===void 0?actorName:`${actorName} (pid ${pid2})`;
+super(inFlight?`${who} ${reason.description} before answering ${method}()`:`cannot call ${method}(): ${who} ${reason.description}`,reason.error?{
+cause:reason.error}:void 0);
+this.name="ActorExited";
+this.actorName=actorName;
+this.pid=pid2;
+this.method=method;
+this.reason=reason}};
+var MailboxFull=class extends Error{
+actorName;
+capacity;
+constructor(actorName,capacity){
+super(`${actorName}'s mailbox is full (capacity ${capacity}); send with wait: true (the default) to wait for room, or give it a larger capacity`);
+this.name="MailboxFull";
+this.actorName=actorName;
+this.capacity=capacity}};
+var EscalationError=class extends Error{
+supervisorName;
+childId;
+reason;
+constructor(supervisorName,childId,reason,restarts,periodMs){
+super(`${supervisorName} gave up after ${restarts} restart${restarts===1?"":"s"} within ${periodMs} ms (more than its intensity allows): child '${childId}' ${reason.description}`,reason.error?{
+cause:reason.error}:void 0);
+this.name="EscalationError";
+this.supervisorName=supervisorName;
+this.childId=childId;
+this.reason=reason}};
+var NAMES=["read","write","net","env","run","ffi","sys","import"];
+function _normalizePermissions(permissions,where="permissions"){
+if(permissions===void 0||permissions==="inherit")return void 0;
+if(permissions==="none")return"none";
+if(typeof permissions!=="object"||permissions===null||Array.isArray(permissions)){
+throw new TypeError(`${where} must be "inherit", "none" or an object such as { read: true }, got ${_describe(permissions)}`)}const out={
+};
+for(const key of Object.keys(permissions)){
+if(!NAMES.includes(key)){
+throw new TypeError(`${where}.${key} is not a permission; use any of ${NAMES.join(", ")}`)}}for(const name of NAMES){
+const value=permissions[name];
+if(value===void 0)out[name]=false;
+else if(value==="inherit"||typeof value==="boolean")out[name]=value;
+else if(Array.isArray(value)&&value.every(v=>typeof v==="string"||v instanceof URL)){
+out[name]=value.map(v=>v instanceof URL?v.pathname:v)}else{
+throw new TypeError(`${where}.${name} must be "inherit", true, false or an array of strings, got ${_describe(value)}`)}}return out}function descriptor(name,item){
+if(item===void 0)return{
+name};
+switch(name){
+case"read":case"write":case"ffi":return{
+name,path:item};
+case"net":case"import":return{
+name,host:item};
+case"env":return{
+name,variable:item};
+case"run":return{
+name,command:item};
+case"sys":return{
+name,kind:item}}}function _assertApplicable(perms,where){
+if(perms===void 0)return;
+if(_workerOptionsEnabled()===false){
+throw new PermissionError(`${where} asks for narrowed permissions, which Deno applies only with its 'worker-options' unstable feature. Add "unstable": ["worker-options"] to deno.json or run with --unstable-worker-options (or use permissions: "inherit")`)}if(perms==="none")return;
+for(const name of NAMES){
+const value=perms[name];
+if(value===false||value==="inherit")continue;
+for(const item of value===true?[void 0]:value){
+const state3=Deno.permissions.querySync(descriptor(name,item)).state;
+if(state3!=="granted"){
+const what=item===void 0?`all ${name} access`:`${name} access to ${JSON.stringify(item)}`;
+throw new PermissionError(`${where}.${name} asks for ${what}, which this process does not have (${state3}); a worker cannot get more rights than its parent. Grant it to the parent (e.g. --allow-${name}) or ask for less`)}}}}function _workerOptionsEnabled(){
+const ctx=_context();
+if(ctx.workerOptions===null)ctx.workerOptions=detectWorkerOptions();
+return ctx.workerOptions}function canRead(path){
+try{
+return Deno.permissions.querySync({
+name:"read",path}).state==="granted"}catch{
+return false}}function readText(path){
+try{
+return Deno.readTextFileSync(path)}catch{
+return void 0}}function detectWorkerOptions(){
+if(Deno.build.os!=="linux"||!canRead("/proc/self/cmdline"))return void 0;
+const argv=readText("/proc/self/cmdline")?.split("\0");
+if(!argv)return void 0;
+const configs=[];
+for(let i=0;
+i<argv.length;
+i++){
+const arg=argv[i];
+if(arg==="--unstable"||arg==="--unstable-worker-options")return true;
+if(arg==="--config"||arg==="-c")configs.push(argv[i+1]??"");
+else if(arg.startsWith("--config="))configs.push(arg.slice("--config=".length))}if(argv.includes("--no-config"))return false;
+if(configs.length===0){
+const dirs=[Deno.cwd()];
+try{
+if(Deno.mainModule.startsWith("file:")){
+dirs.push(new URL(".",Deno.mainModule).pathname)}}catch{
+}for(const start of dirs){
+for(let dir=start.replace(/\/+$/,"");
+;
+dir=dir.slice(0,dir.lastIndexOf("/"))){
+for(const name of["deno.json","deno.jsonc"])configs.push(`${dir||""}/${name}`);
+if(!dir)break}}}for(const file of configs){
+if(!canRead(file))return void 0;
+const text=readText(file);
+if(text!==void 0&&/"unstable"\s*:\s*\[[^\]]*"worker-options"/.test(text))return true}return false}var runtimeUrl;
+var live=new Set;
+var _setRuntimeUrl=(function _setRuntimeUrl(url){
+runtimeUrl=url});
+function _initMessage(self2,identity,permissions,spec){
+const ctx=_context();
+return{
+t:"init",self:self2,parent:ctx.self,childPrefix:`${identity}:`,pids:ctx.pids.buffer,workerOptions:permissions!==void 0?true:_workerOptionsEnabled(),liveness:_livenessTable().buffer,spec}}var loadedEntries=new Map;
+var _EARLY_MESSAGES="troupe.early-messages";
+function _spawnWorker(name,modules,permissions,events){
+_refuseWhileImporting(name);
+runtimeUrl??=new URL("./_worker_runtime.ts",import.meta.url).href;
+const source=`import { _main } from ${JSON.stringify(runtimeUrl)};
+`+modules.map(m=>`import ${JSON.stringify(m)};
+`).join("")+"_main();\n";
+let url=dataUrl(source);
+let gate;
+let loaded;
+if(mayImport([runtimeUrl,...modules],permissions)){
+url=dataUrl(`const early = [], hold = (e) => early.push(e);
 self.addEventListener("message", hold);
-globalThis[Symbol.for(${JSON.stringify(Kn)})] = { early, hold };
-const entry = ${JSON.stringify(s)};
+globalThis[Symbol.for(${JSON.stringify(_EARLY_MESSAGES)})] = { early, hold };
+const entry = ${JSON.stringify(url)};
 await import(entry);
-`);else if(a=qn.get(s),a===void 0){o=new Int32Array(new SharedArrayBuffer(4));let m=Atomics.waitAsync(o,0,0),b=(m.async?m.value:Promise.resolve()).then(()=>{qn.set(s,!0)});qn.set(s,b)}let c={type:"module",name:r};t!==void 0&&(c.deno={permissions:t});let f,u=!1,h,d,w={post(m,b){!Array.isArray(m)&&m.t==="init"&&(as(d=m.self.pid,m.parent.pid),o&&(m.loaded=o.buffer)),f?N(f,m,b):h?.push([m,b])},terminate(){u||(u=!0,ls.delete(w),f?.terminate(),o&&Atomics.notify(o,0),d!==void 0&&zr(d))}},l=()=>{u||(f=new Worker(s,c),f.onmessage=m=>n.message(m.data),f.onerror=m=>{m.preventDefault(),o&&Atomics.notify(o,0),n.error(za(m))},f.onmessageerror=()=>{n.error({name:"DataCloneError",message:"a message from the worker could not be read"})})};return a===void 0||a===!0?l():(h=[],a.then(()=>{l();for(let[m,b]of h.splice(0))try{f&&N(f,m,b)}catch(R){n.error({name:"DataCloneError",message:`a message to the worker could not be sent: ${R.message}`})}h=void 0})),ls.add(w),w}
-function ps(r){return`data:application/javascript;base64,${btoa(unescape(encodeURIComponent(r)))}`}
-function za(r){let e=r.error instanceof Error?r.error:void 0;return{name:e?.name??"Error",message:(e?.message??r.message??"worker failed").replace(/^Uncaught (\(in promise\) )?/,""),stack:e?.stack}}
-function Ua(r,e){if(e==="none")return!1;for(let t of r){let n=new URL(t);if(n.protocol==="data:"||n.protocol==="blob:")continue;let i=n.protocol==="file:"?"read":"import",s=e?.[i]??"inherit";if(s!=="inherit"&&s!==!0)return!1;let a=i==="read"?{name:i,path:n}:{name:i,host:n.host};try{if(Deno.permissions.querySync(a).state!=="granted")return!1}catch{return!1}}return!0}
-var Ba=Symbol.for(`troupe.task.registry.v${3}`);
-var Xn=(function Xn(){let r=globalThis;return r[Ba]??={byModule:new Map,byTarget:new WeakMap,anonymous:new Map}});
-var Jn=(function task(r,e,t){if(typeof r?.url!="string")throw new TypeError("task() needs the declaring module's import.meta as its first argument");if(typeof e!="function")throw new TypeError(`task() can only declare a function or a class, got ${p(e)}`);if(t!==void 0&&(typeof t!="string"||t.length===0))throw new TypeError(`task() name must be a non-empty string, got ${p(t)}`);let n=Xn(),i=n.byTarget.get(e);if(i)throw new TypeError(`${ws(e)} is already declared as task '${i.key}' in ${i.module}; declare each function or class once, at the top level of its module`);let s=r.url,a=t??e.name;if(!a){let c=n.anonymous.get(s)??0;n.anonymous.set(s,c+1),a=`#${c}`}let o=n.byModule.get(s);if(o||n.byModule.set(s,o=new Map),o.has(a))throw new TypeError(`task name '${a}' is used twice in ${s}; pass a distinct name as task()'s third argument, e.g. task(import.meta, fn, "${a}2")`);return o.set(a,e),n.byTarget.set(e,{module:s,key:a}),e});
-function Fa(r){return Xn().byTarget.get(r)}
-function de(r,e){if(typeof r!="function")throw new TypeError(`${e} must be a function or class declared with task(), got ${p(r)}`);let t=Fa(r);if(t)return t;let n=r.name||"fn";throw new TypeError(`${e} ${ws(r)} was not declared with task(), so a worker cannot load it. Declare it at the top level of its module: `+(Wr(r)?`task(import.meta, ${n});`:`const ${n} = task(import.meta, function ${n}(...) { ... });`))}
-var Et=(function Et(r){let e=Xn().byModule.get(r.module)?.get(r.key);if(e)return e;throw new TypeError(`task '${r.key}' was not found in ${r.module} after the worker imported it. task(import.meta, ...) must run at the module's top level, not inside \`if (import.meta.main)\` or a function, so that importing the module declares it.`)});
-function ws(r){let e=Wr(r)?"class":"function";return r.name?`${e} '${r.name}'`:`an anonymous ${e}`}
-var qa=Object.getPrototypeOf(Uint8Array),Ka=new Set([Date.prototype,RegExp.prototype,ArrayBuffer.prototype,SharedArrayBuffer.prototype,DataView.prototype,Boolean.prototype,Number.prototype,String.prototype,BigInt.prototype,Blob.prototype,File.prototype]),M=Symbol.for("troupe.wire"),cr="\0troupe.wire",ys=Symbol.for(`troupe.wire.revivers.v${3}`),Hr=globalThis[ys]??(globalThis[ys]=new Map);
-var I=(function I(r,e){Hr.set(r,e)});
-var C=(function C(){return{transfer:[],modules:new Set,wired:!1,to:void 0,seen:void 0}});
-function Ha(r){return r instanceof Error||r instanceof DOMException}
-var L=(function L(r,e,t){return Vn(r)?r:xt(r,e,t,t.seen??=new Map)});
-var Vn=(function Vn(r){let e=typeof r;return r===null||e!=="object"&&e!=="function"&&e!=="symbol"});
-function xt(r,e,t,n){if(typeof r!="object"||r===null)return gs(r,e,t,n);let i=n.get(r);if(i!==void 0)return i;n.set(r,r);let s=r,a=Object.getPrototypeOf(r);if(a===Object.prototype||a===null){let o;for(let c of Object.keys(r)){let f=r[c];if(Vn(f))continue;let u=xt(f,`${e}.${c}`,t,n);u!==f&&(o??={...r}),o&&(o[c]=u)}o&&(s=o)}else if(Array.isArray(r)){let o;for(let c=0;c<r.length;c++){let f=r[c];if(Vn(f))continue;let u=xt(f,`${e}[${c}]`,t,n);u!==f&&(o??=r.slice()),o&&(o[c]=u)}o&&(s=o)}else s=gs(r,e,t,n);return s!==r&&n.set(r,s),s}
-function gs(r,e,t,n){switch(typeof r){case"function":throw new TypeError(`${e} is a ${p(r)}, which cannot be sent to a worker. Declare it with task() and import it there, or send plain data instead`);case"symbol":throw new TypeError(`${e} is a ${p(r)}, which cannot be sent to a worker`);case"object":break;default:return r}if(r===null||r instanceof qa||Ka.has(Object.getPrototypeOf(r))||Ha(r))return r;if(typeof r[M]=="function"){let i=r[M](e,t);t.modules.add(i.module);for(let s of i.transfer??[])t.transfer.includes(s)||t.transfer.push(s);return t.wired=!0,{[cr]:i.kind,module:i.module,state:i.state}}if(r instanceof MessagePort)return t.transfer.includes(r)||t.transfer.push(r),r;if(r instanceof Map){let i=0,s=!1,a=[];for(let[o,c]of r){let f=xt(o,`${e}<key ${i}>`,t,n),u=xt(c,`${e}.get(${typeof o=="string"?JSON.stringify(o):`<key ${i}>`})`,t,n);s||=f!==o||u!==c,a.push([f,u]),i++}return s?new Map(a):r}if(r instanceof Set){let i=0,s=!1,a=[];for(let o of r){let c=xt(o,`${e}<item ${i++}>`,t,n);s||=c!==o,a.push(c)}return s?new Set(a):r}throw r instanceof WeakMap||r instanceof WeakSet||r instanceof Promise?new TypeError(`${e} is a ${p(r)}, which cannot be sent to a worker`):new TypeError(`${e} is an instance of ${p(r).replace(/ object$/,"")}: sending it to a worker would drop its prototype, methods and private fields. Send a plain object or array with the data it needs instead`)}
-var ge=(function ge(r){return kt(r,new Map)});
-var kt=(function kt(r,e){if(typeof r!="object"||r===null)return r;let t=e.get(r);if(t!==void 0)return t;if(e.set(r,r),Array.isArray(r)){for(let s=0;s<r.length;s++)r[s]=kt(r[s],e);return r}if(r instanceof Map){let s=[...r].map(([a,o])=>[kt(a,e),kt(o,e)]);r.clear();for(let[a,o]of s)r.set(a,o);return r}if(r instanceof Set){let s=[...r].map(a=>kt(a,e));r.clear();for(let a of s)r.add(a);return r}let n=Object.getPrototypeOf(r);if(n!==Object.prototype&&n!==null)return r;if(cr in r){let{[cr]:s,module:a,state:o}=r,c=Hr.get(s);if(!c)throw new Kr(s,a);let f=c(o);return e.set(r,f),f}let i=r;for(let s of Object.keys(i))i[s]=kt(i[s],e);return r});
-var Kr=class extends Error{kind;module;constructor(e,t){super(`received a Troupe ${e}, but this worker could not load ${t} to rebuild it (a worker with narrowed permissions can only use Troupe objects it was started with: pass them in args instead of a later message)`),this.kind=e,this.module=t}};
-async function ne(r){let e=new Map;ar(r,e,new Set);for(let[t,n]of e){try{await import(n)}catch{}if(!Hr.has(t))throw new Kr(t,n)}return ge(r)}
-function ar(r,e,t){if(typeof r!="object"||r===null||t.has(r))return;if(t.add(r),r instanceof Map){for(let[i,s]of r)ar(i,e,t),ar(s,e,t);return}if(r instanceof Set||Array.isArray(r)){for(let i of r)ar(i,e,t);return}let n=Object.getPrototypeOf(r);if(!(n!==Object.prototype&&n!==null)){if(cr in r){let{[cr]:i,module:s}=r;Hr.has(i)||e.set(i,s);return}for(let i of Object.values(r))ar(i,e,t)}}
-var fr=class{error;constructor(e){this.error=e}},_t=class{#e=[];#t=0;#r=[];#s;#i;#o;constructor(e){this.#o=e}get size(){return this.#e.length-this.#t}push(e){let t=this.#r.shift();t?e instanceof fr?t.reject(e.error):t.resolve(e):this.#e.push(e)}deliver(e,t){if(!t&&this.#i===void 0)return this.push(e);let i=(this.#i??Promise.resolve()).then(()=>t?ne(e):e).then(s=>this.push(s),s=>this.push(new fr(s))).finally(()=>{this.#i===i&&(this.#i=void 0)});this.#i=i}close(e){if(this.#i){this.#i.then(()=>this.close(e));return}this.#s??=e;for(let t of this.#r.splice(0))t.reject(e)}receive(e={}){let t=v(e.timeoutMs,"receive() timeoutMs");if(this.size>0){let i=this.#e[this.#t];return this.#e[this.#t++]=void 0,this.#t>1024&&this.#t*2>this.#e.length&&(this.#e=this.#e.slice(this.#t),this.#t=0),i instanceof fr?Promise.reject(i.error):Promise.resolve(i)}if(this.#s)return Promise.reject(this.#s);let{signal:n}=e;return n?.aborted?Promise.reject(n.reason):new Promise(((i,s)=>{let a,o={resolve:(h=>{u(),i(h)}),reject:h=>{u(),s(h)}},c=h=>{let d=this.#r.indexOf(o);d>=0&&this.#r.splice(d,1),o.reject(h)},f=()=>c(n.reason),u=(()=>{a?.(),n?.removeEventListener("abort",f)});t!==void 0&&(a=j(t,()=>c(new DOMException(`no message for ${this.#o} within ${t} ms`,"TimeoutError")))),n?.addEventListener("abort",f,{once:!0}),this.#r.push(o)}))}};
-var vt=new WeakMap,Tt=new Set,$t,Xr;
-var D=(function D(r){let e=vt.get(r);if(!e)throw new TypeError("this Process was not constructed (call super() in a subclass constructor)");return e});
-var ur=(function ur(r,e,t,n){return{role:r,identity:"",name:e,daemon:t,pid:n,target:void 0,args:[],permissions:"inherit",started:r!=="child",exitCode:null,error:null,endpoint:void 0,ended:Promise.withResolvers(),exitCell:void 0,inbox:void 0,up:void 0,sent:void 0,received:0}});
-var be=class r{constructor(e={}){if(typeof e!="object"||e===null)throw new TypeError(`Process options must be an object, got ${p(e)}`);let{target:t,args:n=[],name:i,daemon:s=!1,permissions:a="inherit"}=e;if(t!==void 0&&typeof t!="function")throw new TypeError(`Process target must be a function declared with task(), got ${p(t)}`);if(!Array.isArray(n))throw new TypeError(`Process args must be an array, got ${p(n)}`);if(i!==void 0&&typeof i!="string")throw new TypeError(`Process name must be a string, got ${p(i)}`);if(typeof s!="boolean")throw new TypeError(`Process daemon must be a boolean, got ${p(s)}`);et(a);let o=pt(),c=ur("child",i??`Process-${o}`,s,void 0);c.identity=o,c.target=t,c.args=n,c.permissions=a,vt.set(this,c)}get name(){return D(this).name}set name(e){if(typeof e!="string")throw new TypeError(`Process name must be a string, got ${p(e)}`);D(this).name=e}get daemon(){return D(this).daemon}set daemon(e){let t=D(this);if(t.started)throw new Error(`cannot change daemon of ${t.name} after it started`);t.daemon=!!e}get pid(){return D(this).pid}get exitCode(){let e=D(this);return e.role==="child"&&this.#r(e),e.exitCode}get error(){return D(this).error}run(){let e=D(this);return e.target?.(...e.args)}start(){let e=D(this);if(e.role!=="child")throw new Error(`${e.name} is ${e.role==="main"?"the main process":"already running"}; it cannot be started`);if(e.started)throw new Error(`${e.name} was already started; a process can be started only once, so create a new Process to run it again`);ze(e.name);let t=this.#e(e),n=et(e.permissions);yt(n,`${e.name} permissions`);let i=mt(),s=C();if(s.to=i,t.mode==="target")t.args=t.args.map((u,h)=>L(u,`${e.name} args[${h}]`,s));else for(let[u,h]of Object.entries(t.fields))t.fields[u]=L(h,`${e.name} field '${u}'`,s);s.wired&&(t.wired=!0),e.pid=i,e.started=!0,e.inbox=new _t(e.name);let a=gt({name:e.name,pid:e.pid,daemon:e.daemon},e.identity,n,t),o=bt(e.name,[t.task.module,...s.modules],n,{message:u=>this.#t(e,u),error:u=>this.#i(e,1,u)});e.endpoint=o,Tt.add(this);let c=new Int32Array(t.exitCell);this.#s(e,c);let f=new MessageChannel;t.up=f.port2,e.up=f.port1,e.sent=c,e.up.onmessage=u=>{e.received++,this.#t(e,u.data),e.exitCode!==null&&this.#o(e)};try{o.post(a,[...s.transfer,f.port2])}catch(u){throw this.#i(e,1,void 0),new TypeError(`${e.name}'s arguments could not be sent to the worker: ${u.message}`)}}#e(e){let t=this.constructor;if(t!==r&&t.prototype.run!==r.prototype.run){let i=de(t,"Process subclass");return{kind:"process",exitCell:new SharedArrayBuffer(12),task:i,mode:"subclass",args:[],fields:{...this}}}if(e.target===void 0)throw new TypeError(`${e.name} has nothing to run: pass new Process({ target, args }) with a target declared with task(), or subclass Process and override run()`);let n=de(e.target,"Process target");return{kind:"process",exitCell:new SharedArrayBuffer(12),task:n,mode:"target",args:[...e.args],fields:{}}}#t(e,t){if(!Array.isArray(t))switch(t.t){case"mail":e.inbox?.deliver(t.data,t.wired);break;case"exit":this.#i(e,t.code,t.error);break}}#r(e){let t=e.exitCell;t&&Atomics.load(t,0)===1&&this.#i(e,Atomics.load(t,1),void 0)}#s(e,t){e.exitCell=t;let n=Atomics.waitAsync(t,0,0);n.async?n.value.then(()=>this.#r(e)):this.#r(e)}#i(e,t,n){if(e.exitCode!==null)return;e.exitCode=t,n&&(e.error=new X(e.name,e.pid,n)),e.endpoint?.terminate(),this.#o(e),Tt.delete(this),e.ended.resolve();let i=e.exitCell;if(i){e.exitCell=void 0;let s=Atomics.compareExchange(i,0,0,2);j(0,()=>{s===1&&Atomics.store(i,0,3),Atomics.notify(i,0)})}}#o(e){e.up&&e.received<Atomics.load(e.sent,2)||(e.up?.close(),e.up=void 0,e.inbox?.close(new Error(`${e.name} has ended (exit code ${e.exitCode}); no more messages will come from it`)))}async join(e){let t=D(this),n=v(e,"join() timeoutMs");if(t.role!=="child"&&t.role!=="worker")throw new Error(`${t.name} cannot join itself or its parent`);if(!t.started)throw new Error(`${t.name} cannot be joined before it is started`);if(t.role==="child"&&this.#r(t),t.exitCode===null&&await(n===void 0?t.ended.promise:Ue(t.ended.promise,n)),t.error)throw t.error;return t.exitCode}isAlive(){let e=D(this);return e.role==="worker"?e.exitCode===null:e.role!=="child"?!0:(this.#r(e),e.started&&e.exitCode===null)}terminate(){Es(D(this),-15)||this.#n(-15)}kill(){Es(D(this),-9)||this.#n(-9)}#n(e){let t=D(this);if(t.role!=="child")throw new Error(`${t.name} cannot be stopped from here: it is not a child of this process`);this.#r(t),!(!t.started||t.exitCode!==null)&&this.#i(t,e,void 0)}send(e){let t=D(this);if(t.role==="self"||t.role==="main")throw new Error(`${t.name} cannot send to itself; use parentProcess().send() to reach the parent`);if(t.role==="worker")throw new Error(`cannot send to ${t.name}: it is a pool's worker; give it work through its pool`);if(t.role==="child"&&(!t.started||t.exitCode!==null))throw new Error(`cannot send to ${t.name}: it is ${t.started?"no longer running":"not started"}`);let n=C();n.to=t.pid;let i=L(e,`message to ${t.name}`,n),s=n.wired?{t:"mail",data:i,wired:!0}:{t:"mail",data:i};t.role==="parent"?T().postToParent(s,n.transfer):t.endpoint.post(s,n.transfer)}receive(e){let t=D(this);return t.inbox?t.inbox.receive(e):Promise.reject(new Error(t.role==="child"?`${t.name} has not been started`:`${t.name} has no mailbox here`))}async[Symbol.asyncDispose](){let e=D(this);e.role!=="child"&&e.role!=="worker"||!e.started||(this.terminate(),await e.ended.promise)}};
-_(be,r=>{let e=D(r),t=e.exitCell,n=t&&Atomics.load(t,0)===1?Atomics.load(t,1):e.exitCode,i=e.role!=="child"&&e.role!=="worker"||e.started&&n===null?"started":e.started?"stopped":"initial";return{name:e.name,pid:e.pid,state:i,exitCode:n,...e.daemon?{daemon:!0}:{}}});
-var ks=(function currentProcess(){if($t)return $t;let r=T();$t=Object.create(be.prototype);let e=ur(r.parent?"self":"main",r.self.name,r.self.daemon,r.self.pid);return vt.set($t,e),$t});
-var Va=(function parentProcess(){let r=T();return r.parent?(Xr||(Xr=Object.create(be.prototype),vt.set(Xr,ur("parent",r.parent.name,r.parent.daemon,r.parent.pid))),Xr):null});
-var Ya=function activeChildren(){return[...Tt]};
-var Vr=function cpuCount(){return navigator.hardwareConcurrency||1};
-var xs=(function receive(r){return ks().receive(r)});
-var Qa=async function* mailbox(){for(;;)yield await xs()};
-var Mt=(function Mt(r,e){let t=T(),n=r??Object.create(be.prototype),i=ur("self",t.self.name,t.self.daemon,t.self.pid);return i.inbox=e,vt.set(n,i),$t=n,n});
-var _s=(function _s(r){let e=[...Tt].filter(n=>D(n).role!=="worker");for(let n of e)(r||n.daemon)&&n.terminate();let t=e.filter(n=>D(n).exitCode===null);if(t.length!==0)return Promise.all(t.map(n=>D(n).ended.promise)).then(()=>{})});
-function Es(r,e){return r.role!=="worker"?!1:(r.exitCode===null&&r.stop(e),!0)}
-function $s(r,e,t){let n=Object.create(be.prototype),i=ur("worker",r,!0,e);return i.stop=t,vt.set(n,i),Tt.add(n),{process:n,end(s){i.exitCode===null&&(i.exitCode=s,Tt.delete(n),i.ended.resolve())}}}
-var Ts=0,vs=1,Ms=2,Ps=3,Rs=4,Os=5,Qr=6,Is=7,js=8,Cs=9,Ls=10,Ds=11,Ns=12,Ws=13,zs=14,Us=15,Bs=16,Fs=17,qs=18,Ks=19,ti=20,As=256,Ga=Object.getPrototypeOf(Uint8Array),Hs=[Int8Array,Uint8Array,Uint8ClampedArray,Int16Array,Uint16Array,Int32Array,Uint32Array,Float32Array,Float64Array,BigInt64Array,BigUint64Array],ei={Error,EvalError,RangeError,ReferenceError,SyntaxError,TypeError,URIError},Za,ec,A=new Uint8Array(4096),ie=new DataView(A.buffer),y=0;
-var W=(function W(r){if(y+r<=A.length)return;let e=A.length*2;for(;e<y+r;)e*=2;let t=new Uint8Array(e);t.set(A.subarray(0,y)),A=t,ie=new DataView(A.buffer)});
-var Rt=(function Rt(r,e,t){y=0;try{Me(r,0)}catch(n){throw n instanceof Re?n.make(`${e}.${t.replace("()","")} item${n.where.reverse().join("")}`):n}return A.subarray(0,y)});
-var Re=class{make;where;constructor(e){this.make=e,this.where=[]}};
-function Pt(r,e){return e instanceof Re&&e.where.length<32&&e.where.push(r),e}
-var Me=(function Me(r,e){switch(typeof r){case"number":(r|0)===r&&!Object.is(r,-0)?(W(5),A[y]=Rs,ie.setInt32(y+1,r,!0),y+=5):(W(9),A[y]=Os,ie.setFloat64(y+1,r,!0),y+=9);return;case"string":return tt(r);case"boolean":W(1),A[y++]=r?Ps:Ms;return;case"undefined":W(1),A[y++]=Ts;return;case"bigint":return W(1),A[y++]=Ls,tt(r.toString());case"object":if(r===null){W(1),A[y++]=vs;return}if(e>=As)throw new Re(()=>new RangeError(`a channel item nests deeper than ${As} levels or is circular; channels do not carry circular structures`));return tc(r,e+1);default:throw new Re(t=>new TypeError(`${t} is a ${p(r)}, which a channel cannot carry; send plain data instead`))}});
-var tt=(function tt(r){let e=r.length;W(5+e*3);let t=y;y+=5;let n=0;if(e<256)for(;n<e;n++){let s=r.charCodeAt(n);if(s>=128)break;A[y+n]=s}if(n===e){A[t]=Qr,ie.setUint32(t+1,e,!0),y+=e;return}if(!r.isWellFormed()){A[t]=ti,ie.setUint32(t+1,e*2,!0);for(let s=0;s<e;s++)ie.setUint16(y+s*2,r.charCodeAt(s),!0);y+=e*2;return}let{written:i}=(Za??=new TextEncoder).encodeInto(r,A.subarray(y));A[t]=Is,ie.setUint32(t+1,i,!0),y+=i});
-var tc=(function tc(r,e){if(Array.isArray(r)){let n=r.length;W(5),A[y]=js,ie.setUint32(y+1,n,!0),y+=5;let i=0;try{for(;i<n;i++)Me(r[i],e)}catch(s){throw Pt(`[${i}]`,s)}return}let t=Object.getPrototypeOf(r);if(t===Object.prototype||t===null){let n=Object.keys(r);W(5),A[y]=Cs,ie.setUint32(y+1,n.length,!0),y+=5;for(let i of n){tt(i);try{Me(r[i],e)}catch(s){throw Pt(`.${i}`,s)}}return}if(t===Date.prototype){W(9),A[y]=Ds,ie.setFloat64(y+1,r.getTime(),!0),y+=9;return}if(r instanceof Map){Ss(Ns,r.size);let n=0;for(let[i,s]of r){try{Me(i,e)}catch(a){throw Pt(`<key ${n}>`,a)}try{Me(s,e)}catch(a){throw Pt(`<value ${n}>`,a)}n++}return}if(r instanceof Set){Ss(Ws,r.size);let n=0;for(let i of r){try{Me(i,e)}catch(s){throw Pt(`<item ${n}>`,s)}n++}return}if(t===SharedArrayBuffer.prototype||ArrayBuffer.isView(r)&&r.buffer instanceof SharedArrayBuffer)throw new Re(n=>new TypeError(`${n} is shared memory (a SharedArrayBuffer or a view of one), which a channel would copy instead of share; pass it to the process in args or send() instead`));if(r instanceof Ga){let n=r,i=Hs.findIndex(s=>n instanceof s);if(i>=0)return W(1),A[y++]=Bs,W(1),A[y++]=i,Qn(new Uint8Array(n.buffer,n.byteOffset,n.byteLength))}if(t===ArrayBuffer.prototype)return W(1),A[y++]=Us,Qn(new Uint8Array(r));if(t===DataView.prototype){let n=r;return W(1),A[y++]=Fs,Qn(new Uint8Array(n.buffer,n.byteOffset,n.byteLength))}if(t===RegExp.prototype)return W(1),A[y++]=zs,tt(r.source),tt(r.flags);if(r instanceof Error){W(1),A[y++]=qs,tt(r.name in ei?r.name:"Error"),tt(r.message),Me(typeof r.stack=="string"?r.stack:void 0,e);try{Me("cause"in r?r.cause:void 0,e)}catch(n){throw Pt(".cause",n)}return}if(t===Boolean.prototype||t===Number.prototype||t===String.prototype||t===BigInt.prototype)return W(1),A[y++]=Ks,Me(r.valueOf(),e);throw typeof r[M]=="function"?new Re(n=>new TypeError(`${n} is a ${p(r)}, which cannot travel inside a channel item; pass it to the process in args or send() instead`)):new Re(n=>new TypeError(`${n} is an instance of ${p(r).replace(/ object$/,"")}: a channel would drop its prototype, methods and private fields. Send a plain object or array with the data it needs instead`))});
-function Ss(r,e){W(5),A[y]=r,ie.setUint32(y+1,e,!0),y+=5}
-function Qn(r){W(4+r.length),ie.setUint32(y,r.length,!0),A.set(r,y+4),y+=4+r.length}
-var B=A,Oe=ie,k=0;
-var rt=(function rt(r){(r.buffer!==B.buffer||r.byteOffset!==B.byteOffset)&&(Oe=new DataView(r.buffer,r.byteOffset)),B=r,k=0;try{return Pe()}catch(e){throw e instanceof hr?e:new hr(`corrupt channel item: ${e.message}`)}});
-var hr=class extends Error{};
-var Yr=(function Yr(){let r=Oe.getUint32(k,!0);if(k+=4,r>B.length-k)throw new hr(`corrupt channel item: count ${r} at byte ${k-4}`);return r});
-var Pe=(function Pe(){let r=B[k++];switch(r){case Rs:{let e=Oe.getInt32(k,!0);return k+=4,e}case Os:{let e=Oe.getFloat64(k,!0);return k+=8,e}case Qr:case Is:case ti:return Be(r);case Ps:return!0;case Ms:return!1;case vs:return null;case Ts:return;case js:{let e=Yr(),t=new Array(e);for(let n=0;n<e;n++)t[n]=Pe();return t}case Cs:{let e=Yr(),t={};for(let n=0;n<e;n++){let i=rc();t[i]=Pe()}return t}case Ls:return BigInt(Be(B[k++]));case Ds:{let e=Oe.getFloat64(k,!0);return k+=8,new Date(e)}case Ns:{let e=Yr(),t=new Map;for(let n=0;n<e;n++){let i=Pe();t.set(i,Pe())}return t}case Ws:{let e=Yr(),t=new Set;for(let n=0;n<e;n++)t.add(Pe());return t}case Bs:{let e=Hs[B[k++]];return new e(Zn())}case Us:return Zn();case Fs:return new DataView(Zn());case zs:{let e=Be(B[k++]);return new RegExp(e,Be(B[k++]))}case qs:{let e=Be(B[k++]),t=Be(B[k++]),n=Pe(),i=Pe(),s=i===void 0?new(ei[e]??Error)(t):new(ei[e]??Error)(t,{cause:i});return typeof n=="string"&&(s.stack=n),s}case Ks:return Object(Pe());default:throw new Error(`corrupt channel item: unknown tag ${r} at byte ${k-1}`)}});
-var Gn=new Map;
-var rc=(function rc(){let r=B[k],e=Oe.getUint32(k+1,!0);if(r!==Qr||e>6)return Be(B[k++]);let t=e,n=k+5;for(let s=0;s<e;s++)t=t*256+B[n+s];let i=Gn.get(t);return i===void 0?(k++,i=Be(r),Gn.size<4096&&Gn.set(t,i)):k=n+e,i});
-function Zn(){let r=Oe.getUint32(k,!0);k+=4;let e=B.slice(k,k+r).buffer;return k+=r,e}
-var Be=(function Be(r){let e=Oe.getUint32(k,!0);k+=4;let t=k;if(k+=e,r===Qr&&e<64){let n="";for(let i=t;i<k;i++)n+=String.fromCharCode(B[i]);return n}if(r===ti){let n="";for(let i=t;i<k;i+=2)n+=String.fromCharCode(Oe.getUint16(i,!0));return n}return(ec??=new TextDecoder).decode(B.subarray(t,k))});
-var Fe=0,lr=1,pr=2,ce=3,pe=4,It=5,nt=6,it=7,si=8,oi=9,Ee=10,Xs=11,jt=12,ri=13,fi=14,wr=15,ui=-1,nc=16,ic=24,dr=8,ni={writer:{base:nc,untracked:1},reader:{base:ic,untracked:2}},Ot=128,en=1<<20,$=Symbol("would wait"),G=Symbol("closed"),ai=new WeakMap,ci=0;
-var Gr=(function Gr(r,e){if(ci===0)return;let t=ai.get(r)?.get(e);if(t)for(let n of t)n()});
-var sc=(function sc(r,e,t){let n=ai.get(r);n||ai.set(r,n=new Map);let i=n.get(e);return i||n.set(e,i=new Set),i.add(t),ci++,(()=>{i.delete(t),ci--})});
-var Js=-1,Gs;
-var oc=(function oc(){if(!K)return!1;let r=Atomics.load(Gs??ac(),1);return r===Js?!1:H(T().self.pid)?(Js=r,!1):!0});
-var ac=(function ac(){let r=os();return T().parent!==void 0&&(Gs=r),r});
-function cc(){let{name:r,pid:e}=T().self;return new Error(`${r} (pid ${e}) has ended: it was terminated, so it may not use channels any more`)}
-var Vs=1e3,Zs=0;
-var fc=(function fc(r){let e=Atomics.compareExchange(r,Fe,0,1);if(e!==0){for(let t=0;t<200&&e!==0;t++)e=Atomics.compareExchange(r,Fe,0,1);e!==0&&hc(r,e)}r[fi]=Zs||uc()});
-var uc=(function uc(){let r=T();return(r.parent!==void 0||!K)&&(Zs=r.self.pid),r.self.pid});
-function hc(r,e){let t=performance.now(),n=!0;for(e!==2&&(e=Atomics.exchange(r,Fe,2));e!==0;){if(Atomics.wait(r,Fe,2,10),e=Atomics.exchange(r,Fe,2),e===0)return;let i=Atomics.load(r,fi);n&&=i===0;let s=performance.now()-t>Vs;if(i!==0&&!H(i)||s&&n){Atomics.compareExchange(r,wr,0,i===0?ui:i);return}if(s)throw new Error(`a channel's lock has been held for over ${Vs} ms by pid ${i}, which is alive: no put or take holds it that long, so that process has written the channel's shared memory directly`)}}
-var se=(function se(r){r[fi]=0,Atomics.sub(r,Fe,1)!==1&&(Atomics.store(r,Fe,0),Atomics.notify(r,Fe,1))});
-function eo(r){let e=Atomics.load(r,wr);return new Error(e===ui||e===0?"a channel's shared memory is corrupt: a process wrote it directly, so its items cannot be trusted any more":`a channel's shared memory was left half-written by pid ${e}, which ended in the middle of a put or take; its items cannot be trusted any more`)}
-function dc(r,e,t,n){let i=r[lr],s=r[pr],a=r[ce],o=r[pe],c=n||4,f=i>=0&&i<t&&i%c===0&&s>=0&&s<t&&s%c===0&&a>=0&&a<=t&&o>=0;if(f&&n>0)f=a===o*n&&(i+a)%t===s;else if(f){let u=i,h=0;for(let d=0;d<o&&f;d++){let w=e[u>>2],l=w+7&-4;f=w>=0&&h+l<=a,h+=l,u=(u+l)%t}f&&=h===a&&u===s}if(f)Atomics.store(r,wr,0);else throw se(r),eo(r)}
-var Zr=(function Zr(r,e,t,n){if(fc(r),oc())throw se(r),cc();r[wr]!==0&&dc(r,e,t,n)});
-function mr(r){throw Atomics.compareExchange(r,wr,0,ui),se(r),eo(r)}
-var to=(function to(r,e){Atomics.add(e,nt,1),Atomics.load(e,si)>0&&(Atomics.notify(e,nt),Gr(r,nt))});
-var ro=(function ro(r,e){Atomics.add(e,it,1),Atomics.load(e,oi)>0&&(Atomics.notify(e,it),Gr(r,it))});
-var lc=(function lc(r,e,t,n,i,s,a){let o=n.length,c=s.length+7&-4;if(Zr(e,t,o,0),e[It]===1||e[jt]===1)return se(e),G;if(i>0&&e[pe]>=i||o-e[ce]<c)return se(e),!1;let f=e[pr];f>=0&&f<o&&(f&3)===0&&e[ce]>=0||mr(e),t[f>>2]=s.length,f+=4,f===o&&(f=0);let u=o-f;return s.length<=u?n.set(s,f):(n.set(s.subarray(0,u),f),n.set(s.subarray(u),0)),f=(f+(s.length+3&-4))%o,e[pr]=f,e[ce]+=c,e[pe]++,a&&e[Ee]++,se(e),to(r,e),!0});
-var pc=(function pc(r,e,t,n,i){let s=n.length;if(Zr(e,t,s,0),e[pe]===0||e[jt]===1){let f=e[It]===1||e[jt]===1;return se(e),f?G:$}let a=e[lr];a>=0&&a<s&&(a&3)===0||mr(e);let o=t[a>>2];o>=0&&o+4<=e[ce]||mr(e),a+=4,a===s&&(a=0),i.bytes.length<o&&(i.bytes=new Uint8Array(Math.max(o,i.bytes.length*2)));let c=s-a;if(o<=64&&o<=c){let f=i.bytes;for(let u=0;u<o;u++)f[u]=n[a+u]}else o<=c?i.bytes.set(n.subarray(a,a+o)):(i.bytes.set(n.subarray(a,s)),i.bytes.set(n.subarray(0,o-c),c));return e[lr]=(a+(o+3&-4))%s,e[ce]-=o+7&-4,e[pe]--,se(e),ro(r,e),o});
-var Z=class{buffer;#e;#t;#r;#s;#i;#o;#n;#a={writer:-1,reader:-1};constructor(e,t,n){this.buffer=e,this.#e=new Int32Array(e,0,Ot/4),this.#i=e.byteLength-Ot,this.#t=new Uint8Array(e,Ot,this.#i),this.#r=new Int32Array(e,Ot,this.#i/4),this.#s=new Float64Array(e,Ot,this.#i/8),this.#o=t==="f64"?8:t==="i32"?4:0,this.#n=n}static allocate(e){return new SharedArrayBuffer(Ot+Math.ceil(e/8)*8)}get capacity(){return this.#i}get count(){return Atomics.load(this.#e,pe)}get closed(){return Atomics.load(this.#e,It)===1}get readerClosed(){return Atomics.load(this.#e,jt)===1}get full(){let e=this.#e,t=Atomics.load(e,pe);return this.#n>0&&t>=this.#n?!0:this.#i-Atomics.load(e,ce)<(this.#o||8)}tryPut(e,t){return lc(this.buffer,this.#e,this.#r,this.#t,this.#n,e,t)}tryTake(e){return pc(this.buffer,this.#e,this.#r,this.#t,e)}tryPutNumbers(e,t,n){let i=this.#e,s=this.#o;if(Zr(i,this.#r,this.#i,s),i[It]===1||i[jt]===1)return se(i),G;let a=(this.#i-i[ce])/s|0;this.#n>0&&(a=Math.min(a,this.#n-i[pe]));let o=Math.min(a,e.length-t);if(o<=0)return se(i),0;let c=i[pr];c>=0&&c<this.#i&&c%s===0&&i[ce]>=0||mr(i);let f=c/s,u=this.#i/s;if(s===8){let h=this.#s;for(let d=0;d<o;d++)h[f++]=e[t+d],f===u&&(f=0)}else{let h=this.#r;for(let d=0;d<o;d++)h[f++]=e[t+d],f===u&&(f=0)}return i[pr]=f*s,i[ce]+=o*s,i[pe]+=o,n&&(i[Ee]+=o),se(i),to(this.buffer,i),o}tryTakeNumbers(e,t){let n=this.#e,i=this.#o;Zr(n,this.#r,this.#i,i);let s=Math.min(t,n[pe]);if(s===0){let u=n[It]===1;return se(n),u?G:$}let a=n[lr];a>=0&&a<this.#i&&a%i===0&&s*i<=n[ce]||mr(n);let o=a/i,c=this.#i/i,f=i===8?this.#s:this.#r;for(let u=0;u<s;u++)e.push(f[o++]),o===c&&(o=0);return n[lr]=o*i,n[ce]-=s*i,n[pe]-=s,se(n),ro(this.buffer,n),s}hold(e,t){let n=this.#e,{base:i,untracked:s}=ni[e];if(t!==0){for(let a=i;a<i+dr;a++)if(Atomics.load(n,a)===t)return;for(let a=i;a<i+dr;a++)if(Atomics.compareExchange(n,a,0,t)===0)return;for(let a=i;a<i+dr;a++){let o=Atomics.load(n,a);if(!H(o)&&Atomics.compareExchange(n,a,o,t)===o)return}Atomics.or(n,ri,s)}}tracked(e){let t=this.#e,{base:n,untracked:i}=ni[e];if((Atomics.load(t,ri)&i)!==0)return!1;for(let s=n;s<n+dr;s++)if(Atomics.load(t,s)!==0)return!0;return!1}holdersEnded(e){let t=Ze();if(t===this.#a[e])return;let n=this.#e,{base:i,untracked:s}=ni[e],a=[];if((Atomics.load(n,ri)&s)===0)for(let o=i;o<i+dr;o++){let c=Atomics.load(n,o);if(c!==0){if(H(c)){a.length=0;break}a.push(c)}}if(a.length>0)return a;this.#a[e]=t}close(){Atomics.store(this.#e,It,1),this.#h()}closeReader(){Atomics.store(this.#e,jt,1),this.#h()}#h(){let e=this.#e;Atomics.add(e,nt,1),Atomics.add(e,it,1);for(let t of[nt,it,Ee])Atomics.notify(e,t),Gr(this.buffer,t)}get unfinished(){return Atomics.load(this.#e,Ee)}taskDone(){let e=this.#e;for(;;){let t=Atomics.load(e,Ee);if(t<=0)return!1;if(Atomics.compareExchange(e,Ee,t,t-1)===t)return t===1&&Atomics.load(e,Xs)>0&&(Atomics.notify(e,Ee),Gr(this.buffer,Ee)),!0}}waitForTake(e,t){return ii(this.buffer,this.#e,nt,si,e,t)}waitForPut(e,t){return ii(this.buffer,this.#e,it,oi,e,t)}waitForJoin(e){let t=this.#e;return ii(this.buffer,t,Ee,Xs,()=>Atomics.load(t,Ee)<=0?void 0:$,e)}waitForTakeSync(e,t){return Ys(this.#e,nt,si,e,t)}waitForPutSync(e,t){return Ys(this.#e,it,oi,e,t)}},no=50,io=1e3;
-var so=(function so(r,e,t,n){if(n.micros<=0)return!1;if(n.skip>0)return n.skip--,!1;let i=performance.now()+n.micros/1e3;for(;Atomics.load(r,e)===t&&performance.now()<i;);return Atomics.load(r,e)!==t?(n.misses=0,!0):(++n.misses>=3&&(n.misses=0,n.skip=64),!1)});
-var ii=(async function ii(r,e,t,n,i,s){let{signal:a,timeoutMs:o}=s,c,f,u=m=>{c??={reason:m},f?.(),Atomics.notify(e,t)},h=o===void 0?void 0:performance.now()+o,d=o===void 0||K?void 0:j(o,()=>u(s.onTimeout())),w=no,l=()=>u(a.reason);a?.addEventListener("abort",l,{once:!0});try{for(;;){let m=Atomics.load(e,t),b=i();if(b!==$)return b;if(c)throw c.reason;let R=h===void 0?1/0:h-performance.now();if(K&&R<=0)throw s.onTimeout();if(s.spin&&so(e,t,m,s.spin))continue;Atomics.add(e,n,1);let z=Promise.withResolvers();f=z.resolve;let te=sc(r,t,f),U=s.recheck?.()?w:void 0;U!==void 0&&(w=Math.min(w*2,io));let dt=U===void 0||K?void 0:setTimeout(f,U),Nr=K?Math.min(U??1/0,R):U;try{let tr=Atomics.waitAsync(e,t,m,Nr);tr.async&&(tr.value.then(f),await z.promise)}finally{dt!==void 0&&clearTimeout(dt),f=void 0,te(),Atomics.sub(e,n,1)}}}finally{d?.(),a?.removeEventListener("abort",l)}});
-function Ys(r,e,t,n,i){if(!K)throw new Error(`${i.what} blocks its thread, which the main thread must not do; use the async form (await) there, or call it inside a worker`);let s=i.timeoutMs===void 0?1/0:performance.now()+i.timeoutMs,a=no;for(;;){let o=Atomics.load(r,e),c=n();if(c!==$)return c;let f=s-performance.now();if(f<=0)throw i.onTimeout();if(!(i.spin&&so(r,e,o,i.spin))){Atomics.add(r,t,1);try{let u=f;i.recheck?.()&&(u=Math.min(f,a),a=Math.min(a*2,io)),Atomics.wait(r,e,o,u)}finally{Atomics.sub(r,t,1)}}}}
-var oe=(function oe(r,e,t){return r===void 0?void 0:v(r,`${e}.${t} timeoutMs`)});
-function yr(r,e,t){let n=r["~standard"].validate(e);return n instanceof Promise?n.then(i=>Qs(i,t)):Qs(n,t)}
-function gr(r,e,t,n){let i=yr(r,e,t);if(i instanceof Promise)throw i.catch(()=>{}),new TypeError(`${n} cannot use this schema: it validates asynchronously; use the async form instead`);return i}
-function Qs(r,e){if(r.issues){let t=r.issues.map(n=>{let i=n.path?.map(s=>typeof s=="object"?s.key:s).join(".");return i?`${i}: ${n.message}`:n.message});throw new TypeError(`${e} was refused by the schema: ${t.join("; ")}`)}return r.value}
-var ke=class Full extends Error{constructor(e){super(e),this.name="Full"}},xe=class Empty extends Error{constructor(e){super(e),this.name="Empty"}},Ct=class EOFError extends Error{constructor(e){super(e),this.name="EOFError"}},ae=class ChannelClosedError extends Error{constructor(e){super(e),this.name="ChannelClosedError"}};
-var oo="troupe.Connection",Ie,qe=class r{#e;#t;#r;#s={bytes:new Uint8Array(256)};#i;#o=!1;#n=!1;#a=(()=>this.#t.tracked("writer"));#h=()=>this.#e.tracked("reader");static{_(this,e=>({readable:e.#t!==void 0,writable:e.#e!==void 0,...e.#t?{unread:e.#t.count}:{},closed:e.closed}))}constructor(){if(!Ie)throw new TypeError("a Connection comes from Pipe(); it cannot be created with new");let{wire:e,schema:t,received:n}=Ie;Ie=void 0,this.#e=e.send?new Z(e.send,e.codec,0):void 0,this.#t=e.recv?new Z(e.recv,e.codec,0):void 0,this.#r=t,this.#i={micros:e.spinMicros,misses:0,skip:0},n&&this.#c()}#c(){if(this.#n)return;this.#n=!0;let e=T().self.pid;this.#e?.hold("writer",e),this.#t?.hold("reader",e)}withSchema(e){return this.#l("withSchema()"),Ie={wire:this.#g(),schema:e,received:this.#n},new r}get closed(){return this.#o||(this.#e?.closed??!1)||(this.#t?.readerClosed??!1)}get writable(){return this.#e!==void 0}get readable(){return this.#t!==void 0}#l(e){if(this.closed)throw this.#f(e)}#f(e){return new ae(`Connection.${e} on a connection that was closed`+(this.#o?"":" in another process (close() closes an end for every holder)"))}#p(e){if(this.#l(e),!this.#e)throw new TypeError(`Connection.${e} on the receiving end of a one-way pipe: with Pipe({ duplex: false }) the first end only receives and the second only sends`);return this.#e}#u(e){if(this.#l(e),!this.#t)throw new TypeError(`Connection.${e} on the sending end of a one-way pipe: with Pipe({ duplex: false }) the first end only receives and the second only sends`);return this.#t}#w(e,t,n){if(e.closed)throw this.#f(n);if(e.readerClosed)throw this.#d(n);let i=e.holdersEnded("reader");if(i)throw this.#b(n,i);let s=Rt(t,"Connection",n);if(s.length+4>e.capacity)throw new RangeError(`Connection.${n} item takes ${s.length+4} bytes, more than the pipe's ${e.capacity}-byte buffer; create the pipe with a larger 'bufferBytes'`);let a=e.tryPut(s,!1);if(a===G)throw e.closed?this.#f(n):this.#d(n);return a}#d(e){return new ae(`Connection.${e}: the other end of the pipe was closed`)}#b(e,t){return new ae(`Connection.${e}: every process that held the other end of the pipe has ended (${t.length===1?"pid":"pids"} ${t.join(", ")}), so nothing would read this`)}async send(e,t={}){let n=this.#p("send()");this.#c();let i=oe(t.timeoutMs,"Connection","send()");t.signal?.throwIfAborted();let s=this.#r?await yr(this.#r,e,"Connection.send() item"):e;this.#w(n,s,"send()")||await n.waitForPut(()=>this.#w(n,s,"send()")?void 0:$,{timeoutMs:i,signal:t.signal,recheck:this.#h,onTimeout:()=>new DOMException(`Connection.send() found the pipe full for ${i} ms`,"TimeoutError")})}sendSync(e,t={}){let n=this.#p("sendSync()");this.#c();let i=oe(t.timeoutMs,"Connection","sendSync()"),s=this.#r?gr(this.#r,e,"Connection.sendSync() item","sendSync()"):e;n.waitForPutSync(()=>this.#w(n,s,"sendSync()")?void 0:$,{timeoutMs:i,what:"Connection.sendSync()",recheck:this.#h,onTimeout:()=>new DOMException(`Connection.sendSync() found the pipe full for ${i} ms`,"TimeoutError")})}#m=(()=>{let e=this.#t,t=e.tryTake(this.#s);if(t===$){let n=e.holdersEnded("writer");if(!n)return t;if(t=e.tryTake(this.#s),t===$)throw new Ct(`Connection.recv(): every process that held the other end has ended (${n.length===1?"pid":"pids"} ${n.join(", ")}) and nothing is left`)}if(t===G)throw e.readerClosed?this.#f("recv()"):new Ct("Connection.recv(): the other end was closed and nothing is left");return rt(this.#s.bytes.subarray(0,t))});async recv(e={}){let t=this.#u("recv()");this.#c();let n=oe(e.timeoutMs,"Connection","recv()");e.signal?.throwIfAborted();let i=this.#m();return i!==$?i:await t.waitForTake(this.#m,{timeoutMs:n,signal:e.signal,spin:this.#i,recheck:this.#a,onTimeout:()=>new DOMException(`Connection.recv() got nothing within ${n} ms`,"TimeoutError")})}recvSync(e={}){let t=this.#u("recvSync()");this.#c();let n=oe(e.timeoutMs,"Connection","recvSync()");return t.waitForTakeSync(this.#m,{timeoutMs:n,what:"Connection.recvSync()",spin:this.#i,recheck:this.#a,onTimeout:()=>new DOMException(`Connection.recvSync() got nothing within ${n} ms`,"TimeoutError")})}async poll(e=0){let t=this.#u("poll()"),n=v(e,"Connection.poll() timeoutMs");this.#c();let i=()=>t.count>0||t.closed||t.readerClosed||t.holdersEnded("writer")?!0:$;if(i()===!0||n===0)return i()===!0;try{return await t.waitForTake(i,{timeoutMs:n,signal:void 0,recheck:this.#a,onTimeout:()=>new DOMException("poll","TimeoutError")})}catch(s){if(s instanceof DOMException&&s.name==="TimeoutError")return!1;throw s}}close(){this.#o||(this.#o=!0,this.#e?.close(),this.#t?.closeReader())}#g(){return{send:this.#e?.buffer??null,recv:this.#t?.buffer??null,codec:"structured",spinMicros:this.#i.micros}}[M](e){if(this.closed)throw new ae(`${e} is a closed Connection, which cannot be passed to another process`);return{kind:oo,module:import.meta.url,state:this.#g()}}};
-var br=function Pipe(r={}){let{duplex:e=!0,bufferBytes:t=en,spinMicros:n=50,schema:i,replySchema:s}=r;if(typeof n!="number"||!(n>=0&&n<=1e6))throw new RangeError(`'spinMicros' must be a number from 0 to 1000000, got ${n}`);if(!Number.isInteger(t)||t<64||t>2**30)throw new RangeError(`'bufferBytes' must be an integer from 64 to 2^30, got ${t}`);for(let[u,h]of[["schema",i],["replySchema",s]])if(h!==void 0&&typeof h?.["~standard"]?.validate!="function")throw new TypeError(`'${u}' must be a Standard Schema validator (an object with ['~standard'].validate), such as a zod, valibot or arktype schema`);if(!e&&s!==void 0)throw new TypeError("'replySchema' is for duplex pipes; a one-way pipe's items use 'schema'");let a=Z.allocate(t),o="structured";if(!e){Ie={wire:{send:null,recv:a,codec:o,spinMicros:n},schema:void 0};let u=new qe;return Ie={wire:{send:a,recv:null,codec:o,spinMicros:n},schema:i},[u,new qe]}let c=Z.allocate(t);Ie={wire:{send:a,recv:c,codec:o,spinMicros:n},schema:i};let f=new qe;return Ie={wire:{send:c,recv:a,codec:o,spinMicros:n},schema:s},[f,new qe]};
-I(oo,(r=>(Ie={wire:r,schema:void 0,received:!0},new qe)));
-var Lt=class{#e=0;#t;#r;#s;constructor(e,t,n){this.#t=e,this.#r=t,this.#s=n}send(e,t=[],n=!1){if(n||t.length>0){this.#r({t:"ordered",seq:this.#e,payload:e},t),this.#e++;return}let i=this.#e++;this.#t.send([i,e]).catch(()=>{try{this.#r({t:"ordered",seq:i,payload:e},[])}catch(s){throw this.#r({t:"ordered",seq:i,payload:this.#s},[]),s}})}},Dt=class{#e=0;#t=new Map;#r;constructor(e){this.#r=e}take(e,t){if(e!==this.#e){this.#t.set(e,t);return}this.#r(t);for(let n=this.#t.get(++this.#e);n!==void 0;)this.#t.delete(this.#e),this.#r(n),n=this.#t.get(++this.#e)}async read(e){try{for(;;){let[t,n]=await e.recv();this.take(t,n)}}catch{}}};
-async function tn(r,e,t){try{for(;t()&&await r.poll(0);)e(await r.recv())}catch{}}
-var mc=1<<18;
-function hi(r,e){if(typeof r=="string"){let t=JSON.parse(r);for(let n=0;n<t.length;n+=2){let i=t[n];i<0?e(-i,void 0):e(i,t[n+1])}return!0}if(!Array.isArray(r))return!1;for(let t=0;t<r.length;t+=2)e(r[t],r[t+1]);return!0}
-var wc=Promise.resolve(),yc=[],di=64;
-var je=(function je(r){switch(typeof r){case"number":return Number.isFinite(r)&&!Object.is(r,-0);case"string":return r.length<=256;case"boolean":return!0;case"object":return r===null;default:return!1}});
-function gc(r){return r===null||typeof r!="object"&&typeof r!="function"}
-var Er=class{name;pid;owner;ready;ended;exit;#e="starting";#t;#r;#s;#i=new Map;#o=1;#n=[];#a=[];#h=!1;#c=!0;#l;#f=[];#p=!1;#u=Promise.withResolvers();#w=Promise.withResolvers();#d;#b;#m=!1;#g=new Set;constructor(e){if(this.name=e.name,this.pid=e.pid,this.ready=this.#u.promise,this.ended=this.#w.promise,this.#u.promise.catch(()=>{}),"port"in e){this.owner=!1,this.#s=0;let o=e.port;o.onmessage=c=>this.#M(c.data),this.#t={post:(c,f)=>N(o,c,f),terminate:()=>{o.postMessage({t:"release"}),o.close()}},this.#e="running",this.#u.resolve();return}this.owner=!0,this.#r=e.spec.mailbox?new Int32Array(e.spec.mailbox):void 0,this.#s=e.spec.capacity;let[t,n]=br({bufferBytes:mc});this.#d=t;let i=C();e.spec.pipe=L(n,`${e.name}'s call pipe`,i);let s=bt(e.name,[...e.modules,...i.modules],e.permissions,{message:o=>this.#M(o),error:o=>this.#R(1,o)});this.#t={post:(o,c)=>s.post(o,c),terminate:()=>s.terminate()},this.#b=new Lt(t,(o,c)=>this.#t.post(o,c),[]);let a=gt({name:e.name,pid:e.pid,daemon:!0},e.identity,e.permissions,e.spec);try{s.post(a,e.transfer)}catch(o){throw this.#A(1,void 0,`could not be started: ${o.message}`),new TypeError(`${e.name}'s arguments could not be sent to the worker: ${o.message}`)}}get alive(){return this.#e!=="ended"}onEnd(e){return this.exit?(e(this.exit),()=>{}):(this.#g.add(e),()=>this.#g.delete(e))}send(e,t,n,i){if(this.#e==="ended")return Promise.reject(new J(this.name,this.pid,e,this.exit,!1));if(this.#e==="stopping")return Promise.reject(new J(this.name,this.pid,e,Q(0,null,"is stopping and takes no new calls"),!1));let s=yc,a=!1;if(!t.every(gc)){let o=C();this.owner&&(o.to=this.pid);try{t=L(t,`${this.name}.${e}() args`,o)}catch(c){return Promise.reject(c)}s=o.transfer,a=o.wired}if(i===void 0&&this.#E()){let o=n?this.#o++:0,c=this.#_(o,e,t,s,a);return n?new Promise((f,u)=>this.#i.set(o,{method:e,resolve:f,reject:u})):c}return this.#S(e,t,s,a,n,i??{})}#S(e,t,n,i,s,a){let{signal:o,wait:c=!0}=a,f;try{f=v(a.timeoutMs,"timeoutMs")}catch(u){return Promise.reject(u)}return o?.aborted?Promise.reject(o.reason):new Promise((u,h)=>{let d,w,l=0,m=()=>{d?.(),o?.removeEventListener("abort",R)},b=te=>{if(m(),w){let U=this.#f.indexOf(w);U>=0&&this.#f.splice(U,1)}l!==0&&this.#i.delete(l),h(te)},R=()=>b(o.reason),z=()=>{w=void 0,l=s?this.#o++:0;let te=this.#_(l,e,t,n,i);if(!s)return m(),u(te);this.#i.set(l,{method:e,resolve:U=>{m(),u(U)},reject:U=>{m(),h(U)}})};if(f!==void 0&&(d=j(f,()=>{let te=w?"found no room in its mailbox":"got no reply";b(new DOMException(`${this.name}.${e}() ${te} within ${f} ms`,"TimeoutError"))})),o?.addEventListener("abort",R,{once:!0}),this.#E())return z();if(!c)return b(new sr(this.name,this.#s));w={method:e,go:z,fail:b},this.#f.push(w),this.#P()})}#E(){let e=this.#r;return e?this.#f.length>0?!1:this.#y(e):!0}#y(e){for(;;){let t=Atomics.load(e,0);if(t>=this.#s)return!1;if(Atomics.compareExchange(e,0,t,t+1)===t)return!0}}async#P(){if(this.#p)return;this.#p=!0;let e=this.#r;for(;this.#f.length>0&&this.#e!=="ended";){if(this.#y(e)){this.#f.shift().go();continue}let t=Atomics.load(e,0);if(t<this.#s)continue;let n=Atomics.waitAsync(e,0,t,1e3);n.async&&await n.value}this.#p=!1}#_(e,t,n,i,s){let a=this.#n;a.length===0&&queueMicrotask(()=>this.#x()),a.push(e,t,n.length);for(let o=0;o<n.length;o++)a.push(n[o]);for(let o of i)this.#a.push(o);return s&&(this.#h=!0),this.#c&&(s||a.length>di||!je(t)||!n.every(je))&&(this.#c=!1),e!==0?wc:(this.#l??=Promise.withResolvers()).promise}#$(e,t,n,i=!1){let s=i?JSON.stringify(e):t?{t:"calls",calls:e,wired:!0}:e;this.#k(s,n,t)}#k(e,t=[],n=!1){if(!this.#b)return this.#t.post(e,t);this.#b.send(e,t,n),!this.#m&&this.#i.size>0&&this.#v()}async#v(){this.#m=!0;try{for(;this.#i.size>0&&this.#e!=="ended";)this.#M(await this.#d.recv())}catch{}finally{this.#m=!1}}#R(e,t){let n=this.#d;if(!n||this.#e==="ended")return this.#A(e,t);tn(n,i=>this.#M(i),()=>this.#e!=="ended").then(()=>this.#A(e,t))}#x(){let e=this.#n;if(e.length===0)return;let t=this.#a,n=this.#h,i=this.#l,s=this.#c;if(this.#n=[],this.#a=[],this.#h=!1,this.#c=!0,this.#l=void 0,this.#e==="ended"){let o=new J(this.name,this.pid,e[1],this.exit,!1);return i?.promise.catch(()=>{}),i?.reject(o)}try{return this.#$(e,n,t,s),i?.resolve()}catch{}let a;for(let o=0;o<e.length;o+=3+e[o+2]){let c=e[o],f=e[o+1];try{this.#$(e.slice(o,o+3+e[o+2]),n,t)}catch(u){let h=new TypeError(`${this.name}.${f}() could not be sent: ${u.message}`);c===0?a??=h:this.#T(c,void 0,h)}}a===void 0?i?.resolve():i?.reject(a)}#T(e,t,n){let i=this.#i.get(e);i&&(this.#i.delete(e),n===void 0?i.resolve(t):i.reject(n))}#M(e){if(!hi(e,(t,n)=>this.#T(t,n,void 0)))switch(e.t){case"replies":{let{values:t,errors:n,wired:i}=e;for(let s=0;s<t.length;s+=2){let a=t[s];i?ne(t[s+1]).then(o=>this.#T(a,o,void 0),o=>this.#T(a,void 0,o)):this.#T(a,t[s+1],void 0)}for(let s of n??[]){let a=this.#i.get(s.id)?.method??"a method";this.#T(s.id,void 0,this.#O(s,a))}return}case"gone":{let{code:t,error:n,description:i}=e.exit;return this.#A(t,n,i)}case"actor-ready":this.#e==="starting"&&(this.#e="running"),this.#u.resolve();return;case"exit":return this.#R(e.code,e.error)}}#O(e,t){let{error:n,exit:i,local:s}=e;if(i){let a=i.error?new X(this.name,this.pid,i.error):null,o=Q(i.code,a,i.description);return new J(this.name,this.pid,t,o,!0)}return s?Object.assign(new Error(n.message),{name:n.name}):new X(this.name,this.pid,n)}#A(e,t,n){if(this.#e==="ended")return;this.#e="ended",this.#t.terminate(),this.#d?.close();let i=t?new X(this.name,this.pid,t):null,s=Q(e,i,n);this.exit=s;for(let[a,o]of this.#i)this.#i.delete(a),o.reject(new J(this.name,this.pid,o.method,s,!0));for(let a of this.#f.splice(0))a.fail(new J(this.name,this.pid,a.method,s,!1));this.#u.reject(i??new Error(`${this.name} (pid ${this.pid}) ${s.description} before it was ready`));for(let a of this.#g)a(s);this.#g.clear(),this.#w.resolve(s)}async stop(e){if(this.#e==="ended")return this.exit;if(this.#e!=="stopping"){this.#e="stopping",this.#x();for(let t of this.#f.splice(0))t.fail(new J(this.name,this.pid,t.method,Q(0,null,"is stopping and takes no new calls"),!1));this.#k({t:"stop"})}return e===void 0?await this.ended:(await Ue(this.ended,e),this.alive&&this.#A(-15,void 0,`did not stop within ${e} ms and was terminated`),this.exit)}release(){this.#A(0,void 0,"is out of reach here: this thread's reference to it was disposed")}terminate(e=-15){this.#A(e,void 0)}};
-function li(r){let e={code:r.code,normal:r.normal,description:r.description},t=r.error;return t instanceof X?e.error=Br(t):t&&(e.error={name:t.name,message:t.message,stack:t.stack}),e}
-var mi,Ce=class Actor{onStart(){}onStop(){}stop(){if(!mi)throw new Error("Actor.stop() stops the actor from inside one of its methods; from outside, call ref.stop()");mi()}},yi=new WeakMap;
-function Ke(r){let e=yi.get(r);if(!e)throw new TypeError("ActorRef objects come from spawn() or Supervisor.ref()");return e}
-var st=class ActorRef{constructor(){throw new TypeError("ActorRef objects come from spawn() or Supervisor.ref()")}get name(){let e=Ke(this);return e.source.current()?.name??e.source.label}get pid(){return Ke(this).source.current()?.pid}isAlive(){return Ke(this).source.current()?.alive??!1}get exitCode(){return Ke(this).source.current()?.exit?.code??null}with(e){if(typeof e!="object"||e===null)throw new TypeError(`ActorRef.with() options must be an object, got ${p(e)}`);if(v(e.timeoutMs,"timeoutMs"),e.signal!==void 0&&!(e.signal instanceof AbortSignal))throw new TypeError(`signal must be an AbortSignal, got ${p(e.signal)}`);if(e.wait!==void 0&&typeof e.wait!="boolean")throw new TypeError(`wait must be a boolean, got ${p(e.wait)}`);let t=Ke(this);return Nt(t.source,{...t.options,...e})}async stop(e={}){let t=v(e.timeoutMs,"stop() timeoutMs");await pi(this,"stop")?.stop(t)}terminate(){pi(this,"terminate")?.terminate(-15)}kill(){pi(this,"kill")?.terminate(-9)}async[Symbol.asyncDispose](){let e=Ke(this).source.current();if(e&&!e.owner)return e.release();await this.stop({timeoutMs:5e3})}};
-_(st,r=>({name:r.name,pid:r.pid,alive:r.isAlive(),exitCode:r.exitCode}));
-Object.defineProperty(st.prototype,M,{value:function(e){let{source:t}=Ke(this);if(t.fixed&&!t.fixed.alive)throw new TypeError(`${e} is a reference to ${t.label}, which ${t.fixed.exit.description}; only a reference to a running actor can be sent`);let n=crypto.randomUUID(),i=bc(n,t),s={keys:[...t.via??[],n],name:t.fixed?.name??t.label,pid:t.fixed?.pid,port:i};return{kind:"troupe.ActorRef",module:import.meta.url,state:s,transfer:[i]}}});
-function pi(r,e){let t=Ke(r).source.current();if(t&&!t.owner)throw new Error(`cannot ${e} ${t.name} through a reference received from another thread: only the thread that spawned it (or its supervisor) can end an actor`);return t}
-var wi=new Map;
-function bc(r,e){let{port1:t,port2:n}=new MessageChannel,i=!0,s=Promise.resolve(),a=()=>{},o=()=>{i&&(i=!1,a(),wi.delete(r),t.close())};wi.set(r,{source:e,close:o}),a=e.onGone(u=>{i&&(t.postMessage({t:"gone",exit:li(u)}),o())});let c=(u,h,d)=>{if(!i)return;let w;if(d===void 0){let m=C();try{return h=L(h,"a value",m),w=m.wired?{t:"replies",values:[u,h],wired:!0}:[u,h],N(t,w,m.transfer)}catch(b){d=b}}let l={id:u,error:V(d)};d instanceof J?l.exit=li(d.reason):d instanceof X?l.error=Br(d):l.local=!0,t.postMessage({t:"replies",values:[],errors:[l]})},f=u=>{for(let h=0;h<u.length;h+=3+u[h+2]){let d=u[h],w=u[h+1],l=u.slice(h+3,h+3+u[h+2]),m=e.current(),b=m?m.send(w,l,d!==0,void 0):fo(e,w,l,d!==0,void 0);d===0?b.catch(()=>{}):b.then(R=>c(d,R,void 0),R=>c(d,void 0,R))}};return t.onmessage=u=>{let h=u.data,d=typeof h=="string"?JSON.parse(h):h;if(Array.isArray(d))s=s.then(()=>f(d));else if(d.t==="calls"){let w=d.calls;s=s.then(()=>ne(w)).then(()=>f(w),l=>{for(let m=0;m<w.length;m+=3+w[m+2])w[m]!==0&&c(w[m],void 0,l)})}else d.t==="release"&&o()},n}I("troupe.ActorRef",r=>{let{keys:e,name:t,pid:n,port:i}=r,s=e.map(o=>wi.get(o)).find(o=>o!==void 0);if(s)return i.postMessage({t:"release"}),i.close(),Nt(s.source);let a=new Er({name:t,pid:n,port:i});return Nt({...uo(a),via:e})});
-function co(r){return r instanceof st?yi.get(r)?.source.fixed:void 0}
-function Nt(r,e){let t=Object.create(st.prototype);return yi.set(t,{source:r,options:e}),Object.defineProperty(t,"call",{value:ao(r,e,!0)}),Object.defineProperty(t,"tell",{value:ao(r,e,!1)}),t}
-function ao(r,e,t){let n=new Map,i=s=>(...a)=>{let o=r.current();return o?o.send(s,a,t,e):fo(r,s,a,t,e)};return new Proxy(Object.create(null),{get(s,a){if(typeof a!="string"||a==="then")return;let o=n.get(a);return o||n.set(a,o=i(a)),o}})}
-async function fo(r,e,t,n,i){let s=performance.now(),a=await r.next(e,i?.signal,i?.timeoutMs),o=i;return i?.timeoutMs!==void 0&&(o={...i,timeoutMs:Math.max(0,i.timeoutMs-(performance.now()-s))}),a.send(e,t,n,o)}
-function uo(r){return{current:()=>r,next:()=>Promise.resolve(r),label:r.name,fixed:r,onGone:e=>r.onEnd(e)}}
-var Ec=async function spawn(r,e={}){return Nt(uo(await gi(r,e)))};
-async function gi(r,e){if(ze(`an actor (${p(r)})`),typeof r!="function"||!(r.prototype instanceof Ce))throw new TypeError(`spawn() needs a subclass of Actor, got ${p(r)}: write \`class MyActor extends Actor { ... }\` and declare it with task(import.meta, MyActor)`);if(typeof e!="object"||e===null)throw new TypeError(`spawn() options must be an object, got ${p(e)}`);let{args:t=[],name:n,permissions:i="inherit",mailbox:s={}}=e,a=de(r,"Actor class");if(!Array.isArray(t))throw new TypeError(`spawn() args must be an array, got ${p(t)}`);if(n!==void 0&&typeof n!="string")throw new TypeError(`spawn() name must be a string, got ${p(n)}`);let o=s.capacity??1/0;if(typeof o!="number"||!(o===1/0||Number.isInteger(o)&&o>=1))throw new RangeError(`mailbox.capacity must be a positive integer or Infinity, got ${String(o)}`);let c=pt(),f=n??`${r.name||"Actor"}-${c}`,u=et(i,`${f} permissions`);yt(u,`${f} permissions`);let h=mt(),d=C();d.to=h;let w=t.map((b,R)=>L(b,`${f} args[${R}]`,d)),l={kind:"actor",task:a,args:w,mailbox:o===1/0?void 0:new SharedArrayBuffer(4),capacity:o===1/0?0:o};d.wired&&(l.wired=!0);let m=new Er({name:f,pid:h,identity:c,permissions:u,spec:l,modules:[a.module,...d.modules],transfer:d.transfer});return await m.ready,m}
-var ho=(function ho(r){mi=r});
-function lo(r,e,t){let n=Object.getPrototypeOf(e)?.constructor?.name??"the actor";return new TypeError(t in Ce.prototype?`${t}() belongs to Actor itself and cannot be called on ${r} by message`:`${n} has no method '${t}' (called on ${r})`)}
-var kc=1<<18,xc=50;
-var _e=class{buffer;#e;#t={bytes:new Uint8Array(256)};#r={micros:xc,misses:0,skip:0};static allocate(){return Z.allocate(kc)}constructor(e){this.buffer=e,this.#e=new Z(e,"structured",0)}trySend(e){let t;try{t=Rt(e,"link","send()")}catch{return!1}return t.length+4>this.#e.capacity?!1:this.#e.tryPut(t,!1)===!0}tryTake(){let e=this.#e.tryTake(this.#t);return typeof e=="number"?rt(this.#t.bytes.subarray(0,e)):$}wait(e,t){return this.#e.waitForTake(e,{timeoutMs:void 0,signal:void 0,onTimeout:()=>new Error("unreachable: a link wait has no timeout"),spin:this.#r,recheck:t})}close(){this.#e.close()}get closed(){return this.#e.closed}};
-function sn(r,e){let t=Object(r??{});if(!(Symbol.iterator in t||Symbol.asyncIterator in t))throw new TypeError(`expected an iterable or async iterable, got ${p(r)}`);let n=Symbol.asyncIterator in t?r[Symbol.asyncIterator]():r[Symbol.iterator](),i=!1;return async()=>{let s=[];for(;!i&&s.length<e;){let a=await n.next();a.done?i=!0:s.push(a.value)}return s.length>0?s:void 0}}
-function He(r,e){if(typeof r!="number"||!Number.isInteger(r)||r<1)throw new RangeError(`'${e}' must be a positive integer, got ${typeof r=="number"?r:p(r)}`);return r}
-var _c=1,$c=10,yo=512,Ac=64,po=2*yo,Sc=-1,mo=5,Tc=[],vc=1e3;
-function Mc(){return Math.max(256,4*Vr())}
-function wo(r){let e=typeof r;return e==="object"&&r!==null||e==="function"||e==="symbol"}
-var Wt=class r{#e;#t=[];#r=0;#s=0;#i=new Set;#o=new Set;#n=1;#a="open";#h;#c=Promise.withResolvers();#l=!1;#f=new Map;#p;#u;#w=new _e(_e.allocate());#d=!1;#b=new Map;#m=0;#g;#S;constructor(e){this.#e=e,e.initializer&&this.#o.add(e.initializer.module),yt(e.permissions,"Pool permissions");let t=C(),n=e.initArgs.map((i,s)=>L(i,`initArgs[${s}]`,t));if(t.transfer.length>0)throw new TypeError("initArgs cannot hold a MessagePort: each worker would need its own. Pass a Troupe channel (Queue, Pipe) instead");for(let i of t.modules)this.#o.add(i);this.#S={args:n,wired:t.wired}}static from(e,t,n){ze(`a ${n}`);let{initializer:i,initArgs:s=[],maxTasksPerChild:a,permissions:o}=e,c=n==="Pool"?"processes":"maxWorkers",f=He(t??Vr(),c),u=Mc();if(f>u)throw new RangeError(`'${c}' is ${f}, above the limit of ${u} workers (max(256, 4 \xD7 cpuCount())): each worker is a thread with its own V8 heap. Ask for at most ${u}; a pool queues the jobs beyond its workers`);let h=v(e.idleTimeoutMs??vc,"idleTimeoutMs");if(a!==void 0&&He(a,"maxTasksPerChild"),!Array.isArray(s))throw new TypeError(`'initArgs' must be an array, got ${p(s)}`);return new r({size:f,initializer:i===void 0?void 0:de(i,`${n} initializer`),initArgs:s,maxTasksPerChild:a,permissions:et(o,`${n} permissions`),idleTimeoutMs:h})}get size(){return this.#e.size}summary(){let e=this.#s;for(let n of this.#i)e+=n.inflight.size;return{state:this.#a==="open"?this.#h?"broken":"running":this.#a,pending:e}}enqueue(e,t,n,i,s){let a=l=>(s(l),{});if(this.#a!=="open")return a(new Error(`Pool is ${this.#a}; it takes no new tasks`));if(this.#h)return a(this.#h);let o,c=!n&&t.length>=Ac,f=i.first??0;try{if(n){let l=t.length>1||i.first!==void 0;for(let m=0;m<t.length;m++){let b=t[m];if(!Array.isArray(b))throw new TypeError(`${l?`item ${f+m}`:"args"} must be an array of arguments, got ${p(b)}`);let R;for(let z=0;z<b.length;z++){let te=b[z];if(!wo(te))continue;let U=L(te,l?`item ${f+m} args[${z}]`:`args[${z}]`,o??=C());U!==te&&((R??=b.slice())[z]=U)}R&&(t[m]=R)}}else for(let l=0;l<t.length;l++){let m=t[l];typeof m!="number"&&(c=!1,wo(m)&&(t[l]=L(m,`item ${f+l}`,o??=C())))}}catch(l){return a(l)}let{signal:u}=i,h;try{if(h=v(i.timeoutMs,"timeoutMs"),u!==void 0&&!(u instanceof AbortSignal))throw new TypeError(`signal must be an AbortSignal, got ${p(u)}`)}catch(l){return a(l)}if(u?.aborted)return a(u.reason);let d=this.#f.get(e.module);d||this.#f.set(e.module,d=[e.module]),o&&o.modules.size>0&&(d=[e.module,...o.modules]);let w={id:this.#n++,claim:-1,ref:e,calls:t,spread:n,wired:o?.wired??!1,numeric:c,modules:d,transfer:o?.transfer??Tc,done:s,slot:void 0,settled:!1,cleanup:void 0};if(u||h!==void 0){let l,m=()=>this.#P(w,u.reason);w.cleanup=()=>{l?.(),u?.removeEventListener("abort",m)},h!==void 0&&(l=j(h,()=>this.#P(w,new DOMException(`task '${e.key}' did not finish within ${h} ms`,"TimeoutError")))),u?.addEventListener("abort",m,{once:!0})}for(let l of d)this.#o.add(l);return this.#t.push(w),this.#s++,this.#$(),w}started(e){let t=e;return!t.settled&&t.slot!==void 0&&Atomics.load(t.slot.claims,t.claim)===0}cancelIfNotStarted(e,t){return this.#P(e,t,!1)}#E(e,t){return Atomics.compareExchange(e.claims,t.claim,t.id,Sc)!==t.id?!1:(e.inflight.delete(t.id),e.sent--,t.slot=void 0,!0)}#y(e,t,n){e.settled||(e.settled=!0,e.cleanup?.(),e.done(t,n))}#P(e,t,n=!0){if(e.settled)return!1;let i=e.slot;if(!i)this.#s--;else if(!this.#E(i,e)){if(!n||(this.#I(),e.settled))return!1;let{started:s,waiting:a}=this.#j(i,-15);for(let o of s)o!==e&&this.#y(o,new Error(`${i.name} (pid ${i.pid}) was ended to stop task '${e.ref.key}' before it sent the result of task '${o.ref.key}'`));this.#_(a)}return this.#y(e,t),this.#$(),this.#D(),!0}#_(e){if(e.length!==0){for(let t of e)t.slot=void 0;this.#t.splice(this.#r,0,...e),this.#s+=e.length}}#$(){this.#l||(this.#l=!0,queueMicrotask(()=>{this.#l=!1,this.#R()}))}#k(){let e=this.#p;if(e===void 0)return 1;let t=e<$c?2:1;return Math.max(t,Math.min(yo,Math.floor(_c/Math.max(e,1e-4))))}#v(e,t,n){if(e.ended||e.stuck||e.inflight.size>=n)return!1;let i=this.#e.maxTasksPerChild;if(i!==void 0&&e.sent>=i)return!1;for(let s of t.modules)if(!e.modules.has(s))return!1;return!0}#R(){let e=new Map,t=this.#k();for(;this.#s>0&&this.#a!=="terminated"&&!this.#h;){let n=this.#t[this.#r];if(n.settled){this.#T();continue}let i;for(let a of this.#i)this.#v(a,n,t)&&(!i||a.inflight.size<i.inflight.size)&&(i=a);if(!i)if(this.#i.size<this.#e.size)i=this.#A();else{let a=[...this.#i].find(o=>o.inflight.size===0&&n.modules.some(c=>!o.modules.has(c)));if(!a)break;this.#j(a),i=this.#A()}this.#T(),this.#s--,n.slot=i,i.inflight.size===0&&(i.heardAt=performance.now()),i.inflight.set(n.id,n),i.sent++;let s=e.get(i);s||e.set(i,s=[]),s.push(n)}this.#r>1024&&this.#r*2>this.#t.length&&(this.#t=this.#t.slice(this.#r),this.#r=0);for(let[n,i]of e)this.#M(n,i);this.#s===0&&this.#x()}#x(){if(this.#u!==void 0&&(this.#u(),this.#u=void 0),this.#a==="terminated"||this.#h||this.#s>0)return;let e=!1,t=this.#i.size<this.#e.size;for(let o of this.#i)o.stuck||(o.inflight.size>=2?e=!0:o.inflight.size===0&&(t=!0));if(!e||!t)return;let n=performance.now(),i=Math.max(mo,4*(this.#p??0)),s=1/0,a=[];for(let o of this.#i){if(o.stuck||o.inflight.size<2)continue;if(o.heardAt+i>n){s=Math.min(s,o.heardAt+i);continue}let c=o.inflight.values().next().value;if(Atomics.load(o.claims,c.claim)!==0){s=Math.min(s,n+mo);continue}let f=a.length;for(let u of o.inflight.values())u.transfer.length===0&&this.#E(o,u)&&a.push(u);a.length>f&&(o.stuck=!0)}a.length>0?(this.#_(a),this.#$()):s!==1/0&&(this.#u=j(s-n,()=>{this.#u=void 0,this.#x()}))}#T(){this.#t[this.#r++]=void 0,this.#r===this.#t.length&&(this.#t.length=0,this.#r=0)}#M(e,t){if(!this.#O(e,t))for(let n of t)n.settled||this.#O(e,[n])}#O(e,t){let n=[],i=[];for(let o of t){let c=n.indexOf(o.ref);c<0&&(c=n.push(o.ref)-1),i.push(c)}let s=["T",n.length];for(let o of n)s.push(o.module,o.key);let a=[];for(let o=0;o<t.length;o++){let c=t[o],f=c.numeric?Float64Array.from(c.calls):c.calls,u=(c.spread?1:0)|(c.wired?2:0);c.claim=e.nextClaim,e.nextClaim=(e.nextClaim+1)%po,Atomics.store(e.claims,c.claim,c.id),s.push(c.id,i[o],u,c.claim,f);for(let h of c.transfer)a.push(h);f instanceof Float64Array&&a.push(f.buffer)}if(a.length===0&&e.jobs.trySend(s))return this.#N(),!0;try{return e.endpoint.post(s,a),this.#N(),!0}catch(o){if(t.length>1)return!1;let c=t[0];return e.inflight.delete(c.id),e.sent--,this.#y(c,new TypeError(`task arguments could not be sent: ${o.message}`)),!0}}#A(){let e=pt(),t=`PoolWorker-${e}`,n=mt(),i=new Set(this.#o),s=new Int32Array(new SharedArrayBuffer(po*4)),a=new _e(_e.allocate()),o={endpoint:void 0,name:t,pid:n,process:void 0,modules:i,ready:!1,inflight:new Map,sent:0,ended:!1,claims:s,jobs:a,nextClaim:0,heardAt:0,stuck:!1};o.process=$s(t,n,f=>{this.#I(),this.#L(o,f,void 0)}),o.endpoint=bt(t,[...i],this.#e.permissions,{message:f=>this.#C(o,f),error:f=>{this.#I(),this.#L(o,1,f,!0)}});let c=gt({name:t,pid:n,daemon:!0},e,this.#e.permissions,{kind:"pool",claims:s.buffer,jobs:a.buffer,answers:this.#w.buffer,initializer:this.#e.initializer,initArgs:this.#S.args,wired:this.#S.wired});return o.endpoint.post(c),this.#i.add(o),this.#b.set(n,o),o}#C(e,t){if(Array.isArray(t))return this.#W(e,t);switch(t.t){case"ready":e.ready=!0;return;case"exit":return this.#I(),this.#L(e,t.code,t.error)}}#I(){let e=!1;for(let t=this.#w.tryTake();t!==$;t=this.#w.tryTake()){e=!0;let n=t,i=this.#b.get(n[2]);i&&!i.ended&&this.#W(i,n)}return e}#N(){if(this.#d)return;this.#d=!0;let e=()=>{if(this.#I(),this.#a!=="terminated"&&this.#z())return $;this.#d=!1};this.#w.wait(e,()=>!0).catch(t=>{this.#d=!1,reportError(t)})}#W(e,t){e.heardAt=performance.now(),e.stuck=!1;let n=t[1],i=(t.length-3)/3;if(i>0&&n>0){let a=n/i;this.#p=this.#p===void 0?a:this.#p*.7+a*.3}for(let a=3;a<t.length;a+=3){let o=t[a],c=e.inflight.get(o);if(!c)continue;e.inflight.delete(o);let f=t[a+1],u=t[a+2];f===1?this.#y(c,new X(e.name,e.pid,u)):f===2?this.#y(c,void 0,Array.from(u)):this.#y(c,void 0,u)}let s=this.#e.maxTasksPerChild;s!==void 0&&e.sent>=s&&e.inflight.size===0&&this.#j(e),this.#$(),this.#D()}#L(e,t,n,i=!1){if(e.ended)return;let{started:s,waiting:a}=this.#j(e,t),o=!e.ready&&this.#e.initializer&&(t!==0||n);if(o||i&&n){this.#h=n?new X(e.name,e.pid,{...n,message:`${o?"initializer failed":"a worker failed to start"}: ${n.message}`}):new Error(`${e.name}: the pool initializer ended the worker (exit code ${t})`);for(let u of[...s,...a,...this.#t.splice(this.#r)])this.#y(u,this.#h);this.#s=0,this.#D();return}let c=n?`${n.name}: ${n.message}`:`exit code ${t}`;s.forEach((u,h)=>{let d=h===s.length-1?`died while running task '${u.ref.key}'`:`died before sending the result of task '${u.ref.key}'`;this.#y(u,new Error(`${e.name} (pid ${e.pid}) ${d} (${c}); the pool replaced it`))});let f=a.filter(u=>u.transfer.length===0);for(let u of a)u.transfer.length!==0&&this.#y(u,new Error(`${e.name} (pid ${e.pid}) died (${c}) before it started task '${u.ref.key}', whose arguments had moved MessagePorts (or Troupe objects holding them) into it; they ended with it, so the call cannot run on another worker. Submit it again`));this.#_(f),this.#$(),this.#D()}#j(e,t=0){let n=[],i=[];if(e.ended)return{started:n,waiting:i};e.ended=!0,e.endpoint.terminate(),e.process.end(t),this.#i.delete(e),this.#b.delete(e.pid);for(let s of[...e.inflight.values()])this.#E(e,s)?i.push(s):n.push(s);return e.inflight.clear(),{started:n,waiting:i}}#z(){if(this.#s>0)return!0;for(let e of this.#i)if(e.inflight.size>0)return!0;return!1}#D(){if(this.#a==="open"){this.#e.idleTimeoutMs!==void 0&&!this.#z()&&this.#F();return}if(!(this.#a==="terminated"||this.#z())){for(let e of[...this.#i])this.#j(e);this.#B(),this.#w.close(),this.#c.resolve()}}#F(){let e=this.#e.idleTimeoutMs;this.#i.size!==0&&(this.#m=performance.now(),this.#g??=j(e,()=>this.#U(e)))}#U(e){if(this.#g=void 0,this.#a!=="open"||this.#z()||this.#i.size===0)return;let t=this.#m+e-performance.now();if(t>0){this.#g=j(t,()=>this.#U(e));return}for(let n of[...this.#i])this.#j(n);this.#x()}#B(){this.#x(),this.#g?.(),this.#g=void 0}close(){this.#a==="open"&&(this.#a="closed",queueMicrotask(()=>this.#D()))}terminate(e=new Error("Pool was terminated before the task finished")){if(this.#a==="terminated")return;this.#a="terminated";let t=this.#t.splice(this.#r);this.#s=0;for(let n of[...this.#i]){let{started:i,waiting:s}=this.#j(n,-15);t.push(...i,...s)}for(let n of t)this.#y(n,e);this.#B(),this.#w.close(),this.#c.resolve()}join(){return this.#a==="open"?Promise.reject(new Error("Pool.join() needs close() or terminate() first")):this.#c.promise}};
-var on,Ei,xr=class AsyncResult{#e="pending";#t;#r;#s;static{_(this,e=>({state:e.#e})),on=(e,t,n)=>e.#i(t,n),Ei=(e,t)=>{(t.callback||t.errorCallback)&&(e.#s=t)}}constructor(e){e?.then(t=>this.#i(void 0,t),t=>this.#i(t))}#i(e,t){if(this.#e!=="pending")return;let n=this.#s;this.#s=void 0,e===void 0?(this.#e="fulfilled",this.#t=t,this.#r?.resolve(t),n?.callback&&go(n.callback,t)):(this.#e="rejected",this.#t=e,this.#r?.reject(e),n?.errorCallback&&go(n.errorCallback,e))}#o(){return this.#e==="fulfilled"?Promise.resolve(this.#t):this.#e==="rejected"?Promise.reject(this.#t):(this.#r??=Promise.withResolvers()).promise}async get(e){if(await this.wait(e),this.#e==="pending")throw new DOMException(`result not ready within ${e} ms`,"TimeoutError");return this.#o()}async wait(e){let t=v(e,"wait() timeoutMs");this.#e==="pending"&&await Ue(this.#o(),t)}ready(){return this.#e!=="pending"}successful(){if(this.#e==="pending")throw new Error("AsyncResult is not ready yet");return this.#e==="fulfilled"}then(e,t){return this.#o().then(e,t)}},ki=class Pool{#e;static{_(this,e=>({processes:e.#e.size,...e.#e.summary()}))}constructor(e={}){this.#e=Wt.from(e,e.processes,"Pool")}get processes(){return this.#e.size}#t(e,t,n,i,s){let a;try{a=de(e,"Pool task")}catch(o){return s(o)}this.#e.enqueue(a,t,n,i,s)}#r(e,t,n,i){return new Promise((s,a)=>{this.#t(e,t,n,i,(o,c)=>{o===void 0?s(c):a(o)})})}apply(e,t,n={}){return new Promise((i,s)=>{this.#t(e,[t],!0,n,(a,o)=>{a===void 0?i(o[0]):s(a)})})}applyAsync(e,t,n={}){let i=new xr;return Ei(i,n),this.#t(e,[t],!0,n,(s,a)=>{on(i,s,a?.[0])}),i}map(e,t,n={}){return this.#s(e,Array.from(t),!1,n)}mapAsync(e,t,n={}){let i=new xr;return Ei(i,n),this.map(e,t,n).then(s=>on(i,void 0,s),s=>on(i,s)),i}starmap(e,t,n={}){return this.#s(e,Array.from(t),!0,n)}async#s(e,t,n,i){if(t.length===0)return[];if(n){let f=t.findIndex(u=>!Array.isArray(u));if(f>=0)throw new TypeError(`item ${f} must be an array of arguments, got ${p(t[f])}`)}let s=i.chunksize===void 0?Math.ceil(t.length/(this.#e.size*4)):He(i.chunksize,"chunksize"),a=[];for(let f=0;f<t.length;f+=s){let u=t.slice(f,f+s);a.push(this.#r(e,u,n,{...i,first:f}))}let o=await Promise.allSettled(a),c=o.find(f=>f.status==="rejected");if(c)throw c.reason;return o.flatMap(f=>f.value)}imap(e,t,n={}){return this.#i(e,t,n,!0)}imapUnordered(e,t,n={}){return this.#i(e,t,n,!1)}async*#i(e,t,n,i){let s=n.chunksize===void 0?1:He(n.chunksize,"chunksize"),a=Math.max(this.#e.size*4,64),o=sn(t,s),c=!1,f=0,u=[],h=[],d,w=async()=>{for(;!c&&u.length<a;){let l=await o();if(!l){c=!0;break}let m={promise:this.#r(e,l,!1,{...n,first:f}),done:!1};f+=l.length;let b=R=>{m.done=!0,h.push(R),d?.()};m.promise.then(R=>b({values:R}),R=>b({error:R})),u.push(m)}};for(await w();u.length>0;){let l;if(i)l=await u.shift().promise;else{for(;h.length===0;)await new Promise(b=>d=b);let m=h.shift();if(u.splice(u.findIndex(b=>b.done),1),m.error!==void 0)throw m.error;l=m.values}i&&(h.length=0),await w(),yield*l}}close(){this.#e.close()}terminate(){this.#e.terminate()}join(){return this.#e.join()}async[Symbol.asyncDispose](){this.terminate(),await this.join()}};
-function go(r,e){try{r(e)}catch(t){reportError(t)}}
-var an=class CancelledError extends Error{constructor(e="the future was cancelled"){super(e),this.name="CancelledError"}},bo=new WeakMap,Pc={};
-function Xe(r){let e=bo.get(r);if(!e)throw new TypeError("not a Future made by ProcessPoolExecutor.submit()");return e}
-var cn=class Future extends Promise{static get[Symbol.species](){return Promise}constructor(e){super(e)}cancel(){let e=Xe(this);return e.state==="cancelled"?!0:e.state!=="pending"||!e.engine.cancelIfNotStarted(e.job,new an)?!1:(e.state="cancelled",!0)}cancelled(){return Xe(this).state==="cancelled"}running(){let e=Xe(this);return e.state==="pending"&&e.engine.started(e.job)}done(){let{state:e}=Xe(this);return e==="finished"||e==="cancelled"}result(e){let t=v(e,"result() timeoutMs");return t===void 0?Promise.resolve(this):Ue(this,t).then(()=>{if(!this.done())throw new DOMException(`the future was not done within ${e} ms`,"TimeoutError");return this})}async exception(e){try{await this.result(e);return}catch(t){if(!this.done()||this.cancelled())throw t;return t}}addDoneCallback(e){let t=Xe(this);this.done()?Eo(e,this):(t.callbacks??=[]).push(e)}};
-function Eo(r,e){try{r(e)}catch(t){reportError(t)}}
-var xi=class ProcessPoolExecutor{#e;#t=new Set;#r=!1;static{_(this,e=>{let{state:t,pending:n}=e.#e.summary();return{maxWorkers:e.#e.size,state:e.#r?"shutdown":t,pending:n}})}constructor(e={}){this.#e=Wt.from(e,e.maxWorkers,"ProcessPoolExecutor")}get maxWorkers(){return this.#e.size}submit(e,...t){return this.#s(e,[t],!0,{},"submit")}with(e){return{submit:(t,...n)=>this.#s(t,[n],!0,e,"submit")}}#s(e,t,n,i,s){if(this.#r)throw new Error(`cannot ${s}() after shutdown(): the executor takes no new calls`);let a=de(e,"ProcessPoolExecutor task"),o,c,f=new cn((h,d)=>{o=h,c=d}),u={state:"pending",failed:!1,engine:this.#e,job:Pc,callbacks:void 0};return bo.set(f,u),this.#t.add(f),u.job=this.#e.enqueue(a,t,n,i,(h,d)=>{h===void 0?(u.state="finished",o(n?d[0]:d)):(u.state!=="cancelled"&&(u.state="finished",u.failed=!0),f.catch(()=>{}),c(h)),this.#t.delete(f);let w=u.callbacks;if(u.callbacks=void 0,w)for(let l of w)Eo(l,f)}),f}async*map(e,t,n={}){let i=v(n.timeoutMs,"map() timeoutMs"),s=He(n.chunksize??1,"chunksize"),a=n.buffersize===void 0?1/0:He(n.buffersize,"buffersize"),{signal:o}=n,c=i===void 0?void 0:performance.now()+i,f=sn(t,s),u=[],h=!1,d=0,w=async()=>{for(;!h&&u.length<a;){let l=await f();if(!l){h=!0;break}let m=this.#s(e,l,!1,{signal:o,first:d},"map");d+=l.length,m.catch(()=>{}),u.push(m)}};try{for(await w();u.length>0;){let l=u[0],m=c===void 0?await l:await l.result(Math.max(0,c-performance.now()));u.shift(),await w(),yield*m}}finally{for(let l of u)l.cancel()}}async shutdown(e={}){let{wait:t=!0,cancelFutures:n=!1}=e;if(this.#r=!0,n)for(let i of this.#t)i.cancel();this.#e.close(),t&&(await this.#e.join(),await Promise.allSettled([...this.#t]))}[Symbol.asyncDispose](){return this.shutdown({wait:!0})}};
-function Rc(r){return Xe(r).failed}
-var Oc=function wait(r,e={}){let{returnWhen:t="ALL_COMPLETED"}=e,n=v(e.timeoutMs,"wait() timeoutMs");if(!["FIRST_COMPLETED","FIRST_EXCEPTION","ALL_COMPLETED"].includes(t))throw new TypeError(`'returnWhen' must be "FIRST_COMPLETED", "FIRST_EXCEPTION" or "ALL_COMPLETED", got ${p(t)}`);let i=[...new Set(r)];i.forEach(o=>Xe(o));let s=()=>{let o=new Set,c=new Set;for(let f of i)(f.done()?o:c).add(f);return{done:o,notDone:c}},a=()=>i.every(o=>o.done())?!0:t==="FIRST_COMPLETED"?i.some(o=>o.done()):t==="FIRST_EXCEPTION"?i.some(o=>Rc(o)):!1;return a()||n===0?Promise.resolve(s()):new Promise(o=>{let c,f=!1,u=()=>{f||!a()||(f=!0,c?.(),o(s()))};n!==void 0&&(c=j(n,()=>{f=!0,o(s())}));for(let h of i)h.addDoneCallback(u)})};
-var Ic=async function* asCompleted(r,e={}){let t=v(e.timeoutMs,"asCompleted() timeoutMs"),n=t===void 0?void 0:performance.now()+t,i=[...new Set(r)];i.forEach(o=>Xe(o));let s=[],a;i.forEach((o,c)=>{o.then(f=>s.push({status:"fulfilled",value:f,future:o,index:c}),f=>s.push({status:"rejected",reason:f,future:o,index:c})).then(()=>a?.())});for(let o=i.length;o>0;o--){for(;s.length===0;){let c=new Promise(h=>a=h);if(n===void 0){await c;continue}let f,u=await Promise.race([c.then(()=>!1),new Promise(h=>f=j(Math.max(0,n-performance.now()),()=>h(!0)))]);if(f(),u&&s.length===0)throw new DOMException(`${o} of the futures were not done within ${t} ms`,"TimeoutError")}yield s.shift()}};
-var me=class LockHolderDiedError extends Error{holderPid;constructor(e,t){super(`this ${e} is held by process ${t}, which has ended without releasing it; check the data it guards, then call release() to free it`),this.name="LockHolderDiedError",this.holderPid=t}},Je=class BrokenBarrierError extends Error{constructor(e){super(e),this.name="BrokenBarrierError"}},ot=class ManagerStoppedError extends Error{manager;constructor(e,t,n){super(`${n} cannot reach its manager: ${e} ${t}. Proxies only work while their manager runs`),this.name="ManagerStoppedError",this.manager=e}};
-function Y(r,e){if(r===void 0)return{deadline:1/0,signal:void 0};if(typeof r!="object"||r===null)throw new TypeError(`${e} options must be an object, got ${p(r)}`);let t=v(r.timeoutMs,`${e} timeoutMs`),{signal:n}=r;if(n!==void 0&&!(n instanceof AbortSignal))throw new TypeError(`${e} signal must be an AbortSignal, got ${p(n)}`);return{deadline:t===void 0?1/0:performance.now()+t,signal:n}}
-function fe(r,e){if(jc(e),r===void 0)return 1/0;if(typeof r!="object"||r===null)throw new TypeError(`${e} options must be an object, got ${p(r)}`);if("signal"in r)throw new TypeError(`${e} cannot take a signal: a blocked thread cannot see it abort. Use timeoutMs, or the async form, which takes a signal`);let t=v(r.timeoutMs,`${e} timeoutMs`);return t===void 0?1/0:performance.now()+t}
-var $i=!K;
-function jc(r){if($i){let e=r.replace(/Sync\(\)$/,"()");throw new Error(`${r} blocks its thread, so it is refused on the main thread (it would freeze the event loop). Use \`await ${e}\` there; ${r} is for code running in a worker`)}}
-function F(r){return r===1/0?1/0:Math.max(0,r-performance.now())}
-function zt(r,e){return new DOMException(`${r} timed out${e===void 0?"":` after ${e} ms`}`,"TimeoutError")}
-var Cc=()=>{},Lc=1<<30;
-function $e(r,e,t,n,i){if(i?.aborted)throw i.reason;let s=Atomics.waitAsync(r,e,t,n);return s.async?new Promise((a,o)=>{let c=!1,f=$i?setInterval(Cc,Math.min(n+5,Lc)):void 0,u=()=>{c=!0,f!==void 0&&clearInterval(f),o(i.reason)};i?.addEventListener("abort",u,{once:!0}),s.value.then(h=>{if(c){h==="ok"&&Atomics.notify(r,e,1);return}f!==void 0&&clearInterval(f),i?.removeEventListener("abort",u),a(h)})}):s.value}
-function Ae(r,e,t,n){return Atomics.wait(r,e,t,n)}
-var _i=0;
-function ue(){if(_i!==0)return _i;let r=T();return(r.parent!==void 0||$i)&&(_i=r.self.pid),r.self.pid}
-function Se(r){return new Int32Array(new SharedArrayBuffer(r*4))}
-function Te(r,e,t){if(!(r instanceof SharedArrayBuffer)||r.byteLength<e*4)throw new TypeError(`a Troupe ${t} arrived without its shared memory`);return new Int32Array(r,0,e)}
-var Le=0,we=1,ve=2,Ai=3,Ut=0,ko=1,fn=2,xo=100;
-function De(r){return Atomics.compareExchange(r,Le,Ut,ko)!==Ut?!1:(Si(r),!0)}
-function Si(r){r[we]=ue(),r[ve]=1}
-function _o(r,e){let t=Ti(r);if(t!==0)throw new me(e,t)}
-function Ti(r){let e=Atomics.load(r,we);return e===0||H(e)?0:Atomics.load(r,we)===e?e:0}
-async function _r(r,e,t,n,i,s){for(;Atomics.exchange(r,Le,fn)!==Ut;){_o(r,e);let a=F(n);if(a===0)throw zt(t,s);let o=$e(r,Le,fn,Math.min(a,xo),i);typeof o!="string"&&await o}Si(r)}
-function $r(r,e,t,n,i){for(;Atomics.exchange(r,Le,fn)!==Ut;){_o(r,e);let s=F(n);if(s===0)throw zt(t,i);Ae(r,Le,fn,Math.min(s,xo))}Si(r)}
-function Bt(r){r[we]=0,Atomics.sub(r,Le,1)!==ko&&(Atomics.store(r,Le,Ut),Atomics.notify(r,Le,1))}
-function at(r){return Atomics.load(r,Le)!==Ut}
-function vi(r,e){if(!at(r))return{locked:!1};let t=Atomics.load(r,we)||void 0;return e?{locked:!0,holder:t,count:Atomics.load(r,ve)}:{locked:!0,holder:t}}
-var $o,Ao,Mi;
-function So(){let r=Mi??Se(Ai);return Mi=void 0,r}
-function un(r){return r?.timeoutMs??void 0}
-var Ve=class{#e=So();acquire(e){if(e===void 0&&De(this.#e))return Promise.resolve(this);let t;try{if(t=Y(e,"Lock.acquire()"),t.signal?.aborted)return Promise.reject(t.signal.reason)}catch(n){return Promise.reject(n)}return De(this.#e)?Promise.resolve(this):_r(this.#e,"Lock","Lock.acquire()",t.deadline,t.signal,un(e)).then(()=>this)}acquireSync(e){let t=fe(e,"Lock.acquireSync()"),n=this.#e;if(!De(n)){if(Atomics.load(n,we)===ue()&&t===1/0)throw new Error("Lock.acquireSync() would wait forever: this process already holds the lock, and a Lock is not re-entrant. Release it first, or use an RLock");$r(n,"Lock","Lock.acquireSync()",t,un(e))}return this}tryAcquire(){return De(this.#e)}release(){if(!at(this.#e))throw new Error("Lock.release() was called on a lock that is not held");Bt(this.#e)}locked(){return at(this.#e)}[Symbol.dispose](){this.release()}[M](){return{kind:"troupe.Lock",module:import.meta.url,state:this.#e.buffer}}static{$o=e=>e.#e,_(this,e=>vi(e.#e,!1))}},ye=class RLock{#e=So();acquire(e){if(e===void 0&&this.#t())return Promise.resolve(this);let t;try{if(t=Y(e,"RLock.acquire()"),t.signal?.aborted)return Promise.reject(t.signal.reason)}catch(n){return Promise.reject(n)}return this.#t()?Promise.resolve(this):_r(this.#e,"RLock","RLock.acquire()",t.deadline,t.signal,un(e)).then(()=>this)}acquireSync(e){let t=fe(e,"RLock.acquireSync()");return this.#t()?this:($r(this.#e,"RLock","RLock.acquireSync()",t,un(e)),this)}tryAcquire(){return this.#t()}#t(){let e=this.#e;return Atomics.load(e,we)===ue()?(e[ve]++,!0):De(e)}release(){let e=this.#e,t=Atomics.load(e,we);if(t!==ue()){if(t!==0&&Ti(e)===t){e[ve]=0,Bt(e);return}throw new Error(t===0?"RLock.release() was called on a lock that is not held":`RLock.release() was called by process ${ue()}, but process ${t} holds the lock: only its holder may release an RLock`)}--e[ve]===0&&Bt(e)}locked(){return at(this.#e)}[Symbol.dispose](){this.release()}[M](){return{kind:"troupe.RLock",module:import.meta.url,state:this.#e.buffer}}static{Ao=e=>e.#e,_(this,e=>vi(e.#e,!0))}};
-function To(r){return r instanceof ye?{w:Ao(r),reentrant:!0}:{w:$o(r),reentrant:!1}}
-function ct(r,e){let t=r==="troupe.RLock";return Mi=Te(e,Ai,t?"RLock":"Lock"),t?new ye:new Ve}I("troupe.Lock",r=>ct("troupe.Lock",r));
-I("troupe.RLock",r=>ct("troupe.RLock",r));
-var Ne=0,Ar=1,Sr=2,vo=3,hn=2147483647,dn;
-function Ft(r){for(;;){let e=Atomics.load(r,Ne);if(e<=0)return!1;if(Atomics.compareExchange(r,Ne,e,e-1)===e)return!0}}
-var Tr=class Semaphore{#e;static{_(this,e=>{let t=e.#e[Sr];return t>=0?{value:e.value,max:t}:{value:e.value}})}constructor(e=1){if(dn){this.#e=dn,dn=void 0;return}let t=this instanceof vr?"BoundedSemaphore":"Semaphore";if(!Number.isInteger(e)||e<0||e>hn)throw new RangeError(`${t} value must be an integer from 0 to ${hn}, got ${typeof e=="number"?e:p(e)}`);this.#e=Se(vo),this.#e[Ne]=e,this.#e[Sr]=t==="BoundedSemaphore"?e:-1}get value(){return Atomics.load(this.#e,Ne)}acquire(e){if(e===void 0&&Ft(this.#e))return Promise.resolve(this);let t;try{if(t=Y(e,`${this.#r()}.acquire()`),t.signal?.aborted)return Promise.reject(t.signal.reason)}catch(n){return Promise.reject(n)}return Ft(this.#e)?Promise.resolve(this):this.#t(t,e?.timeoutMs)}async#t(e,t){let n=this.#e;Atomics.add(n,Ar,1);try{for(;!Ft(n);){let i=F(e.deadline);if(i===0)throw zt(`${this.#r()}.acquire()`,t);let s=$e(n,Ne,0,i,e.signal);typeof s!="string"&&await s}}finally{Atomics.sub(n,Ar,1)}return this}acquireSync(e){let t=`${this.#r()}.acquireSync()`,n=fe(e,t),i=this.#e;if(Ft(i))return this;Atomics.add(i,Ar,1);try{for(;!Ft(i);){let s=F(n);if(s===0)throw zt(t,e?.timeoutMs);Ae(i,Ne,0,s)}}finally{Atomics.sub(i,Ar,1)}return this}tryAcquire(){return Ft(this.#e)}release(){let e=this.#e,t=e[Sr];for(;;){let n=Atomics.load(e,Ne);if(t>=0&&n>=t)throw new Error(`BoundedSemaphore.release() was called more times than acquire(): the value would exceed its initial value ${t}`);if(n>=hn)throw new RangeError(`Semaphore value cannot exceed ${hn}`);if(Atomics.compareExchange(e,Ne,n,n+1)===n)break}Atomics.load(e,Ar)>0&&Atomics.notify(e,Ne,1)}[Symbol.dispose](){this.release()}[M](){return{kind:"troupe.Semaphore",module:import.meta.url,state:this.#e.buffer}}#r(){return this.#e[Sr]>=0?"BoundedSemaphore":"Semaphore"}},vr=class BoundedSemaphore extends Tr{constructor(e=1){super(e)}};
-I("troupe.Semaphore",r=>{let e=Te(r,vo,"Semaphore");return dn=e,e[Sr]>=0?new vr:new Tr});
-var Ye=0,Mo=1,Pi,ln=class{#e;static{_(this,e=>({set:e.isSet()}))}constructor(){this.#e=Pi??Se(Mo),Pi=void 0}isSet(){return Atomics.load(this.#e,Ye)===1}set(){Atomics.store(this.#e,Ye,1),Atomics.notify(this.#e,Ye)}clear(){Atomics.store(this.#e,Ye,0)}async wait(e){let t=Y(e,"Event.wait()"),n=this.#e;for(;Atomics.load(n,Ye)!==1;){let i=F(t.deadline);if(i===0)return!1;let s=$e(n,Ye,0,i,t.signal);typeof s!="string"&&await s}return!0}waitSync(e){let t=fe(e,"Event.waitSync()"),n=this.#e;for(;Atomics.load(n,Ye)!==1;){let i=F(t);if(i===0)return!1;Ae(n,Ye,0,i)}return!0}[M](){return{kind:"troupe.Event",module:import.meta.url,state:this.#e.buffer}}};
-I("troupe.Event",r=>(Pi=Te(r,Mo,"Event"),new ln));
-var Mr=0,Po=1,pn,mn=class Condition{#e;#t;static{_(this,e=>({lock:e.#t}))}constructor(e){if(pn){({w:this.#e,lock:this.#t}=pn),pn=void 0;return}if(e!==void 0&&!(e instanceof Ve)&&!(e instanceof ye))throw new TypeError(`Condition lock must be a Lock or an RLock, got ${p(e)}`);this.#e=Se(Po),this.#t=e??new ye}async acquire(e){return await this.#t.acquire(e),this}acquireSync(e){return this.#t.acquireSync(e),this}release(){this.#t.release()}[Symbol.dispose](){this.#t.release()}async wait(e){let t=Y(e,"Condition.wait()"),{m:n,count:i,seq:s}=this.#s("Condition.wait()"),a;try{let o=$e(this.#e,Mr,s,F(t.deadline),t.signal);a=typeof o=="string"?o:await o}finally{De(n)||await _r(n,"Condition's lock","Condition.wait()",1/0,void 0,void 0),n[ve]=i}return a!=="timed-out"}waitSync(e){let t=fe(e,"Condition.waitSync()"),{m:n,count:i,seq:s}=this.#s("Condition.waitSync()"),a;try{a=Ae(this.#e,Mr,s,F(t))}finally{De(n)||$r(n,"Condition's lock","Condition.waitSync()",1/0,void 0),n[ve]=i}return a!=="timed-out"}async waitFor(e,t){let n=Y(t,"Condition.waitFor()"),i=e();for(;!i;){let s=F(n.deadline);if(s===0)break;await this.wait({timeoutMs:s===1/0?void 0:s,signal:n.signal}),i=e()}return i}waitForSync(e,t){let n=fe(t,"Condition.waitForSync()"),i=e();for(;!i;){let s=F(n);if(s===0)break;this.waitSync({timeoutMs:s===1/0?void 0:s}),i=e()}return i}notify(e=1){if(!(e>=0))throw new RangeError(`Condition.notify() n must be 0 or more, got ${e}`);this.#r("Condition.notify()"),Atomics.add(this.#e,Mr,1),Atomics.notify(this.#e,Mr,e)}notifyAll(){this.notify(1/0)}[M](){let e=this.#t[M]();return{kind:"troupe.Condition",module:import.meta.url,state:{w:this.#e.buffer,lock:{kind:e.kind,state:e.state}}}}#r(e){let t=To(this.#t).w;if(!at(t)||Atomics.load(t,we)!==ue())throw new Error(`${e} needs the condition's lock: acquire it first`);return t}#s(e){let t=this.#r(e),n=t[ve],i=Atomics.load(this.#e,Mr);return Bt(t),{m:t,count:n,seq:i}}};
-I("troupe.Condition",r=>{let{w:e,lock:t}=r;return pn={w:Te(e,Po,"Condition"),lock:ct(t.kind,t.state)},new mn});
-var ee=0,Ro=1,Oo=2,Co=3,Ri=32767,ft=32768,Io=16383,qt=r=>r>>>16,jo=r=>(qt(r)+1&65535)<<16,wn,yn=class Barrier{#e;static{_(this,e=>({parties:e.parties,nWaiting:e.nWaiting,broken:e.broken}))}constructor(e){if(wn){this.#e=wn,wn=void 0;return}if(!Number.isInteger(e)||e<1||e>Io)throw new RangeError(`Barrier parties must be an integer from 1 to ${Io}, got ${typeof e=="number"?e:p(e)}`);this.#e=Se(Co),this.#e[Ro]=e}get parties(){return this.#e[Ro]}get nWaiting(){let e=Atomics.load(this.#e,ee);return e&ft?0:Math.min(e&Ri,this.parties)}get broken(){return(Atomics.load(this.#e,ee)&ft)!==0}async wait(e){let t=Y(e,"Barrier.wait()");if(t.signal?.aborted)throw t.signal.reason;let n=this.#e;for(;;){let{index:i,gen:s}=this.#t();if(i===this.parties-1)return i;let a=i>=this.parties;for(;;){let o=Atomics.load(n,ee);if(qt(o)!==s){a||this.#r(s);break}if(o&ft)throw this.#s();let c=F(t.deadline);if(c===0)throw this.abort(),new Je(`Barrier.wait() timed out after ${e?.timeoutMs} ms, which broke the barrier`);try{let f=$e(n,ee,o,c,t.signal);typeof f!="string"&&await f}catch(f){throw this.abort(),f}}if(!a)return i}}waitSync(e){let t=fe(e,"Barrier.waitSync()"),n=this.#e;for(;;){let{index:i,gen:s}=this.#t();if(i===this.parties-1)return i;let a=i>=this.parties;for(;;){let o=Atomics.load(n,ee);if(qt(o)!==s){a||this.#r(s);break}if(o&ft)throw this.#s();let c=F(t);if(c===0)throw this.abort(),new Je(`Barrier.waitSync() timed out after ${e?.timeoutMs} ms, which broke the barrier`);Ae(n,ee,o,c)}if(!a)return i}}#t(){let e=this.#e,t=this.parties,n=Atomics.add(e,ee,1);if(n&ft)throw this.#s();let i=n&Ri,s=qt(n);if(i===t-1){for(let a=n+1;;){let o=Atomics.compareExchange(e,ee,a,jo(n));if(o===a)break;if(o&ft||qt(o)!==s)throw this.#s();a=o}Atomics.notify(e,ee)}return{index:i,gen:s}}#r(e){if(Atomics.load(this.#e,Oo)===e+1)throw new Je("the barrier was reset while this process waited")}#s(){return new Je("the barrier is broken (abort() was called, or a wait timed out or was aborted); reset() makes it usable again")}abort(){Atomics.or(this.#e,ee,ft),Atomics.notify(this.#e,ee)}reset(){let e=this.#e;for(;;){let t=Atomics.load(e,ee);if((t&Ri)!==0&&Atomics.store(e,Oo,qt(t)+1),Atomics.compareExchange(e,ee,t,jo(t))===t)break}Atomics.notify(e,ee)}[M](){return{kind:"troupe.Barrier",module:import.meta.url,state:this.#e.buffer}}};
-I("troupe.Barrier",r=>(wn=Te(r,Co,"Barrier"),new yn(0)));
-var ut={i8:Int8Array,u8:Uint8Array,i16:Int16Array,u16:Uint16Array,i32:Int32Array,u32:Uint32Array,f32:Float32Array,f64:Float64Array,i64:BigInt64Array,u64:BigUint64Array},Oi={b:"i8",B:"u8",h:"i16",H:"u16",i:"i32",I:"u32",l:"i64",L:"u64",q:"i64",Q:"u64",f:"f32",d:"f64"};
-function kn(r,e){if(typeof r=="string"){if(Object.hasOwn(ut,r))return r;if(Object.hasOwn(Oi,r))return Oi[r]}throw new TypeError(`${e} type must be one of ${Object.keys(ut).join(", ")} (or a Python typecode: ${Object.keys(Oi).join(" ")}), got ${typeof r=="string"?JSON.stringify(r):p(r)}`)}
-var Lo=r=>r==="i64"||r==="u64",Do=r=>r==="f32"||r==="f64";
-function ji(r,e,t){if(Lo(r)){if(typeof e=="bigint")return e;if(typeof e=="number"&&Number.isInteger(e))return BigInt(e)}else if(typeof e=="number")return e;throw new TypeError(`${t} must be ${Lo(r)?"a bigint (or an integer number)":"a number"} for type ${r}, got ${typeof e=="object"?p(e):typeof e}`)}
-function Ii(r,e){let t=ut[r];return new t(new SharedArrayBuffer(Math.max(1,e)*t.BYTES_PER_ELEMENT),0,e)}
-var Dc=function RawArray(r,e){let t=kn(r,"RawArray()");return No(t,e,"RawArray()")};
-function No(r,e,t){if(typeof e=="number"){if(!Number.isInteger(e)||e<0)throw new RangeError(`${t} length must be a non-negative integer, got ${e}`);return Ii(r,e)}if(typeof e!="object"||e===null||typeof e[Symbol.iterator]!="function"&&typeof e.length!="number")throw new TypeError(`${t} needs a length or the initial values, got ${p(e)}`);let n=Array.from(e),i=Ii(r,n.length);return n.forEach((s,a)=>i[a]=ji(r,s,`${t} values[${a}]`)),i}
-var he;
-function Wo(r,e,t){let n=Ii(r,1);return e!==void 0&&(n[0]=ji(r,e,`${t} initial value`)),n}
-function Pr(r,e,t=0){return Do(r)?e[t]:Atomics.load(e,t)}
-function Ci(r,e,t,n,i=0){let s=ji(r,t,n);Do(r)?e[i]=s:Atomics.store(e,i,s)}
-function zo(r,e){if(typeof r!="object"||r===null)throw new TypeError(`${e} options must be an object, got ${p(r)}`);let{lock:t=!0}=r;if(t!==!0&&t!==!1&&!(t instanceof Ve)&&!(t instanceof ye))throw new TypeError(`${e} lock must be true, false, a Lock or an RLock, got ${p(t)}`);return t===!0?new ye:t===!1?void 0:t}
-function Uo(r){return new Error(`this ${r} was made with { lock: false }, so it has no lock to get`)}
-function Bo(r){if(!r)return;let e=r[M]();return{kind:e.kind,state:e.state}}
-var gn=class RawValue{#e;#t;static{_(this,e=>({type:e.#e,value:Pr(e.#e,e.#t)}))}constructor(e,t){if(he){({type:this.#e,cell:this.#t}=he),he=void 0;return}this.#e=kn(e,"RawValue"),this.#t=Wo(this.#e,t,"RawValue")}get type(){return this.#e}get value(){return Pr(this.#e,this.#t)}set value(e){Ci(this.#e,this.#t,e,"RawValue value")}[M](){let e={type:this.#e,buffer:this.#t.buffer};return{kind:"troupe.RawValue",module:import.meta.url,state:e}}},bn=class Value{#e;#t;#r;static{_(this,e=>({type:e.#e,value:Pr(e.#e,e.#t)}))}constructor(e,t,n={}){if(he){({type:this.#e,cell:this.#t,lock:this.#r}=he),he=void 0;return}this.#e=kn(e,"Value");let i=zo(n,"Value");this.#t=Wo(this.#e,t,"Value"),this.#r=i}get type(){return this.#e}get value(){return Pr(this.#e,this.#t)}set value(e){Ci(this.#e,this.#t,e,"Value value")}getLock(){if(!this.#r)throw Uo("Value");return this.#r}[M](){let e={type:this.#e,buffer:this.#t.buffer,lock:Bo(this.#r)};return{kind:"troupe.Value",module:import.meta.url,state:e}}},En=class SynchronizedArray{#e;#t;#r;static{_(this,e=>({type:e.#e,array:e.#t}))}constructor(e,t,n={}){if(he){({type:this.#e,cell:this.#t,lock:this.#r}=he),he=void 0;return}this.#e=kn(e,"SynchronizedArray");let i=zo(n,"SynchronizedArray");this.#t=No(this.#e,t,"SynchronizedArray"),this.#r=i}get type(){return this.#e}get array(){return this.#t}get length(){return this.#t.length}getLock(){if(!this.#r)throw Uo("SynchronizedArray");return this.#r}get(e){return Pr(this.#e,this.#t,this.#s(e))}set(e,t){let n=this.#s(e);Ci(this.#e,this.#t,t,`SynchronizedArray value at index ${n}`,n)}toArray(){return Array.from(this.#t)}[Symbol.iterator](){return this.#t.values()}#s(e){let t=this.#t.length;if(Number.isInteger(e)&&e<0&&e>=-t)return e+t;if(!Number.isInteger(e)||e<0||e>=t)throw new RangeError(`SynchronizedArray index ${typeof e=="number"?e:p(e)} is out of range for length ${this.#t.length}`);return e}[M](){let e={type:this.#e,buffer:this.#t.buffer,length:this.#t.length,lock:Bo(this.#r)};return{kind:"troupe.SynchronizedArray",module:import.meta.url,state:e}}};
-function Li(r,e){let t=r;if(!t||!(t.buffer instanceof SharedArrayBuffer)||!t.type||!Object.hasOwn(ut,t.type))throw new TypeError(`a Troupe ${e} arrived without its shared memory`);if(t.length!==void 0&&!(Number.isInteger(t.length)&&t.length>=0))throw new TypeError(`a Troupe ${e} arrived without its length`);return t}I("troupe.RawValue",r=>{let{type:e,buffer:t}=Li(r,"RawValue");return he={type:e,cell:new ut[e](t,0,1),lock:void 0},new gn(e)});
-I("troupe.Value",r=>{let{type:e,buffer:t,lock:n}=Li(r,"Value");return he={type:e,cell:new ut[e](t,0,1),lock:n&&ct(n.kind,n.state)},new bn(e)});
-I("troupe.SynchronizedArray",r=>{let{type:e,buffer:t,length:n,lock:i}=Li(r,"SynchronizedArray");return he={type:e,cell:new ut[e](t,0,n??0),lock:i&&ct(i.kind,i.state)},new En(e,0)});
-function Fo(r,e){return r==="permanent"?!0:r==="transient"?!e.normal:!1}
-function qo(r,e,t){if(r==="one_for_one")return[t];let n=r==="one_for_all"?0:t;return Array.from({length:e-n},(i,s)=>n+s)}
-function Ko(r,e,t,n){let i=r.filter(s=>e-s<n);return i.push(e),{times:i,exceeded:i.length>t}}
-function Ho(r,e,t){if(!r)return 0;let n=Math.min(r.maxMs,r.minMs*2**Math.max(0,e-1)),i=r.jitter??0;return Math.max(0,Math.min(r.maxMs,n*(1+i*(2*t-1))))}
-var Xo=["one_for_one","one_for_all","rest_for_one"],Jo=["permanent","transient","temporary"],Nc=0,Ni=class r{#e;#t;#r;#s;#i;#o=[];#n="new";#a=[];#h=Promise.resolve();#c=new AbortController;#l=Promise.withResolvers();#f;#p=new Map;#u=new Set;static{_(this,e=>({name:e.#e,strategy:e.#t,state:e.#n,children:Object.fromEntries(e.#o.map(t=>[t.spec.id,t.state]))}))}constructor(e={}){if(typeof e!="object"||e===null)throw new TypeError(`Supervisor options must be an object, got ${p(e)}`);let{strategy:t="one_for_one",intensity:n=1,periodMs:i=5e3,children:s=[],backoff:a,name:o}=e;if(!Xo.includes(t))throw new TypeError(`Supervisor strategy must be one of ${Xo.join(", ")}, got ${String(t)}`);if(!Number.isInteger(n)||n<0)throw new RangeError(`Supervisor intensity must be a non-negative integer, got ${String(n)}`);if(typeof i!="number"||!(i>0))throw new RangeError(`Supervisor periodMs must be a positive number, got ${String(i)}`);if(a!==void 0&&Uc(a),!Array.isArray(s))throw new TypeError(`Supervisor children must be an array, got ${p(s)}`);this.#e=o??`Supervisor-${++Nc}`,this.#t=t,this.#r=n,this.#s=i,this.#i=a;for(let[c,f]of s.entries())this.#b(f,`children[${c}]`);this.#l.promise.catch(()=>{})}get name(){return this.#e}get done(){return this.#l.promise}on(e,t){if(typeof t!="function")throw new TypeError(`Supervisor.on() listener must be a function, got ${p(t)}`);let n=this.#p.get(e);return n||this.#p.set(e,n=new Set),n.add(t),()=>n.delete(t)}#w(e,t){for(let n of this.#p.get(e)??[])try{n(t)}catch(i){reportError(i)}}start(){return this.#n!=="new"?Promise.reject(new Error(`${this.#e} was already started`)):(this.#n="starting",this.#d(async()=>{for(let e of this.#o)try{await this.#E(e)}catch(t){await this.#v();let n=new Error(`${this.#e} could not start child '${e.spec.id}': ${Di(t)}`,{cause:t});throw this.#R("failed",n),n}this.#n="running"}))}stop(){return this.#n==="new"?(this.#R("stopped",void 0),Promise.resolve()):(this.#c.abort(),this.#d(async()=>{this.#n==="stopped"||this.#n==="failed"||(this.#n="stopping",await this.#v(),this.#R("stopped",void 0))}))}async[Symbol.asyncDispose](){await this.stop()}startChild(e){try{if(this.#n==="stopping"||this.#n==="stopped"||this.#n==="failed")throw new Error(`${this.#e} is ${this.#n}; it takes no new children`);let t=this.#b(e,"startChild() spec");return this.#n==="new"?Promise.resolve():this.#d(async()=>{try{await this.#E(t)}catch(n){throw this.#m(t),new Error(`${this.#e} could not start child '${t.spec.id}': ${Di(n)}`,{cause:n})}})}catch(t){return Promise.reject(t)}}terminateChild(e){return this.#d(async()=>{let t=this.#g(e);await this.#k(t),this.#T(t,"was terminated by its supervisor"),t.spec.restart==="temporary"&&this.#m(t)})}restartChild(e){return this.#d(async()=>{let t=this.#g(e);if(t.state!=="stopped")throw new Error(`${this.#e}: child '${e}' is ${t.state}; terminate it first`);this.#S(),await this.#E(t)})}deleteChild(e){return this.#d(()=>{let t=this.#g(e);if(t.state!=="stopped")throw new Error(`${this.#e}: child '${e}' is ${t.state}; terminateChild() it before deleting it`);return this.#m(t),Promise.resolve()})}whichChildren(){return this.#o.map(e=>({id:e.spec.id,state:e.state,kind:e.running?.kind??null,restart:e.spec.restart,restarts:e.restarts,name:e.running?.name,pid:e.running?.pid}))}ref(e){if(typeof e!="string")throw new TypeError(`Supervisor.ref() id must be a string, got ${p(e)}`);return Nt({current:()=>{let t=this.#o.find(i=>i.spec.id===e),n=t?.state==="running"?t.running?.actor:void 0;return n?.alive?n:void 0},next:(t,n,i)=>this.#A(e,t,n,i),label:`child '${e}' of ${this.#e}`,onGone:t=>this.#n==="stopped"||this.#n==="failed"?(t(this.#x()),()=>{}):(this.#u.add(t),()=>this.#u.delete(t))})}#d(e){let t=this.#h.then(e);return this.#h=t.catch(()=>{}),t}#b(e,t){let n=zc(e,t);if(this.#o.some(s=>s.spec.id===n.id))throw new Error(`${this.#e} already has a child with id '${n.id}'`);let i={spec:n,state:"stopped",running:void 0,restarts:0,waiters:new Set};return this.#o.push(i),i}#m(e){let t=this.#o.indexOf(e);t>=0&&this.#o.splice(t,1),this.#M(e,`was removed from ${this.#e}`)}#g(e){let t=this.#o.find(n=>n.spec.id===e);if(!t)throw new Error(`${this.#e} has no child with id '${e}'`);return t}#S(){if(this.#n!=="running"&&this.#n!=="starting")throw new Error(`${this.#e} is ${this.#n}`)}async#E(e){let t=await e.spec.start(),n=t instanceof r?await t.#C():Wc(t,e.spec.id);if(this.#c.signal.aborted&&this.#n!=="starting")throw n.byUs=!0,await n.shutdown("brutal"),new Error(`${this.#e} stopped while child '${e.spec.id}' was starting`);e.running=n,e.state="running",n.actor?.onEnd(()=>{e.running===n&&!n.byUs&&(e.state="restarting")}),n.ended.then(i=>this.#y(e,n,i)),this.#w("start",{id:e.spec.id,name:n.name,pid:n.pid});for(let i of[...e.waiters])n.actor?i.resolve(n.actor):i.reject(Vo(e.spec.id,n.kind));e.waiters.clear()}#y(e,t,n){e.running!==t||t.byUs||(e.state="restarting",this.#d(()=>this.#P(e,t,n)))}async#P(e,t,n){if(!(e.running!==t||this.#n!=="running")){if(e.running=void 0,this.#w("exit",{id:e.spec.id,reason:n,shutdown:!1}),!Fo(e.spec.restart,n)){this.#T(e,n.description),e.spec.restart==="temporary"&&this.#m(e);return}await this.#_(e,n)}}async#_(e,t){let n=this.#o.indexOf(e),i=qo(this.#t,this.#o.length,n).map(a=>this.#o[a]).filter(a=>a===e||a.state!=="stopped"),s={child:e,reason:t};for(;;){let{times:a,exceeded:o}=Ko(this.#a,performance.now(),this.#r,this.#s);if(this.#a=a,o)return this.#$(s.child,s.reason,a.length);for(let u of i)u.state="restarting";for(let u of[...i].reverse())await this.#k(u);for(let u of i)u.spec.restart==="temporary"&&u!==s.child&&this.#m(u);i=i.filter(u=>this.#o.includes(u));let c=Ho(this.#i,a.length,Math.random());for(let u of i)u.restarts++,this.#w("restart",{id:u.spec.id,restarts:u.restarts,delayMs:c});if(c>0&&!await this.#O(c))return;let f=-1;for(let[u,h]of i.entries())try{await this.#E(h)}catch(d){if(this.#c.signal.aborted)return;let w=Q(1,Yo(d),`failed to restart: ${Di(d)}`);this.#w("exit",{id:h.spec.id,reason:w,shutdown:!1}),s={child:h,reason:w},f=u;break}if(f<0)return;i=i.slice(f)}}async#$(e,t,n){let i=new or(this.#e,e.spec.id,t,n,this.#s);this.#n="stopping",this.#w("escalate",{error:i}),await this.#v(),this.#R("failed",i)}async#k(e){let t=e.running;if(!t)return;t.byUs=!0;let n=e.spec.shutdownMs??(t.kind==="supervisor"?1/0:5e3),i=await t.shutdown(n);e.running=void 0,this.#w("exit",{id:e.spec.id,reason:i,shutdown:!0})}async#v(){for(let e of[...this.#o].reverse())await this.#k(e),e.state="stopped"}#R(e,t){this.#n=e,this.#f=t,this.#c.abort();for(let i of this.#o)i.state="stopped",this.#M(i,t?`is gone: ${t.message}`:`is gone: ${this.#e} was stopped`);t?this.#l.reject(t):this.#l.resolve();let n=this.#x();for(let i of this.#u)i(n);this.#u.clear()}#x(){let e=this.#f;return e?Q(1,null,`is gone: ${e.message}`):Q(0,null,`is gone: ${this.#e} was stopped`)}#T(e,t){e.state="stopped",this.#M(e,t)}#M(e,t){for(let n of[...e.waiters])n.reject(Rr(`child '${e.spec.id}' of ${this.#e}`,"a method",t));e.waiters.clear()}#O(e){let t=this.#c.signal;return t.aborted?Promise.resolve(!1):new Promise(n=>{let i=j(e,()=>{t.removeEventListener("abort",s),n(!0)}),s=()=>{i(),n(!1)};t.addEventListener("abort",s,{once:!0})})}#A(e,t,n,i){let s=`child '${e}' of ${this.#e}`;if(this.#n==="stopped"||this.#n==="failed"){let c=this.#f?`is gone: ${this.#f.message}`:"is gone: it was stopped";return Promise.reject(Rr(s,t,c))}let a=this.#o.find(c=>c.spec.id===e);if(!a)return Promise.reject(Rr(s,t,"does not exist"));if(a.state==="stopped"&&this.#n!=="new"&&this.#n!=="starting")return Promise.reject(Rr(s,t,"is stopped"));let o=a.running;return a.state==="running"&&o&&!o.actor?Promise.reject(Vo(e,o.kind)):n?.aborted?Promise.reject(n.reason):new Promise((c,f)=>{let u,h=()=>{a.waiters.delete(d),u?.(),n?.removeEventListener("abort",w)},d={resolve:l=>{h(),c(l)},reject:l=>{h(),f(l instanceof J?Rr(s,t,l.reason.description):l)}},w=()=>d.reject(n.reason);i!==void 0&&(u=j(i,()=>d.reject(new DOMException(`${s} was not running again within ${i} ms for ${t}()`,"TimeoutError")))),n?.addEventListener("abort",w,{once:!0}),a.waiters.add(d)})}async#C(){if(this.#n==="new"&&await this.start(),this.#n!=="running")throw new Error(`${this.#e} is ${this.#n}`);let e=this.#l.promise.then(()=>Q(0,null,"stopped"),t=>Q(1,Yo(t)));return{kind:"supervisor",name:this.#e,pid:void 0,actor:void 0,byUs:!1,ended:e,shutdown:async t=>{if(t==="brutal")return this.#I(),e;let n=this.stop();if(t!==1/0){let i,s=new Promise(a=>i=j(t,a));await Promise.race([n,s]),i(),this.#I()}return await n,e}}}#I(){if(!(this.#n==="stopped"||this.#n==="failed")){this.#c.abort();for(let e of[...this.#o].reverse()){let t=e.running;t&&(t.byUs=!0,t.shutdown("brutal"),e.running=void 0)}this.#R("stopped",void 0)}}};
-function Wc(r,e){let t=co(r);if(t&&!t.owner)throw new TypeError(`child '${e}': start() returned a reference received from another thread, which this supervisor cannot stop or restart; spawn the actor in start() instead`);if(t){if(!t.alive)throw new Error(`child '${e}': the actor ${t.name} already ended`);return{kind:"actor",name:t.name,pid:t.pid,actor:t,byUs:!1,ended:t.ended,shutdown:n=>n!=="brutal"?t.stop(n===1/0?void 0:n):(t.terminate(-9),t.ended)}}if(r instanceof be){let n=r;if(n.pid===void 0)n.start();else if(n.exitCode!==null)throw new Error(`child '${e}': the process ${n.name} already ended`);let i=n.join().then(()=>Q(n.exitCode??0,null),()=>Q(n.exitCode??1,n.error));return{kind:"process",name:n.name,pid:n.pid,actor:void 0,byUs:!1,ended:i,shutdown:s=>(s==="brutal"?n.kill():n.terminate(),i)}}throw new TypeError(`child '${e}': start() must return an actor reference (spawn()), a Process or a Supervisor, got ${p(r)}`)}
-function zc(r,e){if(typeof r!="object"||r===null)throw new TypeError(`${e} must be a child spec object, got ${p(r)}`);let{id:t,start:n,restart:i="permanent",shutdownMs:s}=r;if(typeof t!="string"||t.length===0)throw new TypeError(`${e}.id must be a non-empty string, got ${p(t)}`);if(typeof n!="function")throw new TypeError(`${e}.start must be a function that starts the child, e.g. () => spawn(MyActor), got ${p(n)}`);if(!Jo.includes(i))throw new TypeError(`${e}.restart must be one of ${Jo.join(", ")}, got ${String(i)}`);return s!==void 0&&s!=="brutal"&&v(s,`${e}.shutdownMs`),{id:t,start:n,restart:i,shutdownMs:s}}
-function Uc(r){if(typeof r!="object"||r===null)throw new TypeError(`Supervisor backoff must be an object, got ${p(r)}`);let{minMs:e,maxMs:t,jitter:n=0}=r;if(typeof e!="number"||!(e>=0))throw new RangeError(`backoff.minMs must be a non-negative number, got ${String(e)}`);if(typeof t!="number"||!(t>=e))throw new RangeError(`backoff.maxMs must be a number >= minMs, got ${String(t)}`);if(typeof n!="number"||!(n>=0&&n<=1))throw new RangeError(`backoff.jitter must be between 0 and 1, got ${String(n)}`)}
-function Rr(r,e,t){return new J(r,void 0,e,Q(0,null,t),!1)}
-function Vo(r,e){return new TypeError(`child '${r}' is a ${e}, not an actor: Supervisor.ref() only reaches actor children`)}
-function Yo(r){return r instanceof Error?r:new Error(String(r))}
-function Di(r){return r instanceof Error?r.message:String(r)}
-var Qo="troupe.Queue",Go="troupe.JoinableQueue",Zo="troupe.SimpleQueue",xn,Kt=new WeakMap,Ht=class Queue{#e;#t;#r;#s;#i;#o={bytes:new Uint8Array(256)};static{_(this,e=>({size:e.#e.count,...e instanceof Xt?{}:{maxsize:e.#t},...e.#i?{unfinished:e.#e.unfinished}:{},closed:e.#e.closed}))}constructor(e={}){let t=xn;if(xn=void 0,e.schema!==void 0&&typeof e.schema?.["~standard"]?.validate!="function")throw new TypeError("'schema' must be a Standard Schema validator (an object with ['~standard'].validate), such as a zod, valibot or arktype schema");if(this.#i=this instanceof Or,this.#s=e.schema,t){this.#t=t.maxsize,this.#r=t.codec,this.#e=new Z(t.buffer,t.codec,t.maxsize),Kt.set(this,this.#e);return}let{maxsize:n=0,bufferBytes:i=en,codec:s="structured"}=e;if(!Number.isInteger(n)||n<0)throw new RangeError(`'maxsize' must be a non-negative integer (0: no limit), got ${n}`);if(!Number.isInteger(i)||i<64||i>2**30)throw new RangeError(`'bufferBytes' must be an integer from 64 to 2^30, got ${i}`);if(s!=="structured"&&s!=="f64"&&s!=="i32")throw new RangeError(`'codec' must be "structured", "f64" or "i32", got ${String(s)}`);this.#t=n,this.#r=s,this.#e=new Z(Z.allocate(i),s,n),Kt.set(this,this.#e)}get#n(){return this.constructor.name}withSchema(e){xn=this.#u();let t=this.constructor;return new t({schema:e})}get maxsize(){return this.#t}get closed(){return this.#e.closed}qsize(){return this.#e.count}empty(){return this.#e.count===0}full(){return this.#e.full}async put(e,t={}){let n=oe(t.timeoutMs,this.#n,"put()");t.signal?.throwIfAborted();let i=this.#s?await yr(this.#s,e,`${this.#n}.put() item`):e;if(this.#h(i,"put()"))return;let s=()=>this.#h(i,"put()")?void 0:$;await this.#e.waitForPut(s,{timeoutMs:n,signal:t.signal,onTimeout:()=>new ke(`${this.#n} stayed full for ${n} ms`)})}putNowait(e){let t=this.#s?gr(this.#s,e,`${this.#n}.putNowait() item`,"putNowait()"):e;if(!this.#h(t,"putNowait()"))throw new ke(`${this.#n} is full (${this.#a()})`)}putSync(e,t={}){let n=oe(t.timeoutMs,this.#n,"putSync()"),i=this.#s?gr(this.#s,e,`${this.#n}.putSync() item`,"putSync()"):e,s=()=>this.#h(i,"putSync()")?void 0:$;this.#e.waitForPutSync(s,{timeoutMs:n,what:`${this.#n}.putSync()`,onTimeout:()=>new ke(`${this.#n} stayed full for ${n} ms`)})}async putMany(e,t={}){let n=oe(t.timeoutMs,this.#n,"putMany()");t.signal?.throwIfAborted();let i=Symbol.iterator in Object(e)?[...e]:Array.from(e);if(this.#r==="structured"||this.#s){let o=n===void 0?void 0:performance.now()+n;for(let c of i){let f=o===void 0?void 0:Math.max(0,o-performance.now());await this.put(c,{timeoutMs:f,signal:t.signal})}return}this.#c(i,"putMany()");let s=0,a=()=>{for(;;){let o=this.#e.tryPutNumbers(i,s,this.#i);if(o===G)throw this.#l("putMany()");if(s+=o,s===i.length)return;if(o===0)return $}};a()===$&&await this.#e.waitForPut(a,{timeoutMs:n,signal:t.signal,onTimeout:()=>new ke(`${this.#n} stayed full for ${n} ms (${s} of ${i.length} put)`)})}#a(){return this.#t>0&&this.#e.count>=this.#t?`maxsize ${this.#t} reached`:`its ${this.#e.capacity}-byte buffer has no room; raise 'bufferBytes'`}#h(e,t){let n=this.#e;if(this.#r!=="structured"){this.#c([e],t);let a=n.tryPutNumbers([e],0,this.#i);if(a===G)throw this.#l(t);return a>0}if(n.closed)throw this.#l(t);let i=Rt(e,this.#n,t);if(i.length+4>n.capacity)throw new RangeError(`${this.#n}.${t} item takes ${i.length+4} bytes, more than the queue's ${n.capacity}-byte buffer; create the queue with a larger 'bufferBytes'`);let s=n.tryPut(i,this.#i);if(s===G)throw this.#l(t);return s}#c(e,t){for(let n=0;n<e.length;n++){let i=e[n];if(typeof i!="number"||this.#r==="i32"&&(i|0)!==i)throw new TypeError(`${this.#n}.${t} item${e.length>1?` ${n}`:""} is ${typeof i=="number"?i:typeof i}, but this queue's codec "${this.#r}" carries only ${this.#r==="i32"?"32-bit integers":"numbers"}`)}}#l(e){return new ae(`${this.#n}.${e} on a closed ${this.#n}: it takes no more items`)}#f=()=>{if(this.#r!=="structured"){let t=[],n=this.#e.tryTakeNumbers(t,1);if(n===G)throw this.#p();return n===$?n:t[0]}let e=this.#e.tryTake(this.#o);if(e===G)throw this.#p();return e===$?e:rt(this.#o.bytes.subarray(0,e))};#p(){return new ae(`${this.#n} is closed and has no items left`)}async get(e={}){let t=oe(e.timeoutMs,this.#n,"get()");e.signal?.throwIfAborted();let n=this.#f();return n!==$?n:await this.#e.waitForTake(this.#f,{timeoutMs:t,signal:e.signal,onTimeout:()=>new xe(`${this.#n} stayed empty for ${t} ms`)})}getNowait(){let e=this.#f();if(e===$)throw new xe(`${this.#n} is empty`);return e}getSync(e={}){let t=oe(e.timeoutMs,this.#n,"getSync()");return this.#e.waitForTakeSync(this.#f,{timeoutMs:t,what:`${this.#n}.getSync()`,onTimeout:()=>new xe(`${this.#n} stayed empty for ${t} ms`)})}async getMany(e=1024,t={}){if(!Number.isInteger(e)||e<1)throw new RangeError(`${this.#n}.getMany() max must be a positive integer, got ${e}`);let n=oe(t.timeoutMs,this.#n,"getMany()");t.signal?.throwIfAborted();let i=()=>{if(this.#r!=="structured"){let c=[],f=this.#e.tryTakeNumbers(c,e);if(f===G)throw this.#p();return f===$?f:c}let a=this.#f();if(a===$)return $;let o=[a];for(;o.length<e;){let c=this.#e.tryTake(this.#o);if(typeof c!="number")break;o.push(rt(this.#o.bytes.subarray(0,c)))}return o},s=i();return s!==$?s:await this.#e.waitForTake(i,{timeoutMs:n,signal:t.signal,onTimeout:()=>new xe(`${this.#n} stayed empty for ${n} ms`)})}close(){this.#e.close()}async*[Symbol.asyncIterator](){for(;;){let e;try{e=await this.get()}catch(t){if(t instanceof ae&&this.#e.closed&&this.#e.count===0)return;throw t}yield e}}#u(){return{buffer:this.#e.buffer,maxsize:this.#t,codec:this.#r}}[M](e){if(this.#e.closed)throw new ae(`${e} is a closed ${this.#n}, which cannot be passed to another process; pass it before closing it`);return{kind:this.#i?Go:this instanceof Xt?Zo:Qo,module:import.meta.url,state:this.#u()}}},Or=class JoinableQueue extends Ht{taskDone(){if(!Kt.get(this).taskDone())throw new Error("JoinableQueue.taskDone() was called more times than items were put; call it once per item taken with get()")}async join(e={}){let t=oe(e.timeoutMs,"JoinableQueue","join()");e.signal?.throwIfAborted(),!(Kt.get(this).unfinished<=0)&&await Kt.get(this).waitForJoin({timeoutMs:t,signal:e.signal,onTimeout:()=>new DOMException(`JoinableQueue still had ${Kt.get(this).unfinished} unfinished item(s) after ${t} ms`,"TimeoutError")})}},Xt=class SimpleQueue extends Ht{constructor(e={}){super({...e,maxsize:0})}};
-var Wi=(function Wi(r){return e=>(xn=e,new r)});
-I(Qo,Wi(Ht));
-I(Go,Wi(Or));
-I(Zo,Wi(Xt));
-var ea=50,Bc="has ended (it was terminated, or the process that started it ended)",Fc=1<<18,$n=class{manager;name;pid;port;stopped;#e=new Map;#t=1;#r;#s=0;#i;#o;#n=!1;#a=!1;#h;constructor(e,t,n,i){this.manager=e,this.name=t,this.pid=n,this.port=i,na.set(e,this),this.port.onmessage=f=>this.#$(f.data),this.port.unref();let[s,a]=br({bufferBytes:Fc});this.#i=s,this.#o=new Lt(s,(f,u)=>N(this.port,f,u),[]);let o=C(),c=L(a,"the manager connection",o);N(this.port,{t:"hello",pid:ue(),pipe:c},o.transfer)}#c(e,t=[],n=!1){this.#o.send(e,t,n),!this.#n&&this.#e.size>0&&this.#l()}async#l(){this.#n=!0;try{for(;this.#e.size>0&&this.stopped===void 0;)this.#$(await this.#i.recv(),!0)}catch{}finally{this.#n=!1,this.#a&&this.stopped===void 0&&this.#k("was shut down")}}call(e,t,n,i,s,a){if(this.stopped===void 0&&this.pid!==void 0&&!H(this.pid))return this.#E().then(()=>Promise.reject(new ot(this.name,this.stopped,i)));if(this.stopped!==void 0)return Promise.reject(new ot(this.name,this.stopped,i));if(s?.aborted)return Promise.reject(s.reason);let o=this.#t++,c;if(n.every(je))c=[o,e,t,...n];else{let f=C(),u;Ir=this.manager;try{u=L(n,`${i} args`,f)}catch(h){return Promise.reject(h)}finally{Ir=void 0}c=[o,e,t,...u],this.#w=!1,f.wired&&(this.#u=!0);for(let h of f.transfer)this.#p.push(h)}return this.#b(c),this.#r===void 0&&this.#g(),new Promise((f,u)=>{let h={what:i,op:t,resolve:f,reject:u,objId:e,proxy:a};if(this.#e.set(o,h),s){let d=()=>{this.#e.get(o)!==h||h.abandoned||(h.abandoned=!0,this.stopped===void 0&&(this.#m(),this.#c({t:"cancel",id:o})),u(s.reason))};s.addEventListener("abort",d,{once:!0});let w=()=>s.removeEventListener("abort",d);h.resolve=l=>(w(),f(l)),h.reject=l=>(w(),u(l))}})}tell(e,t,n){this.stopped===void 0&&this.#b([0,e,t,...n])}release(e){this.stopped===void 0&&((this.#d===void 0||this.#f.at(-1)!==this.#d)&&(this.#d=[0,0,"decref"],this.#b(this.#d)),this.#d.push(e))}lend(e,t,n){let i=`${ue()}.${++Kc}`,s={t:"connect",port:t,token:i,obj:e};return n!==void 0&&(s.holder=n),this.#c(s,[t],!0),i}claim(e,t){this.tell(0,"claim",[e,t])}#f=[];#p=[];#u=!1;#w=!0;#d;#b(e){this.#f.length===0&&queueMicrotask(()=>this.#m()),this.#f.push(e)}#m(){let e=this.#f;if(e.length===0)return;let t=this.#p,n=this.#u,i=this.#w&&e.length<=64;if(this.#f=[],this.#p=[],this.#u=!1,this.#w=!0,this.stopped===void 0){try{return i?this.#c(JSON.stringify(e)):n?this.#c({t:"calls",calls:e,wired:!0},t,!0):this.#c(e,t)}catch{}for(let s of e)try{this.#c({t:"calls",calls:[s],wired:!0},t,!0)}catch(a){let o=s[0],c=this.#e.get(o)?.what??"a call";this.#_(o,void 0,new TypeError(`${c} could not be sent to ${this.name}: ${a.message}`))}}}stop(e){if(this.stopped===void 0){this.stopped=e,this.port.close(),this.#i.close(),this.#P();for(let[t,n]of this.#e)this.#e.delete(t),n.abandoned||n.reject(new ot(this.name,e,n.what))}}#g(){if(this.port.ref(),K){this.#r=!0,this.#y(++this.#s);return}let e=setInterval(()=>this.#S(),ea);Deno.unrefTimer(e),this.#r=e}#S(){return this.#e.size===0||this.stopped!==void 0?(this.#P(),!1):(this.pid!==void 0&&!H(this.pid)&&this.#E(),this.#r!==void 0)}#E(){return this.#h??=this.#k(Bc)}async#y(e){for(;;)if(await Ur(Ze(),ea),this.#s!==e||this.#r!==!0||!this.#S())return}#P(){this.port.unref(),this.#r!==void 0&&this.#r!==!0&&clearInterval(this.#r),this.#r=void 0}#_(e,t,n){let i=this.#e.get(e);if(i){if(this.#e.delete(e),i.abandoned){n===void 0&&i.op==="acquire"&&this.tell(i.objId,"release",[]);return}n===void 0?i.resolve(t):i.reject(n)}}#$(e,t=!1){if(!hi(e,(n,i)=>this.#_(n,i,void 0)))switch(e.t){case"value":{let{id:n,value:i}=e;ne(i).then(s=>this.#_(n,s,void 0),s=>this.#_(n,void 0,s));return}case"error":return this.#_(e.id,void 0,qc(e));case"stopped":if(t)return this.stop("was shut down");this.#a=!0,this.#n||this.#k("was shut down");return}}async#k(e){await tn(this.#i,t=>this.#$(t,!0),()=>this.stopped===void 0),this.stop(e)}};
-function qc(r){let{name:e,message:t}=r.error;return e==="LockHolderDiedError"?new me("manager Lock",r.holderPid??0):e==="TimeoutError"||e==="AbortError"?new DOMException(t,e):e==="TypeError"?new TypeError(t):e==="RangeError"?new RangeError(t):Object.assign(new Error(t),{name:e})}
-var na=new Map,Kc=0,ia=new Set,Ir,zi;
-function sa(r){ia.add(r)}
-function oa(r,e,t){Ir=r,zi=t;try{return e()}finally{Ir=void 0,zi=void 0}}
-var On=new WeakMap;
-function In(r,e){let t=On.get(r);if(!t)throw new TypeError(`${e} objects come from a Manager (manager.${e}())`);return t}
-function aa(r){return`${jn[r.kind].name} (object ${r.id} of ${r.name})`}
-function Hc(r,e){return new Error(`${e}: this ${aa(r)} was released with [Symbol.dispose]() and cannot be used any more; keep the proxy until you are done with it, or use another proxy of the object`)}
-function g(r,e,t,n,i){let s=On.get(r);if(!s)return Promise.reject(In(r,e));let a=`${s.kind}.${t}()`;return s.released?Promise.reject(Hc(s,a)):s.conn?s.conn.call(s.id,t,n,a,i,r):Promise.reject(new Error(`${a}: this proxy is a value stored inside ${s.name} and is used from outside`))}
-var ca=new FinalizationRegistry(r=>{try{fa(r)}catch{}});
-function fa(r){r.released||(r.released=!0,r.conn?.release(r.id))}
-function Jt(r,e){let t=In(r,e);ca.unregister(r),fa(t)}
-function ht(r,e){let t=typeof r;if(t==="object"&&r!==null||t==="function"||t==="symbol")throw new TypeError(`${e} got a key that is a ${p(r)}: manager dict keys must be strings, numbers, bigints, booleans, null or undefined (a copied object is never the same key)`)}
-function _n(r,e){if(!Number.isInteger(r))throw new TypeError(`${e} needs an integer index, got ${String(r)}`)}
-function q(r){try{return r()}catch(e){return Promise.reject(e)}}
-var An=class DictProxy{constructor(){throw new TypeError("DictProxy objects come from a Manager (manager.dict())")}[Symbol.dispose](){Jt(this,"DictProxy")}get(e,...t){return q(()=>(ht(e,"dict.get()"),g(this,"DictProxy","get",[e,...t.slice(0,1)])))}set(e,t){return q(()=>(ht(e,"dict.set()"),g(this,"DictProxy","set",[e,t])))}delete(e){return q(()=>(ht(e,"dict.delete()"),g(this,"DictProxy","delete",[e])))}has(e){return q(()=>(ht(e,"dict.has()"),g(this,"DictProxy","has",[e])))}keys(){return g(this,"DictProxy","keys",[])}values(){return g(this,"DictProxy","values",[])}entries(){return g(this,"DictProxy","entries",[])}size(){return g(this,"DictProxy","size",[])}length(){return this.size()}clear(){return g(this,"DictProxy","clear",[])}update(e){return q(()=>{let t;if(e instanceof Map||Symbol.iterator in Object(e))t=Array.from(e);else if(typeof e=="object"&&e!==null)t=Object.entries(e);else throw new TypeError(`dict.update() needs a Map, [key, value] pairs or a plain object, got ${p(e)}`);for(let n of t){if(!Array.isArray(n)||n.length!==2)throw new TypeError(`dict.update() pairs must be [key, value], got ${p(n)}`);ht(n[0],"dict.update()")}return g(this,"DictProxy","update",[t])})}setDefault(e,t){return q(()=>(ht(e,"dict.setDefault()"),g(this,"DictProxy","setDefault",[e,t])))}pop(e,...t){return q(()=>(ht(e,"dict.pop()"),g(this,"DictProxy","pop",[e,...t.slice(0,1)])))}toObject(){return g(this,"DictProxy","toObject",[])}toMap(){return g(this,"DictProxy","toMap",[])}},Sn=class ListProxy{constructor(){throw new TypeError("ListProxy objects come from a Manager (manager.list())")}[Symbol.dispose](){Jt(this,"ListProxy")}get(e){return q(()=>(_n(e,"list.get()"),g(this,"ListProxy","get",[e])))}set(e,t){return q(()=>(_n(e,"list.set()"),g(this,"ListProxy","set",[e,t])))}push(...e){return g(this,"ListProxy","push",e)}pop(e=-1){return q(()=>(_n(e,"list.pop()"),g(this,"ListProxy","pop",[e])))}length(){return g(this,"ListProxy","length",[])}slice(e,t){return g(this,"ListProxy","slice",[e??0,t??null])}toArray(){return g(this,"ListProxy","toArray",[])}insert(e,t){return q(()=>(_n(e,"list.insert()"),g(this,"ListProxy","insert",[e,t])))}remove(e){return g(this,"ListProxy","remove",[e])}index(e){return g(this,"ListProxy","index",[e])}extend(e){return q(()=>g(this,"ListProxy","extend",[Array.from(e)]))}clear(){return g(this,"ListProxy","clear",[])}},Tn=class NamespaceProxy{constructor(){throw new TypeError("NamespaceProxy objects come from a Manager (manager.namespace())")}[Symbol.dispose](){Jt(this,"NamespaceProxy")}get(e){return q(()=>{if(typeof e!="string")throw new TypeError(`namespace.get() needs a field name, got ${p(e)}`);return g(this,"NamespaceProxy","get",[e])})}set(e,t){return q(()=>{if(typeof e!="string")throw new TypeError(`namespace.set() needs a field name, got ${p(e)}`);return g(this,"NamespaceProxy","set",[e,t])})}toObject(){return g(this,"NamespaceProxy","toObject",[])}},vn=class ValueProxy{constructor(){throw new TypeError("ValueProxy objects come from a Manager (manager.value())")}[Symbol.dispose](){Jt(this,"ValueProxy")}get(){return g(this,"ValueProxy","get",[])}set(e){return g(this,"ValueProxy","set",[e])}add(e){return g(this,"ValueProxy","add",[e])}compareAndSet(e,t){return g(this,"ValueProxy","compareAndSet",[e,t])}},Mn=class LockProxy{constructor(){throw new TypeError("LockProxy objects come from a Manager (manager.lock())")}[Symbol.dispose](){Jt(this,"LockProxy")}acquire(e){return q(async()=>{let{deadline:t,signal:n}=Y(e,"lock.acquire()"),i=t===1/0?null:e.timeoutMs;return await g(this,"LockProxy","acquire",[i],n),{release:()=>this.release(),[Symbol.asyncDispose]:()=>this.release()}})}release(){return g(this,"LockProxy","release",[])}locked(){return g(this,"LockProxy","locked",[])}},Pn=class QueueProxy{constructor(){throw new TypeError("QueueProxy objects come from a Manager (manager.queue())")}[Symbol.dispose](){Jt(this,"QueueProxy")}put(e,t){return q(()=>{let{timeoutMs:n,block:i,signal:s}=ra(t,"queue.put()");return ta(g(this,"QueueProxy","put",[e,i,n],s))})}get(e){return q(()=>{let{timeoutMs:t,block:n,signal:i}=ra(e,"queue.get()");return ta(g(this,"QueueProxy","get",[n,t],i))})}qsize(){return g(this,"QueueProxy","qsize",[])}empty(){return g(this,"QueueProxy","empty",[])}full(){return g(this,"QueueProxy","full",[])}};
-function ta(r){return r.catch(e=>{if(e instanceof Error&&e.constructor===Error){if(e.name==="Full")throw new ke(e.message);if(e.name==="Empty")throw new xe(e.message)}throw e})}
-function ra(r,e){let{deadline:t,signal:n}=Y(r,e),i=r?.block??!0;if(typeof i!="boolean")throw new TypeError(`${e} block must be a boolean, got ${p(i)}`);return{timeoutMs:t===1/0?null:r.timeoutMs,block:i,signal:n}}
-var jn={dict:An,list:Sn,namespace:Tn,value:vn,lock:Mn,queue:Pn};
-for(let r of Object.values(jn))_(r,e=>{let t=In(e,"proxy");return t.released?{manager:t.name,id:t.id,released:!0}:{manager:t.name,id:t.id}});
-function Rn(r,e,t,n,i,s){let a=Object.create(jn[r].prototype),o={manager:t,name:n,pid:i,id:e,kind:r,conn:s,released:!1};return On.set(a,o),s&&ca.register(a,o,a),a}
-function Qe(r,e,t=[]){if(typeof r!="object"||r===null)return t;let n=On.get(r);if(n)return n.manager===e&&!n.conn&&t.push(n.id),t;let i=Object.getPrototypeOf(r);if(Array.isArray(r)||r instanceof Set)for(let s of r)Qe(s,e,t);else if(r instanceof Map)for(let[s,a]of r)Qe(s,e,t),Qe(a,e,t);else if(i===Object.prototype||i===null)for(let s of Object.values(r))Qe(s,e,t);return t}
-var Ui="troupe.ManagerProxy";
-for(let r of Object.values(jn))Object.defineProperty(r.prototype,M,{value:function(t,n){let i=In(this,"proxy");if(i.released)throw new TypeError(`${t} is a ${aa(i)} that was released; it cannot travel`);let s={manager:i.manager,name:i.name,pid:i.pid,id:i.id,kind:i.kind};if(Ir===i.manager)return zi?.push(i.id),{kind:Ui,module:import.meta.url,state:s};if(!i.conn)throw new TypeError(`${t} is a ${i.kind} proxy stored in ${i.name}; it cannot travel`);if(i.conn.stopped!==void 0)throw new TypeError(`${t} is a ${i.kind} proxy of ${i.name}, which ${i.conn.stopped}: only a proxy of a running manager can be sent`);let{port1:a,port2:o}=new MessageChannel;return s.token=i.conn.lend(i.id,a,n?.to),s.port=o,{kind:Ui,module:import.meta.url,state:s,transfer:[o]}}});
-I(Ui,r=>{let{manager:e,name:t,pid:n,id:i,kind:s,port:a,token:o}=r,c=na.get(e);if(ia.has(e))return a&&(a.postMessage({t:"bye"}),a.close()),Rn(s,i,e,t,n,void 0);if(a)c?(c.claim(o,i),a.close()):c=new $n(e,t,n,a);else if(!c)throw new TypeError(`a ${s} proxy of ${t} arrived without a way to reach its manager`);return Rn(s,i,e,t,n,c)});
-function ua(r,e,t,n){return new $n(r,e,t,n)}
-var jr=class{value;ids;constructor(e,t){this.value=e,this.ids=t}},Xc=new Set(["dict","list","namespace","value","lock","queue"]),Jc=50,ha=200,Vc=5e3;
-function Ge(r,e){return Object.assign(new Error(e),{name:r})}
-function da(r,e){return new DOMException(`${r} timed out after ${e} ms`,"TimeoutError")}
-function Cr(r,e){if(Object.is(r,e))return!0;if(typeof r!="object"||typeof e!="object"||r===null||e===null||Object.getPrototypeOf(r)!==Object.getPrototypeOf(e))return!1;if(r instanceof Date)return r.getTime()===e.getTime();if(Array.isArray(r)){let i=e;return r.length===i.length&&r.every((s,a)=>Cr(s,i[a]))}if(r instanceof Map){let i=e;return r.size===i.size&&[...r].every(([s,a])=>i.has(s)&&Cr(a,i.get(s)))}if(Object.getPrototypeOf(r)!==Object.prototype&&Object.getPrototypeOf(r)!==null)return!1;let t=Object.keys(r),n=Object.keys(e);return t.length===n.length&&t.every(i=>Cr(r[i],e[i]))}
-function Bi(r,e,t){let n=e<0?e+r.length:e;if(n<0||n>=r.length)throw Ge("IndexError",`${t}: index ${e} is out of range for a list of length ${r.length}`);return n}
-var Lr=class extends Ce{#e;#t;#r=new Map;#s=1;#i=new Set;#o=!1;#n=new Map;#a=new Set;#h=-1;#c=!1;#l=!1;constructor(e,t,n){super(),this.#e=e,this.#t=t,sa(e),this.#p(n),this.#f()}async#f(){for(;!this.#l;){let e=Ze();this.#I(),this.#w(),await Ur(e,this.#c?Jc:1/0)}}onStop(){for(let e of this.#i)this.#m(e,{t:"stopped"}),e.port.postMessage({t:"stopped"}),this.#u(e);this.#l=!0,cs()}#p(e){let t={port:e,pipe:void 0,inOrder:new Dt(n=>this.#b(t,n)),pid:0,open:!0,chain:void 0,waits:new Map,held:new Map,lend:void 0};return this.#i.add(t),e.onmessage=n=>this.#d(t,n.data),t}#u(e){if(!e.open)return;e.open=!1;for(let n of e.waits.values())n();e.waits.clear(),e.port.close(),e.pipe?.close(),this.#i.delete(e),e.lend!==void 0&&this.#O(e.lend,!0);let t=[...e.held];e.held.clear();for(let[n,i]of t)for(let s=0;s<i;s++)this.#v(n)}#w(){let e=Ze();if(e===this.#h&&!this.#c)return;this.#h=e,this.#c=!1;let t=performance.now(),n=(i,s)=>H(i.pid)?!1:(i.endedAt??=t,t-i.endedAt>=s?!0:(this.#c=!0,!1));for(let i of this.#i)i.pid!==0&&n(i,ha)&&this.#u(i);for(let[i,s]of this.#n)s.receiver&&n(s.receiver,ha)?this.#O(i,!0):n(s.sender,Vc)&&this.#O(i,!1)}#d(e,t){if(typeof t=="string"||Array.isArray(t))return this.#b(e,t);switch(t.t){case"ordered":return e.inOrder.take(t.seq,t.payload);case"calls":return this.#b(e,t);case"hello":e.pid=t.pid,t.pipe!==void 0&&(e.pipe=ge(t.pipe),e.inOrder.read(e.pipe)),e.lend!==void 0&&this.#M(e,e.lend,this.#n.get(e.lend).obj);return;case"cancel":return this.#b(e,t);case"bye":return this.#u(e)}}#b(e,t){let n;if(typeof t=="string")n=JSON.parse(t);else if(Array.isArray(t))n=t;else if(t.t==="cancel"){e.waits.get(t.id)?.(),e.waits.delete(t.id);return}else{if(t.t==="connect")return this.#T(e,t);{let i=t.calls;e.chain=(e.chain??Promise.resolve()).then(()=>ne(i)).then(s=>this.#S(e,s,!0),s=>{for(let a of i)this.#y(e,a[0],s)});return}}e.chain?e.chain=e.chain.then(()=>this.#S(e,n,!1)):this.#S(e,n,!1)}#m(e,t,n=[]){let i=()=>{e.open&&N(e.port,t,n)};e.pipe&&n.length===0?e.pipe.send(t).catch(i):i()}#g(e,t,n){let i=[];n.to=e.pid||void 0;let s=oa(this.#e,()=>L(t,"the value",n),i);for(let a of i)this.#k(a,e);return s}#S(e,t,n){if(!e.open)return;let i=[],s=[],a=!0;for(let o of t){let c=o[0],f;try{f=this.#P(e,c,o[1],o[2],o.slice(3),n)}catch(d){this.#y(e,c,d);continue}if(f instanceof Promise){f.then(d=>this.#E(e,c,d),d=>this.#y(e,c,d));continue}if(f instanceof jr){this.#E(e,c,f);continue}if(c===0||!e.open)continue;if(f===void 0||je(f)){i.push(c,f);continue}let u=C(),h;try{h=this.#g(e,f,u)}catch(d){this.#y(e,c,d);continue}if(u.wired){N(e.port,{t:"value",id:c,value:h,wired:!0},u.transfer);continue}a=!1,i.push(c,h);for(let d of u.transfer)s.push(d)}if(!(i.length===0||!e.open)){if(!a)return this.#m(e,i,s);for(let o=0;o<i.length;o+=2)i[o+1]===void 0&&(i[o]=-i[o],i[o+1]=0);this.#m(e,JSON.stringify(i))}}#E(e,t,n){if(n instanceof jr){try{this.#E(e,t,n.value)}finally{for(let s of n.ids)this.#v(s)}return}if(t===0||!e.open)return;if(n===void 0)return this.#m(e,JSON.stringify([-t,0]));if(je(n))return this.#m(e,JSON.stringify([t,n]));let i=C();try{let s=this.#g(e,n,i),a=i.wired?{t:"value",id:t,value:s,wired:!0}:[t,s];i.wired?N(e.port,a,i.transfer):this.#m(e,a,i.transfer)}catch(s){this.#y(e,t,s)}}#y(e,t,n){if(t===0||!e.open)return;let i={t:"error",id:t,error:V(n)};n instanceof me&&(i.holderPid=n.holderPid),delete i.error.stack,this.#m(e,i)}#P(e,t,n,i,s,a){if(n===0)return this.#_(e,i,s,a);let o=this.#r.get(n);if(!o)throw new Error(`${this.#t} holds no object ${n}: it was freed once no proxy and no stored value referred to it any more`);let c=`${o.kind}.${i}()`,f=a||o.holds?this.#x(o):void 0;switch(o.kind){case"dict":return Yc(o.map,i,s,c,f);case"list":return Qc(o.items,i,s,c,f);case"namespace":return Gc(o.fields,i,s,c,f);case"value":return Zc(o,i,s,c,f);case"lock":return this.#W(o,e,t,i,s,c);case"queue":return this.#L(o,e,t,i,s,c,f)}}#_(e,t,n,i){switch(t){case"create":{if(!Xc.has(n[0]))break;let s=this.#$(n[0],n[1],n[2]);return i&&this.#x(this.#r.get(s)).keep(n[1]),this.#k(s,e),s}case"decref":for(let s of n)this.#v(s,e);return;case"claim":return this.#M(e,n[0],n[1]);case"_count":return this.#r.size}throw new TypeError(`${this.#t} has no operation '${t}'`)}#$(e,t,n){let i=this.#s++,s={refs:0,holds:!1},a;switch(e){case"dict":a={...s,kind:e,map:new Map(t)};break;case"list":a={...s,kind:e,items:t??[]};break;case"namespace":a={...s,kind:e,fields:new Map(t)};break;case"value":a={...s,kind:e,value:t};break;case"lock":a={...s,kind:e,holder:0,waiters:[]};break;case"queue":a={...s,kind:e,items:[],maxsize:n??0,getters:[],putters:[]};break}return this.#r.set(i,a),i}#k(e,t){let n=this.#r.get(e);return!n||t?.open===!1?!1:(n.refs++,t&&t.held.set(e,(t.held.get(e)??0)+1),!0)}#v(e,t){if(t){let i=t.held.get(e);if(!i)return;i===1?t.held.delete(e):t.held.set(e,i-1)}let n=this.#r.get(e);n&&--n.refs===0&&this.#R(e,n)}#R(e,t){this.#r.delete(e);let n=()=>new Error(`${this.#t} freed the ${t.kind} the call waited on`);switch(t.kind){case"lock":for(let i of[...t.waiters])i.reject(n());return;case"queue":for(let i of[...t.getters,...t.putters])i.reject(n());return this.#x(t).drop(t.items);case"dict":return this.#x(t).drop(t.map);case"list":return this.#x(t).drop(t.items);case"namespace":return this.#x(t).drop(t.fields);case"value":return this.#x(t).drop(t.value)}}#x(e){return{keep:t=>{let n=Qe(t,this.#e);n.length>0&&(e.holds=!0);for(let i of n)this.#k(i)},drop:t=>{if(e.holds)for(let n of Qe(t,this.#e))this.#v(n)},out:t=>{let n=e.holds?Qe(t,this.#e):[];return n.length>0?new jr(t,n):t}}}#T(e,t){let{port:n,token:i,obj:s,holder:a}=t;if(this.#a.delete(i)){n.close();return}let o=this.#p(n);this.#k(s)&&(o.lend=i,this.#n.set(i,{obj:s,sender:{pid:e.pid},receiver:a===void 0?void 0:{pid:a},carried:o}))}#M(e,t,n){if(!e.open)return;let i=this.#n.get(t);if(!i){this.#a.add(t),this.#k(n,e);return}this.#n.delete(t),i.carried.lend=void 0,e.held.set(i.obj,(e.held.get(i.obj)??0)+1),i.carried!==e&&this.#u(i.carried)}#O(e,t){let n=this.#n.get(e);n&&(this.#n.delete(e),n.carried.lend=void 0,t&&this.#u(n.carried),this.#v(n.obj))}#A(e,t,n,i,s,a){return new Promise((o,c)=>{let f={client:t,id:n,resolve:o,reject:c,timer:void 0,item:a},u=()=>{let h=e.indexOf(f);h>=0&&e.splice(h,1),f.timer?.(),t.waits.delete(n)};f.resolve=h=>(u(),o(h)),f.reject=h=>(u(),c(h)),i!==null&&(f.timer=j(i,()=>f.reject(da(s,i)))),t.waits.set(n,()=>f.reject(new DOMException("cancelled","AbortError"))),e.push(f),this.#C()})}#C(){this.#o=!0}#I(){if(!this.#o)return;let e=!1;for(let t of this.#r.values())if(t.kind==="lock"&&t.waiters.length>0)e=!0,t.holder!==0&&!H(t.holder)&&this.#N(t);else if(t.kind==="queue")for(let n of[...t.getters,...t.putters])e=!0,Fi(n.client)||n.reject(new Error("the waiting process ended"));this.#o=e}#N(e){for(let t of[...e.waiters])t.reject(new me("manager Lock",e.holder))}#W(e,t,n,i,s,a){switch(i){case"acquire":{if(e.holder===0){e.holder=t.pid;return}if(!H(e.holder))throw new me("manager Lock",e.holder);let o=s[0];if(o===0)throw da("lock.acquire()",0);return this.#A(e.waiters,t,n,o,"lock.acquire()")}case"release":{if(e.holder===0)throw Ge("RuntimeError","lock.release() of a manager Lock that is not held");if(e.holder!==t.pid&&H(e.holder))throw Ge("RuntimeError",`lock.release() was called by process ${t.pid}, but process ${e.holder} holds this manager Lock`);for(e.holder=0;e.waiters.length>0;){let o=e.waiters[0];if(!Fi(o.client)){o.reject(new Error("the waiting process ended"));continue}e.holder=o.client.pid,o.resolve(void 0);break}return}case"locked":return e.holder!==0}throw new TypeError(`${a}: a manager Lock has no method '${i}'`)}#L(e,t,n,i,s,a,o){let c=()=>e.maxsize>0&&e.items.length>=e.maxsize,f=()=>{for(;;){let u=e.putters[0];if(u&&!c()){e.items.push(u.item),u.resolve(void 0);continue}let h=e.getters.find(d=>Fi(d.client));if(h&&e.items.length>0){let d=e.items.shift();h.resolve(o?o.out(d):d);continue}return}};switch(i){case"put":{let[u,h,d]=s;if(!c()&&e.putters.length===0){o?.keep(u),e.items.push(u),f();return}if(!h)throw Ge("Full",`queue.put(): the queue is full (maxsize ${e.maxsize})`);o?.keep(u);let w=this.#A(e.putters,t,n,d,a,u);return o&&w.catch(()=>o.drop(u)),w}case"get":{let[u,h]=s;if(e.items.length>0&&e.getters.length===0){let d=e.items.shift();return f(),o?o.out(d):d}if(!u)throw Ge("Empty","queue.get(): the queue is empty");return this.#A(e.getters,t,n,h,a)}case"qsize":return e.items.length;case"empty":return e.items.length===0;case"full":return c()}throw new TypeError(`${a}: a manager Queue has no method '${i}'`)}};
-Jn(import.meta,Lr,"ManagerServer");
-function Fi(r){return r.open&&(r.pid===0||H(r.pid))}
-function Vt(r,e,t){r.keep(e),r.drop(t)}
-function Yc(r,e,t,n,i){let[s,a]=t;switch(e){case"get":return r.has(s)||t.length<2?r.get(s):a;case"set":i&&Vt(i,a,r.get(s)),r.set(s,a);return;case"delete":return i?.drop(r.get(s)),r.delete(s);case"has":return r.has(s);case"keys":return[...r.keys()];case"values":return[...r.values()];case"entries":return[...r.entries()];case"size":return r.size;case"clear":i?.drop(r),r.clear();return;case"update":for(let[o,c]of s)i&&Vt(i,c,r.get(o)),r.set(o,c);return;case"setDefault":return r.has(s)||(i?.keep(a),r.set(s,a)),r.get(s);case"pop":{if(r.has(s)){let o=r.get(s);return r.delete(s),i?i.out(o):o}if(t.length>1)return a;throw Ge("KeyError",`${n}: the key ${JSON.stringify(s)??String(s)} is not in the dict`)}case"toObject":return Object.fromEntries(r);case"toMap":return new Map(r)}throw new TypeError(`${n}: a manager dict has no method '${e}'`)}
-function Qc(r,e,t,n,i){switch(e){case"get":return r[Bi(r,t[0],n)];case"set":{let s=Bi(r,t[0],n);i&&Vt(i,t[1],r[s]),r[s]=t[1];return}case"push":i?.keep(t);for(let s of t)r.push(s);return r.length;case"pop":{if(r.length===0)throw Ge("IndexError",`${n}: the list is empty`);let s=r.splice(Bi(r,t[0],n),1)[0];return i?i.out(s):s}case"length":return r.length;case"slice":return r.slice(t[0],t[1]??void 0);case"toArray":return r.slice();case"insert":{let s=t[0],a=Math.max(0,Math.min(r.length,s<0?s+r.length:s));i?.keep(t[1]),r.splice(a,0,t[1]);return}case"remove":case"index":{let s=r.findIndex(o=>Cr(o,t[0]));if(s<0)throw Ge("ValueError",`${n}: the value is not in the list`);if(e==="index")return s;let a=r.splice(s,1);i?.drop(a);return}case"extend":i?.keep(t[0]);for(let s of t[0])r.push(s);return;case"clear":i?.drop(r),r.length=0;return}throw new TypeError(`${n}: a manager list has no method '${e}'`)}
-function Gc(r,e,t,n,i){switch(e){case"get":return r.get(t[0]);case"set":i&&Vt(i,t[1],r.get(t[0])),r.set(t[0],t[1]);return;case"toObject":return Object.fromEntries(r)}throw new TypeError(`${n}: a manager namespace has no method '${e}'`)}
-function Zc(r,e,t,n,i){switch(e){case"get":return r.value;case"set":i&&Vt(i,t[0],r.value),r.value=t[0];return;case"add":{let[s]=t,a=r.value;if(typeof a=="number"&&typeof s=="number"||typeof a=="bigint"&&typeof s=="bigint")return r.value=a+s;throw new TypeError(`${n} adds a number to a number or a bigint to a bigint; the value is a ${typeof a} and the delta a ${typeof s}`)}case"compareAndSet":return Cr(r.value,t[0])?(i&&Vt(i,t[1],r.value),r.value=t[1],!0):!1}throw new TypeError(`${n}: a manager value has no method '${e}'`)}
-var ef=0,tf;
-var qi=class r{name;#e;#t;#r;static{tf=e=>e.#r.call(0,"_count",[],"manager._count()"),_(this,e=>({name:e.name,pid:e.#t.pid,alive:e.#t.alive}))}constructor(e,t,n){this.#e=e,this.name=t.name,this.#t=t,this.#r=n}static async start(e={}){if(typeof e!="object"||e===null)throw new TypeError(`Manager.start() options must be an object, got ${p(e)}`);let{permissions:t="inherit",name:n=`Manager-${++ef}`}=e;if(typeof n!="string")throw new TypeError(`Manager.start() name must be a string, got ${p(n)}`);let i=crypto.randomUUID(),{port1:s,port2:a}=new MessageChannel,o;try{o=await gi(Lr,{args:[i,n,a],name:n,permissions:t})}catch(f){throw s.close(),f}let c=ua(i,n,o.pid,s);return o.onEnd(f=>{c.stop(f.code===0?"was shut down":`${f.description} (exit code ${f.code})`)}),new r(i,o,c)}get pid(){return this.#t.pid}isAlive(){return this.#t.alive}async#s(e,t,n){let i=await this.#r.call(0,"create",[e,t,n],`manager.${e}()`);return Rn(e,i,this.#e,this.name,this.pid,this.#r)}dict(e){let t;if(e!==void 0)if(e instanceof Map||Symbol.iterator in Object(e))t=Array.from(e);else if(typeof e=="object"&&e!==null)t=Object.entries(e);else return Promise.reject(new TypeError(`manager.dict() initial must be a Map, [key, value] pairs or a plain object, got ${p(e)}`));return this.#s("dict",t)}list(e){return this.#s("list",e===void 0?void 0:Array.from(e))}namespace(e){return e!==void 0&&(typeof e!="object"||e===null)?Promise.reject(new TypeError(`manager.namespace() initial must be a plain object, got ${p(e)}`)):this.#s("namespace",e&&Object.entries(e))}value(e){return this.#s("value",e)}lock(){return this.#s("lock")}queue(e={}){let t=e.maxsize??0;return!Number.isInteger(t)||t<0?Promise.reject(new RangeError(`manager.queue() maxsize must be a non-negative integer, got ${t}`)):this.#s("queue",void 0,t)}async shutdown(e={}){let t=v(e.timeoutMs,"shutdown() timeoutMs")??5e3;this.#r.stop("was shut down"),await this.#t.stop(t)}terminate(){this.#t.terminate(-15)}[Symbol.asyncDispose](){return this.shutdown()}};
-var Ki=-1,Cn;
-var la=(function la(r){return Cn!==void 0&&Cn(r)});
-var rf=(function rf(r){return r===null||typeof r!="object"&&typeof r!="function"});
-var pa=(async function pa(r,e,t){Mt(void 0,e);let n=T().self.name,i=r.mailbox?new Int32Array(r.mailbox):void 0,s=[],a=0,o=!1,c=!1,f,u=[],h=[],d=[],w=!1,l=!0,m,b=r.pipe===void 0?void 0:ge(r.pipe),R=((x,E,P)=>{b&&!P&&E.length===0?b.send(x).catch(()=>self.postMessage(x)):N(self,x,E)}),z=(()=>{if(u.length===0&&h.length===0)return;let x=h.length===0&&!w?u:{t:"replies",values:u,errors:h,wired:w};if(l&&h.length===0&&u.length<=2*di){let O=[];for(let S=0;S<u.length;S+=2)u[S+1]===void 0?O.push(-u[S],0):O.push(u[S],u[S+1]);x=JSON.stringify(O)}let E=d,P=w;u=[],h=[],d=[],w=!1,l=!0;try{R(x,E,P)}catch(O){let S=x,re=Array.isArray(S)?S:S.values,lt=Array.isArray(S)?[]:S.errors??[],va=!Array.isArray(S)&&S.wired;for(let rr=0;rr<re.length;rr+=2)try{N(self,{t:"replies",values:[re[rr],re[rr+1]],wired:va},E)}catch{lt.push({id:re[rr],error:V(O)})}lt.length>0&&self.postMessage({t:"replies",values:[],errors:lt})}}),te=((x,E,P)=>{if(!rf(P)){let O=C();O.to=T().parent?.pid;try{P=L(P,`the value ${n}.${E}() returned`,O)}catch(S){h.push({id:x,error:V(S)});return}O.wired&&(w=!0);for(let S of O.transfer)d.push(S)}l&&P!==void 0&&!je(P)&&(l=!1),u.push(x,P)}),U=(()=>{let x=s[a],E=s[a+1],P=s[a+2],O=P===0?[]:s.slice(a+3,a+3+P);return s.fill(void 0,a,a+3+P),a+=3+P,a>4096&&a*2>s.length&&(s=s.slice(a),a=0),i&&x!==Ki&&Atomics.sub(i,0,1)>=r.capacity&&Atomics.notify(i,0),[x,E,O]}),dt=(async function(){for(c=!0;a<s.length;){let[E]=U();E>0&&h.push({id:E,error:{name:"Error",message:`${n} stopped before handling this call`}})}z();try{await f.onStop()}catch(E){return t(1,E)}return t(0)}),Nr=(async function(){for(o=!0;a<s.length;){let[E,P,O]=U();if(E===Ki)return dt();try{let S=f[P];if(typeof S!="function"||P in Ce.prototype)throw lo(n,f,P);let re=S.apply(f,O);re instanceof Promise&&(z(),re=await re),E!==0&&te(E,P,re)}catch(S){if(E===0)return z(),t(1,S);h.push({id:E,error:V(S)})}if(c)return dt()}o=!1,z()}),tr=(x=>{for(let E=0;E<x.length;E++)s.push(x[E]);!o&&f&&Nr()}),Sa=async function(E){let P=[];for(let O=0;O<E.length;O+=3+E[O+2]){let S=E[O],re=E.slice(O,O+3+E[O+2]);try{P.push(...await ne(re))}catch(lt){if(S===0)throw lt;h.push({id:S,error:V(lt)})}}return z(),P},Ta=[Ki,"",0],es=new Dt((x=>Cn(x)));b&&es.read(b),Cn=(x=>{let E,P=!1;if(typeof x=="string")E=JSON.parse(x);else if(Array.isArray(x))E=x;else if(x.t==="stop")E=Ta;else{if(x.t==="ordered")return es.take(x.seq,x.payload),!0;if(x.t==="calls")E=x.calls,P=!0;else return!1}if(!m&&!P)return tr(E),!0;let O=E,S=(m??Promise.resolve()).then(()=>P?Sa(O):O).then(tr,re=>t(1,re)).finally(()=>{m===S&&(m=void 0)});return m=S,!0}),ho(()=>{c=!0});try{r.wired&&await ne(r.args);let x=Et(r.task);f=new x(...r.args),await f.onStart()}catch(x){return t(1,x)}if(self.postMessage({t:"actor-ready"}),c)return dt();a<s.length&&Nr()});
-var ga=!1,Hi,ba,Qt=((r,e)=>{if(ga=!0,Hi===void 0)return N(self,r,e);N(Hi,r,e),Atomics.add(ba,2,1)}),nf=self.close.bind(self),sf=Deno.exit,Xi=!1,Gt,We;
-var Ji=(function Ji(r,e){if(!Xi){Xi=!0;try{Zi()}catch{}Gt!==void 0&&zr(Gt),We&&!e&&!ga?(Atomics.store(We,1,r),Atomics.compareExchange(We,0,0,1)===0&&(Atomics.notify(We,0),Atomics.wait(We,0,1,50))):(Qt(e?{t:"exit",code:r,error:e}:{t:"exit",code:r}),We&&Atomics.wait(We,0,0,50))}return nf(),sf(r)});
-var Zt=(function Zt(r,e){if(Xi)return;let t=(()=>{r===0&&typeof Deno.exitCode=="number"&&Deno.exitCode!==0&&(r=Deno.exitCode),Ji(r,e===void 0?void 0:V(e))}),n;try{n=_s(r!==0)}finally{n===void 0&&t()}return n?.finally(t)});
-K&&(ns(),Object.defineProperty(Deno,"exit",{value:(r=0)=>Ji(r),writable:!0,configurable:!0}),self.close=()=>Ji(0));
-var of=(function of(){is(),self.addEventListener("error",a=>{a.preventDefault(),Zt(1,a.error??new Error(a.message))}),self.addEventListener("unhandledrejection",a=>{a.preventDefault(),Zt(1,a.reason)});let r=new _t("this process"),e=!1,t=(a=>{let o=a.data;if(la(o))return a.stopImmediatePropagation();Array.isArray(o)?$a(o):o.t==="mail"?r.deliver(o.data,o.wired):o.t==="init"&&!e&&(e=!0,af(o,r))});self.addEventListener("message",t);let n=globalThis,i=Symbol.for(Kn),s=n[i];if(s){delete n[i],self.removeEventListener("message",s.hold);for(let a of s.early)t(a)}});
-var af=(async function af(r,e){if(Gt=r.self.pid,r.loaded){let t=new Int32Array(r.loaded);Atomics.store(t,0,1),Atomics.notify(t,0)}if(rs({self:r.self,parent:r.parent,postToParent:Qt,childPrefix:r.childPrefix,childCount:0,pids:new Int32Array(r.pids),workerOptions:r.workerOptions,liveness:r.liveness&&new Int32Array(r.liveness)}),r.spec.kind==="pool")return ff(r.spec,e);if(r.spec.kind==="actor")return pa(r.spec,e,Zt);try{let{spec:t}=r;We=new Int32Array(t.exitCell),t.up&&(ba=We,Hi=t.up),t.wired&&(ge(t.args),ge(t.fields));let n=Et(t.task),i;if(t.mode==="subclass"){let s=Object.assign(Object.create(n.prototype),t.fields);Mt(s,e),i=s.run()}else Mt(void 0,e),i=n(...t.args);await i}catch(t){return Zt(1,t)}return Zt(0)});
-var Vi=1,Yt=[],Dr=0,Ea,Ln,ka,cf=.95,Yi=new Map,er=[],wa=0,Qi=0,Gi=!1,xa=!1,_a=Promise.withResolvers();
-var ff=(async function ff(r,e){if(Mt(void 0,e),Ea=new Int32Array(r.claims),Ln=new _e(r.jobs),ka=new _e(r.answers),r.initializer){try{let t=Et(r.initializer);r.wired&&ge(r.initArgs),await t(...r.initArgs)}catch(t){return Zt(1,t)}Qt({t:"ready"})}xa=!0,_a.resolve(),uf(Ln)});
-var uf=(async function uf(r){let e=(()=>{let t=r.tryTake();return t!==$?t:r.closed?null:$});for(;;){let t=await r.wait(e);if(t===null)return;$a(t)}});
-var hf=(function hf(){for(let r=Ln?.tryTake();r!==void 0&&r!==$;r=Ln.tryTake())Aa(r)});
-var $a=(function $a(r){Aa(r),Gi||pf()});
-var Aa=(function Aa(r){let e=r[1],t=[],n=2;for(let i=0;i<e;i++,n+=2)t.push({module:r[n],key:r[n+1]});for(;n<r.length;n+=5)Yt.push({id:r[n],ref:t[r[n+1]],flags:r[n+2],claim:r[n+3],calls:r[n+4]})});
-function df(r){let e=Yi.get(r.ref.module)?.get(r.ref.key);return e===void 0||e.mean*r.calls.length>=Vi||e.peak>=Vi}
-var lf=(function lf(r,e){let t=Yi.get(r.ref.module);t||Yi.set(r.ref.module,t=new Map);let n=e/Math.max(1,r.calls.length),i=t.get(r.ref.key);i===void 0?t.set(r.ref.key,{mean:n,peak:n}):(i.mean=i.mean*.7+n*.3,i.peak=Math.max(n,i.peak*cf))});
-var pf=(async function pf(){for(Gi=!0,xa||await _a.promise;Dr<Yt.length||(hf(),Dr<Yt.length);){let r=Yt[Dr];if(Yt[Dr++]=void 0,Atomics.compareExchange(Ea,r.claim,r.id,0)!==r.id)continue;er.length>0&&(performance.now()-wa>Vi||df(r))&&Zi();let e=performance.now(),t=wf(r);t instanceof Promise&&(t=await t);let n=performance.now()-e;Qi+=n,lf(r,n),er.length===0&&(wa=e),er.push(r.id,t[0],t[1])}Yt.length=0,Dr=0,Gi=!1,Zi()});
-var mf=64;
-var wf=(function wf(r){let{calls:e}=r,t=(r.flags&1)!==0,n=e.length,i=n>=mf?new Float64Array(n):void 0,s=[],a=0;try{let o=Et(r.ref);for(r.flags&2&&ge(e);a<n;a++){let c=t?o(...e[a]):o(e[a]);if(i){if(typeof c=="number"){i[a]=c;continue}s=Array.from(i.subarray(0,a)),i=void 0}if(c instanceof Promise)return yf(r,o,s,c,a);s.push(c)}}catch(o){return[1,V(o)]}return i?[2,i]:[0,s]});
-async function yf(r,e,t,n,i){let{calls:s}=r,a=(r.flags&1)!==0;try{for(t.push(await n),i++;i<s.length;i++)t.push(await(a?e(...s[i]):e(s[i])))}catch(o){return[1,V(o)]}return[0,t]}
-var Zi=(function Zi(){if(er.length===0)return;let r=er;er=[];let e=["R",Qi,Gt,...r];Qi=0;let t=[];for(let n=1;n<r.length;n+=3)r[n]===2&&t.push(r[n+1].buffer);if(!(t.length===0&&ka?.trySend(e)))try{Qt(e,t)}catch{for(let n=0;n<r.length;n+=3)try{Qt(["R",0,Gt,r[n],r[n+1],r[n+2]])}catch(i){Qt(["R",0,Gt,r[n],1,V(i)])}}});
-ms(import.meta.url);
-typeof qe=="function"&&Object.defineProperty(qe,"name",{value:"Connection",configurable:!0});
-typeof ln=="function"&&Object.defineProperty(ln,"name",{value:"Event",configurable:!0});
-typeof Ve=="function"&&Object.defineProperty(Ve,"name",{value:"Lock",configurable:!0});
-typeof qi=="function"&&Object.defineProperty(qi,"name",{value:"Manager",configurable:!0});
-typeof be=="function"&&Object.defineProperty(be,"name",{value:"Process",configurable:!0});
-typeof Ni=="function"&&Object.defineProperty(Ni,"name",{value:"Supervisor",configurable:!0});
-export{Ce as Actor,J as ActorExited,st as ActorRef,xr as AsyncResult,yn as Barrier,vr as BoundedSemaphore,Je as BrokenBarrierError,an as CancelledError,ae as ChannelClosedError,mn as Condition,qe as Connection,An as DictProxy,Ct as EOFError,xe as Empty,or as EscalationError,ln as Event,ke as Full,cn as Future,Or as JoinableQueue,Sn as ListProxy,Ve as Lock,me as LockHolderDiedError,Mn as LockProxy,sr as MailboxFull,qi as Manager,ot as ManagerStoppedError,Tn as NamespaceProxy,wt as PermissionError,br as Pipe,ki as Pool,be as Process,xi as ProcessPoolExecutor,Ht as Queue,Pn as QueueProxy,ye as RLock,Dc as RawArray,gn as RawValue,X as RemoteError,Tr as Semaphore,Xt as SimpleQueue,Ni as Supervisor,En as SynchronizedArray,bn as Value,vn as ValueProxy,of as _main,Ya as activeChildren,Ic as asCompleted,Vr as cpuCount,ks as currentProcess,Qa as mailbox,Va as parentProcess,xs as receive,Ec as spawn,Jn as task,Oc as wait};
+`)}else{
+gate=loadedEntries.get(url);
+if(gate===void 0){
+loaded=new Int32Array(new SharedArrayBuffer(4));
+const wait2=Atomics.waitAsync(loaded,0,0);
+const settled=(wait2.async?wait2.value:Promise.resolve()).then(()=>{
+loadedEntries.set(url,true)});
+loadedEntries.set(url,settled)}}const options={
+type:"module",name};
+if(permissions!==void 0)options.deno={
+permissions};
+let worker;
+let ended=false;
+let queued;
+let pid2;
+const endpoint={
+post(message2,transfer){
+if(!Array.isArray(message2)&&message2.t==="init"){
+_markStarted(pid2=message2.self.pid,message2.parent.pid);
+if(loaded)message2.loaded=loaded.buffer}if(worker)_post(worker,message2,transfer);
+else queued?.push([message2,transfer])},terminate(){
+if(ended)return;
+ended=true;
+live.delete(endpoint);
+worker?.terminate();
+if(loaded)Atomics.notify(loaded,0);
+if(pid2!==void 0)_markEnded(pid2)}};
+const start=()=>{
+if(ended)return;
+worker=new Worker(url,options);
+worker.onmessage=e=>events.message(e.data);
+worker.onerror=e=>{
+e.preventDefault();
+if(loaded)Atomics.notify(loaded,0);
+events.error(loadError(e))};
+worker.onmessageerror=()=>{
+events.error({
+name:"DataCloneError",message:"a message from the worker could not be read"})}};
+if(gate===void 0||gate===true)start();
+else{
+queued=[];
+void gate.then(()=>{
+start();
+for(const[message2,transfer]of queued.splice(0)){
+try{
+if(worker)_post(worker,message2,transfer)}catch(error){
+events.error({
+name:"DataCloneError",message:`a message to the worker could not be sent: ${error.message}`})}}queued=void 0})}live.add(endpoint);
+return endpoint}function dataUrl(source){
+return`data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`}function loadError(e){
+const error=e.error instanceof Error?e.error:void 0;
+return{
+name:error?.name??"Error",message:(error?.message??e.message??"worker failed").replace(/^Uncaught (\(in promise\) )?/,""),stack:error?.stack}}function mayImport(urls,permissions){
+if(permissions==="none")return false;
+for(const href of urls){
+const url=new URL(href);
+if(url.protocol==="data:"||url.protocol==="blob:")continue;
+const name=url.protocol==="file:"?"read":"import";
+const given=permissions?.[name]??"inherit";
+if(given!=="inherit"&&given!==true)return false;
+const descriptor2=name==="read"?{
+name,path:url}:{
+name,host:url.host};
+try{
+if(Deno.permissions.querySync(descriptor2).state!=="granted")return false}catch{
+return false}}return true}var REGISTRY_KEY=Symbol.for(`troupe.task.registry.v${_SHARED_STATE_VERSION}`);
+var registry=(function registry(){
+const g=globalThis;
+return g[REGISTRY_KEY]??={
+byModule:new Map,byTarget:new WeakMap,anonymous:new Map}});
+var task=(function task(meta,target,name){
+if(typeof meta?.url!=="string"){
+throw new TypeError("task() needs the declaring module's import.meta as its first argument")}if(typeof target!=="function"){
+throw new TypeError(`task() can only declare a function or a class, got ${_describe(target)}`)}if(name!==void 0&&(typeof name!=="string"||name.length===0)){
+throw new TypeError(`task() name must be a non-empty string, got ${_describe(name)}`)}const reg=registry();
+const existing=reg.byTarget.get(target);
+if(existing){
+throw new TypeError(`${label(target)} is already declared as task '${existing.key}' in ${existing.module}; declare each function or class once, at the top level of its module`)}const module=meta.url;
+let key=name??target.name;
+if(!key){
+const n=reg.anonymous.get(module)??0;
+reg.anonymous.set(module,n+1);
+key=`#${n}`}let keys2=reg.byModule.get(module);
+if(!keys2)reg.byModule.set(module,keys2=new Map);
+if(keys2.has(key)){
+throw new TypeError(`task name '${key}' is used twice in ${module}; pass a distinct name as task()'s third argument, e.g. task(import.meta, fn, "${key}2")`)}keys2.set(key,target);
+reg.byTarget.set(target,{
+module,key});
+return target});
+function _taskRef(target){
+return registry().byTarget.get(target)}function _requireTaskRef(target,role){
+if(typeof target!=="function"){
+throw new TypeError(`${role} must be a function or class declared with task(), got ${_describe(target)}`)}const ref=_taskRef(target);
+if(ref)return ref;
+const id=target.name||"fn";
+throw new TypeError(`${role} ${label(target)} was not declared with task(), so a worker cannot load it. Declare it at the top level of its module: `+(_isClass(target)?`task(import.meta, ${id});`:`const ${id} = task(import.meta, function ${id}(...) { ... });`))}var _resolveTask=(function _resolveTask(ref){
+const target=registry().byModule.get(ref.module)?.get(ref.key);
+if(target)return target;
+throw new TypeError(`task '${ref.key}' was not found in ${ref.module} after the worker imported it. task(import.meta, ...) must run at the module's top level, not inside \`if (import.meta.main)\` or a function, so that importing the module declares it.`)});
+function label(target){
+const kind=_isClass(target)?"class":"function";
+return target.name?`${kind} '${target.name}'`:`an anonymous ${kind}`}var TypedArray=Object.getPrototypeOf(Uint8Array);
+var CLONEABLE=new Set([Date.prototype,RegExp.prototype,ArrayBuffer.prototype,SharedArrayBuffer.prototype,DataView.prototype,Boolean.prototype,Number.prototype,String.prototype,BigInt.prototype,Blob.prototype,File.prototype]);
+var _WIRE=Symbol.for("troupe.wire");
+var MARK="\0troupe.wire";
+var REVIVERS_KEY=Symbol.for(`troupe.wire.revivers.v${_SHARED_STATE_VERSION}`);
+var revivers=globalThis[REVIVERS_KEY]??(globalThis[REVIVERS_KEY]=new Map);
+var _registerReviver=(function _registerReviver(kind,revive3){
+revivers.set(kind,revive3)});
+var _outbox=(function _outbox(){
+return{
+transfer:[],modules:new Set,wired:false,to:void 0,seen:void 0}});
+function isErrorLike(value){
+return value instanceof Error||value instanceof DOMException}var _prepare=(function _prepare(value,path,out){
+return inert(value)?value:walk(value,path,out,out.seen??=new Map)});
+var inert=(function inert(value){
+const type=typeof value;
+return value===null||type!=="object"&&type!=="function"&&type!=="symbol"});
+function walk(value,path,out,seen){
+if(typeof value!=="object"||value===null)return walkOther(value,path,out,seen);
+const known=seen.get(value);
+if(known!==void 0)return known;
+seen.set(value,value);
+let sent2=value;
+const proto=Object.getPrototypeOf(value);
+if(proto===Object.prototype||proto===null){
+let copy;
+for(const key of Object.keys(value)){
+const item=value[key];
+if(inert(item))continue;
+const itemSent=walk(item,`${path}.${key}`,out,seen);
+if(itemSent!==item)copy??={
+...value};
+if(copy)copy[key]=itemSent}if(copy)sent2=copy}else if(Array.isArray(value)){
+let copy;
+for(let i=0;
+i<value.length;
+i++){
+const item=value[i];
+if(inert(item))continue;
+const itemSent=walk(item,`${path}[${i}]`,out,seen);
+if(itemSent!==item)copy??=value.slice();
+if(copy)copy[i]=itemSent}if(copy)sent2=copy}else sent2=walkOther(value,path,out,seen);
+if(sent2!==value)seen.set(value,sent2);
+return sent2}function walkOther(value,path,out,seen){
+switch(typeof value){
+case"function":throw new TypeError(`${path} is a ${_describe(value)}, which cannot be sent to a worker. Declare it with task() and import it there, or send plain data instead`);
+case"symbol":throw new TypeError(`${path} is a ${_describe(value)}, which cannot be sent to a worker`);
+case"object":break;
+default:return value}if(value===null)return value;
+if(value instanceof TypedArray||CLONEABLE.has(Object.getPrototypeOf(value)))return value;
+if(isErrorLike(value))return value;
+if(typeof value[_WIRE]==="function"){
+const form=value[_WIRE](path,out);
+out.modules.add(form.module);
+for(const t of form.transfer??[])if(!out.transfer.includes(t))out.transfer.push(t);
+out.wired=true;
+return{
+[MARK]:form.kind,module:form.module,state:form.state}}if(value instanceof MessagePort){
+if(!out.transfer.includes(value))out.transfer.push(value);
+return value}if(value instanceof Map){
+let i=0;
+let changed=false;
+const entries=[];
+for(const[k,v]of value){
+const sk=walk(k,`${path}<key ${i}>`,out,seen);
+const sv=walk(v,`${path}.get(${typeof k==="string"?JSON.stringify(k):`<key ${i}>`})`,out,seen);
+changed||=sk!==k||sv!==v;
+entries.push([sk,sv]);
+i++}return changed?new Map(entries):value}if(value instanceof Set){
+let i=0;
+let changed=false;
+const items=[];
+for(const v of value){
+const sv=walk(v,`${path}<item ${i++}>`,out,seen);
+changed||=sv!==v;
+items.push(sv)}return changed?new Set(items):value}if(value instanceof WeakMap||value instanceof WeakSet||value instanceof Promise){
+throw new TypeError(`${path} is a ${_describe(value)}, which cannot be sent to a worker`)}throw new TypeError(`${path} is an instance of ${_describe(value).replace(/ object$/,"")}: sending it to a worker would drop its prototype, methods and private fields. Send a plain object or array with the data it needs instead`)}var _revive=(function _revive(value){
+return revive(value,new Map)});
+var revive=(function revive(value,seen){
+if(typeof value!=="object"||value===null)return value;
+const known=seen.get(value);
+if(known!==void 0)return known;
+seen.set(value,value);
+if(Array.isArray(value)){
+for(let i=0;
+i<value.length;
+i++)value[i]=revive(value[i],seen);
+return value}if(value instanceof Map){
+const entries=[...value].map(([k,v])=>[revive(k,seen),revive(v,seen)]);
+value.clear();
+for(const[k,v]of entries)value.set(k,v);
+return value}if(value instanceof Set){
+const items=[...value].map(v=>revive(v,seen));
+value.clear();
+for(const v of items)value.add(v);
+return value}const proto=Object.getPrototypeOf(value);
+if(proto!==Object.prototype&&proto!==null)return value;
+if(MARK in value){
+const{
+[MARK]:kind,module,state:state3}=value;
+const reviver=revivers.get(kind);
+if(!reviver)throw new MissingReviver(kind,module);
+const revived=reviver(state3);
+seen.set(value,revived);
+return revived}const record=value;
+for(const key of Object.keys(record))record[key]=revive(record[key],seen);
+return value});
+var MissingReviver=class extends Error{
+kind;
+module;
+constructor(kind,module){
+super(`received a Troupe ${kind}, but this worker could not load ${module} to rebuild it (a worker with narrowed permissions can only use Troupe objects it was started with: pass them in args instead of a later message)`),this.kind=kind,this.module=module}};
+async function _reviveLoading(value){
+const missing=new Map;
+findMissing(value,missing,new Set);
+for(const[kind,module]of missing){
+try{
+await import(module)}catch{
+}if(!revivers.has(kind))throw new MissingReviver(kind,module)}return _revive(value)}function findMissing(value,missing,seen){
+if(typeof value!=="object"||value===null||seen.has(value))return;
+seen.add(value);
+if(value instanceof Map){
+for(const[k,v]of value){
+findMissing(k,missing,seen);
+findMissing(v,missing,seen)}return}if(value instanceof Set||Array.isArray(value)){
+for(const v of value)findMissing(v,missing,seen);
+return}const proto=Object.getPrototypeOf(value);
+if(proto!==Object.prototype&&proto!==null)return;
+if(MARK in value){
+const{
+[MARK]:kind,module}=value;
+if(!revivers.has(kind))missing.set(kind,module);
+return}for(const v of Object.values(value))findMissing(v,missing,seen)}var Undeliverable=class{
+error;
+constructor(error){
+this.error=error}};
+var _Inbox=class{
+#items=[];
+#head=0;
+#waiters=[];
+#closed;
+#pending;
+#what;
+constructor(what){
+this.#what=what}get size(){
+return this.#items.length-this.#head}push(item){
+const waiter=this.#waiters.shift();
+if(!waiter)this.#items.push(item);
+else if(item instanceof Undeliverable)waiter.reject(item.error);
+else waiter.resolve(item)}deliver(data,wired){
+if(!wired&&this.#pending===void 0)return this.push(data);
+const previous=this.#pending??Promise.resolve();
+const next=previous.then(()=>wired?_reviveLoading(data):data).then(item=>this.push(item),error=>this.push(new Undeliverable(error))).finally(()=>{
+if(this.#pending===next)this.#pending=void 0});
+this.#pending=next}close(reason){
+if(this.#pending){
+void this.#pending.then(()=>this.close(reason));
+return}this.#closed??=reason;
+for(const waiter of this.#waiters.splice(0))waiter.reject(reason)}receive(options={
+}){
+const timeoutMs=_checkTimeout(options.timeoutMs,"receive() timeoutMs");
+if(this.size>0){
+const item=this.#items[this.#head];
+this.#items[this.#head++]=void 0;
+if(this.#head>1024&&this.#head*2>this.#items.length){
+this.#items=this.#items.slice(this.#head);
+this.#head=0}return item instanceof Undeliverable?Promise.reject(item.error):Promise.resolve(item)}if(this.#closed)return Promise.reject(this.#closed);
+const{
+signal}=options;
+if(signal?.aborted)return Promise.reject(signal.reason);
+return new Promise(((resolve,reject)=>{
+let cancelTimer;
+const waiter={
+resolve:(v=>{
+cleanup();
+resolve(v)}),reject:e=>{
+cleanup();
+reject(e)}};
+const drop=reason=>{
+const i=this.#waiters.indexOf(waiter);
+if(i>=0)this.#waiters.splice(i,1);
+waiter.reject(reason)};
+const onAbort=()=>drop(signal.reason);
+const cleanup=(()=>{
+cancelTimer?.();
+signal?.removeEventListener("abort",onAbort)});
+if(timeoutMs!==void 0){
+cancelTimer=_after(timeoutMs,()=>drop(new DOMException(`no message for ${this.#what} within ${timeoutMs} ms`,"TimeoutError")))}signal?.addEventListener("abort",onAbort,{
+once:true});
+this.#waiters.push(waiter)}))}};
+var EXIT_STATE=0;
+var EXIT_CODE=1;
+var EXIT_SENT=2;
+var EXIT_CELL_BYTES=12;
+var EXIT_RUNNING=0;
+var EXIT_REPORTED=1;
+var EXIT_UNWATCHED=2;
+var EXIT_SEEN=3;
+var EXIT_SEEN_WAIT_MS=50;
+var TASK_SPREAD=1;
+var TASK_WIRED=2;
+var RESULT_VALUES=0;
+var RESULT_ERROR=1;
+var RESULT_NUMBERS=2;
+var states=new WeakMap;
+var children=new Set;
+var selfProcess;
+var parentHandle;
+var state=(function state(p){
+const s=states.get(p);
+if(!s){
+throw new TypeError("this Process was not constructed (call super() in a subclass constructor)")}return s});
+var newState=(function newState(role,name,daemon,pid2){
+return{
+role,identity:"",name,daemon,pid:pid2,target:void 0,args:[],permissions:"inherit",started:role!=="child",exitCode:null,error:null,endpoint:void 0,ended:Promise.withResolvers(),exitCell:void 0,inbox:void 0,up:void 0,sent:void 0,received:0}});
+var Process=class Process{
+constructor(options={
+}){
+if(typeof options!=="object"||options===null){
+throw new TypeError(`Process options must be an object, got ${_describe(options)}`)}const{
+target,args=[],name,daemon=false,permissions="inherit"}=options;
+if(target!==void 0&&typeof target!=="function"){
+throw new TypeError(`Process target must be a function declared with task(), got ${_describe(target)}`)}if(!Array.isArray(args)){
+throw new TypeError(`Process args must be an array, got ${_describe(args)}`)}if(name!==void 0&&typeof name!=="string"){
+throw new TypeError(`Process name must be a string, got ${_describe(name)}`)}if(typeof daemon!=="boolean"){
+throw new TypeError(`Process daemon must be a boolean, got ${_describe(daemon)}`)}_normalizePermissions(permissions);
+const identity=_nextIdentity();
+const s=newState("child",name??`Process-${identity}`,daemon,void 0);
+s.identity=identity;
+s.target=target;
+s.args=args;
+s.permissions=permissions;
+states.set(this,s)}get name(){
+return state(this).name}set name(value){
+if(typeof value!=="string"){
+throw new TypeError(`Process name must be a string, got ${_describe(value)}`)}state(this).name=value}get daemon(){
+return state(this).daemon}set daemon(value){
+const s=state(this);
+if(s.started)throw new Error(`cannot change daemon of ${s.name} after it started`);
+s.daemon=Boolean(value)}get pid(){
+return state(this).pid}get exitCode(){
+const s=state(this);
+if(s.role==="child")this.#poll(s);
+return s.exitCode}get error(){
+return state(this).error}run(){
+const s=state(this);
+return s.target?.(...s.args)}start(){
+const s=state(this);
+if(s.role!=="child"){
+throw new Error(`${s.name} is ${s.role==="main"?"the main process":"already running"}; it cannot be started`)}if(s.started){
+throw new Error(`${s.name} was already started; a process can be started only once, so create a new Process to run it again`)}_refuseWhileImporting(s.name);
+const spec=this.#spec(s);
+const perms=_normalizePermissions(s.permissions);
+_assertApplicable(perms,`${s.name} permissions`);
+const pid2=_nextPid();
+const out=_outbox();
+out.to=pid2;
+if(spec.mode==="target"){
+spec.args=spec.args.map((arg,i)=>_prepare(arg,`${s.name} args[${i}]`,out))}else{
+for(const[key,value]of Object.entries(spec.fields)){
+spec.fields[key]=_prepare(value,`${s.name} field '${key}'`,out)}}if(out.wired)spec.wired=true;
+s.pid=pid2;
+s.started=true;
+s.inbox=new _Inbox(s.name);
+const init=_initMessage({
+name:s.name,pid:s.pid,daemon:s.daemon},s.identity,perms,spec);
+const endpoint=_spawnWorker(s.name,[spec.task.module,...out.modules],perms,{
+message:m=>this.#onMessage(s,m),error:e=>this.#end(s,1,e)});
+s.endpoint=endpoint;
+children.add(this);
+const cell=new Int32Array(spec.exitCell);
+this.#watchExitCell(s,cell);
+const channel=new MessageChannel;
+spec.up=channel.port2;
+s.up=channel.port1;
+s.sent=cell;
+s.up.onmessage=e=>{
+s.received++;
+this.#onMessage(s,e.data);
+if(s.exitCode!==null)this.#closeWhenRead(s)};
+try{
+endpoint.post(init,[...out.transfer,channel.port2])}catch(error){
+this.#end(s,1,void 0);
+throw new TypeError(`${s.name}'s arguments could not be sent to the worker: ${error.message}`)}}#spec(s){
+const ctor=this.constructor;
+if(ctor!==Process&&ctor.prototype.run!==Process.prototype.run){
+const task3=_requireTaskRef(ctor,"Process subclass");
+return{
+kind:"process",exitCell:new SharedArrayBuffer(EXIT_CELL_BYTES),task:task3,mode:"subclass",args:[],fields:{
+...this}}}if(s.target===void 0){
+throw new TypeError(`${s.name} has nothing to run: pass new Process({ target, args }) with a target declared with task(), or subclass Process and override run()`)}const task2=_requireTaskRef(s.target,"Process target");
+return{
+kind:"process",exitCell:new SharedArrayBuffer(EXIT_CELL_BYTES),task:task2,mode:"target",args:[...s.args],fields:{
+}}}#onMessage(s,message2){
+if(Array.isArray(message2))return;
+switch(message2.t){
+case"mail":s.inbox?.deliver(message2.data,message2.wired);
+break;
+case"exit":this.#end(s,message2.code,message2.error);
+break}}#poll(s){
+const cell=s.exitCell;
+if(cell&&Atomics.load(cell,EXIT_STATE)===EXIT_REPORTED){
+this.#end(s,Atomics.load(cell,EXIT_CODE),void 0)}}#watchExitCell(s,cell){
+s.exitCell=cell;
+const wait2=Atomics.waitAsync(cell,EXIT_STATE,EXIT_RUNNING);
+if(wait2.async)wait2.value.then(()=>this.#poll(s));
+else this.#poll(s)}#end(s,code,error){
+if(s.exitCode!==null)return;
+s.exitCode=code;
+if(error)s.error=new RemoteError(s.name,s.pid,error);
+s.endpoint?.terminate();
+this.#closeWhenRead(s);
+children.delete(this);
+s.ended.resolve();
+const cell=s.exitCell;
+if(cell){
+s.exitCell=void 0;
+const was=Atomics.compareExchange(cell,EXIT_STATE,EXIT_RUNNING,EXIT_UNWATCHED);
+_after(0,()=>{
+if(was===EXIT_REPORTED)Atomics.store(cell,EXIT_STATE,EXIT_SEEN);
+Atomics.notify(cell,EXIT_STATE)})}}#closeWhenRead(s){
+if(s.up&&s.received<Atomics.load(s.sent,EXIT_SENT))return;
+s.up?.close();
+s.up=void 0;
+s.inbox?.close(new Error(`${s.name} has ended (exit code ${s.exitCode}); no more messages will come from it`))}async join(timeoutMs){
+const s=state(this);
+const limit=_checkTimeout(timeoutMs,"join() timeoutMs");
+if(s.role!=="child"&&s.role!=="worker"){
+throw new Error(`${s.name} cannot join itself or its parent`)}if(!s.started)throw new Error(`${s.name} cannot be joined before it is started`);
+if(s.role==="child")this.#poll(s);
+if(s.exitCode===null){
+await(limit===void 0?s.ended.promise:_settledWithin(s.ended.promise,limit))}if(s.error)throw s.error;
+return s.exitCode}isAlive(){
+const s=state(this);
+if(s.role==="worker")return s.exitCode===null;
+if(s.role!=="child")return true;
+this.#poll(s);
+return s.started&&s.exitCode===null}terminate(){
+if(!stopWorker(state(this),-15))this.#stop(-15)}kill(){
+if(!stopWorker(state(this),-9))this.#stop(-9)}#stop(code){
+const s=state(this);
+if(s.role!=="child"){
+throw new Error(`${s.name} cannot be stopped from here: it is not a child of this process`)}this.#poll(s);
+if(!s.started||s.exitCode!==null)return;
+this.#end(s,code,void 0)}send(message2){
+const s=state(this);
+if(s.role==="self"||s.role==="main"){
+throw new Error(`${s.name} cannot send to itself; use parentProcess().send() to reach the parent`)}if(s.role==="worker"){
+throw new Error(`cannot send to ${s.name}: it is a pool's worker; give it work through its pool`)}if(s.role==="child"&&(!s.started||s.exitCode!==null)){
+throw new Error(`cannot send to ${s.name}: it is ${s.started?"no longer running":"not started"}`)}const out=_outbox();
+out.to=s.pid;
+const data=_prepare(message2,`message to ${s.name}`,out);
+const mail=out.wired?{
+t:"mail",data,wired:true}:{
+t:"mail",data};
+if(s.role==="parent")_context().postToParent(mail,out.transfer);
+else s.endpoint.post(mail,out.transfer)}receive(options){
+const s=state(this);
+if(!s.inbox){
+return Promise.reject(new Error(s.role==="child"?`${s.name} has not been started`:`${s.name} has no mailbox here`))}return s.inbox.receive(options)}async[Symbol.asyncDispose](){
+const s=state(this);
+if(s.role!=="child"&&s.role!=="worker"||!s.started)return;
+this.terminate();
+await s.ended.promise}};
+_inspectable(Process,p=>{
+const s=state(p);
+const cell=s.exitCell;
+const exitCode=cell&&Atomics.load(cell,EXIT_STATE)===EXIT_REPORTED?Atomics.load(cell,EXIT_CODE):s.exitCode;
+const status=s.role!=="child"&&s.role!=="worker"||s.started&&exitCode===null?"started":s.started?"stopped":"initial";
+return{
+name:s.name,pid:s.pid,state:status,exitCode,...s.daemon?{
+daemon:true}:{
+}}});
+var currentProcess=(function currentProcess(){
+if(selfProcess)return selfProcess;
+const ctx=_context();
+selfProcess=Object.create(Process.prototype);
+const s=newState(ctx.parent?"self":"main",ctx.self.name,ctx.self.daemon,ctx.self.pid);
+states.set(selfProcess,s);
+return selfProcess});
+var parentProcess=(function parentProcess(){
+const ctx=_context();
+if(!ctx.parent)return null;
+if(!parentHandle){
+parentHandle=Object.create(Process.prototype);
+states.set(parentHandle,newState("parent",ctx.parent.name,ctx.parent.daemon,ctx.parent.pid))}return parentHandle});
+function activeChildren(){
+return[...children]}function cpuCount(){
+return navigator.hardwareConcurrency||1}var receive=(function receive(options){
+return currentProcess().receive(options)});
+async function*mailbox(){
+while(true)yield await receive()}var _adoptSelf=(function _adoptSelf(p,inbox){
+const ctx=_context();
+const target=p??Object.create(Process.prototype);
+const s=newState("self",ctx.self.name,ctx.self.daemon,ctx.self.pid);
+s.inbox=inbox;
+states.set(target,s);
+selfProcess=target;
+return target});
+var _endChildren=(function _endChildren(all){
+const own=[...children].filter(child=>state(child).role!=="worker");
+for(const child of own){
+if(all||child.daemon)child.terminate()}const left=own.filter(child=>state(child).exitCode===null);
+if(left.length===0)return void 0;
+return Promise.all(left.map(child=>state(child).ended.promise)).then(()=>{
+})});
+function stopWorker(s,code){
+if(s.role!=="worker")return false;
+if(s.exitCode===null)s.stop(code);
+return true}function _poolWorkerProcess(name,pid2,stop){
+const process=Object.create(Process.prototype);
+const s=newState("worker",name,true,pid2);
+s.stop=stop;
+states.set(process,s);
+children.add(process);
+return{
+process,end(code){
+if(s.exitCode!==null)return;
+s.exitCode=code;
+children.delete(process);
+s.ended.resolve()}}}var UNDEFINED=0;
+var NULL=1;
+var FALSE=2;
+var TRUE=3;
+var INT=4;
+var FLOAT=5;
+var ASCII=6;
+var UTF8=7;
+var ARRAY=8;
+var OBJECT=9;
+var BIGINT=10;
+var DATE=11;
+var MAP=12;
+var SET=13;
+var REGEXP=14;
+var ARRAY_BUFFER=15;
+var TYPED_ARRAY=16;
+var DATA_VIEW=17;
+var ERROR=18;
+var BOXED=19;
+var UTF16=20;
+var MAX_DEPTH=256;
+var TypedArray2=Object.getPrototypeOf(Uint8Array);
+var TYPED_KINDS=[Int8Array,Uint8Array,Uint8ClampedArray,Int16Array,Uint16Array,Int32Array,Uint32Array,Float32Array,Float64Array,BigInt64Array,BigUint64Array];
+var ERROR_TYPES={
+Error,EvalError,RangeError,ReferenceError,SyntaxError,TypeError,URIError};
+var encoder;
+var decoder;
+var buf=new Uint8Array(4096);
+var view=new DataView(buf.buffer);
+var pos=0;
+var reserve=(function reserve(n){
+if(pos+n<=buf.length)return;
+let size=buf.length*2;
+while(size<pos+n)size*=2;
+const bigger=new Uint8Array(size);
+bigger.set(buf.subarray(0,pos));
+buf=bigger;
+view=new DataView(buf.buffer)});
+var _encode=(function _encode(value,owner,call){
+pos=0;
+try{
+write(value,0)}catch(error){
+if(!(error instanceof Refusal))throw error;
+throw error.make(`${owner}.${call.replace("()","")} item${error.where.reverse().join("")}`)}return buf.subarray(0,pos)});
+var Refusal=class{
+make;
+where;
+constructor(make){
+this.make=make;
+this.where=[]}};
+function addStep(step,error){
+if(error instanceof Refusal&&error.where.length<32)error.where.push(step);
+return error}var write=(function write(value,depth){
+switch(typeof value){
+case"number":if((value|0)===value&&!Object.is(value,-0)){
+reserve(5);
+buf[pos]=INT;
+view.setInt32(pos+1,value,true);
+pos+=5}else{
+reserve(9);
+buf[pos]=FLOAT;
+view.setFloat64(pos+1,value,true);
+pos+=9}return;
+case"string":return writeString(value);
+case"boolean":reserve(1);
+buf[pos++]=value?TRUE:FALSE;
+return;
+case"undefined":reserve(1);
+buf[pos++]=UNDEFINED;
+return;
+case"bigint":reserve(1);
+buf[pos++]=BIGINT;
+return writeString(value.toString());
+case"object":if(value===null){
+reserve(1);
+buf[pos++]=NULL;
+return}if(depth>=MAX_DEPTH){
+throw new Refusal(()=>new RangeError(`a channel item nests deeper than ${MAX_DEPTH} levels or is circular; channels do not carry circular structures`))}return writeObject(value,depth+1);
+default:throw new Refusal(path=>new TypeError(`${path} is a ${_describe(value)}, which a channel cannot carry; send plain data instead`))}});
+var writeString=(function writeString(s){
+const n=s.length;
+reserve(5+n*3);
+const start=pos;
+pos+=5;
+let i=0;
+if(n<256){
+for(;
+i<n;
+i++){
+const c=s.charCodeAt(i);
+if(c>=128)break;
+buf[pos+i]=c}}if(i===n){
+buf[start]=ASCII;
+view.setUint32(start+1,n,true);
+pos+=n;
+return}if(!s.isWellFormed()){
+buf[start]=UTF16;
+view.setUint32(start+1,n*2,true);
+for(let j=0;
+j<n;
+j++)view.setUint16(pos+j*2,s.charCodeAt(j),true);
+pos+=n*2;
+return}const{
+written}=(encoder??=new TextEncoder).encodeInto(s,buf.subarray(pos));
+buf[start]=UTF8;
+view.setUint32(start+1,written,true);
+pos+=written});
+var writeObject=(function writeObject(value,depth){
+if(Array.isArray(value)){
+const n=value.length;
+reserve(5);
+buf[pos]=ARRAY;
+view.setUint32(pos+1,n,true);
+pos+=5;
+let i=0;
+try{
+for(;
+i<n;
+i++)write(value[i],depth)}catch(error){
+throw addStep(`[${i}]`,error)}return}const proto=Object.getPrototypeOf(value);
+if(proto===Object.prototype||proto===null){
+const keys2=Object.keys(value);
+reserve(5);
+buf[pos]=OBJECT;
+view.setUint32(pos+1,keys2.length,true);
+pos+=5;
+for(const key of keys2){
+writeString(key);
+try{
+write(value[key],depth)}catch(error){
+throw addStep(`.${key}`,error)}}return}if(proto===Date.prototype){
+reserve(9);
+buf[pos]=DATE;
+view.setFloat64(pos+1,value.getTime(),true);
+pos+=9;
+return}if(value instanceof Map){
+writeCount(MAP,value.size);
+let i=0;
+for(const[k,v]of value){
+try{
+write(k,depth)}catch(error){
+throw addStep(`<key ${i}>`,error)}try{
+write(v,depth)}catch(error){
+throw addStep(`<value ${i}>`,error)}i++}return}if(value instanceof Set){
+writeCount(SET,value.size);
+let i=0;
+for(const v of value){
+try{
+write(v,depth)}catch(error){
+throw addStep(`<item ${i}>`,error)}i++}return}if(proto===SharedArrayBuffer.prototype||ArrayBuffer.isView(value)&&value.buffer instanceof SharedArrayBuffer){
+throw new Refusal(path=>new TypeError(`${path} is shared memory (a SharedArrayBuffer or a view of one), which a channel would copy instead of share; pass it to the process in args or send() instead`))}if(value instanceof TypedArray2){
+const typed=value;
+const kind=TYPED_KINDS.findIndex(T=>typed instanceof T);
+if(kind>=0){
+reserve(1);
+buf[pos++]=TYPED_ARRAY;
+reserve(1);
+buf[pos++]=kind;
+return writeBytes(new Uint8Array(typed.buffer,typed.byteOffset,typed.byteLength))}}if(proto===ArrayBuffer.prototype){
+reserve(1);
+buf[pos++]=ARRAY_BUFFER;
+return writeBytes(new Uint8Array(value))}if(proto===DataView.prototype){
+const dv=value;
+reserve(1);
+buf[pos++]=DATA_VIEW;
+return writeBytes(new Uint8Array(dv.buffer,dv.byteOffset,dv.byteLength))}if(proto===RegExp.prototype){
+reserve(1);
+buf[pos++]=REGEXP;
+writeString(value.source);
+return writeString(value.flags)}if(value instanceof Error){
+reserve(1);
+buf[pos++]=ERROR;
+writeString(value.name in ERROR_TYPES?value.name:"Error");
+writeString(value.message);
+write(typeof value.stack==="string"?value.stack:void 0,depth);
+try{
+write("cause"in value?value.cause:void 0,depth)}catch(error){
+throw addStep(".cause",error)}return}if(proto===Boolean.prototype||proto===Number.prototype||proto===String.prototype||proto===BigInt.prototype){
+reserve(1);
+buf[pos++]=BOXED;
+return write(value.valueOf(),depth)}if(typeof value[_WIRE]==="function"){
+throw new Refusal(path=>new TypeError(`${path} is a ${_describe(value)}, which cannot travel inside a channel item; pass it to the process in args or send() instead`))}throw new Refusal(path=>new TypeError(`${path} is an instance of ${_describe(value).replace(/ object$/,"")}: a channel would drop its prototype, methods and private fields. Send a plain object or array with the data it needs instead`))});
+function writeCount(tag,n){
+reserve(5);
+buf[pos]=tag;
+view.setUint32(pos+1,n,true);
+pos+=5}function writeBytes(bytes){
+reserve(4+bytes.length);
+view.setUint32(pos,bytes.length,true);
+buf.set(bytes,pos+4);
+pos+=4+bytes.length}var input=buf;
+var inputView=view;
+var at=0;
+var _decode=(function _decode(bytes){
+if(bytes.buffer!==input.buffer||bytes.byteOffset!==input.byteOffset){
+inputView=new DataView(bytes.buffer,bytes.byteOffset)}input=bytes;
+at=0;
+try{
+return read()}catch(error){
+if(error instanceof CorruptItem)throw error;
+throw new CorruptItem(`corrupt channel item: ${error.message}`)}});
+var CorruptItem=class extends Error{
+};
+var readCount=(function readCount(){
+const n=inputView.getUint32(at,true);
+at+=4;
+if(n>input.length-at){
+throw new CorruptItem(`corrupt channel item: count ${n} at byte ${at-4}`)}return n});
+var read=(function read(){
+const tag=input[at++];
+switch(tag){
+case INT:{
+const v=inputView.getInt32(at,true);
+at+=4;
+return v}case FLOAT:{
+const v=inputView.getFloat64(at,true);
+at+=8;
+return v}case ASCII:case UTF8:case UTF16:return readString(tag);
+case TRUE:return true;
+case FALSE:return false;
+case NULL:return null;
+case UNDEFINED:return void 0;
+case ARRAY:{
+const n=readCount();
+const out=new Array(n);
+for(let i=0;
+i<n;
+i++)out[i]=read();
+return out}case OBJECT:{
+const n=readCount();
+const out={
+};
+for(let i=0;
+i<n;
+i++){
+const key=readKey();
+out[key]=read()}return out}case BIGINT:return BigInt(readString(input[at++]));
+case DATE:{
+const v=inputView.getFloat64(at,true);
+at+=8;
+return new Date(v)}case MAP:{
+const n=readCount();
+const out=new Map;
+for(let i=0;
+i<n;
+i++){
+const k=read();
+out.set(k,read())}return out}case SET:{
+const n=readCount();
+const out=new Set;
+for(let i=0;
+i<n;
+i++)out.add(read());
+return out}case TYPED_ARRAY:{
+const T=TYPED_KINDS[input[at++]];
+return new T(readBytes())}case ARRAY_BUFFER:return readBytes();
+case DATA_VIEW:return new DataView(readBytes());
+case REGEXP:{
+const source=readString(input[at++]);
+return new RegExp(source,readString(input[at++]))}case ERROR:{
+const name=readString(input[at++]);
+const message2=readString(input[at++]);
+const stack=read();
+const cause=read();
+const error=cause===void 0?new(ERROR_TYPES[name]??Error)(message2):new(ERROR_TYPES[name]??Error)(message2,{
+cause});
+if(typeof stack==="string")error.stack=stack;
+return error}case BOXED:return Object(read());
+default:throw new Error(`corrupt channel item: unknown tag ${tag} at byte ${at-1}`)}});
+var keys=new Map;
+var readKey=(function readKey(){
+const tag=input[at];
+const n=inputView.getUint32(at+1,true);
+if(tag!==ASCII||n>6)return readString(input[at++]);
+let packed=n;
+const start=at+5;
+for(let i=0;
+i<n;
+i++)packed=packed*256+input[start+i];
+let key=keys.get(packed);
+if(key===void 0){
+at++;
+key=readString(tag);
+if(keys.size<4096)keys.set(packed,key)}else at=start+n;
+return key});
+function readBytes(){
+const n=inputView.getUint32(at,true);
+at+=4;
+const out=input.slice(at,at+n).buffer;
+at+=n;
+return out}var readString=(function readString(tag){
+const n=inputView.getUint32(at,true);
+at+=4;
+const start=at;
+at+=n;
+if(tag===ASCII&&n<64){
+let s="";
+for(let i=start;
+i<at;
+i++)s+=String.fromCharCode(input[i]);
+return s}if(tag===UTF16){
+let s="";
+for(let i=start;
+i<at;
+i+=2)s+=String.fromCharCode(inputView.getUint16(i,true));
+return s}return(decoder??=new TextDecoder).decode(input.subarray(start,at))});
+var LOCK=0;
+var HEAD=1;
+var TAIL=2;
+var USED=3;
+var COUNT=4;
+var CLOSED=5;
+var PUT_SEQ=6;
+var TAKE_SEQ=7;
+var TAKE_WAITERS=8;
+var PUT_WAITERS=9;
+var UNFINISHED=10;
+var JOIN_WAITERS=11;
+var READER_CLOSED=12;
+var UNTRACKED=13;
+var OWNER=14;
+var SUSPECT=15;
+var WRITTEN=-1;
+var WRITERS=16;
+var READERS=24;
+var HOLDER_SLOTS=8;
+var SIDES={
+writer:{
+base:WRITERS,untracked:1},reader:{
+base:READERS,untracked:2}};
+var HEADER_BYTES=128;
+var _DEFAULT_BUFFER_BYTES=1<<20;
+var _WOULD_WAIT=Symbol("would wait");
+var _CLOSED=Symbol("closed");
+var localWaiters=new WeakMap;
+var localWaiterCount=0;
+var wakeLocal=(function wakeLocal(buffer,word){
+if(localWaiterCount===0)return;
+const set=localWaiters.get(buffer)?.get(word);
+if(set){
+for(const wake of set)wake()}});
+var addLocal=(function addLocal(buffer,word,wake){
+let words2=localWaiters.get(buffer);
+if(!words2)localWaiters.set(buffer,words2=new Map);
+let set=words2.get(word);
+if(!set)words2.set(word,set=new Set);
+set.add(wake);
+localWaiterCount++;
+return(()=>{
+set.delete(wake);
+localWaiterCount--})});
+var aliveAtEndings=-1;
+var endingsWord;
+var endedHere=(function endedHere(){
+if(!_IN_WORKER)return false;
+const endings=Atomics.load(endingsWord??endingsOfThisRun(),1);
+if(endings===aliveAtEndings)return false;
+if(!_isAlive(_context().self.pid))return true;
+aliveAtEndings=endings;
+return false});
+var endingsOfThisRun=(function endingsOfThisRun(){
+const word=_endingsWord();
+if(_context().parent!==void 0)endingsWord=word;
+return word});
+function endedError(){
+const{
+name,pid:pid2}=_context().self;
+return new Error(`${name} (pid ${pid2}) has ended: it was terminated, so it may not use channels any more`)}var LOCK_HELD_MAX_MS=1e3;
+var ownPid=0;
+var lock=(function lock(h){
+let c=Atomics.compareExchange(h,LOCK,0,1);
+if(c!==0){
+for(let i=0;
+i<200&&c!==0;
+i++)c=Atomics.compareExchange(h,LOCK,0,1);
+if(c!==0)lockSlow(h,c)}h[OWNER]=ownPid||pidOfThisThread()});
+var pidOfThisThread=(function pidOfThisThread(){
+const ctx=_context();
+if(ctx.parent!==void 0||!_IN_WORKER)ownPid=ctx.self.pid;
+return ctx.self.pid});
+function lockSlow(h,c){
+const since=performance.now();
+let unowned=true;
+if(c!==2)c=Atomics.exchange(h,LOCK,2);
+while(c!==0){
+Atomics.wait(h,LOCK,2,10);
+c=Atomics.exchange(h,LOCK,2);
+if(c===0)return;
+const owner=Atomics.load(h,OWNER);
+unowned&&=owner===0;
+const long=performance.now()-since>LOCK_HELD_MAX_MS;
+if(owner!==0&&!_isAlive(owner)||long&&unowned){
+Atomics.compareExchange(h,SUSPECT,0,owner===0?WRITTEN:owner);
+return}if(long){
+throw new Error(`a channel's lock has been held for over ${LOCK_HELD_MAX_MS} ms by pid ${owner}, which is alive: no put or take holds it that long, so that process has written the channel's shared memory directly`)}}}var unlock=(function unlock(h){
+h[OWNER]=0;
+if(Atomics.sub(h,LOCK,1)!==1){
+Atomics.store(h,LOCK,0);
+Atomics.notify(h,LOCK,1)}});
+function brokenError(h){
+const suspect=Atomics.load(h,SUSPECT);
+return new Error(suspect===WRITTEN||suspect===0?"a channel's shared memory is corrupt: a process wrote it directly, so its items cannot be trusted any more":`a channel's shared memory was left half-written by pid ${suspect}, which ended in the middle of a put or take; its items cannot be trusted any more`)}function checkWhole(h,w32,cap,fixed2){
+const head=h[HEAD],tail=h[TAIL],used=h[USED],count2=h[COUNT];
+const align=fixed2||4;
+let whole=head>=0&&head<cap&&head%align===0&&tail>=0&&tail<cap&&tail%align===0&&used>=0&&used<=cap&&count2>=0;
+if(whole&&fixed2>0)whole=used===count2*fixed2&&(head+used)%cap===tail;
+else if(whole){
+let at3=head,sum=0;
+for(let i=0;
+i<count2&&whole;
+i++){
+const n=w32[at3>>2];
+const need=n+7&~3;
+whole=n>=0&&sum+need<=used;
+sum+=need;
+at3=(at3+need)%cap}whole&&=sum===used&&at3===tail}if(whole)Atomics.store(h,SUSPECT,0);
+else{
+unlock(h);
+throw brokenError(h)}}var lockLive=(function lockLive(h,w32,cap,fixed2){
+lock(h);
+if(endedHere()){
+unlock(h);
+throw endedError()}if(h[SUSPECT]!==0)checkWhole(h,w32,cap,fixed2)});
+function corrupt(h){
+Atomics.compareExchange(h,SUSPECT,0,WRITTEN);
+unlock(h);
+throw brokenError(h)}var afterPut=(function afterPut(buffer,h){
+Atomics.add(h,PUT_SEQ,1);
+if(Atomics.load(h,TAKE_WAITERS)>0){
+Atomics.notify(h,PUT_SEQ);
+wakeLocal(buffer,PUT_SEQ)}});
+var afterTake=(function afterTake(buffer,h){
+Atomics.add(h,TAKE_SEQ,1);
+if(Atomics.load(h,PUT_WAITERS)>0){
+Atomics.notify(h,TAKE_SEQ);
+wakeLocal(buffer,TAKE_SEQ)}});
+var putRecord=(function putRecord(buffer,h,w32,data,maxsize,bytes,unfinished){
+const cap=data.length;
+const need=bytes.length+7&~3;
+lockLive(h,w32,cap,0);
+if(h[CLOSED]===1||h[READER_CLOSED]===1){
+unlock(h);
+return _CLOSED}if(maxsize>0&&h[COUNT]>=maxsize||cap-h[USED]<need){
+unlock(h);
+return false}let tail=h[TAIL];
+if(!(tail>=0&&tail<cap&&(tail&3)===0&&h[USED]>=0))corrupt(h);
+w32[tail>>2]=bytes.length;
+tail+=4;
+if(tail===cap)tail=0;
+const first=cap-tail;
+if(bytes.length<=first)data.set(bytes,tail);
+else{
+data.set(bytes.subarray(0,first),tail);
+data.set(bytes.subarray(first),0)}tail=(tail+(bytes.length+3&~3))%cap;
+h[TAIL]=tail;
+h[USED]+=need;
+h[COUNT]++;
+if(unfinished)h[UNFINISHED]++;
+unlock(h);
+afterPut(buffer,h);
+return true});
+var takeRecord=(function takeRecord(buffer,h,w32,data,into){
+const cap=data.length;
+lockLive(h,w32,cap,0);
+if(h[COUNT]===0||h[READER_CLOSED]===1){
+const closed=h[CLOSED]===1||h[READER_CLOSED]===1;
+unlock(h);
+return closed?_CLOSED:_WOULD_WAIT}let head=h[HEAD];
+if(!(head>=0&&head<cap&&(head&3)===0))corrupt(h);
+const n=w32[head>>2];
+if(!(n>=0&&n+4<=h[USED]))corrupt(h);
+head+=4;
+if(head===cap)head=0;
+if(into.bytes.length<n)into.bytes=new Uint8Array(Math.max(n,into.bytes.length*2));
+const first=cap-head;
+if(n<=64&&n<=first){
+const out=into.bytes;
+for(let i=0;
+i<n;
+i++)out[i]=data[head+i]}else if(n<=first)into.bytes.set(data.subarray(head,head+n));
+else{
+into.bytes.set(data.subarray(head,cap));
+into.bytes.set(data.subarray(0,n-first),first)}h[HEAD]=(head+(n+3&~3))%cap;
+h[USED]-=n+7&~3;
+h[COUNT]--;
+unlock(h);
+afterTake(buffer,h);
+return n});
+var _Ring=class{
+buffer;
+#h;
+#data;
+#w32;
+#f64;
+#cap;
+#fixed;
+#maxsize;
+#aliveAt={
+writer:-1,reader:-1};
+constructor(buffer,codec,maxsize){
+this.buffer=buffer;
+this.#h=new Int32Array(buffer,0,HEADER_BYTES/4);
+this.#cap=buffer.byteLength-HEADER_BYTES;
+this.#data=new Uint8Array(buffer,HEADER_BYTES,this.#cap);
+this.#w32=new Int32Array(buffer,HEADER_BYTES,this.#cap/4);
+this.#f64=new Float64Array(buffer,HEADER_BYTES,this.#cap/8);
+this.#fixed=codec==="f64"?8:codec==="i32"?4:0;
+this.#maxsize=maxsize}static allocate(bytes){
+return new SharedArrayBuffer(HEADER_BYTES+Math.ceil(bytes/8)*8)}get capacity(){
+return this.#cap}get count(){
+return Atomics.load(this.#h,COUNT)}get closed(){
+return Atomics.load(this.#h,CLOSED)===1}get readerClosed(){
+return Atomics.load(this.#h,READER_CLOSED)===1}get full(){
+const h=this.#h;
+const n=Atomics.load(h,COUNT);
+if(this.#maxsize>0&&n>=this.#maxsize)return true;
+return this.#cap-Atomics.load(h,USED)<(this.#fixed||8)}tryPut(bytes,unfinished){
+return putRecord(this.buffer,this.#h,this.#w32,this.#data,this.#maxsize,bytes,unfinished)}tryTake(into){
+return takeRecord(this.buffer,this.#h,this.#w32,this.#data,into)}tryPutNumbers(values,from,unfinished){
+const h=this.#h;
+const size=this.#fixed;
+lockLive(h,this.#w32,this.#cap,size);
+if(h[CLOSED]===1||h[READER_CLOSED]===1){
+unlock(h);
+return _CLOSED}let room=(this.#cap-h[USED])/size|0;
+if(this.#maxsize>0)room=Math.min(room,this.#maxsize-h[COUNT]);
+const n=Math.min(room,values.length-from);
+if(n<=0){
+unlock(h);
+return 0}const tail=h[TAIL];
+if(!(tail>=0&&tail<this.#cap&&tail%size===0&&h[USED]>=0))corrupt(h);
+let slot2=tail/size;
+const slots=this.#cap/size;
+if(size===8){
+const f64=this.#f64;
+for(let i=0;
+i<n;
+i++){
+f64[slot2++]=values[from+i];
+if(slot2===slots)slot2=0}}else{
+const w32=this.#w32;
+for(let i=0;
+i<n;
+i++){
+w32[slot2++]=values[from+i];
+if(slot2===slots)slot2=0}}h[TAIL]=slot2*size;
+h[USED]+=n*size;
+h[COUNT]+=n;
+if(unfinished)h[UNFINISHED]+=n;
+unlock(h);
+afterPut(this.buffer,h);
+return n}tryTakeNumbers(out,max){
+const h=this.#h;
+const size=this.#fixed;
+lockLive(h,this.#w32,this.#cap,size);
+const n=Math.min(max,h[COUNT]);
+if(n===0){
+const closed=h[CLOSED]===1;
+unlock(h);
+return closed?_CLOSED:_WOULD_WAIT}const head=h[HEAD];
+if(!(head>=0&&head<this.#cap&&head%size===0&&n*size<=h[USED]))corrupt(h);
+let slot2=head/size;
+const slots=this.#cap/size;
+const src=size===8?this.#f64:this.#w32;
+for(let i=0;
+i<n;
+i++){
+out.push(src[slot2++]);
+if(slot2===slots)slot2=0}h[HEAD]=slot2*size;
+h[USED]-=n*size;
+h[COUNT]-=n;
+unlock(h);
+afterTake(this.buffer,h);
+return n}hold(side,pid2){
+const h=this.#h;
+const{
+base,untracked}=SIDES[side];
+if(pid2===0)return;
+for(let i=base;
+i<base+HOLDER_SLOTS;
+i++)if(Atomics.load(h,i)===pid2)return;
+for(let i=base;
+i<base+HOLDER_SLOTS;
+i++){
+if(Atomics.compareExchange(h,i,0,pid2)===0)return}for(let i=base;
+i<base+HOLDER_SLOTS;
+i++){
+const other=Atomics.load(h,i);
+if(!_isAlive(other)&&Atomics.compareExchange(h,i,other,pid2)===other)return}Atomics.or(h,UNTRACKED,untracked)}tracked(side){
+const h=this.#h;
+const{
+base,untracked}=SIDES[side];
+if((Atomics.load(h,UNTRACKED)&untracked)!==0)return false;
+for(let i=base;
+i<base+HOLDER_SLOTS;
+i++)if(Atomics.load(h,i)!==0)return true;
+return false}holdersEnded(side){
+const endings=_endings();
+if(endings===this.#aliveAt[side])return void 0;
+const h=this.#h;
+const{
+base,untracked}=SIDES[side];
+const ended=[];
+if((Atomics.load(h,UNTRACKED)&untracked)===0){
+for(let i=base;
+i<base+HOLDER_SLOTS;
+i++){
+const pid2=Atomics.load(h,i);
+if(pid2===0)continue;
+if(_isAlive(pid2)){
+ended.length=0;
+break}ended.push(pid2)}}if(ended.length>0)return ended;
+this.#aliveAt[side]=endings;
+return void 0}close(){
+Atomics.store(this.#h,CLOSED,1);
+this.#wakeAll()}closeReader(){
+Atomics.store(this.#h,READER_CLOSED,1);
+this.#wakeAll()}#wakeAll(){
+const h=this.#h;
+Atomics.add(h,PUT_SEQ,1);
+Atomics.add(h,TAKE_SEQ,1);
+for(const word of[PUT_SEQ,TAKE_SEQ,UNFINISHED]){
+Atomics.notify(h,word);
+wakeLocal(this.buffer,word)}}get unfinished(){
+return Atomics.load(this.#h,UNFINISHED)}taskDone(){
+const h=this.#h;
+for(;
+;
+){
+const n=Atomics.load(h,UNFINISHED);
+if(n<=0)return false;
+if(Atomics.compareExchange(h,UNFINISHED,n,n-1)===n){
+if(n===1&&Atomics.load(h,JOIN_WAITERS)>0){
+Atomics.notify(h,UNFINISHED);
+wakeLocal(this.buffer,UNFINISHED)}return true}}}waitForTake(attempt,limits){
+return waitAsync(this.buffer,this.#h,PUT_SEQ,TAKE_WAITERS,attempt,limits)}waitForPut(attempt,limits){
+return waitAsync(this.buffer,this.#h,TAKE_SEQ,PUT_WAITERS,attempt,limits)}waitForJoin(limits){
+const h=this.#h;
+return waitAsync(this.buffer,h,UNFINISHED,JOIN_WAITERS,()=>Atomics.load(h,UNFINISHED)<=0?void 0:_WOULD_WAIT,limits)}waitForTakeSync(attempt,limits){
+return waitSync(this.#h,PUT_SEQ,TAKE_WAITERS,attempt,limits)}waitForPutSync(attempt,limits){
+return waitSync(this.#h,TAKE_SEQ,PUT_WAITERS,attempt,limits)}};
+var FIRST_RECHECK_MS=50;
+var LAST_RECHECK_MS=1e3;
+var polled=(function polled(h,word,seen,spin){
+if(spin.micros<=0)return false;
+if(spin.skip>0){
+spin.skip--;
+return false}const until=performance.now()+spin.micros/1e3;
+while(Atomics.load(h,word)===seen&&performance.now()<until);
+if(Atomics.load(h,word)!==seen){
+spin.misses=0;
+return true}if(++spin.misses>=3){
+spin.misses=0;
+spin.skip=64}return false});
+var waitAsync=(async function waitAsync(buffer,h,word,waiters,attempt,limits){
+const{
+signal,timeoutMs}=limits;
+let stop;
+let wake;
+const halt=reason=>{
+stop??={
+reason};
+wake?.();
+Atomics.notify(h,word)};
+const deadline=timeoutMs===void 0?void 0:performance.now()+timeoutMs;
+const cancelTimer=timeoutMs===void 0||_IN_WORKER?void 0:_after(timeoutMs,()=>halt(limits.onTimeout()));
+let recheckMs=FIRST_RECHECK_MS;
+const onAbort=()=>halt(signal.reason);
+signal?.addEventListener("abort",onAbort,{
+once:true});
+try{
+for(;
+;
+){
+const seen=Atomics.load(h,word);
+const result=attempt();
+if(result!==_WOULD_WAIT)return result;
+if(stop)throw stop.reason;
+const left=deadline===void 0?Infinity:deadline-performance.now();
+if(_IN_WORKER&&left<=0)throw limits.onTimeout();
+if(limits.spin&&polled(h,word,seen,limits.spin))continue;
+Atomics.add(h,waiters,1);
+const woken=Promise.withResolvers();
+wake=woken.resolve;
+const removeLocal=addLocal(buffer,word,wake);
+const sleepMs=limits.recheck?.()?recheckMs:void 0;
+if(sleepMs!==void 0)recheckMs=Math.min(recheckMs*2,LAST_RECHECK_MS);
+const recheck=sleepMs===void 0||_IN_WORKER?void 0:setTimeout(wake,sleepMs);
+const waitMs=_IN_WORKER?Math.min(sleepMs??Infinity,left):sleepMs;
+try{
+const wait2=Atomics.waitAsync(h,word,seen,waitMs);
+if(wait2.async){
+wait2.value.then(wake);
+await woken.promise}}finally{
+if(recheck!==void 0)clearTimeout(recheck);
+wake=void 0;
+removeLocal();
+Atomics.sub(h,waiters,1)}}}finally{
+cancelTimer?.();
+signal?.removeEventListener("abort",onAbort)}});
+function waitSync(h,word,waiters,attempt,limits){
+if(!_IN_WORKER){
+throw new Error(`${limits.what} blocks its thread, which the main thread must not do; use the async form (await) there, or call it inside a worker`)}const deadline=limits.timeoutMs===void 0?Infinity:performance.now()+limits.timeoutMs;
+let recheckMs=FIRST_RECHECK_MS;
+for(;
+;
+){
+const seen=Atomics.load(h,word);
+const result=attempt();
+if(result!==_WOULD_WAIT)return result;
+const left=deadline-performance.now();
+if(left<=0)throw limits.onTimeout();
+if(limits.spin&&polled(h,word,seen,limits.spin))continue;
+Atomics.add(h,waiters,1);
+try{
+let sleepMs=left;
+if(limits.recheck?.()){
+sleepMs=Math.min(left,recheckMs);
+recheckMs=Math.min(recheckMs*2,LAST_RECHECK_MS)}Atomics.wait(h,word,seen,sleepMs)}finally{
+Atomics.sub(h,waiters,1)}}}var _timeoutOf=(function _timeoutOf(timeoutMs,owner,call){
+return timeoutMs===void 0?void 0:_checkTimeout(timeoutMs,`${owner}.${call} timeoutMs`)});
+function _validate(schema,value,what){
+const result=schema["~standard"].validate(value);
+if(result instanceof Promise)return result.then(r=>checked(r,what));
+return checked(result,what)}function _validateSync(schema,value,what,call){
+const result=_validate(schema,value,what);
+if(result instanceof Promise){
+result.catch(()=>{
+});
+throw new TypeError(`${call} cannot use this schema: it validates asynchronously; use the async form instead`)}return result}function checked(result,what){
+if(result.issues){
+const details=result.issues.map(issue=>{
+const path=issue.path?.map(p=>typeof p==="object"?p.key:p).join(".");
+return path?`${path}: ${issue.message}`:issue.message});
+throw new TypeError(`${what} was refused by the schema: ${details.join("; ")}`)}return result.value}var Full=class extends Error{
+constructor(message2){
+super(message2);
+this.name="Full"}};
+var Empty=class extends Error{
+constructor(message2){
+super(message2);
+this.name="Empty"}};
+var EOFError=class extends Error{
+constructor(message2){
+super(message2);
+this.name="EOFError"}};
+var ChannelClosedError=class extends Error{
+constructor(message2){
+super(message2);
+this.name="ChannelClosedError"}};
+var KIND="troupe.Connection";
+var building;
+var Connection=class Connection{
+#send;
+#recv;
+#schema;
+#scratch={
+bytes:new Uint8Array(256)};
+#spin;
+#closed=false;
+#holding=false;
+#watchWriters=(()=>this.#recv.tracked("writer"));
+#watchReaders=()=>this.#send.tracked("reader");
+static{
+_inspectable(this,end=>({
+readable:end.#recv!==void 0,writable:end.#send!==void 0,...end.#recv?{
+unread:end.#recv.count}:{
+},closed:end.closed}))}constructor(){
+if(!building){
+throw new TypeError("a Connection comes from Pipe(); it cannot be created with new")}const{
+wire:wire2,schema,received}=building;
+building=void 0;
+this.#send=wire2.send?new _Ring(wire2.send,wire2.codec,0):void 0;
+this.#recv=wire2.recv?new _Ring(wire2.recv,wire2.codec,0):void 0;
+this.#schema=schema;
+this.#spin={
+micros:wire2.spinMicros,misses:0,skip:0};
+if(received)this.#hold()}#hold(){
+if(this.#holding)return;
+this.#holding=true;
+const pid2=_context().self.pid;
+this.#send?.hold("writer",pid2);
+this.#recv?.hold("reader",pid2)}withSchema(schema){
+this.#checkOpen("withSchema()");
+building={
+wire:this.#wire(),schema,received:this.#holding};
+return new Connection}get closed(){
+return this.#closed||(this.#send?.closed??false)||(this.#recv?.readerClosed??false)}get writable(){
+return this.#send!==void 0}get readable(){
+return this.#recv!==void 0}#checkOpen(call){
+if(this.closed)throw this.#selfClosed(call)}#selfClosed(call){
+return new ChannelClosedError(`Connection.${call} on a connection that was closed`+(this.#closed?"":" in another process (close() closes an end for every holder)"))}#sender(call){
+this.#checkOpen(call);
+if(!this.#send){
+throw new TypeError(`Connection.${call} on the receiving end of a one-way pipe: with Pipe({ duplex: false }) the first end only receives and the second only sends`)}return this.#send}#receiver(call){
+this.#checkOpen(call);
+if(!this.#recv){
+throw new TypeError(`Connection.${call} on the sending end of a one-way pipe: with Pipe({ duplex: false }) the first end only receives and the second only sends`)}return this.#recv}#trySend(ring,value,call){
+if(ring.closed)throw this.#selfClosed(call);
+if(ring.readerClosed)throw this.#peerGone(call);
+const ended=ring.holdersEnded("reader");
+if(ended)throw this.#peerEnded(call,ended);
+const bytes=_encode(value,"Connection",call);
+if(bytes.length+4>ring.capacity){
+throw new RangeError(`Connection.${call} item takes ${bytes.length+4} bytes, more than the pipe's ${ring.capacity}-byte buffer; create the pipe with a larger 'bufferBytes'`)}const r=ring.tryPut(bytes,false);
+if(r===_CLOSED)throw ring.closed?this.#selfClosed(call):this.#peerGone(call);
+return r}#peerGone(call){
+return new ChannelClosedError(`Connection.${call}: the other end of the pipe was closed`)}#peerEnded(call,pids){
+return new ChannelClosedError(`Connection.${call}: every process that held the other end of the pipe has ended (${pids.length===1?"pid":"pids"} ${pids.join(", ")}), so nothing would read this`)}async send(item,options={
+}){
+const ring=this.#sender("send()");
+this.#hold();
+const timeoutMs=_timeoutOf(options.timeoutMs,"Connection","send()");
+options.signal?.throwIfAborted();
+const value=this.#schema?await _validate(this.#schema,item,"Connection.send() item"):item;
+if(this.#trySend(ring,value,"send()"))return;
+await ring.waitForPut(()=>this.#trySend(ring,value,"send()")?void 0:_WOULD_WAIT,{
+timeoutMs,signal:options.signal,recheck:this.#watchReaders,onTimeout:()=>new DOMException(`Connection.send() found the pipe full for ${timeoutMs} ms`,"TimeoutError")})}sendSync(item,options={
+}){
+const ring=this.#sender("sendSync()");
+this.#hold();
+const timeoutMs=_timeoutOf(options.timeoutMs,"Connection","sendSync()");
+const value=this.#schema?_validateSync(this.#schema,item,"Connection.sendSync() item","sendSync()"):item;
+ring.waitForPutSync(()=>this.#trySend(ring,value,"sendSync()")?void 0:_WOULD_WAIT,{
+timeoutMs,what:"Connection.sendSync()",recheck:this.#watchReaders,onTimeout:()=>new DOMException(`Connection.sendSync() found the pipe full for ${timeoutMs} ms`,"TimeoutError")})}#take=(()=>{
+const ring=this.#recv;
+let r=ring.tryTake(this.#scratch);
+if(r===_WOULD_WAIT){
+const ended=ring.holdersEnded("writer");
+if(!ended)return r;
+r=ring.tryTake(this.#scratch);
+if(r===_WOULD_WAIT){
+throw new EOFError(`Connection.recv(): every process that held the other end has ended (${ended.length===1?"pid":"pids"} ${ended.join(", ")}) and nothing is left`)}}if(r===_CLOSED){
+if(ring.readerClosed)throw this.#selfClosed("recv()");
+throw new EOFError("Connection.recv(): the other end was closed and nothing is left")}return _decode(this.#scratch.bytes.subarray(0,r))});
+async recv(options={
+}){
+const ring=this.#receiver("recv()");
+this.#hold();
+const timeoutMs=_timeoutOf(options.timeoutMs,"Connection","recv()");
+options.signal?.throwIfAborted();
+const item=this.#take();
+if(item!==_WOULD_WAIT)return item;
+return await ring.waitForTake(this.#take,{
+timeoutMs,signal:options.signal,spin:this.#spin,recheck:this.#watchWriters,onTimeout:()=>new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`,"TimeoutError")})}recvSync(options={
+}){
+const ring=this.#receiver("recvSync()");
+this.#hold();
+const timeoutMs=_timeoutOf(options.timeoutMs,"Connection","recvSync()");
+return ring.waitForTakeSync(this.#take,{
+timeoutMs,what:"Connection.recvSync()",spin:this.#spin,recheck:this.#watchWriters,onTimeout:()=>new DOMException(`Connection.recvSync() got nothing within ${timeoutMs} ms`,"TimeoutError")})}async poll(timeoutMs=0){
+const ring=this.#receiver("poll()");
+const limit=_checkTimeout(timeoutMs,"Connection.poll() timeoutMs");
+this.#hold();
+const ready=()=>ring.count>0||ring.closed||ring.readerClosed||ring.holdersEnded("writer")?true:_WOULD_WAIT;
+if(ready()===true||limit===0)return ready()===true;
+try{
+return await ring.waitForTake(ready,{
+timeoutMs:limit,signal:void 0,recheck:this.#watchWriters,onTimeout:()=>new DOMException("poll","TimeoutError")})}catch(error){
+if(error instanceof DOMException&&error.name==="TimeoutError")return false;
+throw error}}close(){
+if(this.#closed)return;
+this.#closed=true;
+this.#send?.close();
+this.#recv?.closeReader()}#wire(){
+return{
+send:this.#send?.buffer??null,recv:this.#recv?.buffer??null,codec:"structured",spinMicros:this.#spin.micros}}[_WIRE](path){
+if(this.closed){
+throw new ChannelClosedError(`${path} is a closed Connection, which cannot be passed to another process`)}return{
+kind:KIND,module:import.meta.url,state:this.#wire()}}};
+function Pipe(options={
+}){
+const{
+duplex=true,bufferBytes=_DEFAULT_BUFFER_BYTES,spinMicros=50,schema,replySchema}=options;
+if(typeof spinMicros!=="number"||!(spinMicros>=0&&spinMicros<=1e6)){
+throw new RangeError(`'spinMicros' must be a number from 0 to 1000000, got ${spinMicros}`)}if(!Number.isInteger(bufferBytes)||bufferBytes<64||bufferBytes>2**30){
+throw new RangeError(`'bufferBytes' must be an integer from 64 to 2^30, got ${bufferBytes}`)}for(const[name,s]of[["schema",schema],["replySchema",replySchema]]){
+if(s!==void 0&&typeof s?.["~standard"]?.validate!=="function"){
+throw new TypeError(`'${name}' must be a Standard Schema validator (an object with ['~standard'].validate), such as a zod, valibot or arktype schema`)}}if(!duplex&&replySchema!==void 0){
+throw new TypeError("'replySchema' is for duplex pipes; a one-way pipe's items use 'schema'")}const forward=_Ring.allocate(bufferBytes);
+const codec="structured";
+if(!duplex){
+building={
+wire:{
+send:null,recv:forward,codec,spinMicros},schema:void 0};
+const reader=new Connection;
+building={
+wire:{
+send:forward,recv:null,codec,spinMicros},schema};
+return[reader,new Connection]}const backward=_Ring.allocate(bufferBytes);
+building={
+wire:{
+send:forward,recv:backward,codec,spinMicros},schema};
+const first=new Connection;
+building={
+wire:{
+send:backward,recv:forward,codec,spinMicros},schema:replySchema};
+return[first,new Connection]}_registerReviver(KIND,(state3=>{
+building={
+wire:state3,schema:void 0,received:true};
+return new Connection}));
+var _OrderedSender=class{
+#seq=0;
+#pipe;
+#port;
+#empty;
+constructor(pipe,port,empty){
+this.#pipe=pipe;
+this.#port=port;
+this.#empty=empty}send(payload,transfer=[],byPort=false){
+if(byPort||transfer.length>0){
+this.#port({
+t:"ordered",seq:this.#seq,payload},transfer);
+this.#seq++;
+return}const seq=this.#seq++;
+this.#pipe.send([seq,payload]).catch(()=>{
+try{
+this.#port({
+t:"ordered",seq,payload},[])}catch(error){
+this.#port({
+t:"ordered",seq,payload:this.#empty},[]);
+throw error}})}};
+var _InOrder=class{
+#next=0;
+#early=new Map;
+#run;
+constructor(run2){
+this.#run=run2}take(seq,payload){
+if(seq!==this.#next){
+this.#early.set(seq,payload);
+return}this.#run(payload);
+for(let next=this.#early.get(++this.#next);
+next!==void 0;
+){
+this.#early.delete(this.#next);
+this.#run(next);
+next=this.#early.get(++this.#next)}}async read(pipe){
+try{
+for(;
+;
+){
+const[seq,payload]=await pipe.recv();
+this.take(seq,payload)}}catch{
+}}};
+async function _drain(pipe,take2,more){
+try{
+while(more()&&await pipe.poll(0))take2(await pipe.recv())}catch{
+}}var PIPE_BYTES=1<<18;
+function _settlePacked(message2,settle){
+if(typeof message2==="string"){
+const values=JSON.parse(message2);
+for(let i=0;
+i<values.length;
+i+=2){
+const id=values[i];
+if(id<0)settle(-id,void 0);
+else settle(id,values[i+1])}return true}if(!Array.isArray(message2))return false;
+for(let i=0;
+i<message2.length;
+i+=2)settle(message2[i],message2[i+1]);
+return true}var RESOLVED=Promise.resolve();
+var NONE=[];
+var _JSON_MAX=64;
+var _jsonExact=(function _jsonExact(value){
+switch(typeof value){
+case"number":return Number.isFinite(value)&&!Object.is(value,-0);
+case"string":return value.length<=256;
+case"boolean":return true;
+case"object":return value===null;
+default:return false}});
+function plain(value){
+return value===null||typeof value!=="object"&&typeof value!=="function"}var _ActorHandle=class{
+name;
+pid;
+owner;
+ready;
+ended;
+exit;
+#state="starting";
+#endpoint;
+#mailbox;
+#capacity;
+#pending=new Map;
+#nextId=1;
+#batch=[];
+#batchTransfer=[];
+#batchWired=false;
+#batchJson=true;
+#batchSent;
+#waiters=[];
+#pumping=false;
+#ready=Promise.withResolvers();
+#ended=Promise.withResolvers();
+#pipe;
+#sender;
+#reading=false;
+#onEnd=new Set;
+constructor(start){
+this.name=start.name;
+this.pid=start.pid;
+this.ready=this.#ready.promise;
+this.ended=this.#ended.promise;
+this.#ready.promise.catch(()=>{
+});
+if("port"in start){
+this.owner=false;
+this.#capacity=0;
+const port=start.port;
+port.onmessage=e=>this.#onMessage(e.data);
+this.#endpoint={
+post:(message2,transfer)=>_post(port,message2,transfer),terminate:()=>{
+port.postMessage({
+t:"release"});
+port.close()}};
+this.#state="running";
+this.#ready.resolve();
+return}this.owner=true;
+this.#mailbox=start.spec.mailbox?new Int32Array(start.spec.mailbox):void 0;
+this.#capacity=start.spec.capacity;
+const[mine,theirs]=Pipe({
+bufferBytes:PIPE_BYTES});
+this.#pipe=mine;
+const out=_outbox();
+start.spec.pipe=_prepare(theirs,`${start.name}'s call pipe`,out);
+const worker=_spawnWorker(start.name,[...start.modules,...out.modules],start.permissions,{
+message:m=>this.#onMessage(m),error:e=>this.#endAfterAnswers(1,e)});
+this.#endpoint={
+post:(message2,transfer)=>worker.post(message2,transfer),terminate:()=>worker.terminate()};
+this.#sender=new _OrderedSender(mine,(message2,transfer)=>this.#endpoint.post(message2,transfer),[]);
+const init=_initMessage({
+name:start.name,pid:start.pid,daemon:true},start.identity,start.permissions,start.spec);
+try{
+worker.post(init,start.transfer)}catch(error){
+this.#end(1,void 0,`could not be started: ${error.message}`);
+throw new TypeError(`${start.name}'s arguments could not be sent to the worker: ${error.message}`)}}get alive(){
+return this.#state!=="ended"}onEnd(listener){
+if(this.exit){
+listener(this.exit);
+return()=>{
+}}this.#onEnd.add(listener);
+return()=>this.#onEnd.delete(listener)}send(method,args,wantReply,options){
+if(this.#state==="ended"){
+return Promise.reject(new ActorExited(this.name,this.pid,method,this.exit,false))}if(this.#state==="stopping"){
+return Promise.reject(new ActorExited(this.name,this.pid,method,_exitReason(0,null,"is stopping and takes no new calls"),false))}let transfer=NONE;
+let wired=false;
+if(!args.every(plain)){
+const out=_outbox();
+if(this.owner)out.to=this.pid;
+try{
+args=_prepare(args,`${this.name}.${method}() args`,out)}catch(error){
+return Promise.reject(error)}transfer=out.transfer;
+wired=out.wired}if(options===void 0&&this.#reserve()){
+const id=wantReply?this.#nextId++:0;
+const sent2=this.#post(id,method,args,transfer,wired);
+if(!wantReply)return sent2;
+return new Promise((resolve,reject)=>this.#pending.set(id,{
+method,resolve,reject}))}return this.#sendWithOptions(method,args,transfer,wired,wantReply,options??{
+})}#sendWithOptions(method,args,transfer,wired,wantReply,options){
+const{
+signal,wait:wait2=true}=options;
+let timeoutMs;
+try{
+timeoutMs=_checkTimeout(options.timeoutMs,"timeoutMs")}catch(error){
+return Promise.reject(error)}if(signal?.aborted)return Promise.reject(signal.reason);
+return new Promise((resolve,reject)=>{
+let cancelTimer;
+let waiter;
+let id=0;
+const cleanup=()=>{
+cancelTimer?.();
+signal?.removeEventListener("abort",onAbort)};
+const fail=error=>{
+cleanup();
+if(waiter){
+const i=this.#waiters.indexOf(waiter);
+if(i>=0)this.#waiters.splice(i,1)}if(id!==0)this.#pending.delete(id);
+reject(error)};
+const onAbort=()=>fail(signal.reason);
+const go=()=>{
+waiter=void 0;
+id=wantReply?this.#nextId++:0;
+const sent2=this.#post(id,method,args,transfer,wired);
+if(!wantReply){
+cleanup();
+return resolve(sent2)}this.#pending.set(id,{
+method,resolve:value=>{
+cleanup();
+resolve(value)},reject:error=>{
+cleanup();
+reject(error)}})};
+if(timeoutMs!==void 0){
+cancelTimer=_after(timeoutMs,()=>{
+const what=waiter?"found no room in its mailbox":"got no reply";
+fail(new DOMException(`${this.name}.${method}() ${what} within ${timeoutMs} ms`,"TimeoutError"))})}signal?.addEventListener("abort",onAbort,{
+once:true});
+if(this.#reserve())return go();
+if(!wait2)return fail(new MailboxFull(this.name,this.#capacity));
+waiter={
+method,go,fail};
+this.#waiters.push(waiter);
+void this.#pump()})}#reserve(){
+const box=this.#mailbox;
+if(!box)return true;
+if(this.#waiters.length>0)return false;
+return this.#tryAdd(box)}#tryAdd(box){
+while(true){
+const n=Atomics.load(box,0);
+if(n>=this.#capacity)return false;
+if(Atomics.compareExchange(box,0,n,n+1)===n)return true}}async#pump(){
+if(this.#pumping)return;
+this.#pumping=true;
+const box=this.#mailbox;
+while(this.#waiters.length>0&&this.#state!=="ended"){
+if(this.#tryAdd(box)){
+this.#waiters.shift().go();
+continue}const n=Atomics.load(box,0);
+if(n<this.#capacity)continue;
+const result=Atomics.waitAsync(box,0,n,1e3);
+if(result.async)await result.value}this.#pumping=false}#post(id,method,args,transfer,wired){
+const batch=this.#batch;
+if(batch.length===0)queueMicrotask(()=>this.#flush());
+batch.push(id,method,args.length);
+for(let i=0;
+i<args.length;
+i++)batch.push(args[i]);
+for(const t of transfer)this.#batchTransfer.push(t);
+if(wired)this.#batchWired=true;
+if(this.#batchJson&&(wired||batch.length>_JSON_MAX||!_jsonExact(method)||!args.every(_jsonExact)))this.#batchJson=false;
+if(id!==0)return RESOLVED;
+return(this.#batchSent??=Promise.withResolvers()).promise}#postCalls(calls,wired,transfer,json=false){
+const message2=json?JSON.stringify(calls):wired?{
+t:"calls",calls,wired:true}:calls;
+this.#sendOrdered(message2,transfer,wired)}#sendOrdered(payload,transfer=[],byPort=false){
+if(!this.#sender)return this.#endpoint.post(payload,transfer);
+this.#sender.send(payload,transfer,byPort);
+if(!this.#reading&&this.#pending.size>0)void this.#read()}async#read(){
+this.#reading=true;
+try{
+while(this.#pending.size>0&&this.#state!=="ended"){
+this.#onMessage(await this.#pipe.recv())}}catch{
+}finally{
+this.#reading=false}}#endAfterAnswers(code,error){
+const pipe=this.#pipe;
+if(!pipe||this.#state==="ended")return this.#end(code,error);
+void _drain(pipe,item=>this.#onMessage(item),()=>this.#state!=="ended").then(()=>this.#end(code,error))}#flush(){
+const calls=this.#batch;
+if(calls.length===0)return;
+const transfer=this.#batchTransfer;
+const wired=this.#batchWired;
+const sent2=this.#batchSent;
+const json=this.#batchJson;
+this.#batch=[];
+this.#batchTransfer=[];
+this.#batchWired=false;
+this.#batchJson=true;
+this.#batchSent=void 0;
+if(this.#state==="ended"){
+const error=new ActorExited(this.name,this.pid,calls[1],this.exit,false);
+sent2?.promise.catch(()=>{
+});
+return sent2?.reject(error)}try{
+this.#postCalls(calls,wired,transfer,json);
+return sent2?.resolve()}catch{
+}let tellError;
+for(let i=0;
+i<calls.length;
+i+=3+calls[i+2]){
+const id=calls[i];
+const method=calls[i+1];
+try{
+this.#postCalls(calls.slice(i,i+3+calls[i+2]),wired,transfer)}catch(error){
+const failure=new TypeError(`${this.name}.${method}() could not be sent: ${error.message}`);
+if(id===0)tellError??=failure;
+else this.#settle(id,void 0,failure)}}if(tellError===void 0)sent2?.resolve();
+else sent2?.reject(tellError)}#settle(id,value,error){
+const pending=this.#pending.get(id);
+if(!pending)return;
+this.#pending.delete(id);
+if(error===void 0)pending.resolve(value);
+else pending.reject(error)}#onMessage(message2){
+if(_settlePacked(message2,(id,value)=>this.#settle(id,value,void 0)))return;
+switch(message2.t){
+case"replies":{
+const{
+values,errors,wired}=message2;
+for(let i=0;
+i<values.length;
+i+=2){
+const id=values[i];
+if(!wired)this.#settle(id,values[i+1],void 0);
+else{
+_reviveLoading(values[i+1]).then(v=>this.#settle(id,v,void 0),e=>this.#settle(id,void 0,e))}}for(const failure of errors??[]){
+const method=this.#pending.get(failure.id)?.method??"a method";
+this.#settle(failure.id,void 0,this.#rebuild(failure,method))}return}case"gone":{
+const{
+code,error,description}=message2.exit;
+return this.#end(code,error,description)}case"actor-ready":if(this.#state==="starting")this.#state="running";
+this.#ready.resolve();
+return;
+case"exit":return this.#endAfterAnswers(message2.code,message2.error)}}#rebuild(failure,method){
+const{
+error,exit,local}=failure;
+if(exit){
+const remote=exit.error?new RemoteError(this.name,this.pid,exit.error):null;
+const reason=_exitReason(exit.code,remote,exit.description);
+return new ActorExited(this.name,this.pid,method,reason,true)}if(local)return Object.assign(new Error(error.message),{
+name:error.name});
+return new RemoteError(this.name,this.pid,error)}#end(code,error,how){
+if(this.#state==="ended")return;
+this.#state="ended";
+this.#endpoint.terminate();
+this.#pipe?.close();
+const remote=error?new RemoteError(this.name,this.pid,error):null;
+const exit=_exitReason(code,remote,how);
+this.exit=exit;
+for(const[id,pending]of this.#pending){
+this.#pending.delete(id);
+pending.reject(new ActorExited(this.name,this.pid,pending.method,exit,true))}for(const waiter of this.#waiters.splice(0)){
+waiter.fail(new ActorExited(this.name,this.pid,waiter.method,exit,false))}this.#ready.reject(remote??new Error(`${this.name} (pid ${this.pid}) ${exit.description} before it was ready`));
+for(const listener of this.#onEnd)listener(exit);
+this.#onEnd.clear();
+this.#ended.resolve(exit)}async stop(timeoutMs){
+if(this.#state==="ended")return this.exit;
+if(this.#state!=="stopping"){
+this.#state="stopping";
+this.#flush();
+for(const waiter of this.#waiters.splice(0)){
+waiter.fail(new ActorExited(this.name,this.pid,waiter.method,_exitReason(0,null,"is stopping and takes no new calls"),false))}this.#sendOrdered({
+t:"stop"})}if(timeoutMs===void 0)return await this.ended;
+await _settledWithin(this.ended,timeoutMs);
+if(this.alive){
+this.#end(-15,void 0,`did not stop within ${timeoutMs} ms and was terminated`)}return this.exit}release(){
+this.#end(0,void 0,"is out of reach here: this thread's reference to it was disposed")}terminate(code=-15){
+this.#end(code,void 0)}};
+function _wireExit(exit){
+const wire2={
+code:exit.code,normal:exit.normal,description:exit.description};
+const error=exit.error;
+if(error instanceof RemoteError){
+wire2.error=_remoteToWire(error)}else if(error)wire2.error={
+name:error.name,message:error.message,stack:error.stack};
+return wire2}var selfStop;
+var Actor=class{
+onStart(){
+}onStop(){
+}stop(){
+if(!selfStop){
+throw new Error("Actor.stop() stops the actor from inside one of its methods; from outside, call ref.stop()")}selfStop()}};
+var refs=new WeakMap;
+function refState(ref){
+const s=refs.get(ref);
+if(!s)throw new TypeError("ActorRef objects come from spawn() or Supervisor.ref()");
+return s}var ActorRef=class{
+constructor(){
+throw new TypeError("ActorRef objects come from spawn() or Supervisor.ref()")}get name(){
+const s=refState(this);
+return s.source.current()?.name??s.source.label}get pid(){
+return refState(this).source.current()?.pid}isAlive(){
+return refState(this).source.current()?.alive??false}get exitCode(){
+return refState(this).source.current()?.exit?.code??null}with(options){
+if(typeof options!=="object"||options===null){
+throw new TypeError(`ActorRef.with() options must be an object, got ${_describe(options)}`)}_checkTimeout(options.timeoutMs,"timeoutMs");
+if(options.signal!==void 0&&!(options.signal instanceof AbortSignal)){
+throw new TypeError(`signal must be an AbortSignal, got ${_describe(options.signal)}`)}if(options.wait!==void 0&&typeof options.wait!=="boolean"){
+throw new TypeError(`wait must be a boolean, got ${_describe(options.wait)}`)}const s=refState(this);
+return _makeRef(s.source,{
+...s.options,...options})}async stop(options={
+}){
+const limit=_checkTimeout(options.timeoutMs,"stop() timeoutMs");
+await owned(this,"stop")?.stop(limit)}terminate(){
+owned(this,"terminate")?.terminate(-15)}kill(){
+owned(this,"kill")?.terminate(-9)}async[Symbol.asyncDispose](){
+const handle=refState(this).source.current();
+if(handle&&!handle.owner)return handle.release();
+await this.stop({
+timeoutMs:5e3})}};
+_inspectable(ActorRef,ref=>({
+name:ref.name,pid:ref.pid,alive:ref.isAlive(),exitCode:ref.exitCode}));
+Object.defineProperty(ActorRef.prototype,_WIRE,{
+value:function wire(path){
+const{
+source}=refState(this);
+if(source.fixed&&!source.fixed.alive){
+throw new TypeError(`${path} is a reference to ${source.label}, which ${source.fixed.exit.description}; only a reference to a running actor can be sent`)}const key=crypto.randomUUID();
+const port=openBridge(key,source);
+const state3={
+keys:[...source.via??[],key],name:source.fixed?.name??source.label,pid:source.fixed?.pid,port};
+return{
+kind:"troupe.ActorRef",module:import.meta.url,state:state3,transfer:[port]}}});
+function owned(ref,what){
+const handle=refState(ref).source.current();
+if(handle&&!handle.owner){
+throw new Error(`cannot ${what} ${handle.name} through a reference received from another thread: only the thread that spawned it (or its supervisor) can end an actor`)}return handle}var bridges=new Map;
+function openBridge(key,source){
+const{
+port1,port2}=new MessageChannel;
+let open=true;
+let reviving7=Promise.resolve();
+let unwatch=()=>{
+};
+const close=()=>{
+if(!open)return;
+open=false;
+unwatch();
+bridges.delete(key);
+port1.close()};
+bridges.set(key,{
+source,close});
+unwatch=source.onGone(exit=>{
+if(!open)return;
+port1.postMessage({
+t:"gone",exit:_wireExit(exit)});
+close()});
+const answer=(id,value,error)=>{
+if(!open)return;
+let message2;
+if(error===void 0){
+const out=_outbox();
+try{
+value=_prepare(value,"a value",out);
+message2=out.wired?{
+t:"replies",values:[id,value],wired:true}:[id,value];
+return _post(port1,message2,out.transfer)}catch(e){
+error=e}}const failure={
+id,error:_toWireError(error)};
+if(error instanceof ActorExited)failure.exit=_wireExit(error.reason);
+else if(error instanceof RemoteError){
+failure.error=_remoteToWire(error)}else failure.local=true;
+port1.postMessage({
+t:"replies",values:[],errors:[failure]})};
+const serve=calls=>{
+for(let i=0;
+i<calls.length;
+i+=3+calls[i+2]){
+const id=calls[i];
+const method=calls[i+1];
+const args=calls.slice(i+3,i+3+calls[i+2]);
+const handle=source.current();
+const sent2=handle?handle.send(method,args,id!==0,void 0):sendLater(source,method,args,id!==0,void 0);
+if(id===0)sent2.catch(()=>{
+});
+else sent2.then(v=>answer(id,v,void 0),e=>answer(id,void 0,e))}};
+port1.onmessage=e=>{
+const data=e.data;
+const message2=typeof data==="string"?JSON.parse(data):data;
+if(Array.isArray(message2)){
+reviving7=reviving7.then(()=>serve(message2))}else if(message2.t==="calls"){
+const calls=message2.calls;
+reviving7=reviving7.then(()=>_reviveLoading(calls)).then(()=>serve(calls),error=>{
+for(let i=0;
+i<calls.length;
+i+=3+calls[i+2]){
+if(calls[i]!==0)answer(calls[i],void 0,error)}})}else if(message2.t==="release")close()};
+return port2}_registerReviver("troupe.ActorRef",state3=>{
+const{
+keys:keys2,name,pid:pid2,port}=state3;
+const home=keys2.map(key=>bridges.get(key)).find(bridge=>bridge!==void 0);
+if(home){
+port.postMessage({
+t:"release"});
+port.close();
+return _makeRef(home.source)}const handle=new _ActorHandle({
+name,pid:pid2,port});
+return _makeRef({
+...fixed(handle),via:keys2})});
+function _refHandle(value){
+return value instanceof ActorRef?refs.get(value)?.source.fixed:void 0}function _makeRef(source,options){
+const ref=Object.create(ActorRef.prototype);
+refs.set(ref,{
+source,options});
+Object.defineProperty(ref,"call",{
+value:methods(source,options,true)});
+Object.defineProperty(ref,"tell",{
+value:methods(source,options,false)});
+return ref}function methods(source,options,wantReply){
+const cache=new Map;
+const make=method=>(...args)=>{
+const handle=source.current();
+if(handle)return handle.send(method,args,wantReply,options);
+return sendLater(source,method,args,wantReply,options)};
+return new Proxy(Object.create(null),{
+get(_,method){
+if(typeof method!=="string"||method==="then")return void 0;
+let fn=cache.get(method);
+if(!fn)cache.set(method,fn=make(method));
+return fn}})}async function sendLater(source,method,args,wantReply,options){
+const started=performance.now();
+const handle=await source.next(method,options?.signal,options?.timeoutMs);
+let rest=options;
+if(options?.timeoutMs!==void 0){
+rest={
+...options,timeoutMs:Math.max(0,options.timeoutMs-(performance.now()-started))}}return handle.send(method,args,wantReply,rest)}function fixed(handle){
+return{
+current:()=>handle,next:()=>Promise.resolve(handle),label:handle.name,fixed:handle,onGone:listener=>handle.onEnd(listener)}}async function spawn(actor,options={
+}){
+return _makeRef(fixed(await _spawnHandle(actor,options)))}async function _spawnHandle(actor,options){
+_refuseWhileImporting(`an actor (${_describe(actor)})`);
+if(typeof actor!=="function"||!(actor.prototype instanceof Actor)){
+throw new TypeError(`spawn() needs a subclass of Actor, got ${_describe(actor)}: write \`class MyActor extends Actor { ... }\` and declare it with task(import.meta, MyActor)`)}if(typeof options!=="object"||options===null){
+throw new TypeError(`spawn() options must be an object, got ${_describe(options)}`)}const{
+args=[],name,permissions="inherit",mailbox:mailbox2={
+}}=options;
+const task2=_requireTaskRef(actor,"Actor class");
+if(!Array.isArray(args)){
+throw new TypeError(`spawn() args must be an array, got ${_describe(args)}`)}if(name!==void 0&&typeof name!=="string"){
+throw new TypeError(`spawn() name must be a string, got ${_describe(name)}`)}const capacity=mailbox2.capacity??Infinity;
+if(typeof capacity!=="number"||!(capacity===Infinity||Number.isInteger(capacity)&&capacity>=1)){
+throw new RangeError(`mailbox.capacity must be a positive integer or Infinity, got ${String(capacity)}`)}const identity=_nextIdentity();
+const actorName=name??`${actor.name||"Actor"}-${identity}`;
+const perms=_normalizePermissions(permissions,`${actorName} permissions`);
+_assertApplicable(perms,`${actorName} permissions`);
+const pid2=_nextPid();
+const out=_outbox();
+out.to=pid2;
+const sent2=args.map((arg,i)=>_prepare(arg,`${actorName} args[${i}]`,out));
+const spec={
+kind:"actor",task:task2,args:sent2,mailbox:capacity===Infinity?void 0:new SharedArrayBuffer(4),capacity:capacity===Infinity?0:capacity};
+if(out.wired)spec.wired=true;
+const handle=new _ActorHandle({
+name:actorName,pid:pid2,identity,permissions:perms,spec,modules:[task2.module,...out.modules],transfer:out.transfer});
+await handle.ready;
+return handle}var _setSelfStop=(function _setSelfStop(stop){
+selfStop=stop});
+function _actorMethodError(actorName,instance,method){
+const cls=Object.getPrototypeOf(instance)?.constructor?.name??"the actor";
+return new TypeError(method in Actor.prototype?`${method}() belongs to Actor itself and cannot be called on ${actorName} by message`:`${cls} has no method '${method}' (called on ${actorName})`)}var LINK_BYTES=1<<18;
+var SPIN_MICROS=50;
+var _Link=class{
+buffer;
+#ring;
+#scratch={
+bytes:new Uint8Array(256)};
+#spin={
+micros:SPIN_MICROS,misses:0,skip:0};
+static allocate(){
+return _Ring.allocate(LINK_BYTES)}constructor(buffer){
+this.buffer=buffer;
+this.#ring=new _Ring(buffer,"structured",0)}trySend(message2){
+let bytes;
+try{
+bytes=_encode(message2,"link","send()")}catch{
+return false}if(bytes.length+4>this.#ring.capacity)return false;
+return this.#ring.tryPut(bytes,false)===true}tryTake(){
+const n=this.#ring.tryTake(this.#scratch);
+return typeof n==="number"?_decode(this.#scratch.bytes.subarray(0,n)):_WOULD_WAIT}wait(attempt,recheck){
+return this.#ring.waitForTake(attempt,{
+timeoutMs:void 0,signal:void 0,onTimeout:()=>new Error("unreachable: a link wait has no timeout"),spin:this.#spin,recheck})}close(){
+this.#ring.close()}get closed(){
+return this.#ring.closed}};
+function _chunkReader(iterable,chunksize){
+const boxed=Object(iterable??{
+});
+if(!(Symbol.iterator in boxed||Symbol.asyncIterator in boxed)){
+throw new TypeError(`expected an iterable or async iterable, got ${_describe(iterable)}`)}const it=Symbol.asyncIterator in boxed?iterable[Symbol.asyncIterator]():iterable[Symbol.iterator]();
+let exhausted=false;
+return async()=>{
+const chunk=[];
+while(!exhausted&&chunk.length<chunksize){
+const next=await it.next();
+if(next.done)exhausted=true;
+else chunk.push(next.value)}return chunk.length>0?chunk:void 0}}function _positiveInt(value,what){
+if(typeof value!=="number"||!Number.isInteger(value)||value<1){
+throw new RangeError(`'${what}' must be a positive integer, got ${typeof value==="number"?value:_describe(value)}`)}return value}var QUEUED_MS=1;
+var SHORT_MS=10;
+var MAX_DEPTH2=512;
+var PACK_MIN=64;
+var CLAIM_SLOTS=2*MAX_DEPTH2;
+var TAKEN_BACK=-1;
+var STUCK_MS=5;
+var NO_TRANSFER=[];
+var DEFAULT_IDLE_TIMEOUT_MS=1e3;
+function _maxPoolSize(){
+return Math.max(256,4*cpuCount())}function needsWalk(value){
+const type=typeof value;
+return type==="object"&&value!==null||type==="function"||type==="symbol"}var _PoolEngine=class _PoolEngine{
+#settings;
+#queue=[];
+#head=0;
+#queued=0;
+#slots=new Set;
+#modules=new Set;
+#nextId=1;
+#state="open";
+#broken;
+#idle=Promise.withResolvers();
+#dispatchScheduled=false;
+#taskModules=new Map;
+#jobMs;
+#balanceTimer;
+#answers=new _Link(_Link.allocate());
+#reading=false;
+#byPid=new Map;
+#idleSince=0;
+#idleTimer;
+#initArgs;
+constructor(settings){
+this.#settings=settings;
+if(settings.initializer)this.#modules.add(settings.initializer.module);
+_assertApplicable(settings.permissions,"Pool permissions");
+const out=_outbox();
+const args=settings.initArgs.map((arg,i)=>_prepare(arg,`initArgs[${i}]`,out));
+if(out.transfer.length>0){
+throw new TypeError("initArgs cannot hold a MessagePort: each worker would need its own. Pass a Troupe channel (Queue, Pipe) instead")}for(const m of out.modules)this.#modules.add(m);
+this.#initArgs={
+args,wired:out.wired}}static from(options,size,what){
+_refuseWhileImporting(`a ${what}`);
+const{
+initializer,initArgs=[],maxTasksPerChild,permissions}=options;
+const sizeName=what==="Pool"?"processes":"maxWorkers";
+const processes=_positiveInt(size??cpuCount(),sizeName);
+const most=_maxPoolSize();
+if(processes>most){
+throw new RangeError(`'${sizeName}' is ${processes}, above the limit of ${most} workers (max(256, 4 \xD7 cpuCount())): each worker is a thread with its own V8 heap. Ask for at most ${most}; a pool queues the jobs beyond its workers`)}const idleTimeoutMs=_checkTimeout(options.idleTimeoutMs??DEFAULT_IDLE_TIMEOUT_MS,"idleTimeoutMs");
+if(maxTasksPerChild!==void 0)_positiveInt(maxTasksPerChild,"maxTasksPerChild");
+if(!Array.isArray(initArgs)){
+throw new TypeError(`'initArgs' must be an array, got ${_describe(initArgs)}`)}return new _PoolEngine({
+size:processes,initializer:initializer===void 0?void 0:_requireTaskRef(initializer,`${what} initializer`),initArgs,maxTasksPerChild,permissions:_normalizePermissions(permissions,`${what} permissions`),idleTimeoutMs})}get size(){
+return this.#settings.size}summary(){
+let pending=this.#queued;
+for(const slot2 of this.#slots)pending+=slot2.inflight.size;
+const state3=this.#state==="open"?this.#broken?"broken":"running":this.#state;
+return{
+state:state3,pending}}enqueue(ref,calls,spread,options,done){
+const refuse=error=>{
+done(error);
+return{
+}};
+if(this.#state!=="open"){
+return refuse(new Error(`Pool is ${this.#state}; it takes no new tasks`))}if(this.#broken)return refuse(this.#broken);
+let out;
+let numeric=!spread&&calls.length>=PACK_MIN;
+const at3=options.first??0;
+try{
+if(spread){
+const many=calls.length>1||options.first!==void 0;
+for(let i=0;
+i<calls.length;
+i++){
+const args=calls[i];
+if(!Array.isArray(args)){
+throw new TypeError(`${many?`item ${at3+i}`:"args"} must be an array of arguments, got ${_describe(args)}`)}let copy;
+for(let j=0;
+j<args.length;
+j++){
+const arg=args[j];
+if(!needsWalk(arg))continue;
+const sent2=_prepare(arg,many?`item ${at3+i} args[${j}]`:`args[${j}]`,out??=_outbox());
+if(sent2!==arg)(copy??=args.slice())[j]=sent2}if(copy)calls[i]=copy}}else{
+for(let i=0;
+i<calls.length;
+i++){
+const item=calls[i];
+if(typeof item==="number")continue;
+numeric=false;
+if(needsWalk(item))calls[i]=_prepare(item,`item ${at3+i}`,out??=_outbox())}}}catch(error){
+return refuse(error)}const{
+signal}=options;
+let timeoutMs;
+try{
+timeoutMs=_checkTimeout(options.timeoutMs,"timeoutMs");
+if(signal!==void 0&&!(signal instanceof AbortSignal)){
+throw new TypeError(`signal must be an AbortSignal, got ${_describe(signal)}`)}}catch(error){
+return refuse(error)}if(signal?.aborted)return refuse(signal.reason);
+let modules=this.#taskModules.get(ref.module);
+if(!modules)this.#taskModules.set(ref.module,modules=[ref.module]);
+if(out&&out.modules.size>0)modules=[ref.module,...out.modules];
+const job={
+id:this.#nextId++,claim:-1,ref,calls,spread,wired:out?.wired??false,numeric,modules,transfer:out?.transfer??NO_TRANSFER,done,slot:void 0,settled:false,cleanup:void 0};
+if(signal||timeoutMs!==void 0){
+let cancelTimer;
+const onAbort=()=>this.#cancel(job,signal.reason);
+job.cleanup=()=>{
+cancelTimer?.();
+signal?.removeEventListener("abort",onAbort)};
+if(timeoutMs!==void 0){
+cancelTimer=_after(timeoutMs,()=>this.#cancel(job,new DOMException(`task '${ref.key}' did not finish within ${timeoutMs} ms`,"TimeoutError")))}signal?.addEventListener("abort",onAbort,{
+once:true})}for(const m of modules)this.#modules.add(m);
+this.#queue.push(job);
+this.#queued++;
+this.#scheduleDispatch();
+return job}started(handle){
+const job=handle;
+return!job.settled&&job.slot!==void 0&&Atomics.load(job.slot.claims,job.claim)===0}cancelIfNotStarted(handle,reason){
+return this.#cancel(handle,reason,false)}#takeBack(slot2,job){
+if(Atomics.compareExchange(slot2.claims,job.claim,job.id,TAKEN_BACK)!==job.id){
+return false}slot2.inflight.delete(job.id);
+slot2.sent--;
+job.slot=void 0;
+return true}#settle(job,error,values){
+if(job.settled)return;
+job.settled=true;
+job.cleanup?.();
+job.done(error,values)}#cancel(job,reason,stopRunning=true){
+if(job.settled)return false;
+const slot2=job.slot;
+if(!slot2){
+this.#queued--}else if(!this.#takeBack(slot2,job)){
+if(!stopRunning)return false;
+this.#takeAnswers();
+if(job.settled)return false;
+const{
+started,waiting}=this.#retire(slot2,-15);
+for(const other of started){
+if(other===job)continue;
+this.#settle(other,new Error(`${slot2.name} (pid ${slot2.pid}) was ended to stop task '${job.ref.key}' before it sent the result of task '${other.ref.key}'`))}this.#requeue(waiting)}this.#settle(job,reason);
+this.#scheduleDispatch();
+this.#checkIdle();
+return true}#requeue(jobs2){
+if(jobs2.length===0)return;
+for(const job of jobs2)job.slot=void 0;
+this.#queue.splice(this.#head,0,...jobs2);
+this.#queued+=jobs2.length}#scheduleDispatch(){
+if(this.#dispatchScheduled)return;
+this.#dispatchScheduled=true;
+queueMicrotask(()=>{
+this.#dispatchScheduled=false;
+this.#dispatch()})}#depth(){
+const ms=this.#jobMs;
+if(ms===void 0)return 1;
+const least=ms<SHORT_MS?2:1;
+return Math.max(least,Math.min(MAX_DEPTH2,Math.floor(QUEUED_MS/Math.max(ms,1e-4))))}#accepts(slot2,job,depth){
+if(slot2.ended||slot2.stuck||slot2.inflight.size>=depth)return false;
+const max=this.#settings.maxTasksPerChild;
+if(max!==void 0&&slot2.sent>=max)return false;
+for(const m of job.modules)if(!slot2.modules.has(m))return false;
+return true}#dispatch(){
+const batches=new Map;
+const depth=this.#depth();
+while(this.#queued>0&&this.#state!=="terminated"&&!this.#broken){
+const job=this.#queue[this.#head];
+if(job.settled){
+this.#shift();
+continue}let slot2;
+for(const s of this.#slots){
+if(this.#accepts(s,job,depth)&&(!slot2||s.inflight.size<slot2.inflight.size)){
+slot2=s}}if(!slot2){
+if(this.#slots.size<this.#settings.size)slot2=this.#spawn();
+else{
+const stale=[...this.#slots].find(s=>s.inflight.size===0&&job.modules.some(m=>!s.modules.has(m)));
+if(!stale)break;
+this.#retire(stale);
+slot2=this.#spawn()}}this.#shift();
+this.#queued--;
+job.slot=slot2;
+if(slot2.inflight.size===0)slot2.heardAt=performance.now();
+slot2.inflight.set(job.id,job);
+slot2.sent++;
+let batch=batches.get(slot2);
+if(!batch)batches.set(slot2,batch=[]);
+batch.push(job)}if(this.#head>1024&&this.#head*2>this.#queue.length){
+this.#queue=this.#queue.slice(this.#head);
+this.#head=0}for(const[slot2,jobs2]of batches)this.#send(slot2,jobs2);
+if(this.#queued===0)this.#balance()}#balance(){
+if(this.#balanceTimer!==void 0){
+this.#balanceTimer();
+this.#balanceTimer=void 0}if(this.#state==="terminated"||this.#broken||this.#queued>0)return;
+let waiting=false;
+let free2=this.#slots.size<this.#settings.size;
+for(const s of this.#slots){
+if(s.stuck)continue;
+if(s.inflight.size>=2)waiting=true;
+else if(s.inflight.size===0)free2=true}if(!waiting||!free2)return;
+const now=performance.now();
+const after=Math.max(STUCK_MS,4*(this.#jobMs??0));
+let next=Infinity;
+const moved=[];
+for(const s of this.#slots){
+if(s.stuck||s.inflight.size<2)continue;
+if(s.heardAt+after>now){
+next=Math.min(next,s.heardAt+after);
+continue}const head=s.inflight.values().next().value;
+if(Atomics.load(s.claims,head.claim)!==0){
+next=Math.min(next,now+STUCK_MS);
+continue}const before=moved.length;
+for(const job of s.inflight.values()){
+if(job.transfer.length===0&&this.#takeBack(s,job))moved.push(job)}if(moved.length>before)s.stuck=true}if(moved.length>0){
+this.#requeue(moved);
+this.#scheduleDispatch()}else if(next!==Infinity){
+this.#balanceTimer=_after(next-now,()=>{
+this.#balanceTimer=void 0;
+this.#balance()})}}#shift(){
+this.#queue[this.#head++]=void 0;
+if(this.#head===this.#queue.length){
+this.#queue.length=0;
+this.#head=0}}#send(slot2,jobs2){
+if(!this.#post(slot2,jobs2)){
+for(const job of jobs2)if(!job.settled)this.#post(slot2,[job])}}#post(slot2,jobs2){
+const refs2=[];
+const index=[];
+for(const job of jobs2){
+let ref=refs2.indexOf(job.ref);
+if(ref<0)ref=refs2.push(job.ref)-1;
+index.push(ref)}const message2=["T",refs2.length];
+for(const ref of refs2)message2.push(ref.module,ref.key);
+const transfer=[];
+for(let i=0;
+i<jobs2.length;
+i++){
+const job=jobs2[i];
+const calls=job.numeric?Float64Array.from(job.calls):job.calls;
+const flags=(job.spread?TASK_SPREAD:0)|(job.wired?TASK_WIRED:0);
+job.claim=slot2.nextClaim;
+slot2.nextClaim=(slot2.nextClaim+1)%CLAIM_SLOTS;
+Atomics.store(slot2.claims,job.claim,job.id);
+message2.push(job.id,index[i],flags,job.claim,calls);
+for(const t of job.transfer)transfer.push(t);
+if(calls instanceof Float64Array)transfer.push(calls.buffer)}if(transfer.length===0&&slot2.jobs.trySend(message2)){
+this.#readAnswers();
+return true}try{
+slot2.endpoint.post(message2,transfer);
+this.#readAnswers();
+return true}catch(error){
+if(jobs2.length>1)return false;
+const job=jobs2[0];
+slot2.inflight.delete(job.id);
+slot2.sent--;
+this.#settle(job,new TypeError(`task arguments could not be sent: ${error.message}`));
+return true}}#spawn(){
+const identity=_nextIdentity();
+const name=`PoolWorker-${identity}`;
+const pid2=_nextPid();
+const modules=new Set(this.#modules);
+const claims2=new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS*4));
+const jobs2=new _Link(_Link.allocate());
+const slot2={
+endpoint:void 0,name,pid:pid2,process:void 0,modules,ready:false,inflight:new Map,sent:0,ended:false,claims:claims2,jobs:jobs2,nextClaim:0,heardAt:0,stuck:false};
+slot2.process=_poolWorkerProcess(name,pid2,code=>{
+this.#takeAnswers();
+this.#onDeath(slot2,code,void 0)});
+slot2.endpoint=_spawnWorker(name,[...modules],this.#settings.permissions,{
+message:m=>this.#onMessage(slot2,m),error:e=>{
+this.#takeAnswers();
+this.#onDeath(slot2,1,e,true)}});
+const init=_initMessage({
+name,pid:pid2,daemon:true},identity,this.#settings.permissions,{
+kind:"pool",claims:claims2.buffer,jobs:jobs2.buffer,answers:this.#answers.buffer,initializer:this.#settings.initializer,initArgs:this.#initArgs.args,wired:this.#initArgs.wired});
+slot2.endpoint.post(init);
+this.#slots.add(slot2);
+this.#byPid.set(pid2,slot2);
+return slot2}#onMessage(slot2,message2){
+if(Array.isArray(message2))return this.#onResults(slot2,message2);
+switch(message2.t){
+case"ready":slot2.ready=true;
+return;
+case"exit":this.#takeAnswers();
+return this.#onDeath(slot2,message2.code,message2.error)}}#takeAnswers(){
+let any=false;
+for(let m=this.#answers.tryTake();
+m!==_WOULD_WAIT;
+m=this.#answers.tryTake()){
+any=true;
+const message2=m;
+const slot2=this.#byPid.get(message2[2]);
+if(slot2&&!slot2.ended)this.#onResults(slot2,message2)}return any}#readAnswers(){
+if(this.#reading)return;
+this.#reading=true;
+const read3=()=>{
+this.#takeAnswers();
+if(this.#state!=="terminated"&&this.#busy())return _WOULD_WAIT;
+this.#reading=false;
+return void 0};
+this.#answers.wait(read3,()=>true).catch(error=>{
+this.#reading=false;
+reportError(error)})}#onResults(slot2,message2){
+slot2.heardAt=performance.now();
+slot2.stuck=false;
+const busyMs2=message2[1];
+const count2=(message2.length-3)/3;
+if(count2>0&&busyMs2>0){
+const sample=busyMs2/count2;
+this.#jobMs=this.#jobMs===void 0?sample:this.#jobMs*.7+sample*.3}for(let i=3;
+i<message2.length;
+i+=3){
+const id=message2[i];
+const job=slot2.inflight.get(id);
+if(!job)continue;
+slot2.inflight.delete(id);
+const code=message2[i+1];
+const payload=message2[i+2];
+if(code===RESULT_ERROR){
+this.#settle(job,new RemoteError(slot2.name,slot2.pid,payload))}else if(code===RESULT_NUMBERS){
+this.#settle(job,void 0,Array.from(payload))}else this.#settle(job,void 0,payload)}const max=this.#settings.maxTasksPerChild;
+if(max!==void 0&&slot2.sent>=max&&slot2.inflight.size===0)this.#retire(slot2);
+this.#scheduleDispatch();
+this.#checkIdle()}#onDeath(slot2,code,error,unloaded=false){
+if(slot2.ended)return;
+const{
+started,waiting}=this.#retire(slot2,code);
+const initFailed=!slot2.ready&&this.#settings.initializer&&(code!==0||error);
+if(initFailed||unloaded&&error){
+this.#broken=error?new RemoteError(slot2.name,slot2.pid,{
+...error,message:`${initFailed?"initializer failed":"a worker failed to start"}: ${error.message}`}):new Error(`${slot2.name}: the pool initializer ended the worker (exit code ${code})`);
+for(const job of[...started,...waiting,...this.#queue.splice(this.#head)]){
+this.#settle(job,this.#broken)}this.#queued=0;
+this.#checkIdle();
+return}const how=error?`${error.name}: ${error.message}`:`exit code ${code}`;
+started.forEach((job,i)=>{
+const what=i===started.length-1?`died while running task '${job.ref.key}'`:`died before sending the result of task '${job.ref.key}'`;
+this.#settle(job,new Error(`${slot2.name} (pid ${slot2.pid}) ${what} (${how}); the pool replaced it`))});
+const movable=waiting.filter(job=>job.transfer.length===0);
+for(const job of waiting){
+if(job.transfer.length===0)continue;
+this.#settle(job,new Error(`${slot2.name} (pid ${slot2.pid}) died (${how}) before it started task '${job.ref.key}', whose arguments had moved MessagePorts (or Troupe objects holding them) into it; they ended with it, so the call cannot run on another worker. Submit it again`))}this.#requeue(movable);
+this.#scheduleDispatch();
+this.#checkIdle()}#retire(slot2,code=0){
+const started=[];
+const waiting=[];
+if(slot2.ended)return{
+started,waiting};
+slot2.ended=true;
+slot2.endpoint.terminate();
+slot2.process.end(code);
+this.#slots.delete(slot2);
+this.#byPid.delete(slot2.pid);
+for(const job of[...slot2.inflight.values()]){
+if(this.#takeBack(slot2,job))waiting.push(job);
+else started.push(job)}slot2.inflight.clear();
+return{
+started,waiting}}#busy(){
+if(this.#queued>0)return true;
+for(const s of this.#slots)if(s.inflight.size>0)return true;
+return false}#checkIdle(){
+if(this.#state==="open"){
+if(this.#settings.idleTimeoutMs!==void 0&&!this.#busy())this.#restLater();
+return}if(this.#state==="terminated"||this.#busy())return;
+for(const slot2 of[...this.#slots])this.#retire(slot2);
+this.#stopTimers();
+this.#answers.close();
+this.#idle.resolve()}#restLater(){
+const ms=this.#settings.idleTimeoutMs;
+if(this.#slots.size===0)return;
+this.#idleSince=performance.now();
+this.#idleTimer??=_after(ms,()=>this.#rest(ms))}#rest(ms){
+this.#idleTimer=void 0;
+if(this.#state!=="open"||this.#busy()||this.#slots.size===0)return;
+const left=this.#idleSince+ms-performance.now();
+if(left>0){
+this.#idleTimer=_after(left,()=>this.#rest(ms));
+return}for(const slot2 of[...this.#slots])this.#retire(slot2);
+this.#balance()}#stopTimers(){
+this.#balance();
+this.#idleTimer?.();
+this.#idleTimer=void 0}close(){
+if(this.#state!=="open")return;
+this.#state="closed";
+queueMicrotask(()=>this.#checkIdle())}terminate(error=new Error("Pool was terminated before the task finished")){
+if(this.#state==="terminated")return;
+this.#state="terminated";
+const jobs2=this.#queue.splice(this.#head);
+this.#queued=0;
+for(const slot2 of[...this.#slots]){
+const{
+started,waiting}=this.#retire(slot2,-15);
+jobs2.push(...started,...waiting)}for(const job of jobs2)this.#settle(job,error);
+this.#stopTimers();
+this.#answers.close();
+this.#idle.resolve()}join(){
+if(this.#state==="open"){
+return Promise.reject(new Error("Pool.join() needs close() or terminate() first"))}return this.#idle.promise}};
+var settleResult;
+var watchResult;
+var AsyncResult=class{
+#state="pending";
+#outcome;
+#deferred;
+#callbacks;
+static{
+_inspectable(this,result=>({
+state:result.#state}));
+settleResult=(result,error,value)=>result.#settle(error,value);
+watchResult=(result,callbacks)=>{
+if(callbacks.callback||callbacks.errorCallback)result.#callbacks=callbacks}}constructor(promise){
+promise?.then(value=>this.#settle(void 0,value),error=>this.#settle(error))}#settle(error,value){
+if(this.#state!=="pending")return;
+const callbacks=this.#callbacks;
+this.#callbacks=void 0;
+if(error===void 0){
+this.#state="fulfilled";
+this.#outcome=value;
+this.#deferred?.resolve(value);
+if(callbacks?.callback)invoke(callbacks.callback,value)}else{
+this.#state="rejected";
+this.#outcome=error;
+this.#deferred?.reject(error);
+if(callbacks?.errorCallback)invoke(callbacks.errorCallback,error)}}#promise(){
+if(this.#state==="fulfilled")return Promise.resolve(this.#outcome);
+if(this.#state==="rejected")return Promise.reject(this.#outcome);
+return(this.#deferred??=Promise.withResolvers()).promise}async get(timeoutMs){
+await this.wait(timeoutMs);
+if(this.#state==="pending"){
+throw new DOMException(`result not ready within ${timeoutMs} ms`,"TimeoutError")}return this.#promise()}async wait(timeoutMs){
+const ms=_checkTimeout(timeoutMs,"wait() timeoutMs");
+if(this.#state==="pending")await _settledWithin(this.#promise(),ms)}ready(){
+return this.#state!=="pending"}successful(){
+if(this.#state==="pending")throw new Error("AsyncResult is not ready yet");
+return this.#state==="fulfilled"}then(onfulfilled,onrejected){
+return this.#promise().then(onfulfilled,onrejected)}};
+var Pool=class{
+#engine;
+static{
+_inspectable(this,pool=>({
+processes:pool.#engine.size,...pool.#engine.summary()}))}constructor(options={
+}){
+this.#engine=_PoolEngine.from(options,options.processes,"Pool")}get processes(){
+return this.#engine.size}#enqueue(fn,calls,spread,options,done){
+let ref;
+try{
+ref=_requireTaskRef(fn,"Pool task")}catch(error){
+return done(error)}this.#engine.enqueue(ref,calls,spread,options,done)}#call(fn,calls,spread,options){
+return new Promise((resolve,reject)=>{
+this.#enqueue(fn,calls,spread,options,(error,values)=>{
+if(error===void 0)resolve(values);
+else reject(error)})})}apply(fn,args,options={
+}){
+return new Promise((resolve,reject)=>{
+this.#enqueue(fn,[args],true,options,(error,values)=>{
+if(error===void 0)resolve(values[0]);
+else reject(error)})})}applyAsync(fn,args,options={
+}){
+const result=new AsyncResult;
+watchResult(result,options);
+this.#enqueue(fn,[args],true,options,(error,values)=>{
+settleResult(result,error,values?.[0])});
+return result}map(fn,iterable,options={
+}){
+return this.#mapChunks(fn,Array.from(iterable),false,options)}mapAsync(fn,iterable,options={
+}){
+const result=new AsyncResult;
+watchResult(result,options);
+this.map(fn,iterable,options).then(values=>settleResult(result,void 0,values),error=>settleResult(result,error));
+return result}starmap(fn,iterable,options={
+}){
+return this.#mapChunks(fn,Array.from(iterable),true,options)}async#mapChunks(fn,calls,spread,options){
+if(calls.length===0)return[];
+if(spread){
+const i=calls.findIndex(args=>!Array.isArray(args));
+if(i>=0){
+throw new TypeError(`item ${i} must be an array of arguments, got ${_describe(calls[i])}`)}}const chunksize=options.chunksize===void 0?Math.ceil(calls.length/(this.#engine.size*4)):_positiveInt(options.chunksize,"chunksize");
+const parts=[];
+for(let i=0;
+i<calls.length;
+i+=chunksize){
+const chunk=calls.slice(i,i+chunksize);
+parts.push(this.#call(fn,chunk,spread,{
+...options,first:i}))}const settled=await Promise.allSettled(parts);
+const failed2=settled.find(s=>s.status==="rejected");
+if(failed2)throw failed2.reason;
+return settled.flatMap(s=>s.value)}imap(fn,iterable,options={
+}){
+return this.#imap(fn,iterable,options,true)}imapUnordered(fn,iterable,options={
+}){
+return this.#imap(fn,iterable,options,false)}async*#imap(fn,iterable,options,ordered){
+const chunksize=options.chunksize===void 0?1:_positiveInt(options.chunksize,"chunksize");
+const window=Math.max(this.#engine.size*4,64);
+const read3=_chunkReader(iterable,chunksize);
+let exhausted=false;
+let first=0;
+const inFlight=[];
+const finished=[];
+let wake;
+const pull=async()=>{
+while(!exhausted&&inFlight.length<window){
+const chunk=await read3();
+if(!chunk){
+exhausted=true;
+break}const entry={
+promise:this.#call(fn,chunk,false,{
+...options,first}),done:false};
+first+=chunk.length;
+const settle=outcome=>{
+entry.done=true;
+finished.push(outcome);
+wake?.()};
+entry.promise.then(values=>settle({
+values}),error=>settle({
+error}));
+inFlight.push(entry)}};
+await pull();
+while(inFlight.length>0){
+let values;
+if(ordered){
+const head=inFlight.shift();
+values=await head.promise}else{
+while(finished.length===0)await new Promise(r=>wake=r);
+const first2=finished.shift();
+inFlight.splice(inFlight.findIndex(e=>e.done),1);
+if(first2.error!==void 0)throw first2.error;
+values=first2.values}if(ordered)finished.length=0;
+await pull();
+yield*values}}close(){
+this.#engine.close()}terminate(){
+this.#engine.terminate()}join(){
+return this.#engine.join()}async[Symbol.asyncDispose](){
+this.terminate();
+await this.join()}};
+function invoke(callback,value){
+try{
+callback(value)}catch(error){
+reportError(error)}}var CancelledError=class extends Error{
+constructor(message2="the future was cancelled"){
+super(message2);
+this.name="CancelledError"}};
+var internals=new WeakMap;
+var NO_JOB={
+};
+function inside(future){
+const it=internals.get(future);
+if(!it)throw new TypeError("not a Future made by ProcessPoolExecutor.submit()");
+return it}var Future=class extends Promise{
+static get[Symbol.species](){
+return Promise}constructor(executor){
+super(executor)}cancel(){
+const it=inside(this);
+if(it.state==="cancelled")return true;
+if(it.state!=="pending"||!it.engine.cancelIfNotStarted(it.job,new CancelledError)){
+return false}it.state="cancelled";
+return true}cancelled(){
+return inside(this).state==="cancelled"}running(){
+const it=inside(this);
+return it.state==="pending"&&it.engine.started(it.job)}done(){
+const{
+state:state3}=inside(this);
+return state3==="finished"||state3==="cancelled"}result(timeoutMs){
+const limit=_checkTimeout(timeoutMs,"result() timeoutMs");
+if(limit===void 0)return Promise.resolve(this);
+return _settledWithin(this,limit).then(()=>{
+if(!this.done()){
+throw new DOMException(`the future was not done within ${timeoutMs} ms`,"TimeoutError")}return this})}async exception(timeoutMs){
+try{
+await this.result(timeoutMs);
+return void 0}catch(error){
+if(!this.done()||this.cancelled())throw error;
+return error}}addDoneCallback(fn){
+const it=inside(this);
+if(this.done())runCallback(fn,this);
+else(it.callbacks??=[]).push(fn)}};
+function runCallback(fn,future){
+try{
+fn(future)}catch(error){
+reportError(error)}}var ProcessPoolExecutor=class{
+#engine;
+#pending=new Set;
+#shutdown=false;
+static{
+_inspectable(this,executor=>{
+const{
+state:state3,pending}=executor.#engine.summary();
+return{
+maxWorkers:executor.#engine.size,state:executor.#shutdown?"shutdown":state3,pending}})}constructor(options={
+}){
+this.#engine=_PoolEngine.from(options,options.maxWorkers,"ProcessPoolExecutor")}get maxWorkers(){
+return this.#engine.size}submit(fn,...args){
+return this.#submit(fn,[args],true,{
+},"submit")}with(options){
+return{
+submit:(fn,...args)=>this.#submit(fn,[args],true,options,"submit")}}#submit(fn,calls,spread,options,what){
+if(this.#shutdown){
+throw new Error(`cannot ${what}() after shutdown(): the executor takes no new calls`)}const ref=_requireTaskRef(fn,"ProcessPoolExecutor task");
+let resolve;
+let reject;
+const future=new Future((res,rej)=>{
+resolve=res;
+reject=rej});
+const it={
+state:"pending",failed:false,engine:this.#engine,job:NO_JOB,callbacks:void 0};
+internals.set(future,it);
+this.#pending.add(future);
+it.job=this.#engine.enqueue(ref,calls,spread,options,(error,values)=>{
+if(error===void 0){
+it.state="finished";
+resolve(spread?values[0]:values)}else{
+if(it.state!=="cancelled"){
+it.state="finished";
+it.failed=true}future.catch(()=>{
+});
+reject(error)}this.#pending.delete(future);
+const callbacks=it.callbacks;
+it.callbacks=void 0;
+if(callbacks){
+for(const cb of callbacks)runCallback(cb,future)}});
+return future}async*map(fn,iterable,options={
+}){
+const timeoutMs=_checkTimeout(options.timeoutMs,"map() timeoutMs");
+const chunksize=_positiveInt(options.chunksize??1,"chunksize");
+const buffersize=options.buffersize===void 0?Infinity:_positiveInt(options.buffersize,"buffersize");
+const{
+signal}=options;
+const deadline=timeoutMs===void 0?void 0:performance.now()+timeoutMs;
+const read3=_chunkReader(iterable,chunksize);
+const futures=[];
+let exhausted=false;
+let first=0;
+const fill=async()=>{
+while(!exhausted&&futures.length<buffersize){
+const chunk=await read3();
+if(!chunk){
+exhausted=true;
+break}const future=this.#submit(fn,chunk,false,{
+signal,first},"map");
+first+=chunk.length;
+future.catch(()=>{
+});
+futures.push(future)}};
+try{
+await fill();
+while(futures.length>0){
+const head=futures[0];
+const values=deadline===void 0?await head:await head.result(Math.max(0,deadline-performance.now()));
+futures.shift();
+await fill();
+yield*values}}finally{
+for(const future of futures)future.cancel()}}async shutdown(options={
+}){
+const{
+wait:wait2=true,cancelFutures=false}=options;
+this.#shutdown=true;
+if(cancelFutures){
+for(const future of this.#pending)future.cancel()}this.#engine.close();
+if(wait2){
+await this.#engine.join();
+await Promise.allSettled([...this.#pending])}}[Symbol.asyncDispose](){
+return this.shutdown({
+wait:true})}};
+function failed(future){
+return inside(future).failed}function wait(futures,options={
+}){
+const{
+returnWhen="ALL_COMPLETED"}=options;
+const timeoutMs=_checkTimeout(options.timeoutMs,"wait() timeoutMs");
+if(!["FIRST_COMPLETED","FIRST_EXCEPTION","ALL_COMPLETED"].includes(returnWhen)){
+throw new TypeError(`'returnWhen' must be "FIRST_COMPLETED", "FIRST_EXCEPTION" or "ALL_COMPLETED", got ${_describe(returnWhen)}`)}const all=[...new Set(futures)];
+all.forEach(f=>inside(f));
+const split=()=>{
+const done=new Set;
+const notDone=new Set;
+for(const f of all)(f.done()?done:notDone).add(f);
+return{
+done,notDone}};
+const met=()=>{
+if(all.every(f=>f.done()))return true;
+if(returnWhen==="FIRST_COMPLETED")return all.some(f=>f.done());
+if(returnWhen==="FIRST_EXCEPTION")return all.some(f=>failed(f));
+return false};
+if(met()||timeoutMs===0)return Promise.resolve(split());
+return new Promise(resolve=>{
+let cancelTimer;
+let finished=false;
+const check=()=>{
+if(finished||!met())return;
+finished=true;
+cancelTimer?.();
+resolve(split())};
+if(timeoutMs!==void 0){
+cancelTimer=_after(timeoutMs,()=>{
+finished=true;
+resolve(split())})}for(const f of all)f.addDoneCallback(check)})}async function*asCompleted(futures,options={
+}){
+const timeoutMs=_checkTimeout(options.timeoutMs,"asCompleted() timeoutMs");
+const deadline=timeoutMs===void 0?void 0:performance.now()+timeoutMs;
+const all=[...new Set(futures)];
+all.forEach(f=>inside(f));
+const ready=[];
+let wake;
+all.forEach((future,index)=>{
+future.then(value=>ready.push({
+status:"fulfilled",value,future,index}),reason=>ready.push({
+status:"rejected",reason,future,index})).then(()=>wake?.())});
+for(let left=all.length;
+left>0;
+left--){
+while(ready.length===0){
+const woke=new Promise(resolve=>wake=resolve);
+if(deadline===void 0){
+await woke;
+continue}let cancel;
+const timedOut=await Promise.race([woke.then(()=>false),new Promise(resolve=>cancel=_after(Math.max(0,deadline-performance.now()),()=>resolve(true)))]);
+cancel();
+if(timedOut&&ready.length===0){
+throw new DOMException(`${left} of the futures were not done within ${timeoutMs} ms`,"TimeoutError")}}yield ready.shift()}}var LockHolderDiedError=class extends Error{
+holderPid;
+constructor(kind,holderPid){
+super(`this ${kind} is held by process ${holderPid}, which has ended without releasing it; check the data it guards, then call release() to free it`);
+this.name="LockHolderDiedError";
+this.holderPid=holderPid}};
+var BrokenBarrierError=class extends Error{
+constructor(message2){
+super(message2);
+this.name="BrokenBarrierError"}};
+var ManagerStoppedError=class extends Error{
+manager;
+constructor(manager,how,call){
+super(`${call} cannot reach its manager: ${manager} ${how}. Proxies only work while their manager runs`);
+this.name="ManagerStoppedError";
+this.manager=manager}};
+function _waitOptions(options,what){
+if(options===void 0)return{
+deadline:Infinity,signal:void 0};
+if(typeof options!=="object"||options===null){
+throw new TypeError(`${what} options must be an object, got ${_describe(options)}`)}const timeoutMs=_checkTimeout(options.timeoutMs,`${what} timeoutMs`);
+const{
+signal}=options;
+if(signal!==void 0&&!(signal instanceof AbortSignal)){
+throw new TypeError(`${what} signal must be an AbortSignal, got ${_describe(signal)}`)}return{
+deadline:timeoutMs===void 0?Infinity:performance.now()+timeoutMs,signal}}function _syncWaitOptions(options,what){
+_assertMayBlock(what);
+if(options===void 0)return Infinity;
+if(typeof options!=="object"||options===null){
+throw new TypeError(`${what} options must be an object, got ${_describe(options)}`)}if("signal"in options){
+throw new TypeError(`${what} cannot take a signal: a blocked thread cannot see it abort. Use timeoutMs, or the async form, which takes a signal`)}const timeoutMs=_checkTimeout(options.timeoutMs,`${what} timeoutMs`);
+return timeoutMs===void 0?Infinity:performance.now()+timeoutMs}var MAIN_THREAD=!_IN_WORKER;
+function _assertMayBlock(what){
+if(MAIN_THREAD){
+const async=what.replace(/Sync\(\)$/,"()");
+throw new Error(`${what} blocks its thread, so it is refused on the main thread (it would freeze the event loop). Use \`await ${async}\` there; ${what} is for code running in a worker`)}}function _remaining(deadline){
+return deadline===Infinity?Infinity:Math.max(0,deadline-performance.now())}function _timeoutError(what,timeoutMs){
+return new DOMException(`${what} timed out${timeoutMs===void 0?"":` after ${timeoutMs} ms`}`,"TimeoutError")}var noop=()=>{
+};
+var KEEP_ALIVE_MAX_MS=1<<30;
+function _waitAsync(i32,index,expected,ms,signal){
+if(signal?.aborted)throw signal.reason;
+const r=Atomics.waitAsync(i32,index,expected,ms);
+if(!r.async)return r.value;
+return new Promise((resolve,reject)=>{
+let abandoned=false;
+const keepAlive=MAIN_THREAD?setInterval(noop,Math.min(ms+5,KEEP_ALIVE_MAX_MS)):void 0;
+const onAbort=()=>{
+abandoned=true;
+if(keepAlive!==void 0)clearInterval(keepAlive);
+reject(signal.reason)};
+signal?.addEventListener("abort",onAbort,{
+once:true});
+r.value.then(result=>{
+if(abandoned){
+if(result==="ok")Atomics.notify(i32,index,1);
+return}if(keepAlive!==void 0)clearInterval(keepAlive);
+signal?.removeEventListener("abort",onAbort);
+resolve(result)})})}function _waitSync(i32,index,expected,ms){
+return Atomics.wait(i32,index,expected,ms)}var pid=0;
+function _myPid(){
+if(pid!==0)return pid;
+const ctx=_context();
+if(ctx.parent!==void 0||MAIN_THREAD)pid=ctx.self.pid;
+return ctx.self.pid}function _sharedWords(length){
+return new Int32Array(new SharedArrayBuffer(length*4))}function _wordsFrom(state3,length,kind){
+if(!(state3 instanceof SharedArrayBuffer)||state3.byteLength<length*4){
+throw new TypeError(`a Troupe ${kind} arrived without its shared memory`)}return new Int32Array(state3,0,length)}var _STATE=0;
+var _OWNER=1;
+var _COUNT=2;
+var _MUTEX_WORDS=3;
+var FREE=0;
+var LOCKED=1;
+var CONTENDED=2;
+var CHECK_HOLDER_MS=100;
+function _tryLock(w){
+if(Atomics.compareExchange(w,_STATE,FREE,LOCKED)!==FREE)return false;
+take(w);
+return true}function take(w){
+w[_OWNER]=_myPid();
+w[_COUNT]=1}function checkHolder(w,kind){
+const holder=_deadHolder(w);
+if(holder!==0)throw new LockHolderDiedError(kind,holder)}function _deadHolder(w){
+const holder=Atomics.load(w,_OWNER);
+if(holder===0||_isAlive(holder))return 0;
+return Atomics.load(w,_OWNER)===holder?holder:0}async function _lockAsync(w,kind,what,deadline,signal,timeoutMs){
+while(Atomics.exchange(w,_STATE,CONTENDED)!==FREE){
+checkHolder(w,kind);
+const left=_remaining(deadline);
+if(left===0)throw _timeoutError(what,timeoutMs);
+const r=_waitAsync(w,_STATE,CONTENDED,Math.min(left,CHECK_HOLDER_MS),signal);
+if(typeof r!=="string")await r}take(w)}function _lockSync(w,kind,what,deadline,timeoutMs){
+while(Atomics.exchange(w,_STATE,CONTENDED)!==FREE){
+checkHolder(w,kind);
+const left=_remaining(deadline);
+if(left===0)throw _timeoutError(what,timeoutMs);
+_waitSync(w,_STATE,CONTENDED,Math.min(left,CHECK_HOLDER_MS))}take(w)}function _unlock(w){
+w[_OWNER]=0;
+if(Atomics.sub(w,_STATE,1)!==LOCKED){
+Atomics.store(w,_STATE,FREE);
+Atomics.notify(w,_STATE,1)}}function _isLocked(w){
+return Atomics.load(w,_STATE)!==FREE}function _mutexFields(w,reentrant){
+if(!_isLocked(w))return{
+locked:false};
+const holder=Atomics.load(w,_OWNER)||void 0;
+return reentrant?{
+locked:true,holder,count:Atomics.load(w,_COUNT)}:{
+locked:true,holder}}var lockWords;
+var rlockWords;
+var reviving;
+function words(){
+const w=reviving??_sharedWords(_MUTEX_WORDS);
+reviving=void 0;
+return w}function timeoutOf(options){
+return options?.timeoutMs??void 0}var Lock=class{
+#w=words();
+acquire(options){
+if(options===void 0&&_tryLock(this.#w))return Promise.resolve(this);
+let wait2;
+try{
+wait2=_waitOptions(options,"Lock.acquire()");
+if(wait2.signal?.aborted)return Promise.reject(wait2.signal.reason)}catch(error){
+return Promise.reject(error)}if(_tryLock(this.#w))return Promise.resolve(this);
+return _lockAsync(this.#w,"Lock","Lock.acquire()",wait2.deadline,wait2.signal,timeoutOf(options)).then(()=>this)}acquireSync(options){
+const deadline=_syncWaitOptions(options,"Lock.acquireSync()");
+const w=this.#w;
+if(!_tryLock(w)){
+if(Atomics.load(w,_OWNER)===_myPid()&&deadline===Infinity){
+throw new Error("Lock.acquireSync() would wait forever: this process already holds the lock, and a Lock is not re-entrant. Release it first, or use an RLock")}_lockSync(w,"Lock","Lock.acquireSync()",deadline,timeoutOf(options))}return this}tryAcquire(){
+return _tryLock(this.#w)}release(){
+if(!_isLocked(this.#w)){
+throw new Error("Lock.release() was called on a lock that is not held")}_unlock(this.#w)}locked(){
+return _isLocked(this.#w)}[Symbol.dispose](){
+this.release()}[_WIRE](){
+return{
+kind:"troupe.Lock",module:import.meta.url,state:this.#w.buffer}}static{
+lockWords=lock2=>lock2.#w;
+_inspectable(this,lock2=>_mutexFields(lock2.#w,false))}};
+var RLock=class{
+#w=words();
+acquire(options){
+if(options===void 0&&this.#reenter())return Promise.resolve(this);
+let wait2;
+try{
+wait2=_waitOptions(options,"RLock.acquire()");
+if(wait2.signal?.aborted)return Promise.reject(wait2.signal.reason)}catch(error){
+return Promise.reject(error)}if(this.#reenter())return Promise.resolve(this);
+return _lockAsync(this.#w,"RLock","RLock.acquire()",wait2.deadline,wait2.signal,timeoutOf(options)).then(()=>this)}acquireSync(options){
+const deadline=_syncWaitOptions(options,"RLock.acquireSync()");
+if(this.#reenter())return this;
+_lockSync(this.#w,"RLock","RLock.acquireSync()",deadline,timeoutOf(options));
+return this}tryAcquire(){
+return this.#reenter()}#reenter(){
+const w=this.#w;
+if(Atomics.load(w,_OWNER)===_myPid()){
+w[_COUNT]++;
+return true}return _tryLock(w)}release(){
+const w=this.#w;
+const owner=Atomics.load(w,_OWNER);
+if(owner!==_myPid()){
+if(owner!==0&&_deadHolder(w)===owner){
+w[_COUNT]=0;
+_unlock(w);
+return}throw new Error(owner===0?"RLock.release() was called on a lock that is not held":`RLock.release() was called by process ${_myPid()}, but process ${owner} holds the lock: only its holder may release an RLock`)}if(--w[_COUNT]===0)_unlock(w)}locked(){
+return _isLocked(this.#w)}[Symbol.dispose](){
+this.release()}[_WIRE](){
+return{
+kind:"troupe.RLock",module:import.meta.url,state:this.#w.buffer}}static{
+rlockWords=lock2=>lock2.#w;
+_inspectable(this,lock2=>_mutexFields(lock2.#w,true))}};
+function _mutexOf(lock2){
+return lock2 instanceof RLock?{
+w:rlockWords(lock2),reentrant:true}:{
+w:lockWords(lock2),reentrant:false}}function _reviveLock(kind,state3){
+const reentrant=kind==="troupe.RLock";
+reviving=_wordsFrom(state3,_MUTEX_WORDS,reentrant?"RLock":"Lock");
+return reentrant?new RLock:new Lock}_registerReviver("troupe.Lock",state3=>_reviveLock("troupe.Lock",state3));
+_registerReviver("troupe.RLock",state3=>_reviveLock("troupe.RLock",state3));
+var VALUE=0;
+var WAITERS=1;
+var MAX=2;
+var WORDS=3;
+var LIMIT=2147483647;
+var reviving2;
+function tryDown(w){
+for(;
+;
+){
+const v=Atomics.load(w,VALUE);
+if(v<=0)return false;
+if(Atomics.compareExchange(w,VALUE,v,v-1)===v)return true}}var Semaphore=class{
+#w;
+static{
+_inspectable(this,s=>{
+const max=s.#w[MAX];
+return max>=0?{
+value:s.value,max}:{
+value:s.value}})}constructor(value=1){
+if(reviving2){
+this.#w=reviving2;
+reviving2=void 0;
+return}const kind=this instanceof BoundedSemaphore?"BoundedSemaphore":"Semaphore";
+if(!Number.isInteger(value)||value<0||value>LIMIT){
+throw new RangeError(`${kind} value must be an integer from 0 to ${LIMIT}, got ${typeof value==="number"?value:_describe(value)}`)}this.#w=_sharedWords(WORDS);
+this.#w[VALUE]=value;
+this.#w[MAX]=kind==="BoundedSemaphore"?value:-1}get value(){
+return Atomics.load(this.#w,VALUE)}acquire(options){
+if(options===void 0&&tryDown(this.#w))return Promise.resolve(this);
+let wait2;
+try{
+wait2=_waitOptions(options,`${this.#kind()}.acquire()`);
+if(wait2.signal?.aborted)return Promise.reject(wait2.signal.reason)}catch(error){
+return Promise.reject(error)}if(tryDown(this.#w))return Promise.resolve(this);
+return this.#acquireSlow(wait2,options?.timeoutMs)}async#acquireSlow(wait2,timeoutMs){
+const w=this.#w;
+Atomics.add(w,WAITERS,1);
+try{
+while(!tryDown(w)){
+const left=_remaining(wait2.deadline);
+if(left===0)throw _timeoutError(`${this.#kind()}.acquire()`,timeoutMs);
+const r=_waitAsync(w,VALUE,0,left,wait2.signal);
+if(typeof r!=="string")await r}}finally{
+Atomics.sub(w,WAITERS,1)}return this}acquireSync(options){
+const what=`${this.#kind()}.acquireSync()`;
+const deadline=_syncWaitOptions(options,what);
+const w=this.#w;
+if(tryDown(w))return this;
+Atomics.add(w,WAITERS,1);
+try{
+while(!tryDown(w)){
+const left=_remaining(deadline);
+if(left===0)throw _timeoutError(what,options?.timeoutMs);
+_waitSync(w,VALUE,0,left)}}finally{
+Atomics.sub(w,WAITERS,1)}return this}tryAcquire(){
+return tryDown(this.#w)}release(){
+const w=this.#w;
+const max=w[MAX];
+for(;
+;
+){
+const v=Atomics.load(w,VALUE);
+if(max>=0&&v>=max){
+throw new Error(`BoundedSemaphore.release() was called more times than acquire(): the value would exceed its initial value ${max}`)}if(v>=LIMIT)throw new RangeError(`Semaphore value cannot exceed ${LIMIT}`);
+if(Atomics.compareExchange(w,VALUE,v,v+1)===v)break}if(Atomics.load(w,WAITERS)>0)Atomics.notify(w,VALUE,1)}[Symbol.dispose](){
+this.release()}[_WIRE](){
+return{
+kind:"troupe.Semaphore",module:import.meta.url,state:this.#w.buffer}}#kind(){
+return this.#w[MAX]>=0?"BoundedSemaphore":"Semaphore"}};
+var BoundedSemaphore=class extends Semaphore{
+constructor(value=1){
+super(value)}};
+_registerReviver("troupe.Semaphore",state3=>{
+const w=_wordsFrom(state3,WORDS,"Semaphore");
+reviving2=w;
+return w[MAX]>=0?new BoundedSemaphore:new Semaphore});
+var FLAG=0;
+var WORDS2=1;
+var reviving3;
+var Event=class{
+#w;
+static{
+_inspectable(this,event=>({
+set:event.isSet()}))}constructor(){
+this.#w=reviving3??_sharedWords(WORDS2);
+reviving3=void 0}isSet(){
+return Atomics.load(this.#w,FLAG)===1}set(){
+Atomics.store(this.#w,FLAG,1);
+Atomics.notify(this.#w,FLAG)}clear(){
+Atomics.store(this.#w,FLAG,0)}async wait(options){
+const wait2=_waitOptions(options,"Event.wait()");
+const w=this.#w;
+while(Atomics.load(w,FLAG)!==1){
+const left=_remaining(wait2.deadline);
+if(left===0)return false;
+const r=_waitAsync(w,FLAG,0,left,wait2.signal);
+if(typeof r!=="string")await r}return true}waitSync(options){
+const deadline=_syncWaitOptions(options,"Event.waitSync()");
+const w=this.#w;
+while(Atomics.load(w,FLAG)!==1){
+const left=_remaining(deadline);
+if(left===0)return false;
+_waitSync(w,FLAG,0,left)}return true}[_WIRE](){
+return{
+kind:"troupe.Event",module:import.meta.url,state:this.#w.buffer}}};
+_registerReviver("troupe.Event",state3=>{
+reviving3=_wordsFrom(state3,WORDS2,"Event");
+return new Event});
+var SEQ=0;
+var WORDS3=1;
+var reviving4;
+var Condition=class{
+#w;
+#lock;
+static{
+_inspectable(this,cond=>({
+lock:cond.#lock}))}constructor(lock2){
+if(reviving4){
+({
+w:this.#w,lock:this.#lock}=reviving4);
+reviving4=void 0;
+return}if(lock2!==void 0&&!(lock2 instanceof Lock)&&!(lock2 instanceof RLock)){
+throw new TypeError(`Condition lock must be a Lock or an RLock, got ${_describe(lock2)}`)}this.#w=_sharedWords(WORDS3);
+this.#lock=lock2??new RLock}async acquire(options){
+await this.#lock.acquire(options);
+return this}acquireSync(options){
+this.#lock.acquireSync(options);
+return this}release(){
+this.#lock.release()}[Symbol.dispose](){
+this.#lock.release()}async wait(options){
+const wait2=_waitOptions(options,"Condition.wait()");
+const{
+m,count:count2,seq}=this.#releaseForWait("Condition.wait()");
+let result;
+try{
+const r=_waitAsync(this.#w,SEQ,seq,_remaining(wait2.deadline),wait2.signal);
+result=typeof r==="string"?r:await r}finally{
+if(!_tryLock(m)){
+await _lockAsync(m,"Condition's lock","Condition.wait()",Infinity,void 0,void 0)}m[_COUNT]=count2}return result!=="timed-out"}waitSync(options){
+const deadline=_syncWaitOptions(options,"Condition.waitSync()");
+const{
+m,count:count2,seq}=this.#releaseForWait("Condition.waitSync()");
+let result;
+try{
+result=_waitSync(this.#w,SEQ,seq,_remaining(deadline))}finally{
+if(!_tryLock(m)){
+_lockSync(m,"Condition's lock","Condition.waitSync()",Infinity,void 0)}m[_COUNT]=count2}return result!=="timed-out"}async waitFor(predicate,options){
+const wait2=_waitOptions(options,"Condition.waitFor()");
+let ok=predicate();
+while(!ok){
+const left=_remaining(wait2.deadline);
+if(left===0)break;
+await this.wait({
+timeoutMs:left===Infinity?void 0:left,signal:wait2.signal});
+ok=predicate()}return ok}waitForSync(predicate,options){
+const deadline=_syncWaitOptions(options,"Condition.waitForSync()");
+let ok=predicate();
+while(!ok){
+const left=_remaining(deadline);
+if(left===0)break;
+this.waitSync({
+timeoutMs:left===Infinity?void 0:left});
+ok=predicate()}return ok}notify(n=1){
+if(!(n>=0))throw new RangeError(`Condition.notify() n must be 0 or more, got ${n}`);
+this.#mine("Condition.notify()");
+Atomics.add(this.#w,SEQ,1);
+Atomics.notify(this.#w,SEQ,n)}notifyAll(){
+this.notify(Infinity)}[_WIRE](){
+const lock2=this.#lock[_WIRE]();
+return{
+kind:"troupe.Condition",module:import.meta.url,state:{
+w:this.#w.buffer,lock:{
+kind:lock2.kind,state:lock2.state}}}}#mine(what){
+const m=_mutexOf(this.#lock).w;
+if(!_isLocked(m)||Atomics.load(m,_OWNER)!==_myPid()){
+throw new Error(`${what} needs the condition's lock: acquire it first`)}return m}#releaseForWait(what){
+const m=this.#mine(what);
+const count2=m[_COUNT];
+const seq=Atomics.load(this.#w,SEQ);
+_unlock(m);
+return{
+m,count:count2,seq}}};
+_registerReviver("troupe.Condition",state3=>{
+const{
+w,lock:lock2}=state3;
+reviving4={
+w:_wordsFrom(w,WORDS3,"Condition"),lock:_reviveLock(lock2.kind,lock2.state)};
+return new Condition});
+var STATE=0;
+var PARTIES=1;
+var RESET=2;
+var WORDS4=3;
+var COUNT2=32767;
+var BROKEN=32768;
+var MAX_PARTIES=16383;
+var generation=state3=>state3>>>16;
+var nextGeneration=state3=>(generation(state3)+1&65535)<<16;
+var reviving5;
+var Barrier=class{
+#w;
+static{
+_inspectable(this,b=>({
+parties:b.parties,nWaiting:b.nWaiting,broken:b.broken}))}constructor(parties){
+if(reviving5){
+this.#w=reviving5;
+reviving5=void 0;
+return}if(!Number.isInteger(parties)||parties<1||parties>MAX_PARTIES){
+throw new RangeError(`Barrier parties must be an integer from 1 to ${MAX_PARTIES}, got ${typeof parties==="number"?parties:_describe(parties)}`)}this.#w=_sharedWords(WORDS4);
+this.#w[PARTIES]=parties}get parties(){
+return this.#w[PARTIES]}get nWaiting(){
+const state3=Atomics.load(this.#w,STATE);
+return state3&BROKEN?0:Math.min(state3&COUNT2,this.parties)}get broken(){
+return(Atomics.load(this.#w,STATE)&BROKEN)!==0}async wait(options){
+const wait2=_waitOptions(options,"Barrier.wait()");
+if(wait2.signal?.aborted)throw wait2.signal.reason;
+const w=this.#w;
+for(;
+;
+){
+const{
+index,gen}=this.#arrive();
+if(index===this.parties-1)return index;
+const full=index>=this.parties;
+for(;
+;
+){
+const state3=Atomics.load(w,STATE);
+if(generation(state3)!==gen){
+if(!full)this.#checkReset(gen);
+break}if(state3&BROKEN)throw this.#brokenError();
+const left=_remaining(wait2.deadline);
+if(left===0){
+this.abort();
+throw new BrokenBarrierError(`Barrier.wait() timed out after ${options?.timeoutMs} ms, which broke the barrier`)}try{
+const r=_waitAsync(w,STATE,state3,left,wait2.signal);
+if(typeof r!=="string")await r}catch(reason){
+this.abort();
+throw reason}}if(!full)return index}}waitSync(options){
+const deadline=_syncWaitOptions(options,"Barrier.waitSync()");
+const w=this.#w;
+for(;
+;
+){
+const{
+index,gen}=this.#arrive();
+if(index===this.parties-1)return index;
+const full=index>=this.parties;
+for(;
+;
+){
+const state3=Atomics.load(w,STATE);
+if(generation(state3)!==gen){
+if(!full)this.#checkReset(gen);
+break}if(state3&BROKEN)throw this.#brokenError();
+const left=_remaining(deadline);
+if(left===0){
+this.abort();
+throw new BrokenBarrierError(`Barrier.waitSync() timed out after ${options?.timeoutMs} ms, which broke the barrier`)}_waitSync(w,STATE,state3,left)}if(!full)return index}}#arrive(){
+const w=this.#w;
+const parties=this.parties;
+const before=Atomics.add(w,STATE,1);
+if(before&BROKEN)throw this.#brokenError();
+const index=before&COUNT2;
+const gen=generation(before);
+if(index===parties-1){
+for(let state3=before+1;
+;
+){
+const seen=Atomics.compareExchange(w,STATE,state3,nextGeneration(before));
+if(seen===state3)break;
+if(seen&BROKEN||generation(seen)!==gen)throw this.#brokenError();
+state3=seen}Atomics.notify(w,STATE)}return{
+index,gen}}#checkReset(gen){
+if(Atomics.load(this.#w,RESET)===gen+1){
+throw new BrokenBarrierError("the barrier was reset while this process waited")}}#brokenError(){
+return new BrokenBarrierError("the barrier is broken (abort() was called, or a wait timed out or was aborted); reset() makes it usable again")}abort(){
+Atomics.or(this.#w,STATE,BROKEN);
+Atomics.notify(this.#w,STATE)}reset(){
+const w=this.#w;
+for(;
+;
+){
+const state3=Atomics.load(w,STATE);
+if((state3&COUNT2)!==0)Atomics.store(w,RESET,generation(state3)+1);
+if(Atomics.compareExchange(w,STATE,state3,nextGeneration(state3))===state3)break}Atomics.notify(w,STATE)}[_WIRE](){
+return{
+kind:"troupe.Barrier",module:import.meta.url,state:this.#w.buffer}}};
+_registerReviver("troupe.Barrier",state3=>{
+reviving5=_wordsFrom(state3,WORDS4,"Barrier");
+return new Barrier(0)});
+var CTORS={
+i8:Int8Array,u8:Uint8Array,i16:Int16Array,u16:Uint16Array,i32:Int32Array,u32:Uint32Array,f32:Float32Array,f64:Float64Array,i64:BigInt64Array,u64:BigUint64Array};
+var CODES={
+b:"i8",B:"u8",h:"i16",H:"u16",i:"i32",I:"u32",l:"i64",L:"u64",q:"i64",Q:"u64",f:"f32",d:"f64"};
+function numericType(type,what){
+if(typeof type==="string"){
+if(Object.hasOwn(CTORS,type))return type;
+if(Object.hasOwn(CODES,type))return CODES[type]}throw new TypeError(`${what} type must be one of ${Object.keys(CTORS).join(", ")} (or a Python typecode: ${Object.keys(CODES).join(" ")}), got ${typeof type==="string"?JSON.stringify(type):_describe(type)}`)}var isBig=type=>type==="i64"||type==="u64";
+var isFloat=type=>type==="f32"||type==="f64";
+function element(type,value,what){
+if(isBig(type)){
+if(typeof value==="bigint")return value;
+if(typeof value==="number"&&Number.isInteger(value))return BigInt(value)}else if(typeof value==="number")return value;
+throw new TypeError(`${what} must be ${isBig(type)?"a bigint (or an integer number)":"a number"} for type ${type}, got ${typeof value==="object"?_describe(value):typeof value}`)}function allocate(type,length){
+const ctor=CTORS[type];
+return new ctor(new SharedArrayBuffer(Math.max(1,length)*ctor.BYTES_PER_ELEMENT),0,length)}function RawArray(type,lengthOrValues){
+const t=numericType(type,"RawArray()");
+return arrayFor(t,lengthOrValues,"RawArray()")}function arrayFor(t,lengthOrValues,what){
+if(typeof lengthOrValues==="number"){
+if(!Number.isInteger(lengthOrValues)||lengthOrValues<0){
+throw new RangeError(`${what} length must be a non-negative integer, got ${lengthOrValues}`)}return allocate(t,lengthOrValues)}if(typeof lengthOrValues!=="object"||lengthOrValues===null||typeof lengthOrValues[Symbol.iterator]!=="function"&&typeof lengthOrValues.length!=="number"){
+throw new TypeError(`${what} needs a length or the initial values, got ${_describe(lengthOrValues)}`)}const values=Array.from(lengthOrValues);
+const array=allocate(t,values.length);
+values.forEach((v,i)=>array[i]=element(t,v,`${what} values[${i}]`));
+return array}var reviving6;
+function cellFor(type,initial,what){
+const cell=allocate(type,1);
+if(initial!==void 0)cell[0]=element(type,initial,`${what} initial value`);
+return cell}function read2(type,cell,index=0){
+return isFloat(type)?cell[index]:Atomics.load(cell,index)}function write2(type,cell,value,what,index=0){
+const v=element(type,value,what);
+if(isFloat(type))cell[index]=v;
+else Atomics.store(cell,index,v)}function lockOption(options,what){
+if(typeof options!=="object"||options===null){
+throw new TypeError(`${what} options must be an object, got ${_describe(options)}`)}const{
+lock:lock2=true}=options;
+if(lock2!==true&&lock2!==false&&!(lock2 instanceof Lock)&&!(lock2 instanceof RLock)){
+throw new TypeError(`${what} lock must be true, false, a Lock or an RLock, got ${_describe(lock2)}`)}return lock2===true?new RLock:lock2===false?void 0:lock2}function noLock(what){
+return new Error(`this ${what} was made with { lock: false }, so it has no lock to get`)}function lockState(lock2){
+if(!lock2)return void 0;
+const form=lock2[_WIRE]();
+return{
+kind:form.kind,state:form.state}}var RawValue=class{
+#type;
+#cell;
+static{
+_inspectable(this,v=>({
+type:v.#type,value:read2(v.#type,v.#cell)}))}constructor(type,initial){
+if(reviving6){
+({
+type:this.#type,cell:this.#cell}=reviving6);
+reviving6=void 0;
+return}this.#type=numericType(type,"RawValue");
+this.#cell=cellFor(this.#type,initial,"RawValue")}get type(){
+return this.#type}get value(){
+return read2(this.#type,this.#cell)}set value(value){
+write2(this.#type,this.#cell,value,"RawValue value")}[_WIRE](){
+const state3={
+type:this.#type,buffer:this.#cell.buffer};
+return{
+kind:"troupe.RawValue",module:import.meta.url,state:state3}}};
+var Value=class{
+#type;
+#cell;
+#lock;
+static{
+_inspectable(this,v=>({
+type:v.#type,value:read2(v.#type,v.#cell)}))}constructor(type,initial,options={
+}){
+if(reviving6){
+({
+type:this.#type,cell:this.#cell,lock:this.#lock}=reviving6);
+reviving6=void 0;
+return}this.#type=numericType(type,"Value");
+const lock2=lockOption(options,"Value");
+this.#cell=cellFor(this.#type,initial,"Value");
+this.#lock=lock2}get type(){
+return this.#type}get value(){
+return read2(this.#type,this.#cell)}set value(value){
+write2(this.#type,this.#cell,value,"Value value")}getLock(){
+if(!this.#lock)throw noLock("Value");
+return this.#lock}[_WIRE](){
+const state3={
+type:this.#type,buffer:this.#cell.buffer,lock:lockState(this.#lock)};
+return{
+kind:"troupe.Value",module:import.meta.url,state:state3}}};
+var SynchronizedArray=class{
+#type;
+#array;
+#lock;
+static{
+_inspectable(this,a=>({
+type:a.#type,array:a.#array}))}constructor(type,lengthOrValues,options={
+}){
+if(reviving6){
+({
+type:this.#type,cell:this.#array,lock:this.#lock}=reviving6);
+reviving6=void 0;
+return}this.#type=numericType(type,"SynchronizedArray");
+const lock2=lockOption(options,"SynchronizedArray");
+this.#array=arrayFor(this.#type,lengthOrValues,"SynchronizedArray");
+this.#lock=lock2}get type(){
+return this.#type}get array(){
+return this.#array}get length(){
+return this.#array.length}getLock(){
+if(!this.#lock)throw noLock("SynchronizedArray");
+return this.#lock}get(index){
+return read2(this.#type,this.#array,this.#checked(index))}set(index,value){
+const i=this.#checked(index);
+write2(this.#type,this.#array,value,`SynchronizedArray value at index ${i}`,i)}toArray(){
+return Array.from(this.#array)}[Symbol.iterator](){
+return this.#array.values()}#checked(index){
+const n=this.#array.length;
+if(Number.isInteger(index)&&index<0&&index>=-n)return index+n;
+if(!Number.isInteger(index)||index<0||index>=n){
+throw new RangeError(`SynchronizedArray index ${typeof index==="number"?index:_describe(index)} is out of range for length ${this.#array.length}`)}return index}[_WIRE](){
+const state3={
+type:this.#type,buffer:this.#array.buffer,length:this.#array.length,lock:lockState(this.#lock)};
+return{
+kind:"troupe.SynchronizedArray",module:import.meta.url,state:state3}}};
+function reviveState(state3,kind){
+const s=state3;
+if(!s||!(s.buffer instanceof SharedArrayBuffer)||!s.type||!Object.hasOwn(CTORS,s.type)){
+throw new TypeError(`a Troupe ${kind} arrived without its shared memory`)}if(s.length!==void 0&&!(Number.isInteger(s.length)&&s.length>=0)){
+throw new TypeError(`a Troupe ${kind} arrived without its length`)}return s}_registerReviver("troupe.RawValue",state3=>{
+const{
+type,buffer}=reviveState(state3,"RawValue");
+reviving6={
+type,cell:new CTORS[type](buffer,0,1),lock:void 0};
+return new RawValue(type)});
+_registerReviver("troupe.Value",state3=>{
+const{
+type,buffer,lock:lock2}=reviveState(state3,"Value");
+reviving6={
+type,cell:new CTORS[type](buffer,0,1),lock:lock2&&_reviveLock(lock2.kind,lock2.state)};
+return new Value(type)});
+_registerReviver("troupe.SynchronizedArray",state3=>{
+const{
+type,buffer,length,lock:lock2}=reviveState(state3,"SynchronizedArray");
+reviving6={
+type,cell:new CTORS[type](buffer,0,length??0),lock:lock2&&_reviveLock(lock2.kind,lock2.state)};
+return new SynchronizedArray(type,0)});
+function _shouldRestart(restart,reason){
+if(restart==="permanent")return true;
+if(restart==="transient")return!reason.normal;
+return false}function _affected(strategy,count2,failed2){
+if(strategy==="one_for_one")return[failed2];
+const from=strategy==="one_for_all"?0:failed2;
+return Array.from({
+length:count2-from},(_,i)=>from+i)}function _recordRestart(times,now,intensity,periodMs){
+const recent=times.filter(t=>now-t<periodMs);
+recent.push(now);
+return{
+times:recent,exceeded:recent.length>intensity}}function _backoffDelay(backoff,recentRestarts,random){
+if(!backoff)return 0;
+const base=Math.min(backoff.maxMs,backoff.minMs*2**Math.max(0,recentRestarts-1));
+const jitter=backoff.jitter??0;
+return Math.max(0,Math.min(backoff.maxMs,base*(1+jitter*(2*random-1))))}var STRATEGIES=["one_for_one","one_for_all","rest_for_one"];
+var RESTARTS=["permanent","transient","temporary"];
+var count=0;
+var Supervisor=class Supervisor{
+#name;
+#strategy;
+#intensity;
+#periodMs;
+#backoff;
+#children=[];
+#state="new";
+#restartTimes=[];
+#chain=Promise.resolve();
+#halt=new AbortController;
+#done=Promise.withResolvers();
+#failure;
+#listeners=new Map;
+#gone=new Set;
+static{
+_inspectable(this,sup=>({
+name:sup.#name,strategy:sup.#strategy,state:sup.#state,children:Object.fromEntries(sup.#children.map(c=>[c.spec.id,c.state]))}))}constructor(options={
+}){
+if(typeof options!=="object"||options===null){
+throw new TypeError(`Supervisor options must be an object, got ${_describe(options)}`)}const{
+strategy="one_for_one",intensity=1,periodMs=5e3,children:children2=[],backoff,name}=options;
+if(!STRATEGIES.includes(strategy)){
+throw new TypeError(`Supervisor strategy must be one of ${STRATEGIES.join(", ")}, got ${String(strategy)}`)}if(!Number.isInteger(intensity)||intensity<0){
+throw new RangeError(`Supervisor intensity must be a non-negative integer, got ${String(intensity)}`)}if(typeof periodMs!=="number"||!(periodMs>0)){
+throw new RangeError(`Supervisor periodMs must be a positive number, got ${String(periodMs)}`)}if(backoff!==void 0)checkBackoff(backoff);
+if(!Array.isArray(children2)){
+throw new TypeError(`Supervisor children must be an array, got ${_describe(children2)}`)}this.#name=name??`Supervisor-${++count}`;
+this.#strategy=strategy;
+this.#intensity=intensity;
+this.#periodMs=periodMs;
+this.#backoff=backoff;
+for(const[i,spec]of children2.entries())this.#add(spec,`children[${i}]`);
+this.#done.promise.catch(()=>{
+})}get name(){
+return this.#name}get done(){
+return this.#done.promise}on(type,listener){
+if(typeof listener!=="function"){
+throw new TypeError(`Supervisor.on() listener must be a function, got ${_describe(listener)}`)}let set=this.#listeners.get(type);
+if(!set)this.#listeners.set(type,set=new Set);
+set.add(listener);
+return()=>set.delete(listener)}#emit(type,event){
+for(const listener of this.#listeners.get(type)??[]){
+try{
+listener(event)}catch(error){
+reportError(error)}}}start(){
+if(this.#state!=="new"){
+return Promise.reject(new Error(`${this.#name} was already started`))}this.#state="starting";
+return this.#act(async()=>{
+for(const child of this.#children){
+try{
+await this.#launch(child)}catch(error){
+await this.#stopAll();
+const failure=new Error(`${this.#name} could not start child '${child.spec.id}': ${message(error)}`,{
+cause:error});
+this.#end("failed",failure);
+throw failure}}this.#state="running"})}stop(){
+if(this.#state==="new"){
+this.#end("stopped",void 0);
+return Promise.resolve()}this.#halt.abort();
+return this.#act(async()=>{
+if(this.#state==="stopped"||this.#state==="failed")return;
+this.#state="stopping";
+await this.#stopAll();
+this.#end("stopped",void 0)})}async[Symbol.asyncDispose](){
+await this.stop()}startChild(spec){
+try{
+if(this.#state==="stopping"||this.#state==="stopped"||this.#state==="failed"){
+throw new Error(`${this.#name} is ${this.#state}; it takes no new children`)}const child=this.#add(spec,"startChild() spec");
+if(this.#state==="new")return Promise.resolve();
+return this.#act(async()=>{
+try{
+await this.#launch(child)}catch(error){
+this.#remove(child);
+throw new Error(`${this.#name} could not start child '${child.spec.id}': ${message(error)}`,{
+cause:error})}})}catch(error){
+return Promise.reject(error)}}terminateChild(id){
+return this.#act(async()=>{
+const child=this.#find(id);
+await this.#shutdown(child);
+this.#settleStopped(child,"was terminated by its supervisor");
+if(child.spec.restart==="temporary")this.#remove(child)})}restartChild(id){
+return this.#act(async()=>{
+const child=this.#find(id);
+if(child.state!=="stopped"){
+throw new Error(`${this.#name}: child '${id}' is ${child.state}; terminate it first`)}this.#checkRunning();
+await this.#launch(child)})}deleteChild(id){
+return this.#act(()=>{
+const child=this.#find(id);
+if(child.state!=="stopped"){
+throw new Error(`${this.#name}: child '${id}' is ${child.state}; terminateChild() it before deleting it`)}this.#remove(child);
+return Promise.resolve()})}whichChildren(){
+return this.#children.map(c=>({
+id:c.spec.id,state:c.state,kind:c.running?.kind??null,restart:c.spec.restart,restarts:c.restarts,name:c.running?.name,pid:c.running?.pid}))}ref(id){
+if(typeof id!=="string"){
+throw new TypeError(`Supervisor.ref() id must be a string, got ${_describe(id)}`)}return _makeRef({
+current:()=>{
+const child=this.#children.find(c=>c.spec.id===id);
+const handle=child?.state==="running"?child.running?.actor:void 0;
+return handle?.alive?handle:void 0},next:(method,signal,timeoutMs)=>this.#waitFor(id,method,signal,timeoutMs),label:`child '${id}' of ${this.#name}`,onGone:listener=>{
+if(this.#state==="stopped"||this.#state==="failed"){
+listener(this.#goneReason());
+return()=>{
+}}this.#gone.add(listener);
+return()=>this.#gone.delete(listener)}})}#act(fn){
+const result=this.#chain.then(fn);
+this.#chain=result.catch(()=>{
+});
+return result}#add(spec,where){
+const checked2=checkSpec(spec,where);
+if(this.#children.some(c=>c.spec.id===checked2.id)){
+throw new Error(`${this.#name} already has a child with id '${checked2.id}'`)}const child={
+spec:checked2,state:"stopped",running:void 0,restarts:0,waiters:new Set};
+this.#children.push(child);
+return child}#remove(child){
+const i=this.#children.indexOf(child);
+if(i>=0)this.#children.splice(i,1);
+this.#rejectWaiters(child,`was removed from ${this.#name}`)}#find(id){
+const child=this.#children.find(c=>c.spec.id===id);
+if(!child)throw new Error(`${this.#name} has no child with id '${id}'`);
+return child}#checkRunning(){
+if(this.#state!=="running"&&this.#state!=="starting"){
+throw new Error(`${this.#name} is ${this.#state}`)}}async#launch(child){
+const value=await child.spec.start();
+const running=value instanceof Supervisor?await value.#asChild():adopt(value,child.spec.id);
+if(this.#halt.signal.aborted&&this.#state!=="starting"){
+running.byUs=true;
+await running.shutdown("brutal");
+throw new Error(`${this.#name} stopped while child '${child.spec.id}' was starting`)}child.running=running;
+child.state="running";
+running.actor?.onEnd(()=>{
+if(child.running===running&&!running.byUs)child.state="restarting"});
+void running.ended.then(reason=>this.#exited(child,running,reason));
+this.#emit("start",{
+id:child.spec.id,name:running.name,pid:running.pid});
+for(const waiter of[...child.waiters]){
+if(running.actor)waiter.resolve(running.actor);
+else waiter.reject(notAnActor(child.spec.id,running.kind))}child.waiters.clear()}#exited(child,running,reason){
+if(child.running!==running||running.byUs)return;
+child.state="restarting";
+void this.#act(()=>this.#handleExit(child,running,reason))}async#handleExit(child,running,reason){
+if(child.running!==running||this.#state!=="running")return;
+child.running=void 0;
+this.#emit("exit",{
+id:child.spec.id,reason,shutdown:false});
+if(!_shouldRestart(child.spec.restart,reason)){
+this.#settleStopped(child,reason.description);
+if(child.spec.restart==="temporary")this.#remove(child);
+return}await this.#restart(child,reason)}async#restart(failed2,reason){
+const index=this.#children.indexOf(failed2);
+let group=_affected(this.#strategy,this.#children.length,index).map(i=>this.#children[i]).filter(c=>c===failed2||c.state!=="stopped");
+let cause={
+child:failed2,reason};
+while(true){
+const{
+times,exceeded}=_recordRestart(this.#restartTimes,performance.now(),this.#intensity,this.#periodMs);
+this.#restartTimes=times;
+if(exceeded)return this.#escalate(cause.child,cause.reason,times.length);
+for(const c of group)c.state="restarting";
+for(const c of[...group].reverse())await this.#shutdown(c);
+for(const c of group){
+if(c.spec.restart==="temporary"&&c!==cause.child)this.#remove(c)}group=group.filter(c=>this.#children.includes(c));
+const delayMs=_backoffDelay(this.#backoff,times.length,Math.random());
+for(const c of group){
+c.restarts++;
+this.#emit("restart",{
+id:c.spec.id,restarts:c.restarts,delayMs})}if(delayMs>0&&!await this.#sleep(delayMs))return;
+let failedAt=-1;
+for(const[i,c]of group.entries()){
+try{
+await this.#launch(c)}catch(error){
+if(this.#halt.signal.aborted)return;
+const why=_exitReason(1,asError(error),`failed to restart: ${message(error)}`);
+this.#emit("exit",{
+id:c.spec.id,reason:why,shutdown:false});
+cause={
+child:c,reason:why};
+failedAt=i;
+break}}if(failedAt<0)return;
+group=group.slice(failedAt)}}async#escalate(child,reason,restarts){
+const error=new EscalationError(this.#name,child.spec.id,reason,restarts,this.#periodMs);
+this.#state="stopping";
+this.#emit("escalate",{
+error});
+await this.#stopAll();
+this.#end("failed",error)}async#shutdown(child){
+const running=child.running;
+if(!running)return;
+running.byUs=true;
+const limit=child.spec.shutdownMs??(running.kind==="supervisor"?Infinity:5e3);
+const reason=await running.shutdown(limit);
+child.running=void 0;
+this.#emit("exit",{
+id:child.spec.id,reason,shutdown:true})}async#stopAll(){
+for(const child of[...this.#children].reverse()){
+await this.#shutdown(child);
+child.state="stopped"}}#end(state3,failure){
+this.#state=state3;
+this.#failure=failure;
+this.#halt.abort();
+for(const child of this.#children){
+child.state="stopped";
+this.#rejectWaiters(child,failure?`is gone: ${failure.message}`:`is gone: ${this.#name} was stopped`)}if(failure)this.#done.reject(failure);
+else this.#done.resolve();
+const reason=this.#goneReason();
+for(const listener of this.#gone)listener(reason);
+this.#gone.clear()}#goneReason(){
+const failure=this.#failure;
+return failure?_exitReason(1,null,`is gone: ${failure.message}`):_exitReason(0,null,`is gone: ${this.#name} was stopped`)}#settleStopped(child,why){
+child.state="stopped";
+this.#rejectWaiters(child,why)}#rejectWaiters(child,why){
+for(const waiter of[...child.waiters]){
+waiter.reject(gone(`child '${child.spec.id}' of ${this.#name}`,"a method",why))}child.waiters.clear()}#sleep(ms){
+const signal=this.#halt.signal;
+if(signal.aborted)return Promise.resolve(false);
+return new Promise(resolve=>{
+const cancel=_after(ms,()=>{
+signal.removeEventListener("abort",onAbort);
+resolve(true)});
+const onAbort=()=>{
+cancel();
+resolve(false)};
+signal.addEventListener("abort",onAbort,{
+once:true})})}#waitFor(id,method,signal,timeoutMs){
+const label2=`child '${id}' of ${this.#name}`;
+if(this.#state==="stopped"||this.#state==="failed"){
+const why=this.#failure?`is gone: ${this.#failure.message}`:"is gone: it was stopped";
+return Promise.reject(gone(label2,method,why))}const child=this.#children.find(c=>c.spec.id===id);
+if(!child)return Promise.reject(gone(label2,method,"does not exist"));
+if(child.state==="stopped"&&this.#state!=="new"&&this.#state!=="starting"){
+return Promise.reject(gone(label2,method,"is stopped"))}const running=child.running;
+if(child.state==="running"&&running&&!running.actor){
+return Promise.reject(notAnActor(id,running.kind))}if(signal?.aborted)return Promise.reject(signal.reason);
+return new Promise((resolve,reject)=>{
+let cancelTimer;
+const cleanup=()=>{
+child.waiters.delete(waiter);
+cancelTimer?.();
+signal?.removeEventListener("abort",onAbort)};
+const waiter={
+resolve:handle=>{
+cleanup();
+resolve(handle)},reject:error=>{
+cleanup();
+reject(error instanceof ActorExited?gone(label2,method,error.reason.description):error)}};
+const onAbort=()=>waiter.reject(signal.reason);
+if(timeoutMs!==void 0){
+cancelTimer=_after(timeoutMs,()=>waiter.reject(new DOMException(`${label2} was not running again within ${timeoutMs} ms for ${method}()`,"TimeoutError")))}signal?.addEventListener("abort",onAbort,{
+once:true});
+child.waiters.add(waiter)})}async#asChild(){
+if(this.#state==="new")await this.start();
+if(this.#state!=="running")throw new Error(`${this.#name} is ${this.#state}`);
+const ended=this.#done.promise.then(()=>_exitReason(0,null,"stopped"),error=>_exitReason(1,asError(error)));
+return{
+kind:"supervisor",name:this.#name,pid:void 0,actor:void 0,byUs:false,ended,shutdown:async limit=>{
+if(limit==="brutal"){
+this.#kill();
+return ended}const stopped=this.stop();
+if(limit!==Infinity){
+let cancel;
+const late=new Promise(resolve=>cancel=_after(limit,resolve));
+await Promise.race([stopped,late]);
+cancel();
+this.#kill()}await stopped;
+return ended}}}#kill(){
+if(this.#state==="stopped"||this.#state==="failed")return;
+this.#halt.abort();
+for(const child of[...this.#children].reverse()){
+const running=child.running;
+if(!running)continue;
+running.byUs=true;
+void running.shutdown("brutal");
+child.running=void 0}this.#end("stopped",void 0)}};
+function adopt(value,id){
+const handle=_refHandle(value);
+if(handle&&!handle.owner){
+throw new TypeError(`child '${id}': start() returned a reference received from another thread, which this supervisor cannot stop or restart; spawn the actor in start() instead`)}if(handle){
+if(!handle.alive)throw new Error(`child '${id}': the actor ${handle.name} already ended`);
+return{
+kind:"actor",name:handle.name,pid:handle.pid,actor:handle,byUs:false,ended:handle.ended,shutdown:limit=>{
+if(limit!=="brutal")return handle.stop(limit===Infinity?void 0:limit);
+handle.terminate(-9);
+return handle.ended}}}if(value instanceof Process){
+const p=value;
+if(p.pid===void 0)p.start();
+else if(p.exitCode!==null){
+throw new Error(`child '${id}': the process ${p.name} already ended`)}const ended=p.join().then(()=>_exitReason(p.exitCode??0,null),()=>_exitReason(p.exitCode??1,p.error));
+return{
+kind:"process",name:p.name,pid:p.pid,actor:void 0,byUs:false,ended,shutdown:limit=>{
+if(limit==="brutal")p.kill();
+else p.terminate();
+return ended}}}throw new TypeError(`child '${id}': start() must return an actor reference (spawn()), a Process or a Supervisor, got ${_describe(value)}`)}function checkSpec(spec,where){
+if(typeof spec!=="object"||spec===null){
+throw new TypeError(`${where} must be a child spec object, got ${_describe(spec)}`)}const{
+id,start,restart="permanent",shutdownMs}=spec;
+if(typeof id!=="string"||id.length===0){
+throw new TypeError(`${where}.id must be a non-empty string, got ${_describe(id)}`)}if(typeof start!=="function"){
+throw new TypeError(`${where}.start must be a function that starts the child, e.g. () => spawn(MyActor), got ${_describe(start)}`)}if(!RESTARTS.includes(restart)){
+throw new TypeError(`${where}.restart must be one of ${RESTARTS.join(", ")}, got ${String(restart)}`)}if(shutdownMs!==void 0&&shutdownMs!=="brutal"){
+_checkTimeout(shutdownMs,`${where}.shutdownMs`)}return{
+id,start,restart,shutdownMs}}function checkBackoff(backoff){
+if(typeof backoff!=="object"||backoff===null){
+throw new TypeError(`Supervisor backoff must be an object, got ${_describe(backoff)}`)}const{
+minMs,maxMs,jitter=0}=backoff;
+if(typeof minMs!=="number"||!(minMs>=0)){
+throw new RangeError(`backoff.minMs must be a non-negative number, got ${String(minMs)}`)}if(typeof maxMs!=="number"||!(maxMs>=minMs)){
+throw new RangeError(`backoff.maxMs must be a number >= minMs, got ${String(maxMs)}`)}if(typeof jitter!=="number"||!(jitter>=0&&jitter<=1)){
+throw new RangeError(`backoff.jitter must be between 0 and 1, got ${String(jitter)}`)}}function gone(label2,method,why){
+return new ActorExited(label2,void 0,method,_exitReason(0,null,why),false)}function notAnActor(id,kind){
+return new TypeError(`child '${id}' is a ${kind}, not an actor: Supervisor.ref() only reaches actor children`)}function asError(error){
+return error instanceof Error?error:new Error(String(error))}function message(error){
+return error instanceof Error?error.message:String(error)}var KIND_QUEUE="troupe.Queue";
+var KIND_JOINABLE="troupe.JoinableQueue";
+var KIND_SIMPLE="troupe.SimpleQueue";
+var adopting;
+var rings=new WeakMap;
+var Queue=class{
+#ring;
+#maxsize;
+#codec;
+#schema;
+#joinable;
+#scratch={
+bytes:new Uint8Array(256)};
+static{
+_inspectable(this,q=>({
+size:q.#ring.count,...q instanceof SimpleQueue?{
+}:{
+maxsize:q.#maxsize},...q.#joinable?{
+unfinished:q.#ring.unfinished}:{
+},closed:q.#ring.closed}))}constructor(options={
+}){
+const wire2=adopting;
+adopting=void 0;
+if(options.schema!==void 0&&typeof options.schema?.["~standard"]?.validate!=="function"){
+throw new TypeError("'schema' must be a Standard Schema validator (an object with ['~standard'].validate), such as a zod, valibot or arktype schema")}this.#joinable=this instanceof JoinableQueue;
+this.#schema=options.schema;
+if(wire2){
+this.#maxsize=wire2.maxsize;
+this.#codec=wire2.codec;
+this.#ring=new _Ring(wire2.buffer,wire2.codec,wire2.maxsize);
+rings.set(this,this.#ring);
+return}const{
+maxsize=0,bufferBytes=_DEFAULT_BUFFER_BYTES,codec="structured"}=options;
+if(!Number.isInteger(maxsize)||maxsize<0){
+throw new RangeError(`'maxsize' must be a non-negative integer (0: no limit), got ${maxsize}`)}if(!Number.isInteger(bufferBytes)||bufferBytes<64||bufferBytes>2**30){
+throw new RangeError(`'bufferBytes' must be an integer from 64 to 2^30, got ${bufferBytes}`)}if(codec!=="structured"&&codec!=="f64"&&codec!=="i32"){
+throw new RangeError(`'codec' must be "structured", "f64" or "i32", got ${String(codec)}`)}this.#maxsize=maxsize;
+this.#codec=codec;
+this.#ring=new _Ring(_Ring.allocate(bufferBytes),codec,maxsize);
+rings.set(this,this.#ring)}get#name(){
+return this.constructor.name}withSchema(schema){
+adopting=this.#wire();
+const Class=this.constructor;
+return new Class({
+schema})}get maxsize(){
+return this.#maxsize}get closed(){
+return this.#ring.closed}qsize(){
+return this.#ring.count}empty(){
+return this.#ring.count===0}full(){
+return this.#ring.full}async put(item,options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"put()");
+options.signal?.throwIfAborted();
+const value=this.#schema?await _validate(this.#schema,item,`${this.#name}.put() item`):item;
+if(this.#tryPut(value,"put()"))return;
+const retry=()=>this.#tryPut(value,"put()")?void 0:_WOULD_WAIT;
+await this.#ring.waitForPut(retry,{
+timeoutMs,signal:options.signal,onTimeout:()=>new Full(`${this.#name} stayed full for ${timeoutMs} ms`)})}putNowait(item){
+const value=this.#schema?_validateSync(this.#schema,item,`${this.#name}.putNowait() item`,"putNowait()"):item;
+if(!this.#tryPut(value,"putNowait()")){
+throw new Full(`${this.#name} is full (${this.#fullReason()})`)}}putSync(item,options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"putSync()");
+const value=this.#schema?_validateSync(this.#schema,item,`${this.#name}.putSync() item`,"putSync()"):item;
+const attempt=()=>this.#tryPut(value,"putSync()")?void 0:_WOULD_WAIT;
+this.#ring.waitForPutSync(attempt,{
+timeoutMs,what:`${this.#name}.putSync()`,onTimeout:()=>new Full(`${this.#name} stayed full for ${timeoutMs} ms`)})}async putMany(items,options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"putMany()");
+options.signal?.throwIfAborted();
+const list=Symbol.iterator in Object(items)?[...items]:Array.from(items);
+if(this.#codec==="structured"||this.#schema){
+const deadline=timeoutMs===void 0?void 0:performance.now()+timeoutMs;
+for(const item of list){
+const left=deadline===void 0?void 0:Math.max(0,deadline-performance.now());
+await this.put(item,{
+timeoutMs:left,signal:options.signal})}return}this.#checkNumbers(list,"putMany()");
+let done=0;
+const attempt=()=>{
+for(;
+;
+){
+const n=this.#ring.tryPutNumbers(list,done,this.#joinable);
+if(n===_CLOSED)throw this.#closedError("putMany()");
+done+=n;
+if(done===list.length)return void 0;
+if(n===0)return _WOULD_WAIT}};
+if(attempt()!==_WOULD_WAIT)return;
+await this.#ring.waitForPut(attempt,{
+timeoutMs,signal:options.signal,onTimeout:()=>new Full(`${this.#name} stayed full for ${timeoutMs} ms (${done} of ${list.length} put)`)})}#fullReason(){
+return this.#maxsize>0&&this.#ring.count>=this.#maxsize?`maxsize ${this.#maxsize} reached`:`its ${this.#ring.capacity}-byte buffer has no room; raise 'bufferBytes'`}#tryPut(value,call){
+const ring=this.#ring;
+if(this.#codec!=="structured"){
+this.#checkNumbers([value],call);
+const n=ring.tryPutNumbers([value],0,this.#joinable);
+if(n===_CLOSED)throw this.#closedError(call);
+return n>0}if(ring.closed)throw this.#closedError(call);
+const bytes=_encode(value,this.#name,call);
+if(bytes.length+4>ring.capacity){
+throw new RangeError(`${this.#name}.${call} item takes ${bytes.length+4} bytes, more than the queue's ${ring.capacity}-byte buffer; create the queue with a larger 'bufferBytes'`)}const r=ring.tryPut(bytes,this.#joinable);
+if(r===_CLOSED)throw this.#closedError(call);
+return r}#checkNumbers(values,call){
+for(let i=0;
+i<values.length;
+i++){
+const v=values[i];
+if(typeof v!=="number"||this.#codec==="i32"&&(v|0)!==v){
+throw new TypeError(`${this.#name}.${call} item${values.length>1?` ${i}`:""} is ${typeof v==="number"?v:typeof v}, but this queue's codec "${this.#codec}" carries only ${this.#codec==="i32"?"32-bit integers":"numbers"}`)}}}#closedError(call){
+return new ChannelClosedError(`${this.#name}.${call} on a closed ${this.#name}: it takes no more items`)}#take=()=>{
+if(this.#codec!=="structured"){
+const out=[];
+const r2=this.#ring.tryTakeNumbers(out,1);
+if(r2===_CLOSED)throw this.#drainedError();
+return r2===_WOULD_WAIT?r2:out[0]}const r=this.#ring.tryTake(this.#scratch);
+if(r===_CLOSED)throw this.#drainedError();
+if(r===_WOULD_WAIT)return r;
+return _decode(this.#scratch.bytes.subarray(0,r))};
+#drainedError(){
+return new ChannelClosedError(`${this.#name} is closed and has no items left`)}async get(options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"get()");
+options.signal?.throwIfAborted();
+const item=this.#take();
+if(item!==_WOULD_WAIT)return item;
+return await this.#ring.waitForTake(this.#take,{
+timeoutMs,signal:options.signal,onTimeout:()=>new Empty(`${this.#name} stayed empty for ${timeoutMs} ms`)})}getNowait(){
+const item=this.#take();
+if(item===_WOULD_WAIT)throw new Empty(`${this.#name} is empty`);
+return item}getSync(options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"getSync()");
+return this.#ring.waitForTakeSync(this.#take,{
+timeoutMs,what:`${this.#name}.getSync()`,onTimeout:()=>new Empty(`${this.#name} stayed empty for ${timeoutMs} ms`)})}async getMany(max=1024,options={
+}){
+if(!Number.isInteger(max)||max<1){
+throw new RangeError(`${this.#name}.getMany() max must be a positive integer, got ${max}`)}const timeoutMs=_timeoutOf(options.timeoutMs,this.#name,"getMany()");
+options.signal?.throwIfAborted();
+const attempt=()=>{
+if(this.#codec!=="structured"){
+const out2=[];
+const r=this.#ring.tryTakeNumbers(out2,max);
+if(r===_CLOSED)throw this.#drainedError();
+return r===_WOULD_WAIT?r:out2}const first=this.#take();
+if(first===_WOULD_WAIT)return _WOULD_WAIT;
+const out=[first];
+while(out.length<max){
+const r=this.#ring.tryTake(this.#scratch);
+if(typeof r!=="number")break;
+out.push(_decode(this.#scratch.bytes.subarray(0,r)))}return out};
+const items=attempt();
+if(items!==_WOULD_WAIT)return items;
+return await this.#ring.waitForTake(attempt,{
+timeoutMs,signal:options.signal,onTimeout:()=>new Empty(`${this.#name} stayed empty for ${timeoutMs} ms`)})}close(){
+this.#ring.close()}async*[Symbol.asyncIterator](){
+for(;
+;
+){
+let item;
+try{
+item=await this.get()}catch(error){
+if(error instanceof ChannelClosedError&&this.#ring.closed&&this.#ring.count===0){
+return}throw error}yield item}}#wire(){
+return{
+buffer:this.#ring.buffer,maxsize:this.#maxsize,codec:this.#codec}}[_WIRE](path){
+if(this.#ring.closed){
+throw new ChannelClosedError(`${path} is a closed ${this.#name}, which cannot be passed to another process; pass it before closing it`)}const kind=this.#joinable?KIND_JOINABLE:this instanceof SimpleQueue?KIND_SIMPLE:KIND_QUEUE;
+return{
+kind,module:import.meta.url,state:this.#wire()}}};
+var JoinableQueue=class extends Queue{
+taskDone(){
+if(!rings.get(this).taskDone()){
+throw new Error("JoinableQueue.taskDone() was called more times than items were put; call it once per item taken with get()")}}async join(options={
+}){
+const timeoutMs=_timeoutOf(options.timeoutMs,"JoinableQueue","join()");
+options.signal?.throwIfAborted();
+if(rings.get(this).unfinished<=0)return;
+await rings.get(this).waitForJoin({
+timeoutMs,signal:options.signal,onTimeout:()=>new DOMException(`JoinableQueue still had ${rings.get(this).unfinished} unfinished item(s) after ${timeoutMs} ms`,"TimeoutError")})}};
+var SimpleQueue=class extends Queue{
+constructor(options={
+}){
+super({
+...options,maxsize:0})}};
+var revive2=(function revive2(Class){
+return state3=>{
+adopting=state3;
+return new Class}});
+_registerReviver(KIND_QUEUE,revive2(Queue));
+_registerReviver(KIND_JOINABLE,revive2(JoinableQueue));
+_registerReviver(KIND_SIMPLE,revive2(SimpleQueue));
+var WATCH_MS=50;
+var ENDED2="has ended (it was terminated, or the process that started it ended)";
+var PIPE_BYTES2=1<<18;
+var _Connection=class{
+manager;
+name;
+pid;
+port;
+stopped;
+#pending=new Map;
+#next=1;
+#watch;
+#watchLoops=0;
+#pipe;
+#sender;
+#pumping=false;
+#stopNotice=false;
+#ending;
+constructor(manager,name,pid2,port){
+this.manager=manager;
+this.name=name;
+this.pid=pid2;
+this.port=port;
+connections.set(manager,this);
+this.port.onmessage=e=>this.#onMessage(e.data);
+this.port.unref();
+const[mine,theirs]=Pipe({
+bufferBytes:PIPE_BYTES2});
+this.#pipe=mine;
+this.#sender=new _OrderedSender(mine,(message2,transfer)=>_post(this.port,message2,transfer),[]);
+const out=_outbox();
+const pipe=_prepare(theirs,"the manager connection",out);
+_post(this.port,{
+t:"hello",pid:_myPid(),pipe},out.transfer)}#sendOrdered(payload,transfer=[],byPort=false){
+this.#sender.send(payload,transfer,byPort);
+if(!this.#pumping&&this.#pending.size>0)void this.#pump()}async#pump(){
+this.#pumping=true;
+try{
+while(this.#pending.size>0&&this.stopped===void 0){
+this.#onMessage(await this.#pipe.recv(),true)}}catch{
+}finally{
+this.#pumping=false;
+if(this.#stopNotice&&this.stopped===void 0)void this.#drainThenStop("was shut down")}}call(objId,op,args,what,signal,proxy){
+if(this.stopped===void 0&&this.pid!==void 0&&!_isAlive(this.pid)){
+return this.#ended().then(()=>Promise.reject(new ManagerStoppedError(this.name,this.stopped,what)))}if(this.stopped!==void 0){
+return Promise.reject(new ManagerStoppedError(this.name,this.stopped,what))}if(signal?.aborted)return Promise.reject(signal.reason);
+const id=this.#next++;
+let entry;
+if(args.every(_jsonExact))entry=[id,objId,op,...args];
+else{
+const out=_outbox();
+let sent2;
+sendingTo=this.manager;
+try{
+sent2=_prepare(args,`${what} args`,out)}catch(error){
+return Promise.reject(error)}finally{
+sendingTo=void 0}entry=[id,objId,op,...sent2];
+this.#batchJson=false;
+if(out.wired)this.#batchWired=true;
+for(const t of out.transfer)this.#batchTransfer.push(t)}this.#queue(entry);
+if(this.#watch===void 0)this.#busy();
+return new Promise((resolve,reject)=>{
+const pending={
+what,op,resolve,reject,objId,proxy};
+this.#pending.set(id,pending);
+if(signal){
+const onAbort=()=>{
+if(this.#pending.get(id)!==pending||pending.abandoned)return;
+pending.abandoned=true;
+if(this.stopped===void 0){
+this.#flush();
+this.#sendOrdered({
+t:"cancel",id})}reject(signal.reason)};
+signal.addEventListener("abort",onAbort,{
+once:true});
+const done=()=>signal.removeEventListener("abort",onAbort);
+pending.resolve=v=>(done(),resolve(v));
+pending.reject=e=>(done(),reject(e))}})}tell(objId,op,args){
+if(this.stopped===void 0)this.#queue([0,objId,op,...args])}release(objId){
+if(this.stopped!==void 0)return;
+if(this.#decrefs===void 0||this.#batch.at(-1)!==this.#decrefs){
+this.#decrefs=[0,0,"decref"];
+this.#queue(this.#decrefs)}this.#decrefs.push(objId)}lend(objId,port,holder){
+const token=`${_myPid()}.${++lent}`;
+const connect={
+t:"connect",port,token,obj:objId};
+if(holder!==void 0)connect.holder=holder;
+this.#sendOrdered(connect,[port],true);
+return token}claim(token,objId){
+this.tell(0,"claim",[token,objId])}#batch=[];
+#batchTransfer=[];
+#batchWired=false;
+#batchJson=true;
+#decrefs;
+#queue(entry){
+if(this.#batch.length===0)queueMicrotask(()=>this.#flush());
+this.#batch.push(entry)}#flush(){
+const calls=this.#batch;
+if(calls.length===0)return;
+const transfer=this.#batchTransfer;
+const wired=this.#batchWired;
+const json=this.#batchJson&&calls.length<=64;
+this.#batch=[];
+this.#batchTransfer=[];
+this.#batchWired=false;
+this.#batchJson=true;
+if(this.stopped!==void 0)return;
+try{
+if(json)return this.#sendOrdered(JSON.stringify(calls));
+if(wired)return this.#sendOrdered({
+t:"calls",calls,wired:true},transfer,true);
+return this.#sendOrdered(calls,transfer)}catch{
+}for(const call of calls){
+try{
+this.#sendOrdered({
+t:"calls",calls:[call],wired:true},transfer,true)}catch(error){
+const id=call[0];
+const what=this.#pending.get(id)?.what??"a call";
+this.#settle(id,void 0,new TypeError(`${what} could not be sent to ${this.name}: ${error.message}`))}}}stop(how){
+if(this.stopped!==void 0)return;
+this.stopped=how;
+this.port.close();
+this.#pipe.close();
+this.#idle();
+for(const[id,pending]of this.#pending){
+this.#pending.delete(id);
+if(!pending.abandoned){
+pending.reject(new ManagerStoppedError(this.name,how,pending.what))}}}#busy(){
+this.port.ref();
+if(_IN_WORKER){
+this.#watch=true;
+void this.#watchInWorker(++this.#watchLoops);
+return}const watch=setInterval(()=>this.#tick(),WATCH_MS);
+Deno.unrefTimer(watch);
+this.#watch=watch}#tick(){
+if(this.#pending.size===0||this.stopped!==void 0){
+this.#idle();
+return false}if(this.pid!==void 0&&!_isAlive(this.pid))void this.#ended();
+return this.#watch!==void 0}#ended(){
+return this.#ending??=this.#drainThenStop(ENDED2)}async#watchInWorker(loop){
+for(;
+;
+){
+await _nextEnding(_endings(),WATCH_MS);
+if(this.#watchLoops!==loop||this.#watch!==true)return;
+if(!this.#tick())return}}#idle(){
+this.port.unref();
+if(this.#watch!==void 0&&this.#watch!==true)clearInterval(this.#watch);
+this.#watch=void 0}#settle(id,value,error){
+const pending=this.#pending.get(id);
+if(!pending)return;
+this.#pending.delete(id);
+if(pending.abandoned){
+if(error===void 0&&pending.op==="acquire"){
+this.tell(pending.objId,"release",[])}return}if(error===void 0)pending.resolve(value);
+else pending.reject(error)}#onMessage(message2,viaPipe=false){
+if(_settlePacked(message2,(id,value)=>this.#settle(id,value,void 0)))return;
+switch(message2.t){
+case"value":{
+const{
+id,value}=message2;
+_reviveLoading(value).then(v=>this.#settle(id,v,void 0),e=>this.#settle(id,void 0,e));
+return}case"error":return this.#settle(message2.id,void 0,rebuild(message2));
+case"stopped":if(viaPipe)return this.stop("was shut down");
+this.#stopNotice=true;
+if(!this.#pumping)void this.#drainThenStop("was shut down");
+return}}async#drainThenStop(how){
+await _drain(this.#pipe,item=>this.#onMessage(item,true),()=>this.stopped===void 0);
+this.stop(how)}};
+function rebuild(failure){
+const{
+name,message:message2}=failure.error;
+if(name==="LockHolderDiedError"){
+return new LockHolderDiedError("manager Lock",failure.holderPid??0)}if(name==="TimeoutError"||name==="AbortError")return new DOMException(message2,name);
+if(name==="TypeError")return new TypeError(message2);
+if(name==="RangeError")return new RangeError(message2);
+return Object.assign(new Error(message2),{
+name})}var connections=new Map;
+var lent=0;
+var hosted=new Set;
+var sendingTo;
+var answering;
+function _hostManager(id){
+hosted.add(id)}function _sendingFrom(id,fn,sent2){
+sendingTo=id;
+answering=sent2;
+try{
+return fn()}finally{
+sendingTo=void 0;
+answering=void 0}}var states2=new WeakMap;
+function state2(proxy,kind){
+const s=states2.get(proxy);
+if(!s)throw new TypeError(`${kind} objects come from a Manager (manager.${kind}())`);
+return s}function describeProxy(s){
+return`${CLASSES[s.kind].name} (object ${s.id} of ${s.name})`}function releasedError(s,what){
+return new Error(`${what}: this ${describeProxy(s)} was released with [Symbol.dispose]() and cannot be used any more; keep the proxy until you are done with it, or use another proxy of the object`)}function invoke2(proxy,kind,op,args,signal){
+const s=states2.get(proxy);
+if(!s)return Promise.reject(state2(proxy,kind));
+const what=`${s.kind}.${op}()`;
+if(s.released)return Promise.reject(releasedError(s,what));
+if(!s.conn){
+return Promise.reject(new Error(`${what}: this proxy is a value stored inside ${s.name} and is used from outside`))}return s.conn.call(s.id,op,args,what,signal,proxy)}var collected=new FinalizationRegistry(s=>{
+try{
+giveBack(s)}catch{
+}});
+function giveBack(s){
+if(s.released)return;
+s.released=true;
+s.conn?.release(s.id)}function dispose(proxy,kind){
+const s=state2(proxy,kind);
+collected.unregister(proxy);
+giveBack(s)}function checkKey(key,what){
+const t=typeof key;
+if(t==="object"&&key!==null||t==="function"||t==="symbol"){
+throw new TypeError(`${what} got a key that is a ${_describe(key)}: manager dict keys must be strings, numbers, bigints, booleans, null or undefined (a copied object is never the same key)`)}}function checkIndex(index,what){
+if(!Number.isInteger(index)){
+throw new TypeError(`${what} needs an integer index, got ${String(index)}`)}}function guarded(fn){
+try{
+return fn()}catch(error){
+return Promise.reject(error)}}var DictProxy=class{
+constructor(){
+throw new TypeError("DictProxy objects come from a Manager (manager.dict())")}[Symbol.dispose](){
+dispose(this,"DictProxy")}get(key,...fallback){
+return guarded(()=>{
+checkKey(key,"dict.get()");
+return invoke2(this,"DictProxy","get",[key,...fallback.slice(0,1)])})}set(key,value){
+return guarded(()=>{
+checkKey(key,"dict.set()");
+return invoke2(this,"DictProxy","set",[key,value])})}delete(key){
+return guarded(()=>{
+checkKey(key,"dict.delete()");
+return invoke2(this,"DictProxy","delete",[key])})}has(key){
+return guarded(()=>{
+checkKey(key,"dict.has()");
+return invoke2(this,"DictProxy","has",[key])})}keys(){
+return invoke2(this,"DictProxy","keys",[])}values(){
+return invoke2(this,"DictProxy","values",[])}entries(){
+return invoke2(this,"DictProxy","entries",[])}size(){
+return invoke2(this,"DictProxy","size",[])}length(){
+return this.size()}clear(){
+return invoke2(this,"DictProxy","clear",[])}update(entries){
+return guarded(()=>{
+let pairs;
+if(entries instanceof Map||Symbol.iterator in Object(entries)){
+pairs=Array.from(entries)}else if(typeof entries==="object"&&entries!==null){
+pairs=Object.entries(entries)}else{
+throw new TypeError(`dict.update() needs a Map, [key, value] pairs or a plain object, got ${_describe(entries)}`)}for(const pair of pairs){
+if(!Array.isArray(pair)||pair.length!==2){
+throw new TypeError(`dict.update() pairs must be [key, value], got ${_describe(pair)}`)}checkKey(pair[0],"dict.update()")}return invoke2(this,"DictProxy","update",[pairs])})}setDefault(key,fallback){
+return guarded(()=>{
+checkKey(key,"dict.setDefault()");
+return invoke2(this,"DictProxy","setDefault",[key,fallback])})}pop(key,...fallback){
+return guarded(()=>{
+checkKey(key,"dict.pop()");
+return invoke2(this,"DictProxy","pop",[key,...fallback.slice(0,1)])})}toObject(){
+return invoke2(this,"DictProxy","toObject",[])}toMap(){
+return invoke2(this,"DictProxy","toMap",[])}};
+var ListProxy=class{
+constructor(){
+throw new TypeError("ListProxy objects come from a Manager (manager.list())")}[Symbol.dispose](){
+dispose(this,"ListProxy")}get(index){
+return guarded(()=>{
+checkIndex(index,"list.get()");
+return invoke2(this,"ListProxy","get",[index])})}set(index,value){
+return guarded(()=>{
+checkIndex(index,"list.set()");
+return invoke2(this,"ListProxy","set",[index,value])})}push(...items){
+return invoke2(this,"ListProxy","push",items)}pop(index=-1){
+return guarded(()=>{
+checkIndex(index,"list.pop()");
+return invoke2(this,"ListProxy","pop",[index])})}length(){
+return invoke2(this,"ListProxy","length",[])}slice(start,end){
+return invoke2(this,"ListProxy","slice",[start??0,end??null])}toArray(){
+return invoke2(this,"ListProxy","toArray",[])}insert(index,value){
+return guarded(()=>{
+checkIndex(index,"list.insert()");
+return invoke2(this,"ListProxy","insert",[index,value])})}remove(value){
+return invoke2(this,"ListProxy","remove",[value])}index(value){
+return invoke2(this,"ListProxy","index",[value])}extend(items){
+return guarded(()=>invoke2(this,"ListProxy","extend",[Array.from(items)]))}clear(){
+return invoke2(this,"ListProxy","clear",[])}};
+var NamespaceProxy=class{
+constructor(){
+throw new TypeError("NamespaceProxy objects come from a Manager (manager.namespace())")}[Symbol.dispose](){
+dispose(this,"NamespaceProxy")}get(name){
+return guarded(()=>{
+if(typeof name!=="string"){
+throw new TypeError(`namespace.get() needs a field name, got ${_describe(name)}`)}return invoke2(this,"NamespaceProxy","get",[name])})}set(name,value){
+return guarded(()=>{
+if(typeof name!=="string"){
+throw new TypeError(`namespace.set() needs a field name, got ${_describe(name)}`)}return invoke2(this,"NamespaceProxy","set",[name,value])})}toObject(){
+return invoke2(this,"NamespaceProxy","toObject",[])}};
+var ValueProxy=class{
+constructor(){
+throw new TypeError("ValueProxy objects come from a Manager (manager.value())")}[Symbol.dispose](){
+dispose(this,"ValueProxy")}get(){
+return invoke2(this,"ValueProxy","get",[])}set(value){
+return invoke2(this,"ValueProxy","set",[value])}add(delta){
+return invoke2(this,"ValueProxy","add",[delta])}compareAndSet(expected,next){
+return invoke2(this,"ValueProxy","compareAndSet",[expected,next])}};
+var LockProxy=class{
+constructor(){
+throw new TypeError("LockProxy objects come from a Manager (manager.lock())")}[Symbol.dispose](){
+dispose(this,"LockProxy")}acquire(options){
+return guarded(async()=>{
+const{
+deadline,signal}=_waitOptions(options,"lock.acquire()");
+const timeoutMs=deadline===Infinity?null:options.timeoutMs;
+await invoke2(this,"LockProxy","acquire",[timeoutMs],signal);
+return{
+release:()=>this.release(),[Symbol.asyncDispose]:()=>this.release()}})}release(){
+return invoke2(this,"LockProxy","release",[])}locked(){
+return invoke2(this,"LockProxy","locked",[])}};
+var QueueProxy=class{
+constructor(){
+throw new TypeError("QueueProxy objects come from a Manager (manager.queue())")}[Symbol.dispose](){
+dispose(this,"QueueProxy")}put(item,options){
+return guarded(()=>{
+const{
+timeoutMs,block,signal}=queueOptions(options,"queue.put()");
+return asQueueError(invoke2(this,"QueueProxy","put",[item,block,timeoutMs],signal))})}get(options){
+return guarded(()=>{
+const{
+timeoutMs,block,signal}=queueOptions(options,"queue.get()");
+return asQueueError(invoke2(this,"QueueProxy","get",[block,timeoutMs],signal))})}qsize(){
+return invoke2(this,"QueueProxy","qsize",[])}empty(){
+return invoke2(this,"QueueProxy","empty",[])}full(){
+return invoke2(this,"QueueProxy","full",[])}};
+function asQueueError(call){
+return call.catch(error=>{
+if(error instanceof Error&&error.constructor===Error){
+if(error.name==="Full")throw new Full(error.message);
+if(error.name==="Empty")throw new Empty(error.message)}throw error})}function queueOptions(options,what){
+const{
+deadline,signal}=_waitOptions(options,what);
+const block=options?.block??true;
+if(typeof block!=="boolean"){
+throw new TypeError(`${what} block must be a boolean, got ${_describe(block)}`)}return{
+timeoutMs:deadline===Infinity?null:options.timeoutMs,block,signal}}var CLASSES={
+dict:DictProxy,list:ListProxy,namespace:NamespaceProxy,value:ValueProxy,lock:LockProxy,queue:QueueProxy};
+for(const cls of Object.values(CLASSES)){
+_inspectable(cls,proxy=>{
+const s=state2(proxy,"proxy");
+return s.released?{
+manager:s.name,id:s.id,released:true}:{
+manager:s.name,id:s.id}})}function _makeProxy(kind,id,manager,name,pid2,conn){
+const proxy=Object.create(CLASSES[kind].prototype);
+const s={
+manager,name,pid:pid2,id,kind,conn,released:false};
+states2.set(proxy,s);
+if(conn)collected.register(proxy,s,proxy);
+return proxy}function _storedIds(value,manager,ids=[]){
+if(typeof value!=="object"||value===null)return ids;
+const s=states2.get(value);
+if(s){
+if(s.manager===manager&&!s.conn)ids.push(s.id);
+return ids}const proto=Object.getPrototypeOf(value);
+if(Array.isArray(value)||value instanceof Set){
+for(const item of value)_storedIds(item,manager,ids)}else if(value instanceof Map){
+for(const[k,v]of value){
+_storedIds(k,manager,ids);
+_storedIds(v,manager,ids)}}else if(proto===Object.prototype||proto===null){
+for(const item of Object.values(value))_storedIds(item,manager,ids)}return ids}var WIRE_KIND="troupe.ManagerProxy";
+for(const cls of Object.values(CLASSES)){
+Object.defineProperty(cls.prototype,_WIRE,{
+value:function wire2(path,out){
+const s=state2(this,"proxy");
+if(s.released){
+throw new TypeError(`${path} is a ${describeProxy(s)} that was released; it cannot travel`)}const travelling={
+manager:s.manager,name:s.name,pid:s.pid,id:s.id,kind:s.kind};
+if(sendingTo===s.manager){
+answering?.push(s.id);
+return{
+kind:WIRE_KIND,module:import.meta.url,state:travelling}}if(!s.conn){
+throw new TypeError(`${path} is a ${s.kind} proxy stored in ${s.name}; it cannot travel`)}if(s.conn.stopped!==void 0){
+throw new TypeError(`${path} is a ${s.kind} proxy of ${s.name}, which ${s.conn.stopped}: only a proxy of a running manager can be sent`)}const{
+port1,port2}=new MessageChannel;
+travelling.token=s.conn.lend(s.id,port1,out?.to);
+travelling.port=port2;
+return{
+kind:WIRE_KIND,module:import.meta.url,state:travelling,transfer:[port2]}}})}_registerReviver(WIRE_KIND,wire2=>{
+const{
+manager,name,pid:pid2,id,kind,port,token}=wire2;
+let conn=connections.get(manager);
+if(hosted.has(manager)){
+if(port){
+port.postMessage({
+t:"bye"});
+port.close()}return _makeProxy(kind,id,manager,name,pid2,void 0)}if(port){
+if(conn){
+conn.claim(token,id);
+port.close()}else conn=new _Connection(manager,name,pid2,port)}else if(!conn){
+throw new TypeError(`a ${kind} proxy of ${name} arrived without a way to reach its manager`)}return _makeProxy(kind,id,manager,name,pid2,conn)});
+function _connect(manager,name,pid2,port){
+return new _Connection(manager,name,pid2,port)}var Moved=class{
+value;
+ids;
+constructor(value,ids){
+this.value=value;
+this.ids=ids}};
+var KINDS=new Set(["dict","list","namespace","value","lock","queue"]);
+var WATCH_MS2=50;
+var SETTLE_MS=200;
+var SENDER_GRACE_MS=5e3;
+function named(name,message2){
+return Object.assign(new Error(message2),{
+name})}function timeoutError(what,ms){
+return new DOMException(`${what} timed out after ${ms} ms`,"TimeoutError")}function equal(a,b){
+if(Object.is(a,b))return true;
+if(typeof a!=="object"||typeof b!=="object"||a===null||b===null)return false;
+if(Object.getPrototypeOf(a)!==Object.getPrototypeOf(b))return false;
+if(a instanceof Date)return a.getTime()===b.getTime();
+if(Array.isArray(a)){
+const bb=b;
+return a.length===bb.length&&a.every((x,i)=>equal(x,bb[i]))}if(a instanceof Map){
+const bb=b;
+return a.size===bb.size&&[...a].every(([k,v])=>bb.has(k)&&equal(v,bb.get(k)))}if(Object.getPrototypeOf(a)!==Object.prototype&&Object.getPrototypeOf(a)!==null){
+return false}const ka=Object.keys(a);
+const kb=Object.keys(b);
+return ka.length===kb.length&&ka.every(k=>equal(a[k],b[k]))}function at2(items,index,what){
+const i=index<0?index+items.length:index;
+if(i<0||i>=items.length){
+throw named("IndexError",`${what}: index ${index} is out of range for a list of length ${items.length}`)}return i}var ManagerServer=class extends Actor{
+#id;
+#name;
+#objects=new Map;
+#next=1;
+#clients=new Set;
+#waiting=false;
+#lends=new Map;
+#early=new Set;
+#endings=-1;
+#settling=false;
+#stopped=false;
+constructor(id,name,port){
+super();
+this.#id=id;
+this.#name=name;
+_hostManager(id);
+this.#accept(port);
+void this.#watchEndings()}async#watchEndings(){
+while(!this.#stopped){
+const seen=_endings();
+this.#checkWaiters();
+this.#sweep();
+await _nextEnding(seen,this.#settling?WATCH_MS2:Infinity)}}onStop(){
+for(const client of this.#clients){
+this.#post(client,{
+t:"stopped"});
+client.port.postMessage({
+t:"stopped"});
+this.#drop(client)}this.#stopped=true;
+_wakeEndingWaits()}#accept(port){
+const client={
+port,pipe:void 0,inOrder:new _InOrder(payload=>this.#run(client,payload)),pid:0,open:true,chain:void 0,waits:new Map,held:new Map,lend:void 0};
+this.#clients.add(client);
+port.onmessage=e=>this.#onMessage(client,e.data);
+return client}#drop(client){
+if(!client.open)return;
+client.open=false;
+for(const cancel of client.waits.values())cancel();
+client.waits.clear();
+client.port.close();
+client.pipe?.close();
+this.#clients.delete(client);
+if(client.lend!==void 0)this.#giveBackLend(client.lend,true);
+const held=[...client.held];
+client.held.clear();
+for(const[id,n]of held)for(let i=0;
+i<n;
+i++)this.#decref(id)}#sweep(){
+const endings=_endings();
+if(endings===this.#endings&&!this.#settling)return;
+this.#endings=endings;
+this.#settling=false;
+const now=performance.now();
+const ended=(process,delayMs)=>{
+if(_isAlive(process.pid))return false;
+process.endedAt??=now;
+if(now-process.endedAt>=delayMs)return true;
+this.#settling=true;
+return false};
+for(const client of this.#clients){
+if(client.pid!==0&&ended(client,SETTLE_MS))this.#drop(client)}for(const[token,lend]of this.#lends){
+if(lend.receiver&&ended(lend.receiver,SETTLE_MS))this.#giveBackLend(token,true);
+else if(ended(lend.sender,SENDER_GRACE_MS))this.#giveBackLend(token,false)}}#onMessage(client,message2){
+if(typeof message2==="string"||Array.isArray(message2))return this.#run(client,message2);
+switch(message2.t){
+case"ordered":return client.inOrder.take(message2.seq,message2.payload);
+case"calls":return this.#run(client,message2);
+case"hello":client.pid=message2.pid;
+if(message2.pipe!==void 0){
+client.pipe=_revive(message2.pipe);
+void client.inOrder.read(client.pipe)}if(client.lend!==void 0){
+this.#claim(client,client.lend,this.#lends.get(client.lend).obj)}return;
+case"cancel":return this.#run(client,message2);
+case"bye":return this.#drop(client)}}#run(client,message2){
+let calls;
+if(typeof message2==="string")calls=JSON.parse(message2);
+else if(Array.isArray(message2))calls=message2;
+else if(message2.t==="cancel"){
+client.waits.get(message2.id)?.();
+client.waits.delete(message2.id);
+return}else if(message2.t==="connect"){
+return this.#connect(client,message2)}else{
+const wired=message2.calls;
+client.chain=(client.chain??Promise.resolve()).then(()=>_reviveLoading(wired)).then(revived=>this.#runAll(client,revived,true),error=>{
+for(const call of wired)this.#fail(client,call[0],error)});
+return}if(client.chain)client.chain=client.chain.then(()=>this.#runAll(client,calls,false));
+else this.#runAll(client,calls,false)}#post(client,message2,transfer=[]){
+const byPort=()=>{
+if(client.open)_post(client.port,message2,transfer)};
+if(client.pipe&&transfer.length===0)client.pipe.send(message2).catch(byPort);
+else byPort()}#prepare(client,value,out){
+const sent2=[];
+out.to=client.pid||void 0;
+const prepared=_sendingFrom(this.#id,()=>_prepare(value,"the value",out),sent2);
+for(const id of sent2)this.#incref(id,client);
+return prepared}#runAll(client,calls,wired){
+if(!client.open)return;
+const values=[];
+const transfer=[];
+let json=true;
+for(const call of calls){
+const id=call[0];
+let result;
+try{
+result=this.#dispatch(client,id,call[1],call[2],call.slice(3),wired)}catch(error){
+this.#fail(client,id,error);
+continue}if(result instanceof Promise){
+result.then(v=>this.#reply(client,id,v),e=>this.#fail(client,id,e));
+continue}if(result instanceof Moved){
+this.#reply(client,id,result);
+continue}if(id===0||!client.open)continue;
+if(result===void 0||_jsonExact(result)){
+values.push(id,result);
+continue}const out=_outbox();
+let sent2;
+try{
+sent2=this.#prepare(client,result,out)}catch(error){
+this.#fail(client,id,error);
+continue}if(out.wired){
+_post(client.port,{
+t:"value",id,value:sent2,wired:true},out.transfer);
+continue}json=false;
+values.push(id,sent2);
+for(const t of out.transfer)transfer.push(t)}if(values.length===0||!client.open)return;
+if(!json)return this.#post(client,values,transfer);
+for(let i=0;
+i<values.length;
+i+=2){
+if(values[i+1]===void 0){
+values[i]=-values[i];
+values[i+1]=0}}this.#post(client,JSON.stringify(values))}#reply(client,id,value){
+if(value instanceof Moved){
+try{
+this.#reply(client,id,value.value)}finally{
+for(const objId of value.ids)this.#decref(objId)}return}if(id===0||!client.open)return;
+if(value===void 0)return this.#post(client,JSON.stringify([-id,0]));
+if(_jsonExact(value))return this.#post(client,JSON.stringify([id,value]));
+const out=_outbox();
+try{
+const sent2=this.#prepare(client,value,out);
+const message2=out.wired?{
+t:"value",id,value:sent2,wired:true}:[id,sent2];
+if(out.wired)_post(client.port,message2,out.transfer);
+else this.#post(client,message2,out.transfer)}catch(error){
+this.#fail(client,id,error)}}#fail(client,id,error){
+if(id===0||!client.open)return;
+const failure={
+t:"error",id,error:_toWireError(error)};
+if(error instanceof LockHolderDiedError)failure.holderPid=error.holderPid;
+delete failure.error.stack;
+this.#post(client,failure)}#dispatch(client,id,objId,op,args,wired){
+if(objId===0)return this.#managerOp(client,op,args,wired);
+const obj=this.#objects.get(objId);
+if(!obj){
+throw new Error(`${this.#name} holds no object ${objId}: it was freed once no proxy and no stored value referred to it any more`)}const what=`${obj.kind}.${op}()`;
+const t=wired||obj.holds?this.#track(obj):void 0;
+switch(obj.kind){
+case"dict":return dictOp(obj.map,op,args,what,t);
+case"list":return listOp(obj.items,op,args,what,t);
+case"namespace":return namespaceOp(obj.fields,op,args,what,t);
+case"value":return valueOp(obj,op,args,what,t);
+case"lock":return this.#lockOp(obj,client,id,op,args,what);
+case"queue":return this.#queueOp(obj,client,id,op,args,what,t)}}#managerOp(client,op,args,wired){
+switch(op){
+case"create":{
+if(!KINDS.has(args[0]))break;
+const id=this.#create(args[0],args[1],args[2]);
+if(wired)this.#track(this.#objects.get(id)).keep(args[1]);
+this.#incref(id,client);
+return id}case"decref":for(const id of args)this.#decref(id,client);
+return void 0;
+case"claim":return this.#claim(client,args[0],args[1]);
+case"_count":return this.#objects.size}throw new TypeError(`${this.#name} has no operation '${op}'`)}#create(kind,initial,extra){
+const id=this.#next++;
+const counted={
+refs:0,holds:false};
+let obj;
+switch(kind){
+case"dict":obj={
+...counted,kind,map:new Map(initial)};
+break;
+case"list":obj={
+...counted,kind,items:initial??[]};
+break;
+case"namespace":obj={
+...counted,kind,fields:new Map(initial)};
+break;
+case"value":obj={
+...counted,kind,value:initial};
+break;
+case"lock":obj={
+...counted,kind,holder:0,waiters:[]};
+break;
+case"queue":obj={
+...counted,kind,items:[],maxsize:extra??0,getters:[],putters:[]};
+break}this.#objects.set(id,obj);
+return id}#incref(id,client){
+const obj=this.#objects.get(id);
+if(!obj||client?.open===false)return false;
+obj.refs++;
+if(client)client.held.set(id,(client.held.get(id)??0)+1);
+return true}#decref(id,client){
+if(client){
+const n=client.held.get(id);
+if(!n)return;
+if(n===1)client.held.delete(id);
+else client.held.set(id,n-1)}const obj=this.#objects.get(id);
+if(obj&&--obj.refs===0)this.#free(id,obj)}#free(id,obj){
+this.#objects.delete(id);
+const freed=()=>new Error(`${this.#name} freed the ${obj.kind} the call waited on`);
+switch(obj.kind){
+case"lock":for(const w of[...obj.waiters])w.reject(freed());
+return;
+case"queue":for(const w of[...obj.getters,...obj.putters])w.reject(freed());
+return this.#track(obj).drop(obj.items);
+case"dict":return this.#track(obj).drop(obj.map);
+case"list":return this.#track(obj).drop(obj.items);
+case"namespace":return this.#track(obj).drop(obj.fields);
+case"value":return this.#track(obj).drop(obj.value)}}#track(obj){
+return{
+keep:value=>{
+const ids=_storedIds(value,this.#id);
+if(ids.length>0)obj.holds=true;
+for(const id of ids)this.#incref(id)},drop:value=>{
+if(!obj.holds)return;
+for(const id of _storedIds(value,this.#id))this.#decref(id)},out:value=>{
+const ids=obj.holds?_storedIds(value,this.#id):[];
+return ids.length>0?new Moved(value,ids):value}}}#connect(sender,message2){
+const{
+port,token,obj,holder}=message2;
+if(this.#early.delete(token)){
+port.close();
+return}const carried=this.#accept(port);
+if(!this.#incref(obj))return;
+carried.lend=token;
+this.#lends.set(token,{
+obj,sender:{
+pid:sender.pid},receiver:holder===void 0?void 0:{
+pid:holder},carried})}#claim(client,token,obj){
+if(!client.open)return;
+const lend=this.#lends.get(token);
+if(!lend){
+this.#early.add(token);
+this.#incref(obj,client);
+return}this.#lends.delete(token);
+lend.carried.lend=void 0;
+client.held.set(lend.obj,(client.held.get(lend.obj)??0)+1);
+if(lend.carried!==client)this.#drop(lend.carried)}#giveBackLend(token,lost){
+const lend=this.#lends.get(token);
+if(!lend)return;
+this.#lends.delete(token);
+lend.carried.lend=void 0;
+if(lost)this.#drop(lend.carried);
+this.#decref(lend.obj)}#wait(list,client,id,timeoutMs,what,item){
+return new Promise((resolve,reject)=>{
+const waiter={
+client,id,resolve,reject,timer:void 0,item};
+const leave=()=>{
+const i=list.indexOf(waiter);
+if(i>=0)list.splice(i,1);
+waiter.timer?.();
+client.waits.delete(id)};
+waiter.resolve=v=>(leave(),resolve(v));
+waiter.reject=e=>(leave(),reject(e));
+if(timeoutMs!==null){
+waiter.timer=_after(timeoutMs,()=>waiter.reject(timeoutError(what,timeoutMs)))}client.waits.set(id,()=>waiter.reject(new DOMException("cancelled","AbortError")));
+list.push(waiter);
+this.#watchWaiters()})}#watchWaiters(){
+this.#waiting=true}#checkWaiters(){
+if(!this.#waiting)return;
+let waiting=false;
+for(const obj of this.#objects.values()){
+if(obj.kind==="lock"&&obj.waiters.length>0){
+waiting=true;
+if(obj.holder!==0&&!_isAlive(obj.holder))this.#holderDied(obj)}else if(obj.kind==="queue"){
+for(const w of[...obj.getters,...obj.putters]){
+waiting=true;
+if(!alive(w.client))w.reject(new Error("the waiting process ended"))}}}this.#waiting=waiting}#holderDied(lock2){
+for(const w of[...lock2.waiters]){
+w.reject(new LockHolderDiedError("manager Lock",lock2.holder))}}#lockOp(lock2,client,id,op,args,what){
+switch(op){
+case"acquire":{
+if(lock2.holder===0){
+lock2.holder=client.pid;
+return void 0}if(!_isAlive(lock2.holder))throw new LockHolderDiedError("manager Lock",lock2.holder);
+const timeoutMs=args[0];
+if(timeoutMs===0)throw timeoutError("lock.acquire()",0);
+return this.#wait(lock2.waiters,client,id,timeoutMs,"lock.acquire()")}case"release":{
+if(lock2.holder===0){
+throw named("RuntimeError","lock.release() of a manager Lock that is not held")}if(lock2.holder!==client.pid&&_isAlive(lock2.holder)){
+throw named("RuntimeError",`lock.release() was called by process ${client.pid}, but process ${lock2.holder} holds this manager Lock`)}lock2.holder=0;
+while(lock2.waiters.length>0){
+const next=lock2.waiters[0];
+if(!alive(next.client)){
+next.reject(new Error("the waiting process ended"));
+continue}lock2.holder=next.client.pid;
+next.resolve(void 0);
+break}return void 0}case"locked":return lock2.holder!==0}throw new TypeError(`${what}: a manager Lock has no method '${op}'`)}#queueOp(q,client,id,op,args,what,t){
+const full=()=>q.maxsize>0&&q.items.length>=q.maxsize;
+const settle=()=>{
+while(true){
+const putter=q.putters[0];
+if(putter&&!full()){
+q.items.push(putter.item);
+putter.resolve(void 0);
+continue}const getter=q.getters.find(g=>alive(g.client));
+if(getter&&q.items.length>0){
+const item=q.items.shift();
+getter.resolve(t?t.out(item):item);
+continue}return}};
+switch(op){
+case"put":{
+const[item,block,timeoutMs]=args;
+if(!full()&&q.putters.length===0){
+t?.keep(item);
+q.items.push(item);
+settle();
+return void 0}if(!block)throw named("Full",`queue.put(): the queue is full (maxsize ${q.maxsize})`);
+t?.keep(item);
+const waiting=this.#wait(q.putters,client,id,timeoutMs,what,item);
+if(t)waiting.catch(()=>t.drop(item));
+return waiting}case"get":{
+const[block,timeoutMs]=args;
+if(q.items.length>0&&q.getters.length===0){
+const item=q.items.shift();
+settle();
+return t?t.out(item):item}if(!block)throw named("Empty","queue.get(): the queue is empty");
+return this.#wait(q.getters,client,id,timeoutMs,what)}case"qsize":return q.items.length;
+case"empty":return q.items.length===0;
+case"full":return full()}throw new TypeError(`${what}: a manager Queue has no method '${op}'`)}};
+task(import.meta,ManagerServer,"ManagerServer");
+function alive(client){
+return client.open&&(client.pid===0||_isAlive(client.pid))}function replace(t,value,old){
+t.keep(value);
+t.drop(old)}function dictOp(map,op,args,what,t){
+const[key,value]=args;
+switch(op){
+case"get":return map.has(key)||args.length<2?map.get(key):value;
+case"set":if(t)replace(t,value,map.get(key));
+map.set(key,value);
+return void 0;
+case"delete":t?.drop(map.get(key));
+return map.delete(key);
+case"has":return map.has(key);
+case"keys":return[...map.keys()];
+case"values":return[...map.values()];
+case"entries":return[...map.entries()];
+case"size":return map.size;
+case"clear":t?.drop(map);
+map.clear();
+return void 0;
+case"update":for(const[k,v]of key){
+if(t)replace(t,v,map.get(k));
+map.set(k,v)}return void 0;
+case"setDefault":if(!map.has(key)){
+t?.keep(value);
+map.set(key,value)}return map.get(key);
+case"pop":{
+if(map.has(key)){
+const found=map.get(key);
+map.delete(key);
+return t?t.out(found):found}if(args.length>1)return value;
+throw named("KeyError",`${what}: the key ${JSON.stringify(key)??String(key)} is not in the dict`)}case"toObject":return Object.fromEntries(map);
+case"toMap":return new Map(map)}throw new TypeError(`${what}: a manager dict has no method '${op}'`)}function listOp(items,op,args,what,t){
+switch(op){
+case"get":return items[at2(items,args[0],what)];
+case"set":{
+const i=at2(items,args[0],what);
+if(t)replace(t,args[1],items[i]);
+items[i]=args[1];
+return void 0}case"push":t?.keep(args);
+for(const item of args)items.push(item);
+return items.length;
+case"pop":{
+if(items.length===0)throw named("IndexError",`${what}: the list is empty`);
+const item=items.splice(at2(items,args[0],what),1)[0];
+return t?t.out(item):item}case"length":return items.length;
+case"slice":return items.slice(args[0],args[1]??void 0);
+case"toArray":return items.slice();
+case"insert":{
+const index=args[0];
+const i=Math.max(0,Math.min(items.length,index<0?index+items.length:index));
+t?.keep(args[1]);
+items.splice(i,0,args[1]);
+return void 0}case"remove":case"index":{
+const i=items.findIndex(item=>equal(item,args[0]));
+if(i<0)throw named("ValueError",`${what}: the value is not in the list`);
+if(op==="index")return i;
+const removed=items.splice(i,1);
+t?.drop(removed);
+return void 0}case"extend":t?.keep(args[0]);
+for(const item of args[0])items.push(item);
+return void 0;
+case"clear":t?.drop(items);
+items.length=0;
+return void 0}throw new TypeError(`${what}: a manager list has no method '${op}'`)}function namespaceOp(fields,op,args,what,t){
+switch(op){
+case"get":return fields.get(args[0]);
+case"set":if(t)replace(t,args[1],fields.get(args[0]));
+fields.set(args[0],args[1]);
+return void 0;
+case"toObject":return Object.fromEntries(fields)}throw new TypeError(`${what}: a manager namespace has no method '${op}'`)}function valueOp(cell,op,args,what,t){
+switch(op){
+case"get":return cell.value;
+case"set":if(t)replace(t,args[0],cell.value);
+cell.value=args[0];
+return void 0;
+case"add":{
+const[delta]=args;
+const v=cell.value;
+if(typeof v==="number"&&typeof delta==="number")return cell.value=v+delta;
+if(typeof v==="bigint"&&typeof delta==="bigint")return cell.value=v+delta;
+throw new TypeError(`${what} adds a number to a number or a bigint to a bigint; the value is a ${typeof v} and the delta a ${typeof delta}`)}case"compareAndSet":if(!equal(cell.value,args[0]))return false;
+if(t)replace(t,args[1],cell.value);
+cell.value=args[1];
+return true}throw new TypeError(`${what}: a manager value has no method '${op}'`)}var managers=0;
+var objectCount;
+var Manager=class Manager{
+name;
+#id;
+#handle;
+#conn;
+static{
+objectCount=m=>m.#conn.call(0,"_count",[],"manager._count()");
+_inspectable(this,m=>({
+name:m.name,pid:m.#handle.pid,alive:m.#handle.alive}))}constructor(id,handle,conn){
+this.#id=id;
+this.name=handle.name;
+this.#handle=handle;
+this.#conn=conn}static async start(options={
+}){
+if(typeof options!=="object"||options===null){
+throw new TypeError(`Manager.start() options must be an object, got ${_describe(options)}`)}const{
+permissions="inherit",name=`Manager-${++managers}`}=options;
+if(typeof name!=="string"){
+throw new TypeError(`Manager.start() name must be a string, got ${_describe(name)}`)}const id=crypto.randomUUID();
+const{
+port1,port2}=new MessageChannel;
+let handle;
+try{
+handle=await _spawnHandle(ManagerServer,{
+args:[id,name,port2],name,permissions})}catch(error){
+port1.close();
+throw error}const conn=_connect(id,name,handle.pid,port1);
+handle.onEnd(exit=>{
+conn.stop(exit.code===0?"was shut down":`${exit.description} (exit code ${exit.code})`)});
+return new Manager(id,handle,conn)}get pid(){
+return this.#handle.pid}isAlive(){
+return this.#handle.alive}async#create(kind,initial,extra){
+const id=await this.#conn.call(0,"create",[kind,initial,extra],`manager.${kind}()`);
+return _makeProxy(kind,id,this.#id,this.name,this.pid,this.#conn)}dict(initial){
+let pairs;
+if(initial!==void 0){
+if(initial instanceof Map||Symbol.iterator in Object(initial)){
+pairs=Array.from(initial)}else if(typeof initial==="object"&&initial!==null){
+pairs=Object.entries(initial)}else{
+return Promise.reject(new TypeError(`manager.dict() initial must be a Map, [key, value] pairs or a plain object, got ${_describe(initial)}`))}}return this.#create("dict",pairs)}list(initial){
+return this.#create("list",initial===void 0?void 0:Array.from(initial))}namespace(initial){
+if(initial!==void 0&&(typeof initial!=="object"||initial===null)){
+return Promise.reject(new TypeError(`manager.namespace() initial must be a plain object, got ${_describe(initial)}`))}return this.#create("namespace",initial&&Object.entries(initial))}value(initial){
+return this.#create("value",initial)}lock(){
+return this.#create("lock")}queue(options={
+}){
+const maxsize=options.maxsize??0;
+if(!Number.isInteger(maxsize)||maxsize<0){
+return Promise.reject(new RangeError(`manager.queue() maxsize must be a non-negative integer, got ${maxsize}`))}return this.#create("queue",void 0,maxsize)}async shutdown(options={
+}){
+const limit=_checkTimeout(options.timeoutMs,"shutdown() timeoutMs")??5e3;
+this.#conn.stop("was shut down");
+await this.#handle.stop(limit)}terminate(){
+this.#handle.terminate(-15)}[Symbol.asyncDispose](){
+return this.shutdown()}};
+var STOP=-1;
+var deliver;
+var _deliverToActor=(function _deliverToActor(message2){
+return deliver!==void 0&&deliver(message2)});
+var plain2=(function plain2(value){
+return value===null||typeof value!=="object"&&typeof value!=="function"});
+var _runActor=(async function _runActor(spec,inbox,finish2){
+_adoptSelf(void 0,inbox);
+const name=_context().self.name;
+const mailbox2=spec.mailbox?new Int32Array(spec.mailbox):void 0;
+let queue=[];
+let head=0;
+let running=false;
+let stopping=false;
+let instance;
+let values=[];
+let errors=[];
+let transfer=[];
+let wired=false;
+let json=true;
+let reviving7;
+const pipe=spec.pipe===void 0?void 0:_revive(spec.pipe);
+const post2=((message2,moved,byPort)=>{
+if(pipe&&!byPort&&moved.length===0){
+pipe.send(message2).catch(()=>self.postMessage(message2))}else _post(self,message2,moved)});
+const flush=(()=>{
+if(values.length===0&&errors.length===0)return;
+let message2=errors.length===0&&!wired?values:{
+t:"replies",values,errors,wired};
+if(json&&errors.length===0&&values.length<=2*_JSON_MAX){
+const exact=[];
+for(let i=0;
+i<values.length;
+i+=2){
+if(values[i+1]===void 0)exact.push(-values[i],0);
+else exact.push(values[i],values[i+1])}message2=JSON.stringify(exact)}const moved=transfer;
+const hasObjects=wired;
+values=[];
+errors=[];
+transfer=[];
+wired=false;
+json=true;
+try{
+post2(message2,moved,hasObjects)}catch(error){
+const replies=message2;
+const sent2=Array.isArray(replies)?replies:replies.values;
+const failed2=Array.isArray(replies)?[]:replies.errors??[];
+const again=!Array.isArray(replies)&&replies.wired;
+for(let i=0;
+i<sent2.length;
+i+=2){
+try{
+_post(self,{
+t:"replies",values:[sent2[i],sent2[i+1]],wired:again},moved)}catch{
+failed2.push({
+id:sent2[i],error:_toWireError(error)})}}if(failed2.length>0)self.postMessage({
+t:"replies",values:[],errors:failed2})}});
+const reply=((id,method,value)=>{
+if(!plain2(value)){
+const out=_outbox();
+out.to=_context().parent?.pid;
+try{
+value=_prepare(value,`the value ${name}.${method}() returned`,out)}catch(error){
+errors.push({
+id,error:_toWireError(error)});
+return}if(out.wired)wired=true;
+for(const t of out.transfer)transfer.push(t)}if(json&&value!==void 0&&!_jsonExact(value))json=false;
+values.push(id,value)});
+const take2=(()=>{
+const id=queue[head];
+const method=queue[head+1];
+const argc=queue[head+2];
+const args=argc===0?[]:queue.slice(head+3,head+3+argc);
+queue.fill(void 0,head,head+3+argc);
+head+=3+argc;
+if(head>4096&&head*2>queue.length){
+queue=queue.slice(head);
+head=0}if(mailbox2&&id!==STOP){
+if(Atomics.sub(mailbox2,0,1)>=spec.capacity)Atomics.notify(mailbox2,0)}return[id,method,args]});
+const stop=(async function stop2(){
+stopping=true;
+while(head<queue.length){
+const[id]=take2();
+if(id>0){
+errors.push({
+id,error:{
+name:"Error",message:`${name} stopped before handling this call`}})}}flush();
+try{
+await instance.onStop()}catch(error){
+return finish2(1,error)}return finish2(0)});
+const drain=(async function drain2(){
+running=true;
+while(head<queue.length){
+const[id,method,args]=take2();
+if(id===STOP)return stop();
+try{
+const fn=instance[method];
+if(typeof fn!=="function"||method in Actor.prototype){
+throw _actorMethodError(name,instance,method)}let value=fn.apply(instance,args);
+if(value instanceof Promise){
+flush();
+value=await value}if(id!==0)reply(id,method,value)}catch(error){
+if(id===0){
+flush();
+return finish2(1,error)}errors.push({
+id,error:_toWireError(error)})}if(stopping)return stop()}running=false;
+flush()});
+const enqueue=(entries=>{
+for(let i=0;
+i<entries.length;
+i++)queue.push(entries[i]);
+if(!running&&instance)void drain()});
+const revived=async function revived2(calls){
+const kept=[];
+for(let i=0;
+i<calls.length;
+i+=3+calls[i+2]){
+const id=calls[i];
+const entry=calls.slice(i,i+3+calls[i+2]);
+try{
+kept.push(...await _reviveLoading(entry))}catch(error){
+if(id===0)throw error;
+errors.push({
+id,error:_toWireError(error)})}}flush();
+return kept};
+const STOPPED=[STOP,"",0];
+const inOrder=new _InOrder((payload=>deliver(payload)));
+if(pipe)void inOrder.read(pipe);
+deliver=(message2=>{
+let entries;
+let wiredCalls=false;
+if(typeof message2==="string")entries=JSON.parse(message2);
+else if(Array.isArray(message2))entries=message2;
+else if(message2.t==="stop")entries=STOPPED;
+else if(message2.t==="ordered"){
+inOrder.take(message2.seq,message2.payload);
+return true}else if(message2.t==="calls"){
+entries=message2.calls;
+wiredCalls=true}else return false;
+if(!reviving7&&!wiredCalls){
+enqueue(entries);
+return true}const ready=entries;
+const next=(reviving7??Promise.resolve()).then(()=>wiredCalls?revived(ready):ready).then(enqueue,error=>finish2(1,error)).finally(()=>{
+if(reviving7===next)reviving7=void 0});
+reviving7=next;
+return true});
+_setSelfStop(()=>{
+stopping=true});
+try{
+if(spec.wired)await _reviveLoading(spec.args);
+const target=_resolveTask(spec.task);
+instance=new target(...spec.args);
+await instance.onStart()}catch(error){
+return finish2(1,error)}self.postMessage({
+t:"actor-ready"});
+if(stopping)return stop();
+if(head<queue.length)void drain()});
+var posted=false;
+var up;
+var sent;
+var post=((message2,transfer)=>{
+posted=true;
+if(up===void 0)return _post(self,message2,transfer);
+_post(up,message2,transfer);
+Atomics.add(sent,EXIT_SENT,1)});
+var realClose=self.close.bind(self);
+var realExit=Deno.exit;
+var exiting=false;
+var selfPid;
+var exitCell;
+var exitNow=(function exitNow(code,error){
+if(!exiting){
+exiting=true;
+try{
+flushAnswers()}catch{
+}if(selfPid!==void 0)_markEnded(selfPid);
+if(exitCell&&!error&&!posted){
+Atomics.store(exitCell,EXIT_CODE,code);
+if(Atomics.compareExchange(exitCell,EXIT_STATE,EXIT_RUNNING,EXIT_REPORTED)===EXIT_RUNNING){
+Atomics.notify(exitCell,EXIT_STATE);
+Atomics.wait(exitCell,EXIT_STATE,EXIT_REPORTED,EXIT_SEEN_WAIT_MS)}}else{
+const message2=error?{
+t:"exit",code,error}:{
+t:"exit",code};
+post(message2);
+if(exitCell)Atomics.wait(exitCell,EXIT_STATE,EXIT_RUNNING,EXIT_SEEN_WAIT_MS)}}realClose();
+return realExit(code)});
+var finish=(function finish(code,error){
+if(exiting)return;
+const report=(()=>{
+if(code===0&&typeof Deno.exitCode==="number"&&Deno.exitCode!==0){
+code=Deno.exitCode}exitNow(code,error===void 0?void 0:_toWireError(error))});
+let ending;
+try{
+ending=_endChildren(code!==0)}finally{
+if(ending===void 0)report()}return ending?.finally(report)});
+if(_IN_WORKER){
+_startImports();
+Object.defineProperty(Deno,"exit",{
+value:(code=0)=>exitNow(code),writable:true,configurable:true});
+self.close=()=>exitNow(0)}var _main=(function _main(){
+_endImports();
+self.addEventListener("error",e=>{
+e.preventDefault();
+void finish(1,e.error??new Error(e.message))});
+self.addEventListener("unhandledrejection",e=>{
+e.preventDefault();
+void finish(1,e.reason)});
+const inbox=new _Inbox("this process");
+let started=false;
+const onMessage=(e=>{
+const message2=e.data;
+if(_deliverToActor(message2))return e.stopImmediatePropagation();
+if(Array.isArray(message2))takeTasks(message2);
+else if(message2.t==="mail")inbox.deliver(message2.data,message2.wired);
+else if(message2.t==="init"&&!started){
+started=true;
+void run(message2,inbox)}});
+self.addEventListener("message",onMessage);
+const g=globalThis;
+const key=Symbol.for(_EARLY_MESSAGES);
+const held=g[key];
+if(held){
+delete g[key];
+self.removeEventListener("message",held.hold);
+for(const e of held.early)onMessage(e)}});
+var run=(async function run(init,inbox){
+selfPid=init.self.pid;
+if(init.loaded){
+const loaded=new Int32Array(init.loaded);
+Atomics.store(loaded,0,1);
+Atomics.notify(loaded,0)}_setContext({
+self:init.self,parent:init.parent,postToParent:post,childPrefix:init.childPrefix,childCount:0,pids:new Int32Array(init.pids),workerOptions:init.workerOptions,liveness:init.liveness&&new Int32Array(init.liveness)});
+if(init.spec.kind==="pool")return servePool(init.spec,inbox);
+if(init.spec.kind==="actor")return _runActor(init.spec,inbox,finish);
+try{
+const{
+spec}=init;
+exitCell=new Int32Array(spec.exitCell);
+if(spec.up){
+sent=exitCell;
+up=spec.up}if(spec.wired){
+_revive(spec.args);
+_revive(spec.fields)}const target=_resolveTask(spec.task);
+let result;
+if(spec.mode==="subclass"){
+const instance=Object.assign(Object.create(target.prototype),spec.fields);
+_adoptSelf(instance,inbox);
+result=instance.run()}else{
+_adoptSelf(void 0,inbox);
+result=target(...spec.args)}await result}catch(error){
+return finish(1,error)}return finish(0)});
+var FLUSH_MS=1;
+var jobs=[];
+var jobsHead=0;
+var claims;
+var jobLink;
+var answerLink;
+var PEAK_DECAY=.95;
+var callMs=new Map;
+var answers=[];
+var answersSince=0;
+var busyMs=0;
+var pumping=false;
+var poolServing=false;
+var poolReady=Promise.withResolvers();
+var servePool=(async function servePool(spec,inbox){
+_adoptSelf(void 0,inbox);
+claims=new Int32Array(spec.claims);
+jobLink=new _Link(spec.jobs);
+answerLink=new _Link(spec.answers);
+if(spec.initializer){
+try{
+const init=_resolveTask(spec.initializer);
+if(spec.wired)_revive(spec.initArgs);
+await init(...spec.initArgs)}catch(error){
+return finish(1,error)}post({
+t:"ready"})}poolServing=true;
+poolReady.resolve();
+void readJobs(jobLink)});
+var readJobs=(async function readJobs(link){
+const take2=(()=>{
+const message2=link.tryTake();
+return message2!==_WOULD_WAIT?message2:link.closed?null:_WOULD_WAIT});
+for(;
+;
+){
+const message2=await link.wait(take2);
+if(message2===null)return;
+takeTasks(message2)}});
+var pullJobs=(function pullJobs(){
+for(let m=jobLink?.tryTake();
+m!==void 0&&m!==_WOULD_WAIT;
+m=jobLink.tryTake()){
+queueTasks(m)}});
+var takeTasks=(function takeTasks(message2){
+queueTasks(message2);
+if(!pumping)void pump()});
+var queueTasks=(function queueTasks(message2){
+const n=message2[1];
+const refs2=[];
+let i=2;
+for(let r=0;
+r<n;
+r++,i+=2){
+refs2.push({
+module:message2[i],key:message2[i+1]})}for(;
+i<message2.length;
+i+=5){
+jobs.push({
+id:message2[i],ref:refs2[message2[i+1]],flags:message2[i+2],claim:message2[i+3],calls:message2[i+4]})}});
+function mayBeLong(job){
+const times=callMs.get(job.ref.module)?.get(job.ref.key);
+return times===void 0||times.mean*job.calls.length>=FLUSH_MS||times.peak>=FLUSH_MS}var recordMs=(function recordMs(job,ms){
+let keys2=callMs.get(job.ref.module);
+if(!keys2)callMs.set(job.ref.module,keys2=new Map);
+const sample=ms/Math.max(1,job.calls.length);
+const old=keys2.get(job.ref.key);
+if(old===void 0)keys2.set(job.ref.key,{
+mean:sample,peak:sample});
+else{
+old.mean=old.mean*.7+sample*.3;
+old.peak=Math.max(sample,old.peak*PEAK_DECAY)}});
+var pump=(async function pump(){
+pumping=true;
+if(!poolServing)await poolReady.promise;
+while(jobsHead<jobs.length||(pullJobs(),jobsHead<jobs.length)){
+const job=jobs[jobsHead];
+jobs[jobsHead++]=void 0;
+if(Atomics.compareExchange(claims,job.claim,job.id,0)!==job.id)continue;
+if(answers.length>0&&(performance.now()-answersSince>FLUSH_MS||mayBeLong(job)))flushAnswers();
+const t0=performance.now();
+let answer=runJob(job);
+if(answer instanceof Promise)answer=await answer;
+const ms=performance.now()-t0;
+busyMs+=ms;
+recordMs(job,ms);
+if(answers.length===0)answersSince=t0;
+answers.push(job.id,answer[0],answer[1])}jobs.length=0;
+jobsHead=0;
+pumping=false;
+flushAnswers()});
+var PACK_MIN2=64;
+var runJob=(function runJob(job){
+const{
+calls}=job;
+const spread=(job.flags&TASK_SPREAD)!==0;
+const n=calls.length;
+let packed=n>=PACK_MIN2?new Float64Array(n):void 0;
+let values=[];
+let i=0;
+try{
+const fn=_resolveTask(job.ref);
+if(job.flags&TASK_WIRED)_revive(calls);
+for(;
+i<n;
+i++){
+const value=spread?fn(...calls[i]):fn(calls[i]);
+if(packed){
+if(typeof value==="number"){
+packed[i]=value;
+continue}values=Array.from(packed.subarray(0,i));
+packed=void 0}if(value instanceof Promise)return finishAsync(job,fn,values,value,i);
+values.push(value)}}catch(error){
+return[RESULT_ERROR,_toWireError(error)]}return packed?[RESULT_NUMBERS,packed]:[RESULT_VALUES,values]});
+async function finishAsync(job,fn,values,pending,i){
+const{
+calls}=job;
+const spread=(job.flags&TASK_SPREAD)!==0;
+try{
+values.push(await pending);
+for(i++;
+i<calls.length;
+i++){
+values.push(await(spread?fn(...calls[i]):fn(calls[i])))}}catch(error){
+return[RESULT_ERROR,_toWireError(error)]}return[RESULT_VALUES,values]}var flushAnswers=(function flushAnswers(){
+if(answers.length===0)return;
+const flat=answers;
+answers=[];
+const message2=["R",busyMs,selfPid,...flat];
+busyMs=0;
+const transfer=[];
+for(let i=1;
+i<flat.length;
+i+=3){
+if(flat[i]===RESULT_NUMBERS){
+transfer.push(flat[i+1].buffer)}}if(transfer.length===0&&answerLink?.trySend(message2))return;
+try{
+post(message2,transfer)}catch{
+for(let i=0;
+i<flat.length;
+i+=3){
+try{
+post(["R",0,selfPid,flat[i],flat[i+1],flat[i+2]])}catch(error){
+post(["R",0,selfPid,flat[i],RESULT_ERROR,_toWireError(error)])}}}});
+_setRuntimeUrl(import.meta.url);
+export{
+Actor,ActorExited,ActorRef,AsyncResult,Barrier,BoundedSemaphore,BrokenBarrierError,CancelledError,ChannelClosedError,Condition,Connection,DictProxy,EOFError,Empty,EscalationError,Event,Full,Future,JoinableQueue,ListProxy,Lock,LockHolderDiedError,LockProxy,MailboxFull,Manager,ManagerStoppedError,NamespaceProxy,PermissionError,Pipe,Pool,Process,ProcessPoolExecutor,Queue,QueueProxy,RLock,RawArray,RawValue,RemoteError,Semaphore,SimpleQueue,Supervisor,SynchronizedArray,Value,ValueProxy,_main,activeChildren,asCompleted,cpuCount,currentProcess,mailbox,parentProcess,receive,spawn,task,wait};

@@ -839,7 +839,7 @@ export class ManagerServer extends Actor {
     throw new TypeError(`${what}: a manager Queue has no method '${op}'`);
   }
 }
-// Named explicitly: in the minified bundle the class name is not "ManagerServer".
+// Named explicitly: the task key does not depend on how the bundle names the class.
 task(import.meta, ManagerServer, "ManagerServer");
 
 function alive(client: Client): boolean {

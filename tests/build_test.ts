@@ -3,8 +3,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { type Compiled, wrapFunctions } from "../build/eager.ts";
 import { bracketDepths } from "../build/scan.ts";
-import { nameExports } from "../build/names.ts";
-import { statementLines } from "../build/bundle.ts";
+import { codeLines, restoreClassNames } from "../build/bundle.ts";
 
 /** The range V8 would report for the function whose parameter list follows `marker`. */
 function rangeAfter(code: string, marker: string): Compiled {
@@ -88,43 +87,43 @@ Deno.test("wrapFunctions wraps a function and the functions inside it, and the r
   assertEquals(new Function(`${source}return out;`)(), 3);
 });
 
-Deno.test("nameExports names classes and functions in the text, the rest by defineProperty", () => {
-  const code = "var a=class{m(){return 1}},b=class extends Error{};" +
-    "function c(x,y=(1)){return{v:x+y}}var d=class r{static k(){return new r}},e=class{};" +
-    "export{a as Queue,b as FullError,c as spawn,d as Process,e as Event,c as _hidden};";
-  const named = nameExports(code);
+Deno.test("restoreClassNames gives a self-referring class its name back inside its body", () => {
+  const code = 'var s="_Box2";var Box=class _Box2{static make(){return new _Box2}get kind(){' +
+    "return _Box2.name}};var Other=class Other{};export{Box,Other};";
+  const named = restoreClassNames(code);
   assertEquals(
     named,
-    "var a=class Queue{m(){return 1}},b=class FullError extends Error{};" +
-      "var c=function spawn(x,y=(1)){return{v:x+y}};var d=class r{static k(){return new r}},e=class{};" +
-      'typeof d=="function"&&Object.defineProperty(d,"name",{value:"Process",configurable:!0});' +
-      'typeof e=="function"&&Object.defineProperty(e,"name",{value:"Event",configurable:!0});' +
-      "export{a as Queue,b as FullError,c as spawn,d as Process,e as Event,c as _hidden};",
+    'var s="_Box2";var Box=class Box{static make(){return new Box}get kind(){' +
+      "return Box.name}};var Other=class Other{};export{Box,Other};",
   );
-  const api = new Function(`${named.slice(0, named.lastIndexOf("export{"))}return {a,b,c,d,e};`)();
-  assertEquals(
-    [api.a.name, api.b.name, api.c.name, api.d.name, api.e.name],
-    ["Queue", "FullError", "spawn", "Process", "Event"],
-  );
-  assertEquals(api.c(1).v, 2);
+  const api = new Function(`${named.replace("export{Box,Other};", "")}return {Box, s};`)();
+  assertEquals([api.Box.name, api.Box.make().kind, api.s], ["Box", "Box", "_Box2"]);
+  let failed = false;
+  try {
+    restoreClassNames("var Box=class _Box{};var b=_Box;");
+  } catch {
+    failed = true;
+  }
+  assert(failed, "an inner name used outside its class fails the build");
 });
 
-Deno.test("statementLines starts each top-level statement on a line and leaves strings alone", () => {
-  const code =
-    'var a="x;y}function",b=1;function f(){return a;}class K{}var c=`;${"}var"}`;export{a};';
-  const lines = statementLines(code);
+Deno.test("codeLines ends a line after each ; and { of the code, never in text", () => {
+  const code = 'var a="x;{y",b=1;function f(x){if(x){return a}for(let i=0;i<1;i++);' +
+    "return`;${`{`}`}var r=/[;{]/;export{a};";
+  const lines = codeLines(code);
+  assertEquals(lines.split("\n"), [
+    'var a="x;{y",b=1;',
+    "function f(x){",
+    "if(x){",
+    "return a}for(let i=0;",
+    "i<1;",
+    "i++);",
+    "return`;${`{`}`}var r=/[;{]/;",
+    "export{",
+    "a};",
+  ]);
   assertEquals(
-    lines.split("\n"),
-    [
-      'var a="x;y}function",b=1;',
-      "function f(){return a;}",
-      "class K{}",
-      'var c=`;${"}var"}`;',
-      "export{a};",
-    ],
-  );
-  assertEquals(
-    new Function(`${lines.replace("export{a};", "")}return [a, f(), c];`)(),
-    ["x;y}function", "x;y}function", ";}var"],
+    new Function(`${lines.replace("export{\na};", "")}return [a, f(false), r.source];`)(),
+    ["x;{y", ";{", "[;{]"],
   );
 });
