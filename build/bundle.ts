@@ -34,7 +34,6 @@
  * @module
  */
 
-import * as esbuild from "npm:esbuild@0.25.12";
 import { eagerCompile } from "./eager.ts";
 import { bracketDepths } from "./scan.ts";
 
@@ -111,6 +110,8 @@ async function builtHash(): Promise<string | undefined> {
  * if the inner name appears anywhere else.
  */
 export async function readableMinify(plain: string): Promise<string> {
+  // Loaded here, so that `--check` needs no package from npm.
+  const esbuild = await import("npm:esbuild@0.25.12");
   const { code } = await esbuild.transform(plain, {
     format: "esm",
     minifyWhitespace: true,
