@@ -111,7 +111,7 @@ async function builtHash(): Promise<string | undefined> {
  */
 export async function readableMinify(plain: string): Promise<string> {
   // Loaded here, so that `--check` needs no package from npm.
-  const esbuild = await import("npm:esbuild@0.25.12");
+  const esbuild = await import("esbuild");
   const { code } = await esbuild.transform(plain, {
     format: "esm",
     minifyWhitespace: true,

@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 64be8dfad71f73a5119f2788324a3348b6d2d3e22dff2e3b13cc568e6e469dfe
+// sources sha256: 714d1afb8153842507b6d77fac01fbb4c07eb59da3c8bc50aa5bf9d105e211a9
 var _SHARED_STATE_VERSION=3;
 var _THREAD_PID_BASE=1e9;
 var _IN_WORKER=typeof globalThis.WorkerGlobalScope!=="undefined";
