@@ -20,6 +20,12 @@ export interface _Context {
   workerOptions: boolean | undefined | null;
   /** The run-wide liveness table (see `_liveness.ts`); made on first use in the main thread. */
   liveness?: Int32Array;
+  /**
+   * A worker's: 1 while it holds a channel's lock. Its parent, stopping it,
+   * waits (bounded) until it is 0, so that no operation it began completes
+   * after `terminate()` or `kill()` returned (see channels/_ring.ts).
+   */
+  inChannel?: Int32Array;
 }
 
 /**

@@ -135,11 +135,15 @@ export function _spawnWorker(
   let queued: [ToChild, Transferable[] | undefined][] | undefined;
   // The worker's pid, learnt from its init message: locks it holds when it ends are reported.
   let pid: number | undefined;
+  // 1 while the worker holds a channel's lock (see _Context.inChannel).
+  let inChannel: Int32Array | undefined;
   const endpoint: _Endpoint = {
     post(message, transfer) {
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
         if (loaded) message.loaded = loaded.buffer as SharedArrayBuffer;
+        inChannel = new Int32Array(new SharedArrayBuffer(4));
+        message.inChannel = inChannel.buffer as SharedArrayBuffer;
       }
       if (worker) _post(worker, message, transfer);
       else queued?.push([message, transfer]);
@@ -148,9 +152,13 @@ export function _spawnWorker(
       if (ended) return;
       ended = true;
       live.delete(endpoint);
+      // Ended first: the worker's next channel operation refuses. One it is
+      // inside finishes before this returns (see IN_CHANNEL_WAIT_MS), so none
+      // completes after it.
+      if (pid !== undefined) _markEnded(pid);
+      if (inChannel) waitOutOfChannel(inChannel);
       worker?.terminate();
       if (loaded) Atomics.notify(loaded, 0); // the ones waiting on this start go ahead
-      if (pid !== undefined) _markEnded(pid);
     },
   };
   const start = () => {
@@ -230,6 +238,23 @@ function mayImport(urls: string[], permissions: _DenoPermissions | undefined): b
     }
   }
   return true;
+}
+
+/**
+ * Longest a parent waits for a worker it stops to leave a channel operation.
+ * The operation takes under a microsecond, but on busy cores the worker's
+ * thread may be off its core for a few ms while it holds the lock (2 ms was
+ * too short at load 2.5); a worker that writes the word itself costs its
+ * parent this long once, when stopped.
+ */
+const IN_CHANNEL_WAIT_MS = 25;
+
+function waitOutOfChannel(word: Int32Array): void {
+  if (Atomics.load(word, 0) === 0) return;
+  const until = performance.now() + IN_CHANNEL_WAIT_MS;
+  while (Atomics.load(word, 0) !== 0 && performance.now() < until) {
+    // A channel operation holds its lock for well under a microsecond.
+  }
 }
 
 /** Ends every worker this thread started that is still running; returns how many there were. */

@@ -186,6 +186,7 @@ async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
     pids: new Int32Array(init.pids),
     workerOptions: init.workerOptions,
     liveness: init.liveness && new Int32Array(init.liveness),
+    inChannel: init.inChannel && new Int32Array(init.inChannel),
   });
   if (init.spec.kind === "pool") return servePool(init.spec, inbox);
   if (init.spec.kind === "actor") return _runActor(init.spec, inbox, finish);

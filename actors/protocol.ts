@@ -134,6 +134,8 @@ export interface InitMessage {
   liveness?: SharedArrayBuffer;
   /** Set to 1 (and notified) once the worker's modules have loaded, when the parent asks. */
   loaded?: SharedArrayBuffer;
+  /** The worker's in-channel word (see `_Context.inChannel`). */
+  inChannel?: SharedArrayBuffer;
   spec: ProcessSpec | PoolSpec | ActorSpec;
 }
 

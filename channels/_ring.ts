@@ -86,6 +86,17 @@ function addLocal(buffer: SharedArrayBuffer, word: number, wake: () => void): ()
 // under the lock, so once terminate() has returned no operation of its starts.
 let aliveAtEndings = -1;
 let endingsWord: Int32Array | undefined;
+// This worker's in-channel word, once known; NO_WORD in the main thread.
+let inChannel: Int32Array | undefined;
+const NO_WORD = new Int32Array(0);
+
+function inChannelWord(): Int32Array {
+  const ctx = _context();
+  if (!_IN_WORKER) return inChannel = NO_WORD;
+  // Known once the init message came (before the worker holds a ring).
+  if (ctx.parent === undefined) return NO_WORD;
+  return inChannel = ctx.inChannel ?? NO_WORD;
+}
 
 function endedHere(): boolean {
   if (!_IN_WORKER) return false;
@@ -174,6 +185,7 @@ function unlock(h: Int32Array): void {
     Atomics.store(h, LOCK, 0);
     Atomics.notify(h, LOCK, 1);
   }
+  if (inChannel !== undefined && inChannel !== NO_WORD) Atomics.store(inChannel, 0, 0);
 }
 
 /** The error for a ring found broken, naming who broke it. */
@@ -224,6 +236,10 @@ function checkWhole(h: Int32Array, w32: Int32Array, cap: number, fixed: number):
  */
 function lockLive(h: Int32Array, w32: Int32Array, cap: number, fixed: number): void {
   lock(h);
+  // Said before the check: a parent that marks this process ended after the
+  // check passed waits for the unlock (see _Context.inChannel).
+  const busy = inChannel ?? inChannelWord();
+  if (busy !== NO_WORD) Atomics.store(busy, 0, 1);
   if (endedHere()) {
     unlock(h);
     throw endedError();

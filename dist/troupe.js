@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: 714d1afb8153842507b6d77fac01fbb4c07eb59da3c8bc50aa5bf9d105e211a9
+// sources sha256: d2f540cd3a3c164fb8593337fc8db2c6a0794022a80c6a02c63f38ea0470b848
 var _SHARED_STATE_VERSION=3;
 var _THREAD_PID_BASE=1e9;
 var _IN_WORKER=typeof globalThis.WorkerGlobalScope!=="undefined";
@@ -348,18 +348,22 @@ let worker;
 let ended=false;
 let queued;
 let pid2;
+let inChannel2;
 const endpoint={
 post(message2,transfer){
 if(!Array.isArray(message2)&&message2.t==="init"){
 _markStarted(pid2=message2.self.pid,message2.parent.pid);
-if(loaded)message2.loaded=loaded.buffer}if(worker)_post(worker,message2,transfer);
+if(loaded)message2.loaded=loaded.buffer;
+inChannel2=new Int32Array(new SharedArrayBuffer(4));
+message2.inChannel=inChannel2.buffer}if(worker)_post(worker,message2,transfer);
 else queued?.push([message2,transfer])},terminate(){
 if(ended)return;
 ended=true;
 live.delete(endpoint);
+if(pid2!==void 0)_markEnded(pid2);
+if(inChannel2)waitOutOfChannel(inChannel2);
 worker?.terminate();
-if(loaded)Atomics.notify(loaded,0);
-if(pid2!==void 0)_markEnded(pid2)}};
+if(loaded)Atomics.notify(loaded,0)}};
 const start=()=>{
 if(ended)return;
 worker=new Worker(url,options);
@@ -398,7 +402,12 @@ name,path:url}:{
 name,host:url.host};
 try{
 if(Deno.permissions.querySync(descriptor2).state!=="granted")return false}catch{
-return false}}return true}var REGISTRY_KEY=Symbol.for(`troupe.task.registry.v${_SHARED_STATE_VERSION}`);
+return false}}return true}var IN_CHANNEL_WAIT_MS=25;
+function waitOutOfChannel(word){
+if(Atomics.load(word,0)===0)return;
+const until=performance.now()+IN_CHANNEL_WAIT_MS;
+while(Atomics.load(word,0)!==0&&performance.now()<until){
+}}var REGISTRY_KEY=Symbol.for(`troupe.task.registry.v${_SHARED_STATE_VERSION}`);
 var registry=(function registry(){
 const g=globalThis;
 return g[REGISTRY_KEY]??={
@@ -1208,6 +1217,13 @@ set.delete(wake);
 localWaiterCount--})});
 var aliveAtEndings=-1;
 var endingsWord;
+var inChannel;
+var NO_WORD=new Int32Array(0);
+var inChannelWord=(function inChannelWord(){
+const ctx=_context();
+if(!_IN_WORKER)return inChannel=NO_WORD;
+if(ctx.parent===void 0)return NO_WORD;
+return inChannel=ctx.inChannel??NO_WORD});
 var endedHere=(function endedHere(){
 if(!_IN_WORKER)return false;
 const endings=Atomics.load(endingsWord??endingsOfThisRun(),1);
@@ -1253,7 +1269,7 @@ throw new Error(`a channel's lock has been held for over ${LOCK_HELD_MAX_MS} ms 
 h[OWNER]=0;
 if(Atomics.sub(h,LOCK,1)!==1){
 Atomics.store(h,LOCK,0);
-Atomics.notify(h,LOCK,1)}});
+Atomics.notify(h,LOCK,1)}if(inChannel!==void 0&&inChannel!==NO_WORD)Atomics.store(inChannel,0,0)});
 function brokenError(h){
 const suspect=Atomics.load(h,SUSPECT);
 return new Error(suspect===WRITTEN||suspect===0?"a channel's shared memory is corrupt: a process wrote it directly, so its items cannot be trusted any more":`a channel's shared memory was left half-written by pid ${suspect}, which ended in the middle of a put or take; its items cannot be trusted any more`)}function checkWhole(h,w32,cap,fixed2){
@@ -1275,6 +1291,8 @@ else{
 unlock(h);
 throw brokenError(h)}}var lockLive=(function lockLive(h,w32,cap,fixed2){
 lock(h);
+const busy=inChannel??inChannelWord();
+if(busy!==NO_WORD)Atomics.store(busy,0,1);
 if(endedHere()){
 unlock(h);
 throw endedError()}if(h[SUSPECT]!==0)checkWhole(h,w32,cap,fixed2)});
@@ -5290,7 +5308,7 @@ if(init.loaded){
 const loaded=new Int32Array(init.loaded);
 Atomics.store(loaded,0,1);
 Atomics.notify(loaded,0)}_setContext({
-self:init.self,parent:init.parent,postToParent:post,childPrefix:init.childPrefix,childCount:0,pids:new Int32Array(init.pids),workerOptions:init.workerOptions,liveness:init.liveness&&new Int32Array(init.liveness)});
+self:init.self,parent:init.parent,postToParent:post,childPrefix:init.childPrefix,childCount:0,pids:new Int32Array(init.pids),workerOptions:init.workerOptions,liveness:init.liveness&&new Int32Array(init.liveness),inChannel:init.inChannel&&new Int32Array(init.inChannel)});
 if(init.spec.kind==="pool")return servePool(init.spec,inbox);
 if(init.spec.kind==="actor")return _runActor(init.spec,inbox,finish);
 try{

@@ -23,6 +23,7 @@ import {
 import { Counter } from "./fixtures/actors.ts";
 import { leaveByOwnReference } from "./fixtures/own_exit.ts";
 import {
+  claimInChannel,
   dieInsideAPut,
   forgeLock,
   getWithLongTimeout,
@@ -31,7 +32,7 @@ import {
   sendThenWait,
   takeSyncForever,
 } from "./fixtures/faults.ts";
-import { runScript, workerTest } from "./_helpers.ts";
+import { runScript, until, workerTest } from "./_helpers.ts";
 import { _decode } from "../channels/_codec.ts";
 
 // ---- timeouts mean what they say ------------------------------------------
@@ -212,23 +213,42 @@ workerTest(
 );
 
 workerTest("once kill() returns, a child busy in getSync() takes nothing more", async () => {
-  const q = new Queue<number>({ bufferBytes: 4 << 20 });
-  for (let i = 0; i < 200_000; i++) q.putNowait(i);
-  const taken = new Int32Array(new SharedArrayBuffer(4));
-  const p = new Process({ target: takeSyncForever, args: [q, taken] });
-  p.start();
-  const until = performance.now() + 10_000;
-  while (Atomics.load(taken, 0) < 1000 && performance.now() < until) await delay(1);
-  p.kill();
-  const left = q.qsize();
-  const count = Atomics.load(taken, 0);
-  await delay(200);
-  assertEquals(q.qsize(), left, "items were taken after kill() returned");
-  assertEquals(Atomics.load(taken, 0) - count <= 1, true);
-  assertEquals(left > 0, true);
-  assertEquals(await q.get(), 200_000 - left, "the items stay for other consumers, in order");
-  q.close();
+  // Five times: the child is stopped at a random point of its loop, often
+  // inside a take.
+  for (let round = 0; round < 5; round++) {
+    const q = new Queue<number>({ bufferBytes: 1 << 20 });
+    for (let i = 0; i < 50_000; i++) q.putNowait(i);
+    const taken = new Int32Array(new SharedArrayBuffer(4));
+    const p = new Process({ target: takeSyncForever, args: [q, taken] });
+    p.start();
+    const until = performance.now() + 10_000;
+    while (Atomics.load(taken, 0) < 1000 && performance.now() < until) await delay(1);
+    p.kill();
+    const left = q.qsize();
+    const count = Atomics.load(taken, 0);
+    await delay(50);
+    assertEquals(q.qsize(), left, `round ${round}: items were taken after kill() returned`);
+    assertEquals(Atomics.load(taken, 0) - count <= 1, true);
+    assertEquals(left > 0, true);
+    assertEquals(await q.get(), 50_000 - left, "the items stay for other consumers, in order");
+    q.close();
+  }
 });
+
+workerTest(
+  "a child that claims to be inside a channel forever delays kill() by a bounded time",
+  async () => {
+    const ready = new Int32Array(new SharedArrayBuffer(4));
+    const p = new Process({ target: claimInChannel, args: [ready] });
+    p.start();
+    await until(() => Atomics.load(ready, 0) === 1, "the child wrote its word");
+    const t0 = performance.now();
+    p.kill();
+    const ms = performance.now() - t0;
+    assertEquals(await p.join(), -9);
+    assert(ms < 1000, `kill() took ${ms.toFixed(0)} ms`);
+  },
+);
 
 // ---- the main thread never blocks without bound ---------------------------
 
