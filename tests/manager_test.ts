@@ -636,9 +636,8 @@ workerTest(
   "garbage-collected proxies give their references back (main thread and worker)",
   async () => {
     const script = new URL("./fixtures/manager_gc.ts", import.meta.url).pathname;
-    const importMap = new URL("../offline/import_map.json", import.meta.url).pathname;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--v8-flags=--expose-gc", `--import-map=${importMap}`, script],
+      args: ["run", "-A", "--v8-flags=--expose-gc", script],
       stdout: "piped",
       stderr: "piped",
     }).output();
