@@ -158,8 +158,8 @@ export function _positiveInt(value: unknown, what: string): number {
 const QUEUED_MS = 1;
 const SHORT_MS = 10;
 const MAX_DEPTH = 512;
-// Jobs of at least this many one-number calls are packed (see `_packNumbers`).
-const PACK_MIN = 64;
+/** Jobs of at least this many one-number calls are packed (see `_packNumbers`). */
+export const _PACK_MIN = 64;
 // Claim positions per worker, reused in turn: more than MAX_DEPTH jobs held.
 const CLAIM_SLOTS = 2 * MAX_DEPTH;
 const TAKEN_BACK = -1;
@@ -176,26 +176,23 @@ function needsWalk(value: unknown): boolean {
 }
 
 /**
- * `items[from]` to `items[to - 1]` packed in a `Float64Array` over shared memory, when they are at
- * least PACK_MIN numbers; otherwise undefined. The worker reads the calls there and writes the
- * values over them, so neither crosses by copy, and a job moved to another worker still has its
- * calls. A small function of its own, so that V8 compiles its loop quickly while a first `map`
- * runs it.
+ * `items` packed in a `Float64Array` over shared memory, when they are at least `_PACK_MIN`
+ * numbers; otherwise undefined. A job's calls packed so (or a view of them) cross to the worker
+ * without a copy, and the worker writes the values over them; a job moved to another worker still
+ * has its calls.
  */
-export function _packNumbers(
-  items: ArrayLike<unknown>,
-  from: number,
-  to: number,
-): Float64Array | undefined {
-  const n = to - from;
-  if (n < PACK_MIN || typeof items[from] !== "number") return undefined;
-  const packed = new Float64Array(new SharedArrayBuffer(n * 8));
-  for (let i = 0; i < n; i++) {
-    const item = items[from + i];
-    if (typeof item !== "number") return undefined;
-    packed[i] = item;
-  }
+export function _packNumbers(items: unknown[]): Float64Array | undefined {
+  if (items.length < _PACK_MIN || !allNumbers(items)) return undefined;
+  const packed = new Float64Array(new SharedArrayBuffer(items.length * 8));
+  // A builtin copy, fast before V8 has compiled anything of ours.
+  packed.set(items as number[]);
   return packed;
+}
+
+/** A small function of its own, so that V8 compiles its loop quickly while a first map runs it. */
+function allNumbers(items: unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) if (typeof items[i] !== "number") return false;
+  return true;
 }
 
 /** The engine behind `Pool` and `ProcessPoolExecutor`. */
@@ -301,13 +298,14 @@ export class _PoolEngine {
     // Made only when an argument is an object: plain numbers and strings need no walk.
     let out: _Outbox | undefined;
     let packed = calls instanceof Float64Array ? calls : undefined;
+    const items = calls as unknown[];
     try {
       if (packed) {
         // Numbers only: nothing to walk.
       } else if (spread) {
-        const many = calls.length > 1;
-        for (let i = 0; i < calls.length; i++) {
-          const args = (calls as unknown[])[i] as unknown[];
+        const many = items.length > 1;
+        for (let i = 0; i < items.length; i++) {
+          const args = items[i] as unknown[];
           if (!Array.isArray(args)) {
             throw new TypeError(
               `${many ? `item ${i}` : "args"} must be an array of arguments, got ${
@@ -326,10 +324,9 @@ export class _PoolEngine {
             );
             if (sent !== arg) (copy ??= args.slice())[j] = sent;
           }
-          if (copy) (calls as unknown[])[i] = copy;
+          if (copy) items[i] = copy;
         }
-      } else if (!(packed = _packNumbers(calls, 0, calls.length))) {
-        const items = calls as unknown[];
+      } else if (!(packed = _packNumbers(items))) {
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
           if (needsWalk(item)) items[i] = _prepare(item, `item ${i}`, out ??= _outbox());

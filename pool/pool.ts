@@ -10,6 +10,7 @@ import {
   _chunkReader,
   type _JobDone,
   type _JobOptions,
+  _PACK_MIN,
   _packNumbers,
   _PoolEngine,
   _positiveInt,
@@ -336,6 +337,8 @@ export class Pool {
       ? Math.ceil(calls.length / (this.#engine.size * 4))
       : _positiveInt(options.chunksize, "chunksize");
     const n = calls.length;
+    // All-number items are packed once; each chunk is a view of them.
+    const packed = !spread && chunksize >= _PACK_MIN ? _packNumbers(calls) : undefined;
     // Each chunk's values go into one array as they come: no array per chunk, no pass to join
     // them. Every chunk settles before the call fails, with the error of the first that failed.
     const { promise, resolve, reject } = Promise.withResolvers<unknown[]>();
@@ -345,7 +348,7 @@ export class Pool {
     let failure: unknown;
     for (let at = 0; at < n; at += chunksize) {
       const end = Math.min(at + chunksize, n);
-      const chunk = (spread ? undefined : _packNumbers(calls, at, end)) ?? calls.slice(at, end);
+      const chunk = packed ? packed.subarray(at, end) : calls.slice(at, end);
       this.#enqueue(fn, chunk, spread, options, (error, chunkValues) => {
         if (error !== undefined) {
           if (at < failedAt) {
