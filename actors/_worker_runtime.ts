@@ -19,6 +19,7 @@ import {
   type InitMessage,
   type PoolSpec,
   RESULT_ERROR,
+  RESULT_IN_PLACE,
   RESULT_NUMBERS,
   RESULT_VALUES,
   type ResultsMessage,
@@ -389,7 +390,9 @@ function runJob(job: PoolJob): Answer | Promise<Answer> {
   const { calls } = job;
   const spread = (job.flags & TASK_SPREAD) !== 0;
   const n = calls.length;
-  let packed = n >= PACK_MIN ? new Float64Array(n) : undefined;
+  // Packed calls are in shared memory: their values go over them (see RESULT_IN_PLACE).
+  const inPlace = calls instanceof Float64Array;
+  let packed = inPlace ? calls : n >= PACK_MIN ? new Float64Array(n) : undefined;
   let values: unknown[] = [];
   let i = 0;
   try {
@@ -412,7 +415,8 @@ function runJob(job: PoolJob): Answer | Promise<Answer> {
   } catch (error) {
     return [RESULT_ERROR, _toWireError(error)];
   }
-  return packed ? [RESULT_NUMBERS, packed] : [RESULT_VALUES, values];
+  if (!packed) return [RESULT_VALUES, values];
+  return inPlace ? [RESULT_IN_PLACE, undefined] : [RESULT_NUMBERS, packed];
 }
 
 async function finishAsync(

@@ -158,7 +158,8 @@ export interface MailMessage {
  * `flags` has {@linkcode TASK_SPREAD} when each call is an argument list
  * (`apply`, `starmap`) rather than one item (`map`), and {@linkcode TASK_WIRED}
  * when the calls hold Troupe objects to revive; `calls` is a `Float64Array`
- * (transferred, not copied) when every call is one number.
+ * over shared memory when every call is one number, and the worker may
+ * write the values over them (see {@linkcode RESULT_IN_PLACE}).
  */
 export type TasksMessage = ["T", ...unknown[]];
 
@@ -187,7 +188,8 @@ export interface ExitMessage {
  * `"R", busyMs, pid`, then for each job `id, code, payload`. Code
  * {@linkcode RESULT_VALUES}: the payload holds one value per call;
  * {@linkcode RESULT_NUMBERS}: the same as a `Float64Array` (transferred), when
- * every value is a number; {@linkcode RESULT_ERROR}: a {@linkcode WireError},
+ * every value is a number; {@linkcode RESULT_IN_PLACE}: no payload, the values
+ * are numbers written over the job's packed calls; {@linkcode RESULT_ERROR}: a {@linkcode WireError},
  * the first call that threw (later calls in the job did not run). `busyMs`
  * is the time spent running these jobs, which tells the parent how many to
  * keep queued, and `pid` names the worker (answers from every worker share one
@@ -202,6 +204,8 @@ export const RESULT_VALUES = 0;
 export const RESULT_ERROR = 1;
 /** {@linkcode ResultsMessage} code: the payload is a `Float64Array` of values. */
 export const RESULT_NUMBERS = 2;
+/** {@linkcode ResultsMessage} code: the values are numbers written over the job's packed calls. */
+export const RESULT_IN_PLACE = 3;
 
 /** Pool worker → parent: the pool's initializer ran and the worker takes tasks (sent only when there is one). */
 export interface ReadyMessage {

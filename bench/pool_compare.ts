@@ -1,11 +1,13 @@
 /**
  * Pool throughput and latency, Troupe vs a hand-written Worker pool, piscina, tinypool and
- * Python's `multiprocessing.Pool`, measured in one run on one machine. Rounds interleave every
- * case so that machine noise hits all alike; the table shows medians over the rounds. Each case
- * gets a fresh pool of `cpuCount()` workers, warmed by the same workload on n / 100 items; the
- * clock covers submission to the last result. The batched map cases last milliseconds, so each
- * round takes the best of several timed runs on its pool. Prints a markdown table; `--write` also
- * saves it to bench/results/pool.md.
+ * Python's `multiprocessing.Pool`, measured in one run on one machine. Each case gets a fresh pool
+ * of `cpuCount()` workers, warmed by one small call of the same workload (n / 100 items, as
+ * Python's bench does), then times several calls on it; the clock covers submission to the last
+ * result. Every case reports two numbers: its first timed call, which is what a program that calls
+ * `map` once gets, and the median of its timed calls. Never the best: a best-of-N hides a slow
+ * first call. Rounds interleave every case so that machine noise hits all alike; the tables show
+ * the medians over rounds of both numbers, with the machine's load. Prints markdown; `--write`
+ * also saves it to bench/results/pool.md.
  *
  *   deno task bench:pool [--quick] [--rounds N] [--write] [--no-peers]
  *
@@ -41,7 +43,10 @@ const fibN = 30;
 const jsFibTasks = quick ? 32 : 128; // ~0.8 s of fib(30) on one core in V8
 const pyFibTasks = quick ? 4 : 12; // ~1.1 s on one core in CPython, ~14x slower per call
 const nodeBatch = 1000; // items per run() in the batched piscina/tinypool case
-const mapReps = quick ? 3 : 10; // timed repeats (best counts) of the short batched map cases
+// Timed calls per pool: the first, then more for the median. The batched map cases last
+// milliseconds; the per-task cases and fib take up to seconds a call.
+const fastRuns = quick ? 5 : 10;
+const slowRuns = quick ? 2 : 3;
 rounds ??= quick ? 2 : 5;
 
 const items = Array.from({ length: n }, (_, i) => i);
@@ -67,60 +72,70 @@ function median(xs: number[]): number {
 
 // ---- the cases --------------------------------------------------------------------------
 
+/** A metric as one case measured it: its first timed call and the median of all its calls. */
+interface Sample {
+  first: number;
+  median: number;
+}
+
 /** One case run once: the metrics it measured, in tasks/s, µs or x (speedup). */
-type Case = () => Promise<Record<string, number>>;
+type Case = () => Promise<Record<string, Sample>>;
 
 const perSecond = (count: number, ms: number): number => count / (ms / 1000);
 
-/** Times `timed` on a fresh pool made by `make`, after `warm`; ends the pool. */
-async function onPool<P>(
+/** The first of `xs` and their median. */
+const sample = (xs: number[]): Sample => ({ first: xs[0], median: median(xs) });
+
+/**
+ * Times `runs` calls of `timed` on a fresh pool made by `make`, after one call of `warm`, passing
+ * each result to `verify` after the clock stops; ends the pool. Returns the times in ms.
+ */
+async function onPool<P, R>(
   make: () => P,
   end: (pool: P) => Promise<void> | void,
   warm: (pool: P) => Promise<unknown>,
-  timed: (pool: P) => Promise<unknown>,
-): Promise<number> {
+  timed: (pool: P) => Promise<R>,
+  verify: (result: R) => void,
+  runs: number,
+): Promise<number[]> {
   const pool = make();
   try {
     await warm(pool);
-    const t0 = performance.now();
-    await timed(pool);
-    return performance.now() - t0;
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const result = await timed(pool);
+      ms.push(performance.now() - t0);
+      verify(result);
+    }
+    return ms;
   } finally {
     await end(pool);
   }
 }
 
-/**
- * A throughput case: `run` over `items` on a pool warmed by `run` over `warmItems`. With `reps`,
- * the timed run repeats on the same pool and the best counts: other jobs on the machine only ever
- * slow a run down, and one map of tiny tasks lasts a few milliseconds, short enough to be hit.
- */
+/** A throughput case: `run` over `items`, `runs` times, on a pool warmed by `run` over `warmItems`. */
 function throughput<P>(
   metric: string,
   make: () => P,
   end: (pool: P) => Promise<void> | void,
   run: (pool: P, xs: number[]) => Promise<unknown[]>,
-  reps = 1,
+  runs: number,
 ): Case {
   return async () => {
-    const pool = make();
-    try {
-      await run(pool, warmItems);
-      let best = Infinity;
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        const values = await run(pool, items);
-        best = Math.min(best, performance.now() - t0);
-        check(values, squares, metric);
-      }
-      return { [metric]: perSecond(n, best) };
-    } finally {
-      await end(pool);
-    }
+    const ms = await onPool(
+      make,
+      end,
+      (p) => run(p, warmItems),
+      (p) => run(p, items),
+      (values) => check(values, squares, metric),
+      runs,
+    );
+    return { [metric]: sample(ms.map((t) => perSecond(n, t))) };
   };
 }
 
-/** A speedup case: the fib tasks on a pool of one worker vs one of `cpus`. */
+/** A speedup case: the fib tasks on a pool of one worker vs one of `cpus`, call by call. */
 function speedup<P>(
   metric: string,
   make: (size: number) => P,
@@ -130,17 +145,18 @@ function speedup<P>(
   return async () => {
     const expected = fibs.map(() => fibValue);
     const warmFibs = Array.from({ length: cpus * 2 }, () => 20);
-    const timeOn = async (size: number) => {
-      let values: unknown[] = [];
-      const ms = await onPool(() => make(size), end, (p) => run(p, warmFibs), async (p) => {
-        values = await run(p, fibs);
-      });
-      check(values, expected, `${metric} on ${size} worker(s)`);
-      return ms;
-    };
+    const timeOn = (size: number) =>
+      onPool(
+        () => make(size),
+        end,
+        (p) => run(p, warmFibs),
+        (p) => run(p, fibs),
+        (values) => check(values, expected, `${metric} on ${size} worker(s)`),
+        slowRuns,
+      );
     const one = await timeOn(1);
     const all = await timeOn(cpus);
-    return { [metric]: one / all };
+    return { [metric]: { first: one[0] / all[0], median: median(one) / median(all) } };
   };
 }
 
@@ -150,24 +166,27 @@ const newRaw = (size = cpus) => new RawPool(size);
 const endRaw = (pool: RawPool) => pool.terminate();
 
 const cases: Record<string, Case> = {
-  "troupe map": throughput("troupe.map", newPool, endPool, (p, xs) => p.map(square, xs), mapReps),
+  "troupe map": throughput("troupe.map", newPool, endPool, (p, xs) => p.map(square, xs), fastRuns),
   "troupe map chunksize 1": throughput(
     "troupe.mapChunk1",
     newPool,
     endPool,
     (p, xs) => p.map(square, xs, { chunksize: 1 }),
+    slowRuns,
   ),
   "troupe apply": throughput(
     "troupe.apply",
     newPool,
     endPool,
     (p, xs) => Promise.all(xs.map((x) => p.apply(square, [x]))),
+    slowRuns,
   ),
   "troupe applyAsync": throughput(
     "troupe.applyAsync",
     newPool,
     endPool,
     (p, xs) => Promise.all(xs.map((x) => p.applyAsync(square, [x]))),
+    slowRuns,
   ),
   "troupe fib": speedup(
     "troupe.fib",
@@ -175,12 +194,13 @@ const cases: Record<string, Case> = {
     endPool,
     (p, ns) => p.map(fib, ns, { chunksize: 1 }),
   ),
-  "raw batched": throughput("raw.batched", newRaw, endRaw, (p, xs) => p.squareAll(xs), mapReps),
+  "raw batched": throughput("raw.batched", newRaw, endRaw, (p, xs) => p.squareAll(xs), fastRuns),
   "raw per-message": throughput(
     "raw.perMessage",
     newRaw,
     endRaw,
     (p, xs) => Promise.all(xs.map((x) => p.run<number>("square", x))),
+    slowRuns,
   ),
   "raw fib": speedup(
     "raw.fib",
@@ -191,7 +211,8 @@ const cases: Record<string, Case> = {
 };
 
 // Round trips on warm pools: Troupe's and the raw pool's alternate trip by trip, so that both
-// see the same machine (a round trip is mostly the OS waking a thread, which varies a lot).
+// see the same machine (a round trip is mostly the OS waking a thread, which varies a lot). The
+// first trip is one sample, so it is noisy; the median is over every trip.
 cases["apply / postMessage round trips"] = async () => {
   const pool = newPool(), raw = newRaw();
   try {
@@ -210,7 +231,9 @@ cases["apply / postMessage round trips"] = async () => {
         if (y !== i * i) throw new Error(`${metric}: wrong result`);
       }
     }
-    return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v) * 1000]));
+    return Object.fromEntries(
+      Object.entries(times).map(([k, v]) => [k, sample(v.map((ms) => ms * 1000))]),
+    );
   } finally {
     raw.terminate();
     await endPool(pool);
@@ -231,6 +254,7 @@ if (ExecutorClass) {
     () => new ExecutorClass({ maxWorkers: cpus }),
     async (ex) => void await ex.shutdown({ wait: true }),
     (ex, xs) => Promise.all(xs.map((x) => ex.submit(square, x))),
+    slowRuns,
   );
 }
 
@@ -260,6 +284,21 @@ function installed(pkg: string): boolean {
   }
 }
 
+/** What a peer script reports per measurement: its first call and the median, in ms or µs. */
+type PeerResults = Record<string, Sample>;
+
+/** A peer's times for `n` tasks, as rates. */
+const rate = (ms: Sample): Sample => ({
+  first: perSecond(n, ms.first),
+  median: perSecond(n, ms.median),
+});
+
+/** A peer's speedup: its times on one worker over those on all. */
+const ratio = (one: Sample, all: Sample): Sample => ({
+  first: one.first / all.first,
+  median: one.median / all.median,
+});
+
 /** Runs a peer script once and returns its JSON. */
 async function runPeer(command: string, args: string[]): Promise<Record<string, unknown>> {
   const { code, stdout } = await new Deno.Command(command, { args, stderr: "inherit" }).output();
@@ -276,17 +315,17 @@ async function nodeCase(): Promise<Case | string> {
   }
   const args = [new URL("node_pool.mjs", peers).pathname, "--n", `${n}`, "--batch", `${nodeBatch}`];
   args.push("--trips", `${trips}`, "--fib", `${fibN}`, "--fib-tasks", `${jsFibTasks}`);
-  args.push("--reps", `${mapReps}`);
+  args.push("--fast-runs", `${fastRuns}`, "--slow-runs", `${slowRuns}`);
   return async () => {
     const out = await runPeer("node", args);
     if (!versions.some((v) => v.startsWith("Node"))) versions.push(`Node ${out.node}`);
-    const metrics: Record<string, number> = {};
+    const metrics: Record<string, Sample> = {};
     for (const lib of ["piscina", "tinypool"]) {
-      const r = out[lib] as Record<string, number>;
-      metrics[`${lib}.perTask`] = perSecond(n, r.perTaskMs);
-      metrics[`${lib}.batched`] = perSecond(n, r.batchedMs);
+      const r = out[lib] as PeerResults;
+      metrics[`${lib}.perTask`] = rate(r.perTaskMs);
+      metrics[`${lib}.batched`] = rate(r.batchedMs);
       metrics[`${lib}.roundTrip`] = r.roundTripUs;
-      metrics[`${lib}.fib`] = r.fibOneMs / r.fibAllMs;
+      metrics[`${lib}.fib`] = ratio(r.fibOneMs, r.fibAllMs);
     }
     return metrics;
   };
@@ -296,19 +335,20 @@ async function nodeCase(): Promise<Case | string> {
 async function pythonCase(): Promise<Case | string> {
   if (!await found("python3")) return "Python skipped: `python3` not found.";
   const args = [new URL("python_pool.py", peers).pathname, "--n", `${n}`, "--trips", `${trips}`];
-  args.push("--fib", `${fibN}`, "--fib-tasks", `${pyFibTasks}`, "--reps", `${mapReps}`);
+  args.push("--fib", `${fibN}`, "--fib-tasks", `${pyFibTasks}`);
+  args.push("--fast-runs", `${fastRuns}`, "--slow-runs", `${slowRuns}`);
   return async () => {
     const out = await runPeer("python3", args);
     if (!versions.some((v) => v.startsWith("Python"))) {
       versions.push(`Python ${out.python} (start method ${out.startMethod})`);
     }
-    const r = out.pool as Record<string, number>;
+    const r = out.pool as PeerResults;
     return {
-      "python.map": perSecond(n, r.mapMs),
-      "python.mapChunk1": perSecond(n, r.mapChunk1Ms),
-      "python.applyAsync": perSecond(n, r.applyAsyncMs),
+      "python.map": rate(r.mapMs),
+      "python.mapChunk1": rate(r.mapChunk1Ms),
+      "python.applyAsync": rate(r.applyAsyncMs),
       "python.roundTrip": r.roundTripUs,
-      "python.fib": r.fibOneMs / r.fibAllMs,
+      "python.fib": ratio(r.fibOneMs, r.fibAllMs),
     };
   };
 }
@@ -323,140 +363,162 @@ if (withPeers) {
 
 // ---- run: rounds interleave the cases, in a rotated order each round ------------------------
 
-const samples: Record<string, number[]> = {};
+type Which = keyof Sample;
+const samples: Record<string, Record<Which, number[]>> = {};
 const names = Object.keys(cases);
 const started = performance.now();
-const loadBefore = Deno.loadavg()[0];
+const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
+const loadBefore = loadavg();
 for (let r = 0; r < rounds; r++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + r) % names.length];
     const t0 = performance.now();
     const metrics = await cases[name]();
-    for (const [metric, value] of Object.entries(metrics)) (samples[metric] ??= []).push(value);
+    for (const [metric, { first, median }] of Object.entries(metrics)) {
+      const s = samples[metric] ??= { first: [], median: [] };
+      s.first.push(first);
+      s.median.push(median);
+    }
     const s = ((performance.now() - t0) / 1000).toFixed(1);
-    console.error(`round ${r + 1}/${rounds}: ${name} (${s} s)`);
+    console.error(`round ${r + 1}/${rounds}: ${name} (${s} s, load ${loadavg()})`);
   }
 }
 const totalS = ((performance.now() - started) / 1000).toFixed(0);
-const load = `${loadBefore.toFixed(1)} → ${Deno.loadavg()[0].toFixed(1)}`;
+const load = `${loadBefore} at the start, ${loadavg()} at the end`;
 
-// ---- the table ------------------------------------------------------------------------------
-
-const m = (metric: string): number | undefined =>
-  samples[metric] ? median(samples[metric]) : undefined;
+// ---- the tables: one of first calls, one of medians ------------------------------------------
 
 type Unit = "rate" | "µs" | "x";
 
-/** A cell: the median of `metric` in its unit, with an optional note; "–" when not measured. */
-function cell(metric: string, unit: Unit, note?: string): string {
-  const v = m(metric);
-  if (v === undefined) return "–";
-  const text = unit === "µs"
-    ? `${v.toFixed(0)} µs`
-    : unit === "x"
-    ? `${v.toFixed(2)}x`
-    : v >= 1e6
-    ? `${(v / 1e6).toFixed(2)}M/s`
-    : `${(v / 1e3).toFixed(1)}k/s`;
-  return note ? `${text} (${note})` : text;
-}
+/** The rows of one table: `which` number of each case, its median over the rounds. */
+function tableOf(which: Which): string {
+  const m = (metric: string): number | undefined =>
+    samples[metric] ? median(samples[metric][which]) : undefined;
 
-/** "0.93x raw ≥ 0.8 ✓": Troupe's metric over a baseline's (or alone), against a bound. */
-function target(ours: string, base: string | undefined, label: string, bound: string): string {
-  const a = m(ours), b = base === undefined ? 1 : m(base);
-  if (a === undefined || b === undefined) return `${label}: not measured`;
-  const ratio = a / b, limit = Number(bound.slice(2));
-  const ok = bound.startsWith("≤") ? ratio <= limit : ratio >= limit;
-  return `${ratio.toFixed(2)}x${label ? ` ${label}` : ""} ${bound} ${ok ? "✓" : "✗"}`;
-}
+  /** A cell: `metric` in its unit, with an optional note; "–" when not measured. */
+  const cell = (metric: string, unit: Unit, note?: string): string => {
+    const v = m(metric);
+    if (v === undefined) return "–";
+    const text = unit === "µs"
+      ? `${v.toFixed(0)} µs`
+      : unit === "x"
+      ? `${v.toFixed(2)}x`
+      : v >= 1e6
+      ? `${(v / 1e6).toFixed(2)}M/s`
+      : `${(v / 1e3).toFixed(1)}k/s`;
+    return note ? `${text} (${note})` : text;
+  };
 
-const count = n.toLocaleString("en-US");
-const perTaskRow = (what: string, ours: string | undefined): string[] => [
-  `${what} × ${count}, all at once`,
-  ours ? cell(ours, "rate") : "not in this build",
-  cell("raw.perMessage", "rate", "per-message"),
-  cell("piscina.perTask", "rate", "run() per task"),
-  cell("tinypool.perTask", "rate", "run() per task"),
-  cell("python.applyAsync", "rate", "`apply_async`"),
-  ours
-    ? `${target(ours, "raw.perMessage", "raw", "≥ 0.8")}; ${
-      target(ours, "piscina.perTask", "piscina", "≥ 4")
-    }`
-    : "–",
-];
+  /** "0.93x raw ≥ 0.8 ✓": Troupe's metric over a baseline's (or alone), against a bound. */
+  const target = (ours: string, base: string | undefined, label: string, bound: string) => {
+    const a = m(ours), b = base === undefined ? 1 : m(base);
+    if (a === undefined || b === undefined) return `${label}: not measured`;
+    const ratio = a / b, limit = Number(bound.slice(2));
+    const ok = bound.startsWith("≤") ? ratio <= limit : ratio >= limit;
+    return `${ratio.toFixed(2)}x${label ? ` ${label}` : ""} ${bound} ${ok ? "✓" : "✗"}`;
+  };
 
-const rows: string[][] = [
-  [
-    `\`map\` ${count} × square, automatic chunksize`,
-    cell("troupe.map", "rate"),
-    cell("raw.batched", "rate", "a slice per worker"),
-    cell("piscina.batched", "rate", `${nodeBatch} per run()`),
-    cell("tinypool.batched", "rate", `${nodeBatch} per run()`),
-    cell("python.map", "rate", "`map`"),
-    `${target("troupe.map", "raw.batched", "raw", "≥ 0.8")}; ${
-      target("troupe.map", "python.map", "Python", "≥ 1")
-    }`,
-  ],
-  [
-    `\`map\` ${count} × square, chunksize 1`,
-    cell("troupe.mapChunk1", "rate"),
+  const count = n.toLocaleString("en-US");
+  const perTaskRow = (what: string, ours: string | undefined): string[] => [
+    `${what} × ${count}, all at once`,
+    ours ? cell(ours, "rate") : "not in this build",
     cell("raw.perMessage", "rate", "per-message"),
     cell("piscina.perTask", "rate", "run() per task"),
     cell("tinypool.perTask", "rate", "run() per task"),
-    cell("python.mapChunk1", "rate", "`map` chunksize=1"),
-    target("troupe.mapChunk1", "python.mapChunk1", "Python", "≥ 1"),
-  ],
-  perTaskRow("`apply`", "troupe.apply"),
-  perTaskRow("`applyAsync`", "troupe.applyAsync"),
-  perTaskRow("`ProcessPoolExecutor.submit`", ExecutorClass ? "troupe.submit" : undefined),
-  [
-    `\`apply\` round trip on a warm pool, median of ${trips} (lower is better)`,
-    cell("troupe.roundTrip", "µs"),
-    cell("raw.roundTrip", "µs", "postMessage"),
-    cell("piscina.roundTrip", "µs", "run()"),
-    cell("tinypool.roundTrip", "µs", "run()"),
-    cell("python.roundTrip", "µs", "`apply`"),
-    target("troupe.roundTrip", "raw.roundTrip", "raw", "≤ 1.2"),
-  ],
-  [
-    `fib(${fibN}) × ${jsFibTasks} (Python × ${pyFibTasks}), ${cpus} workers vs 1 (speedup)`,
-    cell("troupe.fib", "x"),
-    cell("raw.fib", "x"),
-    cell("piscina.fib", "x"),
-    cell("tinypool.fib", "x"),
-    cell("python.fib", "x"),
-    target("troupe.fib", undefined, "", "≥ 1.8"),
-  ],
-];
+    cell("python.applyAsync", "rate", "`apply_async`"),
+    ours
+      ? `${target(ours, "raw.perMessage", "raw", "≥ 0.8")}; ${
+        target(ours, "piscina.perTask", "piscina", "≥ 4")
+      }`
+      : "–",
+  ];
+  const trip = which === "first" ? "the first round trip" : `median of ${trips} round trips`;
+  const rows: string[][] = [
+    [
+      `\`map\` ${count} × square, automatic chunksize`,
+      cell("troupe.map", "rate"),
+      cell("raw.batched", "rate", "a slice per worker"),
+      cell("piscina.batched", "rate", `${nodeBatch} per run()`),
+      cell("tinypool.batched", "rate", `${nodeBatch} per run()`),
+      cell("python.map", "rate", "`map`"),
+      `${target("troupe.map", "raw.batched", "raw", "≥ 0.8")}; ${
+        target("troupe.map", "python.map", "Python", "≥ 1.5")
+      }`,
+    ],
+    [
+      `\`map\` ${count} × square, chunksize 1`,
+      cell("troupe.mapChunk1", "rate"),
+      cell("raw.perMessage", "rate", "per-message"),
+      cell("piscina.perTask", "rate", "run() per task"),
+      cell("tinypool.perTask", "rate", "run() per task"),
+      cell("python.mapChunk1", "rate", "`map` chunksize=1"),
+      target("troupe.mapChunk1", "python.mapChunk1", "Python", "≥ 1"),
+    ],
+    perTaskRow("`apply`", "troupe.apply"),
+    perTaskRow("`applyAsync`", "troupe.applyAsync"),
+    perTaskRow("`ProcessPoolExecutor.submit`", ExecutorClass ? "troupe.submit" : undefined),
+    [
+      `\`apply\` round trip on a warm pool, ${trip} (lower is better)`,
+      cell("troupe.roundTrip", "µs"),
+      cell("raw.roundTrip", "µs", "postMessage"),
+      cell("piscina.roundTrip", "µs", "run()"),
+      cell("tinypool.roundTrip", "µs", "run()"),
+      cell("python.roundTrip", "µs", "`apply`"),
+      which === "first"
+        ? "one trip, mostly noise: the target is on the median"
+        : target("troupe.roundTrip", "raw.roundTrip", "raw", "≤ 1.2"),
+    ],
+    [
+      `fib(${fibN}) × ${jsFibTasks} (Python × ${pyFibTasks}), ${cpus} workers vs 1 (speedup)`,
+      cell("troupe.fib", "x"),
+      cell("raw.fib", "x"),
+      cell("piscina.fib", "x"),
+      cell("tinypool.fib", "x"),
+      cell("python.fib", "x"),
+      target("troupe.fib", undefined, "", "≥ 1.8"),
+    ],
+  ];
+  const header = ["workload", "Troupe", "raw Deno Worker pool", "piscina", "tinypool", "Python"];
+  return [
+    `| ${header.join(" | ")} | vs target |`,
+    `| ${[...header, ""].map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+}
 
-const header = ["workload", "Troupe", "raw Deno Worker pool", "piscina", "tinypool", "Python"];
-const table = [
-  `| ${header.join(" | ")} | vs target |`,
-  `| ${[...header, ""].map(() => "---").join(" | ")} |`,
-  ...rows.map((row) => `| ${row.join(" | ")} |`),
-].join("\n");
-
-const details = Object.entries(samples).map(([metric, xs]) =>
-  `- ${metric}: ${xs.map((x) => x >= 1000 ? x.toFixed(0) : x.toFixed(2)).join(", ")}`
+const format = (x: number) => x >= 1000 ? x.toFixed(0) : x.toFixed(2);
+const details = Object.entries(samples).map(([metric, { first, median }]) =>
+  `- ${metric}: first ${first.map(format).join(", ")}; median ${median.map(format).join(", ")}`
 );
 const report = [
   `# Pool benchmark`,
   "",
   `\`deno task bench:pool ${Deno.args.join(" ")}\`, ${new Date().toISOString().slice(0, 16)}Z` +
-  ` on ${cpus} cores (1-minute load average ${load}: other work on the machine skews every` +
-  ` column, the speedups most), ${rounds} interleaved rounds (medians), ${totalS} s in all.`,
+  ` on ${cpus} cores, ${rounds} interleaved rounds, ${totalS} s in all. Load average (1, 5, 15` +
+  ` min): ${load}; other work on the machine skews every column, the speedups most.`,
   versions.join(", ") + ".",
   "",
-  table,
+  `## The first call on a fresh pool`,
+  "",
+  "Each case's first timed call, after one warm-up call on n / 100 items; the median over the " +
+  "rounds.",
+  "",
+  tableOf("first"),
+  "",
+  `## The median call`,
+  "",
+  `The median of each case's timed calls on its pool (${fastRuns} for the batched map cases, ` +
+  `${slowRuns} for the others and for fib on each pool size), then the median over the rounds.`,
+  "",
+  tableOf("median"),
   "",
   "The raw pool is a hand-written `new Worker` pool (bench/fixtures/raw_pool.ts): batched = one " +
   "slice per worker; per-message = one `postMessage` per task, round-robin, all posted at once. " +
   "In the per-task rows the raw, piscina, tinypool and Python cells repeat one measurement each. " +
-  `Throughput in tiny tasks per second, higher is better; the batched map row takes the best of ` +
-  `${mapReps} timed runs on the warm pool in each round (for every column).`,
+  "Throughput in tiny tasks per second, higher is better.",
   ...(notes.length > 0 ? ["", ...notes.map((note) => `Note: ${note}`)] : []),
   "",
-  "Every round (tasks/s, µs or x):",
+  "Every round (tasks/s, µs or x), the first call and the median:",
   "",
   ...details,
   "",

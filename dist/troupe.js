@@ -1,6 +1,6 @@
 // @ts-self-types="./troupe.d.ts"
 // Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.
-// sources sha256: d2f540cd3a3c164fb8593337fc8db2c6a0794022a80c6a02c63f38ea0470b848
+// sources sha256: 888bc243a5282c7708857ad3b826d971f37418a2437815ad0cbdf7f64f6a24f6
 var _SHARED_STATE_VERSION=3;
 var _THREAD_PID_BASE=1e9;
 var _IN_WORKER=typeof globalThis.WorkerGlobalScope!=="undefined";
@@ -647,6 +647,7 @@ var TASK_WIRED=2;
 var RESULT_VALUES=0;
 var RESULT_ERROR=1;
 var RESULT_NUMBERS=2;
+var RESULT_IN_PLACE=3;
 var states=new WeakMap;
 var children=new Set;
 var selfProcess;
@@ -2338,7 +2339,7 @@ if(typeof value!=="number"||!Number.isInteger(value)||value<1){
 throw new RangeError(`'${what}' must be a positive integer, got ${typeof value==="number"?value:_describe(value)}`)}return value}var QUEUED_MS=1;
 var SHORT_MS=10;
 var MAX_DEPTH2=512;
-var PACK_MIN=64;
+var _PACK_MIN=64;
 var CLAIM_SLOTS=2*MAX_DEPTH2;
 var TAKEN_BACK=-1;
 var STUCK_MS=5;
@@ -2347,7 +2348,15 @@ var DEFAULT_IDLE_TIMEOUT_MS=1e3;
 function _maxPoolSize(){
 return Math.max(256,4*cpuCount())}function needsWalk(value){
 const type=typeof value;
-return type==="object"&&value!==null||type==="function"||type==="symbol"}var _PoolEngine=class _PoolEngine{
+return type==="object"&&value!==null||type==="function"||type==="symbol"}function _packNumbers(items){
+if(items.length<_PACK_MIN||!allNumbers(items))return void 0;
+const packed=new Float64Array(new SharedArrayBuffer(items.length*8));
+packed.set(items);
+return packed}function allNumbers(items){
+for(let i=0;
+i<items.length;
+i++)if(typeof items[i]!=="number")return false;
+return true}var _PoolEngine=class _PoolEngine{
 #settings;
 #queue=[];
 #head=0;
@@ -2403,15 +2412,17 @@ return{
 if(this.#state!=="open"){
 return refuse(new Error(`Pool is ${this.#state}; it takes no new tasks`))}if(this.#broken)return refuse(this.#broken);
 let out;
-let numeric=!spread&&calls.length>=PACK_MIN;
+let packed=calls instanceof Float64Array?calls:void 0;
+const items=calls;
 const at3=options.first??0;
 try{
-if(spread){
-const many=calls.length>1||options.first!==void 0;
+if(packed){
+}else if(spread){
+const many=items.length>1||options.first!==void 0;
 for(let i=0;
-i<calls.length;
+i<items.length;
 i++){
-const args=calls[i];
+const args=items[i];
 if(!Array.isArray(args)){
 throw new TypeError(`${many?`item ${at3+i}`:"args"} must be an array of arguments, got ${_describe(args)}`)}let copy;
 for(let j=0;
@@ -2420,14 +2431,12 @@ j++){
 const arg=args[j];
 if(!needsWalk(arg))continue;
 const sent2=_prepare(arg,many?`item ${at3+i} args[${j}]`:`args[${j}]`,out??=_outbox());
-if(sent2!==arg)(copy??=args.slice())[j]=sent2}if(copy)calls[i]=copy}}else{
+if(sent2!==arg)(copy??=args.slice())[j]=sent2}if(copy)items[i]=copy}}else if(!(packed=_packNumbers(items))){
 for(let i=0;
-i<calls.length;
+i<items.length;
 i++){
-const item=calls[i];
-if(typeof item==="number")continue;
-numeric=false;
-if(needsWalk(item))calls[i]=_prepare(item,`item ${at3+i}`,out??=_outbox())}}}catch(error){
+const item=items[i];
+if(needsWalk(item))items[i]=_prepare(item,`item ${at3+i}`,out??=_outbox())}}}catch(error){
 return refuse(error)}const{
 signal}=options;
 let timeoutMs;
@@ -2440,7 +2449,7 @@ let modules=this.#taskModules.get(ref.module);
 if(!modules)this.#taskModules.set(ref.module,modules=[ref.module]);
 if(out&&out.modules.size>0)modules=[ref.module,...out.modules];
 const job={
-id:this.#nextId++,claim:-1,ref,calls,spread,wired:out?.wired??false,numeric,modules,transfer:out?.transfer??NO_TRANSFER,done,slot:void 0,settled:false,cleanup:void 0};
+id:this.#nextId++,claim:-1,ref,calls:packed??calls,spread,wired:out?.wired??false,numeric:packed!==void 0,modules,transfer:out?.transfer??NO_TRANSFER,done,slot:void 0,settled:false,cleanup:void 0};
 if(signal||timeoutMs!==void 0){
 let cancelTimer;
 const onAbort=()=>this.#cancel(job,signal.reason);
@@ -2568,18 +2577,18 @@ if(ref<0)ref=refs2.push(job.ref)-1;
 index.push(ref)}const message2=["T",refs2.length];
 for(const ref of refs2)message2.push(ref.module,ref.key);
 const transfer=[];
+let shared=false;
 for(let i=0;
 i<jobs2.length;
 i++){
 const job=jobs2[i];
-const calls=job.numeric?Float64Array.from(job.calls):job.calls;
 const flags=(job.spread?TASK_SPREAD:0)|(job.wired?TASK_WIRED:0);
 job.claim=slot2.nextClaim;
 slot2.nextClaim=(slot2.nextClaim+1)%CLAIM_SLOTS;
 Atomics.store(slot2.claims,job.claim,job.id);
-message2.push(job.id,index[i],flags,job.claim,calls);
+message2.push(job.id,index[i],flags,job.claim,job.calls);
 for(const t of job.transfer)transfer.push(t);
-if(calls instanceof Float64Array)transfer.push(calls.buffer)}if(transfer.length===0&&slot2.jobs.trySend(message2)){
+if(job.numeric)shared=true}if(transfer.length===0&&!shared&&slot2.jobs.trySend(message2)){
 this.#readAnswers();
 return true}try{
 slot2.endpoint.post(message2,transfer);
@@ -2653,8 +2662,9 @@ slot2.inflight.delete(id);
 const code=message2[i+1];
 const payload=message2[i+2];
 if(code===RESULT_ERROR){
-this.#settle(job,new RemoteError(slot2.name,slot2.pid,payload))}else if(code===RESULT_NUMBERS){
-this.#settle(job,void 0,Array.from(payload))}else this.#settle(job,void 0,payload)}const max=this.#settings.maxTasksPerChild;
+this.#settle(job,new RemoteError(slot2.name,slot2.pid,payload))}else if(code===RESULT_IN_PLACE){
+this.#settle(job,void 0,job.calls)}else if(code===RESULT_NUMBERS){
+this.#settle(job,void 0,payload)}else this.#settle(job,void 0,payload)}const max=this.#settings.maxTasksPerChild;
 if(max!==void 0&&slot2.sent>=max&&slot2.inflight.size===0)this.#retire(slot2);
 this.#scheduleDispatch();
 this.#checkIdle()}#onDeath(slot2,code,error,unloaded=false){
@@ -2798,29 +2808,42 @@ this.#enqueue(fn,[args],true,options,(error,values)=>{
 settleResult(result,error,values?.[0])});
 return result}map(fn,iterable,options={
 }){
-return this.#mapChunks(fn,Array.from(iterable),false,options)}mapAsync(fn,iterable,options={
+return this.#mapChunks(fn,listOf(iterable),false,options)}mapAsync(fn,iterable,options={
 }){
 const result=new AsyncResult;
 watchResult(result,options);
 this.map(fn,iterable,options).then(values=>settleResult(result,void 0,values),error=>settleResult(result,error));
 return result}starmap(fn,iterable,options={
 }){
-return this.#mapChunks(fn,Array.from(iterable),true,options)}async#mapChunks(fn,calls,spread,options){
+return this.#mapChunks(fn,listOf(iterable),true,options)}async#mapChunks(fn,calls,spread,options){
 if(calls.length===0)return[];
 if(spread){
 const i=calls.findIndex(args=>!Array.isArray(args));
 if(i>=0){
 throw new TypeError(`item ${i} must be an array of arguments, got ${_describe(calls[i])}`)}}const chunksize=options.chunksize===void 0?Math.ceil(calls.length/(this.#engine.size*4)):_positiveInt(options.chunksize,"chunksize");
-const parts=[];
-for(let i=0;
-i<calls.length;
-i+=chunksize){
-const chunk=calls.slice(i,i+chunksize);
-parts.push(this.#call(fn,chunk,spread,{
-...options,first:i}))}const settled=await Promise.allSettled(parts);
-const failed2=settled.find(s=>s.status==="rejected");
-if(failed2)throw failed2.reason;
-return settled.flatMap(s=>s.value)}imap(fn,iterable,options={
+const n=calls.length;
+const packed=!spread&&chunksize>=_PACK_MIN?_packNumbers(calls):void 0;
+const{
+promise,resolve,reject}=Promise.withResolvers();
+let values;
+let pending=Math.ceil(n/chunksize);
+let failedAt=n;
+let failure;
+for(let at3=0;
+at3<n;
+at3+=chunksize){
+const end=Math.min(at3+chunksize,n);
+const chunk=packed?packed.subarray(at3,end):calls.slice(at3,end);
+this.#enqueue(fn,chunk,spread,{
+...options,first:at3},(error,chunkValues)=>{
+if(error!==void 0){
+if(at3<failedAt){
+failedAt=at3;
+failure=error}}else if(failedAt===n){
+values??=valuesArray(n,chunkValues);
+copyInto(values,at3,chunkValues)}if(--pending>0)return;
+if(failedAt<n)reject(failure);
+else resolve(values)})}return await promise}imap(fn,iterable,options={
 }){
 return this.#imap(fn,iterable,options,true)}imapUnordered(fn,iterable,options={
 }){
@@ -2868,7 +2891,16 @@ this.#engine.terminate()}join(){
 return this.#engine.join()}async[Symbol.asyncDispose](){
 this.terminate();
 await this.join()}};
-function invoke(callback,value){
+function listOf(iterable){
+const plain3=Array.isArray(iterable)&&iterable[Symbol.iterator]===Array.prototype[Symbol.iterator];
+return plain3?iterable:Array.from(iterable)}function valuesArray(n,first){
+if(!(first instanceof Float64Array))return new Array(n);
+const values=[.5];
+values.length=n;
+return values}function copyInto(values,at3,chunk){
+for(let i=0;
+i<chunk.length;
+i++)values[at3+i]=chunk[i]}function invoke(callback,value){
 try{
 callback(value)}catch(error){
 reportError(error)}}var CancelledError=class extends Error{
@@ -5418,13 +5450,14 @@ answers.push(job.id,answer[0],answer[1])}jobs.length=0;
 jobsHead=0;
 pumping=false;
 flushAnswers()});
-var PACK_MIN2=64;
+var PACK_MIN=64;
 var runJob=(function runJob(job){
 const{
 calls}=job;
 const spread=(job.flags&TASK_SPREAD)!==0;
 const n=calls.length;
-let packed=n>=PACK_MIN2?new Float64Array(n):void 0;
+const inPlace=calls instanceof Float64Array;
+let packed=inPlace?calls:n>=PACK_MIN?new Float64Array(n):void 0;
 let values=[];
 let i=0;
 try{
@@ -5440,7 +5473,8 @@ packed[i]=value;
 continue}values=Array.from(packed.subarray(0,i));
 packed=void 0}if(value instanceof Promise)return finishAsync(job,fn,values,value,i);
 values.push(value)}}catch(error){
-return[RESULT_ERROR,_toWireError(error)]}return packed?[RESULT_NUMBERS,packed]:[RESULT_VALUES,values]});
+return[RESULT_ERROR,_toWireError(error)]}if(!packed)return[RESULT_VALUES,values];
+return inPlace?[RESULT_IN_PLACE,void 0]:[RESULT_NUMBERS,packed]});
 async function finishAsync(job,fn,values,pending,i){
 const{
 calls}=job;

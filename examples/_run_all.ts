@@ -7,7 +7,7 @@ const names = [...Deno.readDirSync(dir)]
   .map((e) => e.name)
   .filter((name) => /^\d.*\.ts$/.test(name))
   .sort();
-const extra = Deno.args; // e.g. --import-map offline/import_map.json
+const extra = Deno.args; // e.g. --config offline/deno.json
 const failed: string[] = [];
 for (const name of names) {
   console.log(`\n=== examples/${name}`);

@@ -25,6 +25,7 @@ import { _poolWorkerProcess, cpuCount, type Process } from "../actors/process.ts
 import { _requireTaskRef } from "../actors/task.ts";
 import {
   RESULT_ERROR,
+  RESULT_IN_PLACE,
   RESULT_NUMBERS,
   type ResultsMessage,
   TASK_SPREAD,
@@ -46,18 +47,21 @@ export interface _JobOptions {
 /** A submitted job, for {@linkcode _PoolEngine.cancelIfNotStarted}. */
 export type _JobHandle = object;
 
-/** Told once how a job ended: its error, or one value per call. */
-export type _JobDone = (error: unknown, values?: unknown[]) => void;
+/** A job's values, one per call: a `Float64Array` when every one is a number. */
+export type _Values = unknown[] | Float64Array;
+
+/** Told once how a job ended: its error, or its values. */
+export type _JobDone = (error: unknown, values?: _Values) => void;
 
 interface Job {
   id: number;
   /** Its position in its worker's claims while a worker holds it. */
   claim: number;
   ref: WireTaskRef;
-  calls: unknown[];
+  calls: unknown[] | Float64Array;
   spread: boolean;
   wired: boolean;
-  /** Every call is one number: they travel as a Float64Array. */
+  /** Every call is one number: `calls` is packed in shared memory (see `_packNumbers`). */
   numeric: boolean;
   /** Modules the worker must have imported: the task's and those of objects in the calls. */
   modules: string[];
@@ -161,8 +165,8 @@ export function _positiveInt(value: unknown, what: string): number {
 const QUEUED_MS = 1;
 const SHORT_MS = 10;
 const MAX_DEPTH = 512;
-// Jobs of at least this many one-number calls travel as a Float64Array.
-const PACK_MIN = 64;
+/** Jobs of at least this many one-number calls are packed (see `_packNumbers`). */
+export const _PACK_MIN = 64;
 // Claim positions per worker, reused in turn: more than MAX_DEPTH jobs held.
 const CLAIM_SLOTS = 2 * MAX_DEPTH;
 const TAKEN_BACK = -1;
@@ -184,6 +188,26 @@ export function _maxPoolSize(): number {
 function needsWalk(value: unknown): boolean {
   const type = typeof value;
   return (type === "object" && value !== null) || type === "function" || type === "symbol";
+}
+
+/**
+ * `items` packed in a `Float64Array` over shared memory, when they are at least `_PACK_MIN`
+ * numbers; otherwise undefined. A job's calls packed so (or a view of them) cross to the worker
+ * without a copy, and the worker writes the values over them; a job moved to another worker still
+ * has its calls.
+ */
+export function _packNumbers(items: unknown[]): Float64Array | undefined {
+  if (items.length < _PACK_MIN || !allNumbers(items)) return undefined;
+  const packed = new Float64Array(new SharedArrayBuffer(items.length * 8));
+  // A builtin copy, fast before V8 has compiled anything of ours.
+  packed.set(items as number[]);
+  return packed;
+}
+
+/** A small function of its own, so that V8 compiles its loop quickly while a first map runs it. */
+function allNumbers(items: unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) if (typeof items[i] !== "number") return false;
+  return true;
 }
 
 /** The engine behind `Pool` and `ProcessPoolExecutor`. */
@@ -289,12 +313,13 @@ export class _PoolEngine {
   /**
    * Runs `ref` once per entry of `calls` in one worker (each entry an argument
    * list when `spread`, else the one argument) and tells `done` the values or
-   * the error. Returns a handle to cancel the job while it is queued. `done`
-   * may be called before this returns, when the job is refused.
+   * the error. `calls` becomes the engine's; it may come packed by
+   * {@linkcode _packNumbers}. Returns a handle to cancel the job while it is
+   * queued. `done` may be called before this returns, when the job is refused.
    */
   enqueue(
     ref: WireTaskRef,
-    calls: unknown[],
+    calls: unknown[] | Float64Array,
     spread: boolean,
     options: _JobOptions,
     done: _JobDone,
@@ -309,13 +334,16 @@ export class _PoolEngine {
     if (this.#broken) return refuse(this.#broken);
     // Made only when an argument is an object: plain numbers and strings need no walk.
     let out: _Outbox | undefined;
-    let numeric = !spread && calls.length >= PACK_MIN;
+    let packed = calls instanceof Float64Array ? calls : undefined;
+    const items = calls as unknown[];
     const at = options.first ?? 0;
     try {
-      if (spread) {
-        const many = calls.length > 1 || options.first !== undefined;
-        for (let i = 0; i < calls.length; i++) {
-          const args = calls[i] as unknown[];
+      if (packed) {
+        // Numbers only: nothing to walk.
+      } else if (spread) {
+        const many = items.length > 1 || options.first !== undefined;
+        for (let i = 0; i < items.length; i++) {
+          const args = items[i] as unknown[];
           if (!Array.isArray(args)) {
             throw new TypeError(
               `${many ? `item ${at + i}` : "args"} must be an array of arguments, got ${
@@ -334,14 +362,12 @@ export class _PoolEngine {
             );
             if (sent !== arg) (copy ??= args.slice())[j] = sent;
           }
-          if (copy) calls[i] = copy;
+          if (copy) items[i] = copy;
         }
-      } else {
-        for (let i = 0; i < calls.length; i++) {
-          const item = calls[i];
-          if (typeof item === "number") continue;
-          numeric = false;
-          if (needsWalk(item)) calls[i] = _prepare(item, `item ${at + i}`, out ??= _outbox());
+      } else if (!(packed = _packNumbers(items))) {
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i];
+          if (needsWalk(item)) items[i] = _prepare(item, `item ${at + i}`, out ??= _outbox());
         }
       }
     } catch (error) {
@@ -365,10 +391,10 @@ export class _PoolEngine {
       id: this.#nextId++,
       claim: -1,
       ref,
-      calls,
+      calls: packed ?? calls,
       spread,
       wired: out?.wired ?? false,
-      numeric,
+      numeric: packed !== undefined,
       modules,
       transfer: out?.transfer ?? NO_TRANSFER,
       done,
@@ -430,7 +456,7 @@ export class _PoolEngine {
     return true;
   }
 
-  #settle(job: Job, error: unknown, values?: unknown[]): void {
+  #settle(job: Job, error: unknown, values?: _Values): void {
     if (job.settled) return;
     job.settled = true;
     job.cleanup?.();
@@ -633,19 +659,19 @@ export class _PoolEngine {
     const message: unknown[] = ["T", refs.length];
     for (const ref of refs) message.push(ref.module, ref.key);
     const transfer: Transferable[] = [];
+    // The link's codec does not carry shared memory: packed jobs take the port.
+    let shared = false;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];
-      // Packed at each post: a job moved to another worker is posted again.
-      const calls = job.numeric ? Float64Array.from(job.calls as number[]) : job.calls;
       const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
       job.claim = slot.nextClaim;
       slot.nextClaim = (slot.nextClaim + 1) % CLAIM_SLOTS;
       Atomics.store(slot.claims, job.claim, job.id);
-      message.push(job.id, index[i], flags, job.claim, calls);
+      message.push(job.id, index[i], flags, job.claim, job.calls);
       for (const t of job.transfer) transfer.push(t);
-      if (calls instanceof Float64Array) transfer.push(calls.buffer as ArrayBuffer);
+      if (job.numeric) shared = true;
     }
-    if (transfer.length === 0 && slot.jobs.trySend(message)) {
+    if (transfer.length === 0 && !shared && slot.jobs.trySend(message)) {
       this.#readAnswers();
       return true;
     }
@@ -783,8 +809,10 @@ export class _PoolEngine {
       const payload = message[i + 2];
       if (code === RESULT_ERROR) {
         this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
+      } else if (code === RESULT_IN_PLACE) {
+        this.#settle(job, undefined, job.calls as Float64Array);
       } else if (code === RESULT_NUMBERS) {
-        this.#settle(job, undefined, Array.from(payload as Float64Array));
+        this.#settle(job, undefined, payload as Float64Array);
       } else this.#settle(job, undefined, payload as unknown[]);
     }
     const max = this.#settings.maxTasksPerChild;

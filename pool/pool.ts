@@ -10,8 +10,11 @@ import {
   _chunkReader,
   type _JobDone,
   type _JobOptions,
+  _PACK_MIN,
+  _packNumbers,
   _PoolEngine,
   _positiveInt,
+  type _Values,
 } from "./_engine.ts";
 
 /** Any function a pool can run (declared with `task()`). */
@@ -229,7 +232,7 @@ export class Pool {
   /** Hands a job to the engine; `done` hears how it ended, or why `fn` cannot run. */
   #enqueue(
     fn: TaskFunction,
-    calls: unknown[],
+    calls: unknown[] | Float64Array,
     spread: boolean,
     options: _JobOptions,
     done: _JobDone,
@@ -248,7 +251,7 @@ export class Pool {
     calls: unknown[],
     spread: boolean,
     options: _JobOptions,
-  ): Promise<unknown[]> {
+  ): Promise<_Values> {
     return new Promise((resolve, reject) => {
       this.#enqueue(fn, calls, spread, options, (error, values) => {
         if (error === undefined) resolve(values!);
@@ -303,7 +306,7 @@ export class Pool {
     iterable: Iterable<T>,
     options: MapOptions = {},
   ): Promise<Awaited<R>[]> {
-    return this.#mapChunks(fn as TaskFunction, Array.from(iterable), false, options) as Promise<
+    return this.#mapChunks(fn as TaskFunction, listOf(iterable), false, options) as Promise<
       Awaited<R>[]
     >;
   }
@@ -331,7 +334,7 @@ export class Pool {
     iterable: Iterable<Parameters<F>>,
     options: MapOptions = {},
   ): Promise<TaskResult<F>[]> {
-    return this.#mapChunks(fn, Array.from(iterable), true, options) as Promise<TaskResult<F>[]>;
+    return this.#mapChunks(fn, listOf(iterable), true, options) as Promise<TaskResult<F>[]>;
   }
 
   async #mapChunks(
@@ -352,16 +355,35 @@ export class Pool {
     const chunksize = options.chunksize === undefined
       ? Math.ceil(calls.length / (this.#engine.size * 4))
       : _positiveInt(options.chunksize, "chunksize");
-    const parts: Promise<unknown[]>[] = [];
-    for (let i = 0; i < calls.length; i += chunksize) {
-      const chunk = calls.slice(i, i + chunksize);
-      parts.push(this.#call(fn, chunk, spread, { ...options, first: i }));
+    const n = calls.length;
+    // All-number items are packed once; each chunk is a view of them.
+    const packed = !spread && chunksize >= _PACK_MIN ? _packNumbers(calls) : undefined;
+    // Each chunk's values go into one array as they come: no array per chunk, no pass to join
+    // them. Every chunk settles before the call fails, with the error of the first that failed.
+    const { promise, resolve, reject } = Promise.withResolvers<unknown[]>();
+    let values: unknown[] | undefined;
+    let pending = Math.ceil(n / chunksize);
+    let failedAt = n;
+    let failure: unknown;
+    for (let at = 0; at < n; at += chunksize) {
+      const end = Math.min(at + chunksize, n);
+      const chunk = packed ? packed.subarray(at, end) : calls.slice(at, end);
+      this.#enqueue(fn, chunk, spread, { ...options, first: at }, (error, chunkValues) => {
+        if (error !== undefined) {
+          if (at < failedAt) {
+            failedAt = at;
+            failure = error;
+          }
+        } else if (failedAt === n) {
+          values ??= valuesArray(n, chunkValues!);
+          copyInto(values, at, chunkValues!);
+        }
+        if (--pending > 0) return;
+        if (failedAt < n) reject(failure);
+        else resolve(values!);
+      });
     }
-    // Settle all before throwing, so no rejection goes unhandled.
-    const settled = await Promise.allSettled(parts);
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    return settled.flatMap((s) => (s as PromiseFulfilledResult<unknown[]>).value);
+    return await promise;
   }
 
   /**
@@ -400,8 +422,8 @@ export class Pool {
     const read = _chunkReader(iterable, chunksize);
     let exhausted = false;
     let first = 0;
-    const inFlight: { promise: Promise<unknown[]>; done: boolean }[] = [];
-    const finished: { values?: unknown[]; error?: unknown }[] = [];
+    const inFlight: { promise: Promise<_Values>; done: boolean }[] = [];
+    const finished: { values?: _Values; error?: unknown }[] = [];
     let wake: (() => void) | undefined;
     const pull = async () => {
       while (!exhausted && inFlight.length < window) {
@@ -415,7 +437,7 @@ export class Pool {
           done: false,
         };
         first += chunk.length;
-        const settle = (outcome: { values?: unknown[]; error?: unknown }) => {
+        const settle = (outcome: { values?: _Values; error?: unknown }) => {
           entry.done = true;
           finished.push(outcome);
           wake?.();
@@ -426,7 +448,7 @@ export class Pool {
     };
     await pull();
     while (inFlight.length > 0) {
-      let values: unknown[];
+      let values: _Values;
       if (ordered) {
         const head = inFlight.shift()!;
         values = await head.promise;
@@ -463,6 +485,33 @@ export class Pool {
     this.terminate();
     await this.join();
   }
+}
+
+/**
+ * The items of a `map` or `starmap`. An array is read chunk by chunk before the call returns, so
+ * it needs no copy first (unless it iterates in its own way).
+ */
+function listOf<T>(iterable: Iterable<T>): T[] {
+  const plain = Array.isArray(iterable) &&
+    iterable[Symbol.iterator] === Array.prototype[Symbol.iterator];
+  return plain ? iterable : Array.from(iterable);
+}
+
+/**
+ * The array a map's values go into, made when the first chunk answers. When that chunk's values
+ * are all numbers, the array stores doubles from the start: `[0.5]` grown by `length` gets its
+ * store once, where `new Array(n)` gets one of holes and copies it at the first double stored.
+ */
+function valuesArray(n: number, first: _Values): unknown[] {
+  if (!(first instanceof Float64Array)) return new Array(n);
+  const values = [0.5];
+  values.length = n;
+  return values;
+}
+
+/** Copies a chunk's values into the map's values from position `at`. */
+function copyInto(values: unknown[], at: number, chunk: _Values): void {
+  for (let i = 0; i < chunk.length; i++) values[at + i] = chunk[i];
 }
 
 /** Calls a user callback; an error it throws is reported as uncaught, never swallowed. */

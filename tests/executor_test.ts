@@ -133,10 +133,11 @@ workerTest(
 
 workerTest("map() yields values in input order, in chunks", async () => {
   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+  // Chunks of 100 numbers travel packed in shared memory.
   for (const chunksize of [1, 3, 100]) {
     const values: number[] = [];
-    for await (const y of executor.map(square, range(20), { chunksize })) values.push(y);
-    assertEquals(values, range(20).map((x) => x * x), `chunksize ${chunksize}`);
+    for await (const y of executor.map(square, range(250), { chunksize })) values.push(y);
+    assertEquals(values, range(250).map((x) => x * x), `chunksize ${chunksize}`);
   }
 });
 

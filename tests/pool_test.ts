@@ -18,11 +18,13 @@ import {
 import { delay } from "@std/async";
 import {
   add,
+  asyncSquare,
   badInit,
   busy,
   chaosTask,
   countRun,
   exitOn,
+  failAfter,
   failOn,
   greetOnPort,
   init,
@@ -50,6 +52,36 @@ workerTest("map with an explicit chunksize gives the same values", async () => {
   await using pool = new Pool({ processes: 2 });
   assertEquals(await pool.map(square, range(37), { chunksize: 5 }), range(37).map((x) => x * x));
 });
+
+workerTest(
+  "map reads an array before it returns: changing it afterwards changes no call",
+  async () => {
+    await using pool = new Pool({ processes: 2 });
+    const numbers = range(1000);
+    const texts = range(1000).map(String);
+    const gotNumbers = pool.map(same, numbers);
+    const gotTexts = pool.map(same, texts);
+    numbers.fill(-1);
+    texts.fill("changed");
+    assertEquals(await gotNumbers, range(1000));
+    assertEquals(await gotTexts, range(1000).map(String));
+  },
+);
+
+workerTest(
+  "map fails with its first failing chunk's error, once every chunk has settled",
+  async () => {
+    await using pool = new Pool({ processes: 2 });
+    const started = performance.now();
+    // The second chunk fails within a millisecond, the first after 200 ms.
+    await assertRejects(
+      () => pool.map(failAfter, [-200, -1, 5], { chunksize: 1 }),
+      RemoteError,
+      "bad item -200",
+    );
+    assert(performance.now() - started >= 190, "the call failed before its first chunk settled");
+  },
+);
 
 workerTest("starmap spreads each item as arguments", async () => {
   await using pool = new Pool({ processes: 2 });
@@ -87,6 +119,12 @@ workerTest("imap yields in input order; imapUnordered as they finish", async () 
   const ordered: number[] = [];
   for await (const y of pool.imap(slowSquare, range(10))) ordered.push(y);
   assertEquals(ordered, range(10).map((x) => x * x));
+  // Chunks of 100 numbers travel packed in shared memory, with sync and async tasks alike.
+  for (const task of [square, asyncSquare] as ((x: number) => number | Promise<number>)[]) {
+    const values: number[] = [];
+    for await (const y of pool.imap(task, range(250), { chunksize: 100 })) values.push(y);
+    assertEquals(values, range(250).map((x) => x * x));
+  }
   const unordered: number[] = [];
   for await (const y of pool.imapUnordered(slowSquare, range(10))) unordered.push(y);
   assertEquals(
@@ -305,6 +343,19 @@ workerTest("tiny tasks queued behind a long one move to an idle worker", async (
   void long.then(() => longDone = true);
   assertEquals(await Promise.all(tiny), range(400));
   assert(!longDone, "every tiny task finished while the long one still ran");
+  assertEquals(await long, -1);
+});
+
+workerTest("all-number map chunks queued behind a long call move to an idle worker", async () => {
+  await using pool = new Pool({ processes: 2 });
+  await pool.map(square, range(20)); // both workers up, tiny jobs measured
+  const long = pool.apply(busy, [-1, 2000]);
+  let longDone = false;
+  void long.then(() => longDone = true);
+  // Chunks of 64 numbers travel packed in shared memory; half are queued behind the long call.
+  const values = await pool.map(square, range(6400), { chunksize: 64 });
+  assertEquals(values, range(6400).map((x) => x * x));
+  assert(!longDone, "the map finished while the long call still ran");
   assertEquals(await long, -1);
 });
 

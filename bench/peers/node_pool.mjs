@@ -1,9 +1,10 @@
 // piscina and tinypool on the workloads of bench/pool_compare.ts, as a Node user would
-// drive them: one pool per workload, threads = cpu count, warmed before the clock starts.
-// Prints one JSON object (times in ms, round trip in µs) to stdout.
+// drive them: one pool per workload, threads = cpu count, warmed by one small call before the
+// clock starts, then timed over several calls. Prints one JSON object to stdout: for each
+// measurement its first timed call and the median of the calls (times in ms, round trip in µs).
 //
 //   node bench/peers/node_pool.mjs --n 100000 --batch 1000 --trips 1000 --fib 30 --fib-tasks 128 \
-//     --reps 10
+//     --fast-runs 10 --slow-runs 3
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Piscina } from "piscina";
@@ -16,7 +17,8 @@ const { values } = parseArgs({
     trips: { type: "string", default: "1000" },
     fib: { type: "string", default: "30" },
     "fib-tasks": { type: "string", default: "128" },
-    reps: { type: "string", default: "1" },
+    "fast-runs": { type: "string", default: "10" },
+    "slow-runs": { type: "string", default: "3" },
   },
 });
 const n = Number(values.n);
@@ -24,7 +26,8 @@ const batch = Number(values.batch);
 const trips = Number(values.trips);
 const fibN = Number(values.fib);
 const fibTasks = Number(values["fib-tasks"]);
-const reps = Number(values.reps); // timed repeats of the batched case; the best counts
+const fastRuns = Number(values["fast-runs"]); // timed calls of the batched case
+const slowRuns = Number(values["slow-runs"]); // timed calls of the others
 const threads = availableParallelism();
 const filename = new URL("./node_worker.mjs", import.meta.url).href;
 
@@ -34,7 +37,12 @@ const libraries = {
 };
 
 const range = (count) => Array.from({ length: count }, (_, i) => i);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b), mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const firstAndMedian = (xs) => ({ first: xs[0], median: median(xs) });
 
 function fibOf(k) {
   return k < 2 ? k : fibOf(k - 1) + fibOf(k - 2);
@@ -47,21 +55,21 @@ function check(values, expected, what) {
 }
 
 /**
- * Runs `timed` `times` times on a fresh pool of `size` threads after `warm`, passing each result to
- * `verify` after the clock stops; returns the best ms.
+ * Runs `timed` `runs` times on a fresh pool of `size` threads after `warm`, passing each result to
+ * `verify` after the clock stops; returns the first ms and the median.
  */
-async function onPool(make, size, warm, timed, verify, times = 1) {
+async function onPool(make, size, warm, timed, verify, runs = 1) {
   const pool = make(size);
   try {
     await warm(pool);
-    let best = Infinity;
-    for (let i = 0; i < times; i++) {
+    const ms = [];
+    for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
       const result = await timed(pool);
-      best = Math.min(best, performance.now() - t0);
+      ms.push(performance.now() - t0);
       verify(result);
     }
-    return best;
+    return firstAndMedian(ms);
   } finally {
     await pool.destroy();
   }
@@ -89,6 +97,7 @@ async function measure(make) {
     (p) => perTask(p, warmItems),
     (p) => perTask(p, items),
     (values) => check(values, squares, "one run() per task"),
+    slowRuns,
   );
   out.batchedMs = await onPool(
     make,
@@ -96,7 +105,7 @@ async function measure(make) {
     (p) => batched(p, warmItems),
     (p) => batched(p, items),
     (values) => check(values, squares, `batches of ${batch}`),
-    reps,
+    fastRuns,
   );
 
   const latencies = [];
@@ -108,15 +117,15 @@ async function measure(make) {
       if (y !== i * i) throw new Error("round trip: wrong result");
     }
   }, () => {});
-  out.roundTripUs = median(latencies) * 1000;
+  out.roundTripUs = firstAndMedian(latencies.map((ms) => ms * 1000));
 
   const fibs = Array.from({ length: fibTasks }, () => fibN);
   const fibRun = (p) => Promise.all(fibs.map((k) => p.run(k, { name: "fib" })));
   const fibWarm = (p) => Promise.all(range(threads * 2).map(() => p.run(20, { name: "fib" })));
   const expected = fibs.map(() => fibOf(fibN));
   const checkFib = (values) => check(values, expected, "fib");
-  out.fibOneMs = await onPool(make, 1, fibWarm, fibRun, checkFib);
-  out.fibAllMs = await onPool(make, threads, fibWarm, fibRun, checkFib);
+  out.fibOneMs = await onPool(make, 1, fibWarm, fibRun, checkFib, slowRuns);
+  out.fibAllMs = await onPool(make, threads, fibWarm, fibRun, checkFib, slowRuns);
   return out;
 }
 

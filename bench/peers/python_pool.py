@@ -1,9 +1,11 @@
 """Python's multiprocessing.Pool on the workloads of bench/pool_compare.ts.
 
-One pool per workload, processes = cpu count, warmed before the clock starts.
-Prints one JSON object (times in ms, round trip in µs) to stdout.
+One pool per workload, processes = cpu count, warmed by one small call before the clock starts,
+then timed over several calls. Prints one JSON object to stdout: for each measurement its first
+timed call and the median of the calls (times in ms, round trip in µs).
 
-    python3 bench/peers/python_pool.py --n 100000 --trips 1000 --fib 30 --fib-tasks 12 --reps 10
+    python3 bench/peers/python_pool.py --n 100000 --trips 1000 --fib 30 --fib-tasks 12 \
+        --fast-runs 10 --slow-runs 3
 """
 
 import argparse
@@ -28,18 +30,22 @@ def check(values, expected, what):
         raise SystemExit(f"{what}: wrong results")
 
 
-def timed_on_pool(size, warm, timed, verify, reps=1):
-    """Runs `timed` `reps` times on a fresh pool of `size` processes after `warm`, passing each
-    result to `verify` after the clock stops; returns the best ms."""
+def first_and_median(xs):
+    return {"first": xs[0], "median": statistics.median(xs)}
+
+
+def timed_on_pool(size, warm, timed, verify, runs=1):
+    """Runs `timed` `runs` times on a fresh pool of `size` processes after `warm`, passing each
+    result to `verify` after the clock stops; returns the ms of each run."""
     with multiprocessing.Pool(size) as pool:
         warm(pool)
-        best = float("inf")
-        for _ in range(reps):
+        ms = []
+        for _ in range(runs):
             t0 = time.perf_counter()
             result = timed(pool)
-            best = min(best, time.perf_counter() - t0)
+            ms.append((time.perf_counter() - t0) * 1000)
             verify(result)
-        return best * 1000
+        return ms
 
 
 def main():
@@ -48,7 +54,8 @@ def main():
     parser.add_argument("--trips", type=int, default=1000)
     parser.add_argument("--fib", type=int, default=30)
     parser.add_argument("--fib-tasks", type=int, default=12)
-    parser.add_argument("--reps", type=int, default=1, help="timed repeats of map; the best counts")
+    parser.add_argument("--fast-runs", type=int, default=10, help="timed calls of map")
+    parser.add_argument("--slow-runs", type=int, default=3, help="timed calls of the others")
     args = parser.parse_args()
     procs = os.cpu_count()
     n = args.n
@@ -67,18 +74,18 @@ def main():
         pending = [pool.apply_async(square, (x,)) for x in items]
         return [r.get() for r in pending]
 
-    def measure(key, run, what, reps=1):
-        out[key] = timed_on_pool(
+    def measure(key, run, what, runs):
+        out[key] = first_and_median(timed_on_pool(
             procs,
             lambda pool: run(pool, warm_items),
             lambda pool: run(pool, range(n)),
             lambda values: check(values, squares, what),
-            reps,
-        )
+            runs,
+        ))
 
-    measure("mapMs", run_map, "map, default chunksize", args.reps)
-    measure("mapChunk1Ms", run_map1, "map, chunksize 1")
-    measure("applyAsyncMs", run_apply_async, "apply_async")
+    measure("mapMs", run_map, "map, default chunksize", args.fast_runs)
+    measure("mapChunk1Ms", run_map1, "map, chunksize 1", args.slow_runs)
+    measure("applyAsyncMs", run_apply_async, "apply_async", args.slow_runs)
 
     latencies = []
 
@@ -86,12 +93,12 @@ def main():
         for i in range(args.trips):
             t0 = time.perf_counter()
             y = pool.apply(square, (i,))
-            latencies.append(time.perf_counter() - t0)
+            latencies.append((time.perf_counter() - t0) * 1e6)
             if y != i * i:
                 raise SystemExit("apply round trip: wrong result")
 
     timed_on_pool(procs, lambda pool: run_apply_async(pool, warm_items), run_trips, lambda _: None)
-    out["roundTripUs"] = statistics.median(latencies) * 1e6
+    out["roundTripUs"] = first_and_median(latencies)
 
     fibs = [args.fib] * args.fib_tasks
     expected = [fib(args.fib)] * args.fib_tasks
@@ -105,8 +112,10 @@ def main():
     def check_fib(values):
         check(values, expected, "fib")
 
-    out["fibOneMs"] = timed_on_pool(1, fib_warm, run_fib, check_fib)
-    out["fibAllMs"] = timed_on_pool(procs, fib_warm, run_fib, check_fib)
+    out["fibOneMs"] = first_and_median(timed_on_pool(1, fib_warm, run_fib, check_fib, args.slow_runs))
+    out["fibAllMs"] = first_and_median(
+        timed_on_pool(procs, fib_warm, run_fib, check_fib, args.slow_runs)
+    )
 
     result = {
         "python": platform.python_version(),
