@@ -8,8 +8,13 @@
  * Types are not bundled: `dist/troupe.d.ts` re-exports the sources, so docs
  * and type checks read the TypeScript.
  *
- *   deno task build            write dist/troupe.js and dist/troupe.d.ts
+ *   deno task build            write dist/troupe.js and dist/troupe.d.ts, unless
+ *                              they were built from these sources already
+ *   deno task build --force    write them in any case
  *   deno task build --check    fail when dist/troupe.js was built from other sources
+ *
+ * `dist/` is not in git: the tasks that need it (test, check, examples,
+ * bench, publish) build it first, and `deno publish` includes it.
  *
  * The steps: `deno bundle` joins the modules (`build/entry.ts` and what it
  * imports) into plain JavaScript; esbuild removes its whitespace but keeps
@@ -218,8 +223,7 @@ async function check(): Promise<boolean> {
   console.error(
     have === undefined
       ? "dist/troupe.js is missing: run `deno task build`."
-      : "dist/troupe.js was built from other sources than these: run `deno task build` " +
-        "and commit dist/ with the change.",
+      : "dist/troupe.js was built from other sources than these: run `deno task build`.",
   );
   return false;
 }
@@ -227,6 +231,8 @@ async function check(): Promise<boolean> {
 if (import.meta.main) {
   if (Deno.args.includes("--check")) {
     if (!await check()) Deno.exit(1);
+  } else if (!Deno.args.includes("--force") && await sourcesHash() === await builtHash()) {
+    console.log("dist/troupe.js is up to date");
   } else {
     await build();
   }

@@ -1,2 +1,0 @@
-// The bundle's types are the sources' (see build/bundle.ts).
-export * from "../troupe.ts";
