@@ -180,7 +180,7 @@ const NO_TRANSFER: Transferable[] = [];
 const DEFAULT_IDLE_TIMEOUT_MS = 1000;
 
 /** The most workers a pool may ask for: max(256, 4 × cpuCount()). */
-export function _maxPoolSize(): number {
+function maxPoolSize(): number {
   return Math.max(256, 4 * cpuCount());
 }
 
@@ -269,7 +269,7 @@ export class _PoolEngine {
     const { initializer, initArgs = [], maxTasksPerChild, permissions } = options;
     const sizeName = what === "Pool" ? "processes" : "maxWorkers";
     const processes = _positiveInt(size ?? cpuCount(), sizeName);
-    const most = _maxPoolSize();
+    const most = maxPoolSize();
     if (processes > most) {
       throw new RangeError(
         `'${sizeName}' is ${processes}, above the limit of ${most} workers ` +
