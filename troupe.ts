@@ -15,10 +15,10 @@
  *
  * @module
  */
-export { task, type TaskTarget } from "./actors/task.ts";
+export { task, type TaskTarget } from "./runtime/task.ts";
+export { cpuCount } from "./runtime/context.ts";
 export {
   activeChildren,
-  cpuCount,
   currentProcess,
   mailbox,
   parentProcess,
@@ -27,7 +27,7 @@ export {
   receive,
   type ReceiveOptions,
 } from "./actors/process.ts";
-export { PermissionError, RemoteError } from "./actors/errors.ts";
+export { PermissionError, RemoteError } from "./runtime/errors.ts";
 export { ActorExited, EscalationError, type ExitReason, MailboxFull } from "./actors/errors.ts";
 export {
   Actor,
@@ -51,7 +51,7 @@ export {
   type TaskFunction,
   type TaskResult,
 } from "./pool/pool.ts";
-export type { Permissions, PermissionSet, PermissionValue } from "./actors/permissions.ts";
+export type { Permissions, PermissionSet, PermissionValue } from "./runtime/permissions.ts";
 export {
   asCompleted,
   CancelledError,
@@ -106,7 +106,7 @@ export {
 export { Connection, Pipe, type PipeOptions } from "./channels/pipe.ts";
 export { ChannelClosedError, Empty, EOFError, Full } from "./channels/errors.ts";
 export type { StandardSchemaV1 } from "./channels/schema.ts";
-export type { SyncWaitOptions, WaitOptions } from "./actors/wait_options.ts";
+export type { SyncWaitOptions, WaitOptions } from "./runtime/wait_options.ts";
 export { Manager, type ManagerOptions, type ManagerQueueOptions } from "./sync/manager.ts";
 export {
   type AnyProxy,

@@ -1,21 +1,16 @@
 // The parent's side of one actor incarnation: its worker, the calls awaiting
 // replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
 // supervisor build on it; a restarted actor is a new handle.
-import { _after, type _Cancel } from "./_timer.ts";
+import { _after, type _Cancel } from "../runtime/timer.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
-import { _outbox, _prepare, _reviveLoading } from "./_clone.ts";
-import { _drain, _OrderedSender } from "./_ordered.ts";
-import { _checkTimeout, _post, _settledWithin } from "./_util.ts";
-import { _initMessage, _spawnWorker } from "./_worker_host.ts";
-import {
-  _exitReason,
-  _remoteToWire,
-  ActorExited,
-  type ExitReason,
-  MailboxFull,
-  RemoteError,
-} from "./errors.ts";
-import type { _DenoPermissions } from "./permissions.ts";
+import { _outbox, _prepare, _reviveLoading } from "../runtime/wire.ts";
+import { _drain, _JSON_MAX, _jsonExact, _OrderedSender, _settlePacked } from "../runtime/rpc.ts";
+import { _checkTimeout, _post, _settledWithin } from "../runtime/util.ts";
+import { _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
+import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors.ts";
+import { _remoteToWire, RemoteError } from "../runtime/errors.ts";
+import type { _DenoPermissions } from "../runtime/permissions.ts";
 import type {
   ActorCallsMessage,
   ActorError,
@@ -29,33 +24,10 @@ import type {
   ToChild,
   WireError,
   WireExit,
-} from "./protocol.ts";
+} from "../runtime/protocol.ts";
 
 // Each spawned actor's pipe buffers, per direction; a bigger message takes the port.
 const PIPE_BYTES = 1 << 18;
-
-/**
- * Settles the calls a packed answer answers: JSON text or a flat array of
- * `id, value` pairs (in JSON text a negative id stands for the value
- * `undefined`). Returns `false` for any other message.
- */
-export function _settlePacked<M>(
-  message: M,
-  settle: (id: number, value: unknown) => void,
-): message is Extract<M, string | unknown[]> {
-  if (typeof message === "string") {
-    const values = JSON.parse(message) as unknown[];
-    for (let i = 0; i < values.length; i += 2) {
-      const id = values[i] as number;
-      if (id < 0) settle(-id, undefined);
-      else settle(id, values[i + 1]);
-    }
-    return true;
-  }
-  if (!Array.isArray(message)) return false;
-  for (let i = 0; i < message.length; i += 2) settle(message[i] as number, message[i + 1]);
-  return true;
-}
 
 /** Options of one call or tell. */
 export interface _SendOptions {
@@ -78,31 +50,6 @@ interface RoomWaiter {
 
 const RESOLVED = Promise.resolve();
 const NONE: Transferable[] = [];
-
-/** Most values a batch may hold and still travel as JSON text. */
-export const _JSON_MAX = 64;
-
-/**
- * Whether `value` survives JSON text exactly: a finite number other than -0,
- * a short string, a boolean or null. Small batches of such values travel as
- * JSON text, which crosses a worker boundary faster than an array (measured:
- * structured clone of a 4-item array costs ~2 µs, a string next to nothing,
- * and a round trip of JSON text is ~2 µs faster than one of an array).
- */
-export function _jsonExact(value: unknown): boolean {
-  switch (typeof value) {
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "string":
-      return value.length <= 256;
-    case "boolean":
-      return true;
-    case "object":
-      return value === null;
-    default:
-      return false;
-  }
-}
 
 /** Whether a value can be posted as it is, with no walk (the common case). */
 function plain(value: unknown): boolean {
@@ -201,12 +148,18 @@ export class _ActorHandle {
     this.#pipe = mine;
     const out = _outbox();
     start.spec.pipe = _prepare(theirs, `${start.name}'s call pipe`, out);
-    const worker = _spawnWorker(start.name, [...start.modules, ...out.modules], start.permissions, {
-      // The endpoint's types know what every worker exchanges; an actor's worker
-      // also takes ToActor and sends FromActor (see protocol.ts).
-      message: (m) => this.#onMessage(m as FromActor),
-      error: (e) => this.#endAfterAnswers(1, e),
-    });
+    const worker = _spawnWorker(
+      start.name,
+      _ACTOR_BEHAVIOUR,
+      [...start.modules, ...out.modules],
+      start.permissions,
+      {
+        // The endpoint's types know what every worker exchanges; an actor's worker
+        // also takes ToActor and sends FromActor (see protocol.ts).
+        message: (m) => this.#onMessage(m as FromActor),
+        error: (e) => this.#endAfterAnswers(1, e),
+      },
+    );
     this.#endpoint = {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
       terminate: () => worker.terminate(),

@@ -1,13 +1,13 @@
 // The actor behaviour, run inside the actor's worker: construct the instance,
 // then take calls one at a time in arrival order and reply. The methods of the
 // user's Actor subclass are the callbacks; everything else is here.
-import { _outbox, _prepare, _revive, _reviveLoading } from "./_clone.ts";
-import { _InOrder } from "./_ordered.ts";
-import { _post } from "./_util.ts";
-import type { _Inbox } from "./_inbox.ts";
-import { _JSON_MAX, _jsonExact } from "./_actor_handle.ts";
-import { _actorMethodError, _setSelfStop, Actor } from "./actor.ts";
-import { _toWireError } from "./errors.ts";
+import { _outbox, _prepare, _revive, _reviveLoading } from "../runtime/wire.ts";
+import { _InOrder } from "../runtime/rpc.ts";
+import { _post } from "../runtime/util.ts";
+import type { _Inbox } from "../runtime/inbox.ts";
+import { _defineBehaviour } from "../runtime/entry.ts";
+import { _JSON_MAX, _jsonExact } from "../runtime/rpc.ts";
+import { _toWireError } from "../runtime/errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type { Connection } from "../channels/pipe.ts";
 import type {
@@ -18,9 +18,79 @@ import type {
   FromActor,
   PackedCalls,
   ToActor,
-} from "./protocol.ts";
-import { _resolveTask } from "./task.ts";
-import { _context } from "./_context.ts";
+} from "../runtime/protocol.ts";
+import { _resolveTask } from "../runtime/task.ts";
+import { _context } from "../runtime/context.ts";
+
+let selfStop: (() => void) | undefined;
+
+/**
+ * The base class of actors. A subclass holds the actor's state in its fields;
+ * its methods are what callers invoke through an {@linkcode ActorRef}, one call
+ * at a time, in arrival order. A method may be async; while it awaits, the
+ * next call waits. An error it throws rejects that call with a `RemoteError`,
+ * and the actor keeps its state and goes on.
+ *
+ * Declare the subclass with `task(import.meta, MyActor)` at the top level of
+ * its module, and start it with {@linkcode spawn}.
+ *
+ * @example A counter
+ * ```ts
+ * import { Actor, spawn, task } from "@troupe/troupe";
+ *
+ * export class Counter extends Actor {
+ *   n = 0;
+ *   inc(by: number): number {
+ *     return (this.n += by);
+ *   }
+ * }
+ * task(import.meta, Counter);
+ *
+ * if (import.meta.main) {
+ *   await using counter = await spawn(Counter);
+ *   console.assert((await counter.call.inc(2)) === 2);
+ * }
+ * ```
+ */
+export class Actor {
+  /**
+   * Runs in the actor's worker once it is constructed, before the first call;
+   * `spawn()` resolves after it. An error here fails `spawn()`.
+   */
+  onStart(): void | Promise<void> {}
+
+  /** Runs in the actor's worker when it is asked to stop, after the calls before the request. */
+  onStop(): void | Promise<void> {}
+
+  /**
+   * From inside the actor: stop normally once the current call is answered
+   * (exit code 0; a `transient` supervised actor is then not restarted). Calls
+   * still queued are answered with an error.
+   */
+  stop(): void {
+    if (!selfStop) {
+      throw new Error(
+        "Actor.stop() stops the actor from inside one of its methods; from outside, call ref.stop()",
+      );
+    }
+    selfStop();
+  }
+}
+
+/** Installs what `Actor.prototype.stop()` does in this worker. */
+export function _setSelfStop(stop: () => void): void {
+  selfStop = stop;
+}
+
+/** The error for a call to something that is not one of the actor's methods. */
+export function _actorMethodError(actorName: string, instance: Actor, method: string): TypeError {
+  const cls = Object.getPrototypeOf(instance)?.constructor?.name ?? "the actor";
+  return new TypeError(
+    method in Actor.prototype
+      ? `${method}() belongs to Actor itself and cannot be called on ${actorName} by message`
+      : `${cls} has no method '${method}' (called on ${actorName})`,
+  );
+}
 
 declare const self: {
   postMessage(message: FromActor, transfer?: Transferable[]): void;
@@ -276,3 +346,11 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   if (stopping) return stop();
   if (head < queue.length) void drain();
 }
+
+/** The module an actor's worker imports for its behaviour: this one. */
+export const _ACTOR_BEHAVIOUR: string = import.meta.url;
+
+_defineBehaviour<ActorSpec>("actor", {
+  run: (spec, worker) => _runActor(spec, worker.inbox, worker.finish),
+  message: (message) => _deliverToActor(message as ToActor),
+});

@@ -11,75 +11,28 @@ import {
   _reviveLoading,
   _WIRE,
   type _WireForm,
-} from "./_clone.ts";
-import { _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
+} from "../runtime/wire.ts";
+import { _nextIdentity, _nextPid, _refuseWhileImporting } from "../runtime/context.ts";
 import { _ActorHandle, type _SendOptions, _wireExit } from "./_actor_handle.ts";
+import { Actor } from "./_actor_runtime.ts";
+
+export { Actor };
+import { ActorExited, type ExitReason } from "./errors.ts";
+import { _remoteToWire, _toWireError, RemoteError } from "../runtime/errors.ts";
+import { _checkTimeout, _describe, _inspectable, _post } from "../runtime/util.ts";
 import {
-  _remoteToWire,
-  _toWireError,
-  ActorExited,
-  type ExitReason,
-  RemoteError,
-} from "./errors.ts";
-import { _checkTimeout, _describe, _inspectable, _post } from "./_util.ts";
-import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
-import type { ActorError, ActorSpec, FromBridge, PackedCalls, ToBridge } from "./protocol.ts";
-import { _requireTaskRef } from "./task.ts";
-
-let selfStop: (() => void) | undefined;
-
-/**
- * The base class of actors. A subclass holds the actor's state in its fields;
- * its methods are what callers invoke through an {@linkcode ActorRef}, one call
- * at a time, in arrival order. A method may be async; while it awaits, the
- * next call waits. An error it throws rejects that call with a `RemoteError`,
- * and the actor keeps its state and goes on.
- *
- * Declare the subclass with `task(import.meta, MyActor)` at the top level of
- * its module, and start it with {@linkcode spawn}.
- *
- * @example A counter
- * ```ts
- * import { Actor, spawn, task } from "@troupe/troupe";
- *
- * export class Counter extends Actor {
- *   n = 0;
- *   inc(by: number): number {
- *     return (this.n += by);
- *   }
- * }
- * task(import.meta, Counter);
- *
- * if (import.meta.main) {
- *   await using counter = await spawn(Counter);
- *   console.assert((await counter.call.inc(2)) === 2);
- * }
- * ```
- */
-export class Actor {
-  /**
-   * Runs in the actor's worker once it is constructed, before the first call;
-   * `spawn()` resolves after it. An error here fails `spawn()`.
-   */
-  onStart(): void | Promise<void> {}
-
-  /** Runs in the actor's worker when it is asked to stop, after the calls before the request. */
-  onStop(): void | Promise<void> {}
-
-  /**
-   * From inside the actor: stop normally once the current call is answered
-   * (exit code 0; a `transient` supervised actor is then not restarted). Calls
-   * still queued are answered with an error.
-   */
-  stop(): void {
-    if (!selfStop) {
-      throw new Error(
-        "Actor.stop() stops the actor from inside one of its methods; from outside, call ref.stop()",
-      );
-    }
-    selfStop();
-  }
-}
+  _assertApplicable,
+  _normalizePermissions,
+  type Permissions,
+} from "../runtime/permissions.ts";
+import type {
+  ActorError,
+  ActorSpec,
+  FromBridge,
+  PackedCalls,
+  ToBridge,
+} from "../runtime/protocol.ts";
+import { _requireTaskRef } from "../runtime/task.ts";
 
 /** A class that {@linkcode spawn} can start: a subclass of {@linkcode Actor}. */
 // deno-lint-ignore no-explicit-any
@@ -632,21 +585,4 @@ export async function _spawnHandle(
   });
   await handle.ready;
   return handle;
-}
-
-// ---- used by the actor runtime in the worker --------------------------------
-
-/** Installs what `Actor.prototype.stop()` does in this worker. */
-export function _setSelfStop(stop: () => void): void {
-  selfStop = stop;
-}
-
-/** The error for a call to something that is not one of the actor's methods. */
-export function _actorMethodError(actorName: string, instance: Actor, method: string): TypeError {
-  const cls = Object.getPrototypeOf(instance)?.constructor?.name ?? "the actor";
-  return new TypeError(
-    method in Actor.prototype
-      ? `${method}() belongs to Actor itself and cannot be called on ${actorName} by message`
-      : `${cls} has no method '${method}' (called on ${actorName})`,
-  );
 }

@@ -1,18 +1,22 @@
 /**
  * `Process`: run a declared function, or a subclass's `run()`, in its own
  * permissioned Deno Worker; plus `currentProcess()`, `parentProcess()`,
- * `activeChildren()` and `cpuCount()`.
+ * `activeChildren()`, and the mailbox (`receive()`, `mailbox()`).
  *
  * @module
  */
-import { _outbox, _prepare } from "./_clone.ts";
-import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "./_context.ts";
-import { _Inbox, type ReceiveOptions } from "./_inbox.ts";
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "./_util.ts";
-import { _after } from "./_timer.ts";
-import { type _Endpoint, _initMessage, _spawnWorker } from "./_worker_host.ts";
-import { RemoteError } from "./errors.ts";
-import { _assertApplicable, _normalizePermissions, type Permissions } from "./permissions.ts";
+import { _outbox, _prepare, _revive } from "../runtime/wire.ts";
+import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "../runtime/context.ts";
+import { _Inbox, type ReceiveOptions } from "../runtime/inbox.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
+import { _after } from "../runtime/timer.ts";
+import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { RemoteError } from "../runtime/errors.ts";
+import {
+  _assertApplicable,
+  _normalizePermissions,
+  type Permissions,
+} from "../runtime/permissions.ts";
 import {
   EXIT_CELL_BYTES,
   EXIT_CODE,
@@ -27,10 +31,11 @@ import {
   type ToParent,
   type WireError,
   type WireTaskRef,
-} from "./protocol.ts";
-import { _requireTaskRef } from "./task.ts";
+} from "../runtime/protocol.ts";
+import { _requireTaskRef, _resolveTask } from "../runtime/task.ts";
+import { _beforeExit, _defineBehaviour } from "../runtime/entry.ts";
 
-export type { ReceiveOptions } from "./_inbox.ts";
+export type { ReceiveOptions } from "../runtime/inbox.ts";
 
 /**
  * Options for {@linkcode Process}.
@@ -312,10 +317,16 @@ export class Process<A extends unknown[] = unknown[]> {
       perms,
       spec,
     );
-    const endpoint = _spawnWorker(s.name, [spec.task.module, ...out.modules], perms, {
-      message: (m) => this.#onMessage(s, m),
-      error: (e) => this.#end(s, 1, e),
-    });
+    const endpoint = _spawnWorker(
+      s.name,
+      PROCESS_BEHAVIOUR,
+      [spec.task.module, ...out.modules],
+      perms,
+      {
+        message: (m) => this.#onMessage(s, m),
+        error: (e) => this.#end(s, 1, e),
+      },
+    );
     s.endpoint = endpoint;
     children.add(this);
     const cell = new Int32Array(spec.exitCell);
@@ -642,20 +653,6 @@ export function activeChildren(): Process[] {
 }
 
 /**
- * The number of logical CPU cores, the default size of a `Pool`.
- *
- * @example
- * ```ts
- * import { cpuCount } from "@troupe/troupe";
- *
- * console.assert(cpuCount() >= 1);
- * ```
- */
-export function cpuCount(): number {
-  return navigator.hardwareConcurrency || 1;
-}
-
-/**
  * In a child: waits for the next message the parent sent with `p.send()`.
  * The same as `currentProcess().receive()`.
  *
@@ -695,7 +692,42 @@ export async function* mailbox<T = unknown>(): AsyncGenerator<T, void, undefined
   while (true) yield await receive<T>();
 }
 
-// ---- used by the worker runtime ------------------------------------------
+// ---- in the worker ------------------------------------------------------------
+
+// The module a process's worker imports for its behaviour: this one.
+const PROCESS_BEHAVIOUR = import.meta.url;
+
+// A process's worker: call the target with its arguments, or revive the
+// subclass instance and call its run(); the worker ends when that settles.
+_defineBehaviour<ProcessSpec>("process", {
+  async run(spec, worker) {
+    try {
+      if (spec.wired) {
+        _revive(spec.args);
+        _revive(spec.fields);
+      }
+      const target = _resolveTask(spec.task);
+      let result: unknown;
+      if (spec.mode === "subclass") {
+        const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
+        _adoptSelf(instance, worker.inbox);
+        result = instance.run();
+      } else {
+        _adoptSelf(undefined, worker.inbox);
+        result = (target as (...args: unknown[]) => unknown)(...spec.args);
+      }
+      // Awaited even when it is not a promise: the microtasks the target queued
+      // before it returned (a `.then` it did not wait for) run before the exit.
+      await result;
+    } catch (error) {
+      return worker.finish(1, error);
+    }
+    return worker.finish(0);
+  },
+});
+
+// Every worker ends its own children before it reports its exit.
+_beforeExit(_endChildren);
 
 /** Makes `p` this worker's own process object (a revived subclass instance, or a fresh one). */
 export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _after, type _Cancel } from "./_timer.ts";
+import { _after, type _Cancel } from "../runtime/timer.ts";
 import type { _ActorHandle } from "./_actor_handle.ts";
 import {
   _affected,
@@ -15,7 +15,7 @@ import {
   type RestartType,
   type Strategy,
 } from "./_supervision.ts";
-import { _checkTimeout, _describe, _inspectable } from "./_util.ts";
+import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _makeRef, _refHandle, type ActorRef } from "./actor.ts";
 import { _exitReason, ActorExited, EscalationError, type ExitReason } from "./errors.ts";
 import { Process } from "./process.ts";

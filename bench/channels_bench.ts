@@ -9,7 +9,7 @@
  */
 import v8 from "node:v8";
 import { Pipe, Process, Queue } from "../mod.ts";
-import { _decode, _encode } from "../channels/_codec.ts";
+import { _decode, _encode } from "../runtime/codec.ts";
 import { rawWorker } from "./fixtures/raw.ts";
 import {
   message,

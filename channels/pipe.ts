@@ -8,24 +8,22 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _context } from "../actors/_context.ts";
-import { _checkTimeout, _inspectable } from "../actors/_util.ts";
-import type { ConnectionWire } from "../actors/protocol.ts";
-import { _decode, _encode } from "./_codec.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _context } from "../runtime/context.ts";
+import { _checkTimeout, _inspectable } from "../runtime/util.ts";
+import type { ConnectionWire } from "../runtime/protocol.ts";
+import { _decode, _encode } from "../runtime/codec.ts";
 import {
   _CLOSED,
   _DEFAULT_BUFFER_BYTES,
   _Ring,
   type _Spin,
   _timeoutOf,
-  _validate,
-  _validateSync,
   _WOULD_WAIT,
-} from "./_ring.ts";
+} from "../runtime/ring.ts";
 import { ChannelClosedError, EOFError } from "./errors.ts";
 import type { SyncWaitOptions, WaitOptions } from "./queue.ts";
-import type { StandardSchemaV1 } from "./schema.ts";
+import { _validate, _validateSync, type StandardSchemaV1 } from "./schema.ts";
 
 /** Options for {@linkcode Pipe}. */
 export interface PipeOptions<A, B> {

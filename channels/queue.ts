@@ -6,21 +6,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _inspectable } from "../actors/_util.ts";
-import type { QueueWire, WireCodec } from "../actors/protocol.ts";
-import { _decode, _encode } from "./_codec.ts";
-import {
-  _CLOSED,
-  _DEFAULT_BUFFER_BYTES,
-  _Ring,
-  _timeoutOf,
-  _validate,
-  _validateSync,
-  _WOULD_WAIT,
-} from "./_ring.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _inspectable } from "../runtime/util.ts";
+import type { QueueWire, WireCodec } from "../runtime/protocol.ts";
+import { _decode, _encode } from "../runtime/codec.ts";
+import { _CLOSED, _DEFAULT_BUFFER_BYTES, _Ring, _timeoutOf, _WOULD_WAIT } from "../runtime/ring.ts";
 import { ChannelClosedError, Empty, Full } from "./errors.ts";
-import type { StandardSchemaV1 } from "./schema.ts";
+import { _validate, _validateSync, type StandardSchemaV1 } from "./schema.ts";
 
 /** Options for {@linkcode Queue}. */
 export interface QueueOptions<T> {
@@ -54,7 +46,7 @@ export interface QueueOptions<T> {
   codec?: "structured" | "f64" | "i32";
 }
 
-import type { SyncWaitOptions, WaitOptions } from "../actors/wait_options.ts";
+import type { SyncWaitOptions, WaitOptions } from "../runtime/wait_options.ts";
 
 export type { SyncWaitOptions, WaitOptions };
 

@@ -8,22 +8,24 @@
 // gives the jobs queued behind it to idle workers, a cancelled job that has
 // not started never runs, and a worker that dies fails the jobs it had
 // started while the others move to other workers; no job runs twice.
-import { _after, type _Cancel } from "../actors/_timer.ts";
-import { type _Outbox, _outbox, _prepare } from "../actors/_clone.ts";
-import { _nextIdentity, _nextPid, _refuseWhileImporting } from "../actors/_context.ts";
-import { type _Endpoint, _initMessage, _spawnWorker } from "../actors/_worker_host.ts";
-import { RemoteError } from "../actors/errors.ts";
-import { _checkTimeout, _describe } from "../actors/_util.ts";
-import { _Link, _WOULD_WAIT } from "../actors/_link.ts";
+import { _after, type _Cancel } from "../runtime/timer.ts";
+import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
+import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
+import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { _POOL_BEHAVIOUR } from "./_worker.ts";
+import { RemoteError } from "../runtime/errors.ts";
+import { _checkTimeout, _describe } from "../runtime/util.ts";
+import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
 import {
   _assertApplicable,
   type _DenoPermissions,
   _normalizePermissions,
   type Permissions,
-} from "../actors/permissions.ts";
-import { _poolWorkerProcess, cpuCount, type Process } from "../actors/process.ts";
-import { _requireTaskRef } from "../actors/task.ts";
+} from "../runtime/permissions.ts";
+import { _poolWorkerProcess, type Process } from "../actors/process.ts";
+import { _requireTaskRef } from "../runtime/task.ts";
 import {
+  type PoolSpec,
   RESULT_ERROR,
   RESULT_IN_PLACE,
   RESULT_NUMBERS,
@@ -34,7 +36,7 @@ import {
   type ToParent,
   type WireError,
   type WireTaskRef,
-} from "../actors/protocol.ts";
+} from "../runtime/protocol.ts";
 
 /** How to run one job: cancel it with a signal or a time limit. */
 export interface _JobOptions {
@@ -720,7 +722,7 @@ export class _PoolEngine {
       this.#takeAnswers();
       this.#onDeath(slot, code, undefined);
     });
-    slot.endpoint = _spawnWorker(name, [...modules], this.#settings.permissions, {
+    slot.endpoint = _spawnWorker(name, _POOL_BEHAVIOUR, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
       // The runtime reports every error it can reach by message: this one
       // came from outside it, typically the worker's modules failing to load.
@@ -729,7 +731,7 @@ export class _PoolEngine {
         this.#onDeath(slot, 1, e, true);
       },
     });
-    const init = _initMessage({ name, pid, daemon: true }, identity, this.#settings.permissions, {
+    const spec: PoolSpec = {
       kind: "pool",
       claims: claims.buffer as SharedArrayBuffer,
       jobs: jobs.buffer,
@@ -737,7 +739,13 @@ export class _PoolEngine {
       initializer: this.#settings.initializer,
       initArgs: this.#initArgs.args,
       wired: this.#initArgs.wired,
-    });
+    };
+    const init = _initMessage(
+      { name, pid, daemon: true },
+      identity,
+      this.#settings.permissions,
+      spec,
+    );
     slot.endpoint.post(init);
     this.#slots.add(slot);
     this.#byPid.set(pid, slot);

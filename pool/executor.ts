@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { _after, type _Cancel } from "../actors/_timer.ts";
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../actors/_util.ts";
-import { _requireTaskRef } from "../actors/task.ts";
+import { _after, type _Cancel } from "../runtime/timer.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
+import { _requireTaskRef } from "../runtime/task.ts";
 import {
   _chunkReader,
   type _JobHandle,

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../actors/_util.ts";
-import type { Permissions } from "../actors/permissions.ts";
-import { _requireTaskRef } from "../actors/task.ts";
+import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
+import type { Permissions } from "../runtime/permissions.ts";
+import { _requireTaskRef } from "../runtime/task.ts";
 import {
   _chunkReader,
   type _JobDone,

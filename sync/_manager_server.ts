@@ -8,15 +8,15 @@
 // values, or by a proxy in transit (see "travelling" in proxies.ts); an object
 // is freed when its count reaches zero, and the references its values held go
 // with it.
-import { _after, type _Cancel } from "../actors/_timer.ts";
-import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../actors/_clone.ts";
-import { _jsonExact } from "../actors/_actor_handle.ts";
-import { _InOrder } from "../actors/_ordered.ts";
+import { _after, type _Cancel } from "../runtime/timer.ts";
+import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../runtime/wire.ts";
+import { _jsonExact } from "../runtime/rpc.ts";
+import { _InOrder } from "../runtime/rpc.ts";
 import { Actor } from "../actors/actor.ts";
-import { _toWireError } from "../actors/errors.ts";
-import { _endings, _isAlive, _nextEnding, _wakeEndingWaits } from "../actors/_liveness.ts";
-import { _post } from "../actors/_util.ts";
-import { task } from "../actors/task.ts";
+import { _toWireError } from "../runtime/errors.ts";
+import { _endings, _isAlive, _nextEnding, _wakeEndingWaits } from "../runtime/liveness.ts";
+import { _post } from "../runtime/util.ts";
+import { task } from "../runtime/task.ts";
 import type {
   FromManager,
   ManagerCalls,
@@ -24,7 +24,7 @@ import type {
   ManagerFailure,
   ManagerOrderedPayload,
   ToManager,
-} from "../actors/protocol.ts";
+} from "../runtime/protocol.ts";
 import type { Connection } from "../channels/pipe.ts";
 // Registers the reviver for the pipe end each connection's hello carries.
 import "../channels/pipe.ts";

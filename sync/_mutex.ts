@@ -4,9 +4,9 @@
 // has died. The state word is FREE, LOCKED (no one waits) or CONTENDED
 // (someone may wait): release only notifies in the last case, so an
 // uncontended acquire + release is two atomic operations and no system call.
-import { _isAlive } from "../actors/_liveness.ts";
+import { _isAlive } from "../runtime/liveness.ts";
 import { LockHolderDiedError } from "./errors.ts";
-import { _myPid, _remaining, _timeoutError, _waitAsync, _waitSync } from "./_wait.ts";
+import { _myPid, _remaining, _timeoutError, _waitAsync, _waitSync } from "../runtime/wait.ts";
 
 /** Index of the state word. */
 export const _STATE = 0;

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe, _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _describe, _inspectable } from "../runtime/util.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
   _remaining,
@@ -18,7 +18,7 @@ import {
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
-} from "./_wait.ts";
+} from "../runtime/wait.ts";
 
 // One word holds the generation (high 16 bits), the broken flag and the count
 // of arrivals in this generation, so that an arrival learns its index and

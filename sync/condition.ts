@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe, _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _describe, _inspectable } from "../runtime/util.ts";
 import { _COUNT, _isLocked, _lockAsync, _lockSync, _OWNER, _tryLock, _unlock } from "./_mutex.ts";
 import { _mutexOf, _reviveLock, Lock, type LockGuard, RLock } from "./lock.ts";
 import {
@@ -20,7 +20,7 @@ import {
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
-} from "./_wait.ts";
+} from "../runtime/wait.ts";
 
 // Bumped by every notify: a waiter sleeps only while it is unchanged since it
 // released the lock, so a notify between the release and the sleep is not lost.

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _inspectable } from "../runtime/util.ts";
 import {
   _remaining,
   _sharedWords,
@@ -16,7 +16,7 @@ import {
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
-} from "./_wait.ts";
+} from "../runtime/wait.ts";
 
 const FLAG = 0;
 const WORDS = 1;

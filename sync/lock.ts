@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _inspectable } from "../runtime/util.ts";
 import {
   _COUNT,
   _deadHolder,
@@ -28,9 +28,9 @@ import {
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
-} from "./_wait.ts";
+} from "../runtime/wait.ts";
 
-export type { SyncWaitOptions, WaitOptions } from "./_wait.ts";
+export type { SyncWaitOptions, WaitOptions } from "../runtime/wait.ts";
 
 /**
  * What `acquire()` resolves with: release it by hand, or let `using` release

@@ -5,10 +5,12 @@
  *
  * @module
  */
-import type { _ActorHandle } from "../actors/_actor_handle.ts";
 import { _spawnHandle } from "../actors/actor.ts";
-import { _checkTimeout, _describe, _inspectable } from "../actors/_util.ts";
-import type { Permissions } from "../actors/permissions.ts";
+
+/** The manager's actor, as the thread that started it holds it. */
+type _ActorHandle = Awaited<ReturnType<typeof _spawnHandle>>;
+import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
+import type { Permissions } from "../runtime/permissions.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import {
   _connect,

@@ -5,23 +5,23 @@
  *
  * @module
  */
-import { _IN_WORKER } from "../actors/_context.ts";
+import { _IN_WORKER } from "../runtime/context.ts";
 import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
-import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../actors/_clone.ts";
-import type { _Outbox, _WireForm } from "../actors/_clone.ts";
-import { _jsonExact, _settlePacked } from "../actors/_actor_handle.ts";
-import { _drain, _OrderedSender } from "../actors/_ordered.ts";
-import { _endings, _isAlive, _nextEnding } from "../actors/_liveness.ts";
-import { _describe, _inspectable, _post } from "../actors/_util.ts";
+import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../runtime/wire.ts";
+import type { _Outbox, _WireForm } from "../runtime/wire.ts";
+import { _jsonExact, _settlePacked } from "../runtime/rpc.ts";
+import { _drain, _OrderedSender } from "../runtime/rpc.ts";
+import { _endings, _isAlive, _nextEnding } from "../runtime/liveness.ts";
+import { _describe, _inspectable, _post } from "../runtime/util.ts";
 import type {
   FromManager,
   ManagerConnect,
   ManagerFailure,
   ManagerOrderedPayload,
   ToManager,
-} from "../actors/protocol.ts";
-import { _myPid, _waitOptions, type WaitOptions } from "./_wait.ts";
+} from "../runtime/protocol.ts";
+import { _myPid, _waitOptions, type WaitOptions } from "../runtime/wait.ts";
 import { LockHolderDiedError, ManagerStoppedError } from "./errors.ts";
 
 /** What a managed object is. */

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe, _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _describe, _inspectable } from "../runtime/util.ts";
 import type { LockGuard } from "./lock.ts";
 import {
   _remaining,
@@ -18,7 +18,7 @@ import {
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
-} from "./_wait.ts";
+} from "../runtime/wait.ts";
 
 const VALUE = 0;
 // How many wait: release() notifies only when someone does.

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../actors/_clone.ts";
-import { _describe, _inspectable } from "../actors/_util.ts";
+import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import { _describe, _inspectable } from "../runtime/util.ts";
 import { _reviveLock, Lock, RLock } from "./lock.ts";
 
 /** The numeric types shared memory holds, by size: `"i32"` is a signed 32-bit integer. */

@@ -1,5 +1,5 @@
 // Test helpers: every test that starts workers must leave none running.
-import { _liveWorkerCount, _terminateAllWorkers } from "../actors/_worker_host.ts";
+import { _liveWorkerCount, _terminateAllWorkers } from "../runtime/host.ts";
 
 /**
  * Registers a test that fails when it leaves a worker running (Deno's test

@@ -33,7 +33,7 @@ import {
   takeSyncForever,
 } from "./fixtures/faults.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
-import { _decode } from "../channels/_codec.ts";
+import { _decode } from "../runtime/codec.ts";
 
 // ---- timeouts mean what they say ------------------------------------------
 

@@ -10,7 +10,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { delay } from "@std/async";
-import { _isAlive } from "../actors/_liveness.ts";
+import { _isAlive } from "../runtime/liveness.ts";
 import {
   activeChildren,
   cpuCount,

@@ -1,6 +1,6 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { Process, task } from "../troupe.ts";
-import { _taskRef } from "../actors/task.ts";
+import { _taskRef } from "../runtime/task.ts";
 import { first, named, second } from "./fixtures/anonymous_tasks.ts";
 import { fib } from "./fixtures/tasks.ts";
 import { workerTest } from "./_helpers.ts";

@@ -38,8 +38,21 @@ export interface WireTaskRef {
   key: string;
 }
 
+/**
+ * What a worker is started to do. The kernel reads only these fields: `kind`
+ * picks the behaviour the worker's modules registered for it (see
+ * `runtime/entry.ts`), which reads the rest of its spec.
+ */
+export interface WorkerSpec {
+  kind: string;
+  /** Where the worker reports how it ended (see {@linkcode ProcessSpec.exitCell}). */
+  exitCell?: SharedArrayBuffer;
+  /** Where the worker posts to its parent, instead of its own channel (see {@linkcode ProcessSpec.up}). */
+  up?: MessagePort;
+}
+
 /** Runs one `Process`: a declared function called with `args`, or a subclass's `run()`. */
-export interface ProcessSpec {
+export interface ProcessSpec extends WorkerSpec {
   kind: "process";
   /** The target function, or the `Process` subclass to revive. */
   task: WireTaskRef;
@@ -100,7 +113,7 @@ export const EXIT_SEEN_WAIT_MS = 50;
  * Serves a pool: run the optional initializer once, then run `task` messages
  * one at a time until the parent ends the worker.
  */
-export interface PoolSpec {
+export interface PoolSpec extends WorkerSpec {
   kind: "pool";
   /**
    * Where each job is claimed: the worker swaps a job's id for 0 at its
@@ -130,13 +143,13 @@ export interface InitMessage {
   pids: SharedArrayBuffer;
   /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
   workerOptions: boolean | undefined;
-  /** The run-wide liveness table: which pids have ended (see `actors/_liveness.ts`). */
+  /** The run-wide liveness table: which pids have ended (see `runtime/liveness.ts`). */
   liveness?: SharedArrayBuffer;
   /** Set to 1 (and notified) once the worker's modules have loaded, when the parent asks. */
   loaded?: SharedArrayBuffer;
   /** The worker's in-channel word (see `_Context.inChannel`). */
   inChannel?: SharedArrayBuffer;
-  spec: ProcessSpec | PoolSpec | ActorSpec;
+  spec: WorkerSpec;
 }
 
 /** Parent → child: a message for the child's mailbox (`receive()` in the child). */
@@ -222,7 +235,7 @@ export type ToParent = MailMessage | ExitMessage | ResultsMessage | ReadyMessage
  * its `onStart()`, answer with {@linkcode ActorReadyMessage}, then handle
  * {@linkcode ActorCallsMessage}s one call at a time, in arrival order.
  */
-export interface ActorSpec {
+export interface ActorSpec extends WorkerSpec {
   kind: "actor";
   /** The `Actor` subclass. */
   task: WireTaskRef;
@@ -260,7 +273,7 @@ export type ActorOrdered = Ordered<ActorOrderedPayload>;
 /**
  * A numbered payload on a port. Calls to an actor or a manager travel on a
  * polled pipe as `[seq, payload]`, or on the port as this when they must (see
- * `actors/_ordered.ts`); the receiver runs them in `seq` order.
+ * `runtime/rpc.ts`); the receiver runs them in `seq` order.
  */
 export interface Ordered<P> {
   t: "ordered";
@@ -384,7 +397,7 @@ export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;
 
 // ---- channels: what a channel end is on the wire ---------------------------
 // A channel lives in SharedArrayBuffers, so its wire state is just its
-// buffers and settings; see channels/_ring.ts for the buffer layout.
+// buffers and settings; see runtime/ring.ts for the buffer layout.
 
 /** How a channel stores items: the structured tag codec, or one fixed-width number each. */
 export type WireCodec = "structured" | "f64" | "i32";

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { _SHARED_STATE_VERSION } from "./_context.ts";
+import { _SHARED_STATE_VERSION } from "./context.ts";
 import type { WireTaskRef } from "./protocol.ts";
-import { _describe as describe, _isClass as isClass } from "./_util.ts";
+import { _describe as describe, _isClass as isClass } from "./util.ts";
 
 /** A function or class that can be declared as a task. */
 // deno-lint-ignore no-explicit-any

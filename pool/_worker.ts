@@ -1,22 +1,11 @@
-// The behaviour every Troupe worker runs: receive the init message, run the
-// callback it names (a task, a Process subclass's run()), report how it ended,
-// and close. User code is only ever the callback.
-import { _deliverToActor, _runActor } from "./_actor_runtime.ts";
-import { _revive } from "./_clone.ts";
-import { _endImports, _IN_WORKER, _setContext, _startImports } from "./_context.ts";
-import { _markEnded } from "./_liveness.ts";
-import { _Inbox } from "./_inbox.ts";
-import { _toWireError } from "./errors.ts";
-import { _adoptSelf, _endChildren, type Process } from "./process.ts";
+// A pool's worker: the behaviour registered for "pool" specs, with the user's
+// tasks as the callbacks. The parent half is pool/_engine.ts.
+//
+import { _revive } from "../runtime/wire.ts";
+import { _toWireError } from "../runtime/errors.ts";
+import { _defineBehaviour, type _WorkerSide } from "../runtime/entry.ts";
+import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
 import {
-  EXIT_CODE,
-  EXIT_REPORTED,
-  EXIT_RUNNING,
-  EXIT_SEEN_WAIT_MS,
-  EXIT_SENT,
-  EXIT_STATE,
-  type ExitMessage,
-  type InitMessage,
   type PoolSpec,
   RESULT_ERROR,
   RESULT_IN_PLACE,
@@ -26,202 +15,15 @@ import {
   TASK_SPREAD,
   TASK_WIRED,
   type TasksMessage,
-  type ToActor,
-  type ToChild,
-  type ToParent,
-  type WireError,
   type WireTaskRef,
-} from "./protocol.ts";
-import { _resolveTask } from "./task.ts";
-import { _post } from "./_util.ts";
-import { _EARLY_MESSAGES } from "./_worker_host.ts";
-import { _Link, _WOULD_WAIT } from "./_link.ts";
+} from "../runtime/protocol.ts";
+import { _resolveTask } from "../runtime/task.ts";
+import { _context } from "../runtime/context.ts";
+import { _adoptSelf } from "../actors/process.ts";
 
-declare const self: {
-  postMessage(message: ToParent, transfer?: Transferable[]): void;
-  addEventListener(type: string, listener: (e: Event) => void): void;
-  removeEventListener(type: string, listener: (e: Event) => void): void;
-  close(): void;
-};
+/** The module a pool's worker imports for its behaviour: this one. */
+export const _POOL_BEHAVIOUR: string = import.meta.url;
 
-// Whether this worker posted anything to its parent: until it has, a process
-// may report its exit in its exit cell (see protocol.ts).
-let posted = false;
-// A process's port to its parent and its count of what it posted there (see ProcessSpec.up).
-let up: MessagePort | undefined;
-let sent: Int32Array | undefined;
-const post = (message: ToParent, transfer?: Transferable[]) => {
-  posted = true;
-  if (up === undefined) return _post(self, message, transfer);
-  _post(up, message, transfer);
-  Atomics.add(sent!, EXIT_SENT, 1);
-};
-const realClose = self.close.bind(self);
-const realExit = Deno.exit;
-let exiting = false;
-let selfPid: number | undefined;
-let exitCell: Int32Array | undefined;
-
-/** Reports the exit to the parent once, then closes this worker. */
-function exitNow(code: number, error?: WireError): never {
-  if (!exiting) {
-    exiting = true;
-    // A task that called Deno.exit() must not take the answers before it along.
-    try {
-      flushAnswers();
-    } catch {
-      // Its process has ended already (terminated): nothing more goes out.
-    }
-    // Before the parent hears of it: a parent blocked in a lock's wait reads this, not messages.
-    if (selfPid !== undefined) _markEnded(selfPid);
-    if (exitCell && !error && !posted) {
-      Atomics.store(exitCell, EXIT_CODE, code);
-      if (
-        Atomics.compareExchange(exitCell, EXIT_STATE, EXIT_RUNNING, EXIT_REPORTED) === EXIT_RUNNING
-      ) {
-        Atomics.notify(exitCell, EXIT_STATE);
-        Atomics.wait(exitCell, EXIT_STATE, EXIT_REPORTED, EXIT_SEEN_WAIT_MS);
-      }
-    } else {
-      const message: ExitMessage = error ? { t: "exit", code, error } : { t: "exit", code };
-      post(message);
-      // As above: closing now would tear the worker down while the parent
-      // takes this message and the ones before it.
-      if (exitCell) Atomics.wait(exitCell, EXIT_STATE, EXIT_RUNNING, EXIT_SEEN_WAIT_MS);
-    }
-  }
-  realClose();
-  return realExit(code);
-}
-
-/**
- * Ends this worker's own children first (they would otherwise die silently
- * with it), then reports the exit. With no children left it exits at once,
- * in the same turn.
- */
-function finish(code: number, error?: unknown): Promise<void> | undefined {
-  if (exiting) return;
-  const report = () => {
-    if (code === 0 && typeof Deno.exitCode === "number" && Deno.exitCode !== 0) {
-      code = Deno.exitCode;
-    }
-    exitNow(code, error === undefined ? undefined : _toWireError(error));
-  };
-  let ending: Promise<void> | undefined;
-  try {
-    ending = _endChildren(code !== 0);
-  } finally {
-    if (ending === undefined) report();
-  }
-  return ending?.finally(report);
-}
-
-// Deno gives the parent no event when a worker ends, so every way out of the
-// worker reports first: Deno.exit(n) (node's process.exit calls it), close(),
-// uncaught errors. The exits are taken over as this module loads, before the
-// modules a worker runs are evaluated: one that keeps its own reference to
-// `Deno.exit` then holds this one.
-if (_IN_WORKER) {
-  _startImports();
-  Object.defineProperty(Deno, "exit", {
-    value: (code = 0): never => exitNow(code),
-    writable: true,
-    configurable: true,
-  });
-  (self as { close(): void }).close = () => exitNow(0);
-}
-
-/** Entry point called by the generated entry module, after the target's module loaded. */
-export function _main(): void {
-  _endImports();
-  self.addEventListener("error", (e) => {
-    e.preventDefault();
-    void finish(1, (e as ErrorEvent).error ?? new Error((e as ErrorEvent).message));
-  });
-  self.addEventListener("unhandledrejection", (e) => {
-    e.preventDefault();
-    void finish(1, (e as PromiseRejectionEvent).reason);
-  });
-  const inbox = new _Inbox("this process");
-  let started = false;
-  const onMessage = (e: Event) => {
-    const message = (e as MessageEvent<ToChild>).data;
-    if (_deliverToActor(message as ToActor)) return e.stopImmediatePropagation();
-    if (Array.isArray(message)) takeTasks(message);
-    else if (message.t === "mail") inbox.deliver(message.data, message.wired);
-    else if (message.t === "init" && !started) {
-      started = true;
-      void run(message, inbox);
-    }
-  };
-  self.addEventListener("message", onMessage);
-  // Messages that came while the entry imported this worker's modules.
-  const g = globalThis as unknown as Record<symbol, Held | undefined>;
-  const key = Symbol.for(_EARLY_MESSAGES);
-  const held = g[key];
-  if (held) {
-    delete g[key];
-    self.removeEventListener("message", held.hold);
-    for (const e of held.early) onMessage(e);
-  }
-}
-
-interface Held {
-  early: Event[];
-  hold: (e: Event) => void;
-}
-
-async function run(init: InitMessage, inbox: _Inbox): Promise<void> {
-  selfPid = init.self.pid;
-  if (init.loaded) {
-    const loaded = new Int32Array(init.loaded);
-    Atomics.store(loaded, 0, 1);
-    Atomics.notify(loaded, 0);
-  }
-  _setContext({
-    self: init.self,
-    parent: init.parent,
-    postToParent: post as (message: unknown, transfer?: Transferable[]) => void,
-    childPrefix: init.childPrefix,
-    childCount: 0,
-    pids: new Int32Array(init.pids),
-    workerOptions: init.workerOptions,
-    liveness: init.liveness && new Int32Array(init.liveness),
-    inChannel: init.inChannel && new Int32Array(init.inChannel),
-  });
-  if (init.spec.kind === "pool") return servePool(init.spec, inbox);
-  if (init.spec.kind === "actor") return _runActor(init.spec, inbox, finish);
-  try {
-    const { spec } = init;
-    exitCell = new Int32Array(spec.exitCell);
-    if (spec.up) {
-      sent = exitCell;
-      up = spec.up;
-    }
-    if (spec.wired) {
-      _revive(spec.args);
-      _revive(spec.fields);
-    }
-    const target = _resolveTask(spec.task);
-    let result: unknown;
-    if (spec.mode === "subclass") {
-      const instance = Object.assign(Object.create(target.prototype), spec.fields) as Process;
-      _adoptSelf(instance, inbox);
-      result = instance.run();
-    } else {
-      _adoptSelf(undefined, inbox);
-      result = (target as (...args: unknown[]) => unknown)(...spec.args);
-    }
-    // Awaited even when it is not a promise: the microtasks the target queued
-    // before it returned (a `.then` it did not wait for) run before the exit.
-    await result;
-  } catch (error) {
-    return finish(1, error);
-  }
-  return finish(0);
-}
-
-// ---- pool workers: the same behaviour, with tasks as the callbacks ---------
 // Jobs run one at a time in arrival order, each claimed first in shared
 // memory: the pool may take back a job the worker has not started (to cancel
 // it, or to give it to an idle worker), and whichever side swaps the job's
@@ -264,8 +66,13 @@ let poolServing = false;
 // Tasks wait on this until the initializer has run.
 const poolReady = Promise.withResolvers<void>();
 
-async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
-  _adoptSelf(undefined, inbox);
+let worker: _WorkerSide | undefined;
+let selfPid: number | undefined;
+
+async function servePool(spec: PoolSpec, side: _WorkerSide): Promise<void> {
+  worker = side;
+  selfPid = _context().self.pid;
+  _adoptSelf(undefined, side.inbox);
   claims = new Int32Array(spec.claims);
   jobLink = new _Link(spec.jobs);
   answerLink = new _Link(spec.answers);
@@ -275,13 +82,13 @@ async function servePool(spec: PoolSpec, inbox: _Inbox): Promise<void> {
       if (spec.wired) _revive(spec.initArgs);
       await init(...spec.initArgs);
     } catch (error) {
-      return finish(1, error);
+      return side.finish(1, error);
     }
     // The pool tells an initializer that failed from a worker that died later
     // by this message. Without one, the worker posts nothing before its first
     // job: a worker's first postMessage costs it ~0.15 ms (Deno compiles its
     // messaging code then), and its answers go by the link.
-    post({ t: "ready" });
+    side.post({ t: "ready" });
   }
   poolServing = true;
   poolReady.resolve();
@@ -454,16 +261,26 @@ function flushAnswers(): void {
   }
   if (transfer.length === 0 && answerLink?.trySend(message)) return;
   try {
-    post(message, transfer);
+    worker!.post(message, transfer);
   } catch {
     // Some value could not be cloned: send the answers one by one, so only
     // the jobs whose values cannot travel fail.
     for (let i = 0; i < flat.length; i += 3) {
       try {
-        post(["R", 0, selfPid, flat[i], flat[i + 1], flat[i + 2]]);
+        worker!.post(["R", 0, selfPid, flat[i], flat[i + 1], flat[i + 2]]);
       } catch (error) {
-        post(["R", 0, selfPid, flat[i], RESULT_ERROR, _toWireError(error)]);
+        worker!.post(["R", 0, selfPid, flat[i], RESULT_ERROR, _toWireError(error)]);
       }
     }
   }
 }
+
+_defineBehaviour<PoolSpec>("pool", {
+  run: servePool,
+  message(message) {
+    if (!Array.isArray(message) || message[0] !== "T") return false;
+    takeTasks(message as TasksMessage);
+    return true;
+  },
+  flush: flushAnswers,
+});

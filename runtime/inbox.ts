@@ -1,7 +1,7 @@
 // A mailbox that received messages wait in until someone takes them.
-import { _reviveLoading } from "./_clone.ts";
-import { _checkTimeout } from "./_util.ts";
-import { _after, type _Cancel } from "./_timer.ts";
+import { _reviveLoading } from "./wire.ts";
+import { _checkTimeout } from "./util.ts";
+import { _after, type _Cancel } from "./timer.ts";
 
 /** Options for waiting on a message. */
 export interface ReceiveOptions {

@@ -6,12 +6,11 @@
 // whole. Waiting is Atomics.waitAsync (or Atomics.wait in *Sync calls inside
 // workers) on sequence words, woken with Atomics.notify only when a waiter
 // count says someone waits.
-import { _context, _IN_WORKER } from "../actors/_context.ts";
-import { _endings, _endingsWord, _isAlive } from "../actors/_liveness.ts";
-import { _checkTimeout } from "../actors/_util.ts";
-import { _after } from "../actors/_timer.ts";
-import type { WireCodec } from "../actors/protocol.ts";
-import type { StandardSchemaV1 } from "./schema.ts";
+import { _context, _IN_WORKER } from "./context.ts";
+import { _endings, _endingsWord, _isAlive } from "./liveness.ts";
+import { _checkTimeout } from "./util.ts";
+import { _after } from "./timer.ts";
+import type { WireCodec } from "./protocol.ts";
 
 // Header words (Int32 indices).
 const LOCK = 0;
@@ -817,46 +816,4 @@ export function _timeoutOf(
   return timeoutMs === undefined
     ? undefined
     : _checkTimeout(timeoutMs, `${owner}.${call} timeoutMs`);
-}
-
-/**
- * Checks `value` with a Standard Schema validator and returns the validated
- * value; throws a TypeError with the validator's messages when it fails.
- */
-export function _validate<T>(
-  schema: StandardSchemaV1<unknown, T>,
-  value: unknown,
-  what: string,
-): T | Promise<T> {
-  const result = schema["~standard"].validate(value);
-  if (result instanceof Promise) return result.then((r) => checked(r, what));
-  return checked(result, what);
-}
-
-/** `_validate` for the synchronous calls: an async validator is refused clearly. */
-export function _validateSync<T>(
-  schema: StandardSchemaV1<unknown, T>,
-  value: unknown,
-  what: string,
-  call: string,
-): T {
-  const result = _validate(schema, value, what);
-  if (result instanceof Promise) {
-    result.catch(() => {});
-    throw new TypeError(
-      `${call} cannot use this schema: it validates asynchronously; use the async form instead`,
-    );
-  }
-  return result;
-}
-
-function checked<T>(result: StandardSchemaV1.Result<T>, what: string): T {
-  if (result.issues) {
-    const details = result.issues.map((issue) => {
-      const path = issue.path?.map((p) => typeof p === "object" ? p.key : p).join(".");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    });
-    throw new TypeError(`${what} was refused by the schema: ${details.join("; ")}`);
-  }
-  return result.value;
 }

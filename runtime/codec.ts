@@ -4,8 +4,8 @@
 // ArrayBuffers, typed arrays, DataViews, boxed primitives). It is several
 // times faster than JSON or node:v8 for small items, and it keeps node:v8 out
 // of every worker's start-up (loading Node's compatibility layer costs ~3 ms).
-import { _WIRE } from "../actors/_clone.ts";
-import { _describe } from "../actors/_util.ts";
+import { _WIRE } from "./wire.ts";
+import { _describe } from "./util.ts";
 
 const UNDEFINED = 0;
 const NULL = 1;

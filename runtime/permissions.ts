@@ -5,8 +5,8 @@
  * @module
  */
 import { PermissionError } from "./errors.ts";
-import { _describe } from "./_util.ts";
-import { _context } from "./_context.ts";
+import { _describe } from "./util.ts";
+import { _context } from "./context.ts";
 
 /** One permission: inherit the parent's, all (`true`), none (`false`), or a list of allowed items. */
 export type PermissionValue = "inherit" | boolean | string[];

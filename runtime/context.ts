@@ -23,7 +23,7 @@ export interface _Context {
   /**
    * A worker's: 1 while it holds a channel's lock. Its parent, stopping it,
    * waits (bounded) until it is 0, so that no operation it began completes
-   * after `terminate()` or `kill()` returned (see channels/_ring.ts).
+   * after `terminate()` or `kill()` returned (see runtime/ring.ts).
    */
   inChannel?: Int32Array;
 }
@@ -115,4 +115,18 @@ export function _refuseWhileImporting(what: string): void {
       "under `if (import.meta.main) { ... }`, as Python guards it with " +
       '`if __name__ == "__main__":`',
   );
+}
+
+/**
+ * The number of logical CPU cores, the default size of a `Pool`.
+ *
+ * @example
+ * ```ts
+ * import { cpuCount } from "@troupe/troupe";
+ *
+ * console.assert(cpuCount() >= 1);
+ * ```
+ */
+export function cpuCount(): number {
+  return navigator.hardwareConcurrency || 1;
 }

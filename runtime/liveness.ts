@@ -8,7 +8,7 @@
 // while the process runs, ENDED once it has ended, and 0 when nothing was recorded.
 // A process counts as alive while it and all its ancestors are: a worker's
 // workers end with it without a word to anyone. Entries 0 and 1 are not used.
-import { _context, _THREAD_PID_BASE } from "./_context.ts";
+import { _context, _THREAD_PID_BASE } from "./context.ts";
 
 const ENDED = -1;
 const INITIAL_BYTES = 4096;

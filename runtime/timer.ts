@@ -5,7 +5,7 @@
 // on a cell of its own that times out when the timer is due; cancelling
 // notifies the cell, which frees it at once.
 
-import { _IN_WORKER } from "./_context.ts";
+import { _IN_WORKER } from "./context.ts";
 
 const BLOCK = 256;
 

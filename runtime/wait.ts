@@ -1,10 +1,10 @@
 // Waiting on a shared Int32 word: the one place that knows how the async
 // (Atomics.waitAsync) and blocking (Atomics.wait) waits behave, how timeouts
 // and signals end them, and which thread may block.
-import { _IN_WORKER } from "../actors/_context.ts";
-import { _checkTimeout, _describe } from "../actors/_util.ts";
-import { _context } from "../actors/_context.ts";
-import type { SyncWaitOptions, WaitOptions } from "../actors/wait_options.ts";
+import { _IN_WORKER } from "./context.ts";
+import { _checkTimeout, _describe } from "./util.ts";
+import { _context } from "./context.ts";
+import type { SyncWaitOptions, WaitOptions } from "./wait_options.ts";
 
 export type { SyncWaitOptions, WaitOptions };
 

@@ -4,8 +4,8 @@
 // without waking a sleeping thread (~40 µs a side, where a poll takes ~5).
 // A message the link refuses (too big, the ring full, data the codec cannot
 // carry) goes by the worker's port instead: the caller decides.
-import { _decode, _encode } from "../channels/_codec.ts";
-import { _Ring, type _Spin, _WOULD_WAIT } from "../channels/_ring.ts";
+import { _decode, _encode } from "./codec.ts";
+import { _Ring, type _Spin, _WOULD_WAIT } from "./ring.ts";
 
 /** Ring bytes per link: a larger message takes the port. */
 const LINK_BYTES = 1 << 18;

@@ -1,5 +1,5 @@
 // Small helpers shared by the runtime's files.
-import { _after, type _Cancel } from "./_timer.ts";
+import { _after, type _Cancel } from "./timer.ts";
 
 /** Whether `fn` is a class (as opposed to a plain or arrow function). */
 export function _isClass(fn: unknown): boolean {

@@ -1,18 +1,16 @@
 // The parent's side of a worker: how one is started, and the count of live
 // ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
 // a process kind backed by a subprocess can be added without touching it.
-import { _context, _refuseWhileImporting } from "./_context.ts";
-import { _post } from "./_util.ts";
-import { _livenessTable, _markEnded, _markStarted } from "./_liveness.ts";
+import { _context, _refuseWhileImporting } from "./context.ts";
+import { _post } from "./util.ts";
+import { _livenessTable, _markEnded, _markStarted } from "./liveness.ts";
 import type {
-  ActorSpec,
   InitMessage,
-  PoolSpec,
-  ProcessSpec,
   ToChild,
   ToParent,
   WireError,
   WireIdentity,
+  WorkerSpec,
 } from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
 
@@ -55,7 +53,7 @@ export function _initMessage(
   self: WireIdentity,
   identity: string,
   permissions: _DenoPermissions | undefined,
-  spec: ProcessSpec | PoolSpec | ActorSpec,
+  spec: WorkerSpec,
 ): InitMessage {
   const ctx = _context();
   return {
@@ -85,24 +83,29 @@ const loadedEntries = new Map<string, Promise<void> | true>();
 export const _EARLY_MESSAGES = "troupe.early-messages";
 
 /**
- * Starts a worker that runs the runtime's `_main` after importing `modules`.
+ * Starts a worker that runs the kernel's `_main` after importing `behaviour`
+ * (the module that registers what the worker's spec kind does, see
+ * `_defineBehaviour`) and `modules` (the user's, which declare its tasks).
  * A worker with `permissions: "none"` can load them this way, and still has
  * no read access once running.
  */
 export function _spawnWorker(
   name: string,
+  behaviour: string,
   modules: string[],
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
 ): _Endpoint {
   _refuseWhileImporting(name);
-  runtimeUrl ??= new URL("./_worker_runtime.ts", import.meta.url).href;
+  runtimeUrl ??= new URL("./entry.ts", import.meta.url).href;
+  // From the bundle, the behaviour is the bundle itself: one import.
+  const imports = [...new Set([runtimeUrl, behaviour, ...modules])];
   const source = `import { _main } from ${JSON.stringify(runtimeUrl)};\n` +
-    modules.map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
+    imports.slice(1).map((m) => `import ${JSON.stringify(m)};\n`).join("") + "_main();\n";
   let url = dataUrl(source);
   let gate: Promise<void> | true | undefined;
   let loaded: Int32Array | undefined;
-  if (mayImport([runtimeUrl, ...modules], permissions)) {
+  if (mayImport(imports, permissions)) {
     // A literal import() would be part of the first graph, and checked. The
     // worker gets its messages from the start: they wait until `_main` runs.
     url = dataUrl(

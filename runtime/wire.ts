@@ -4,8 +4,8 @@
 // Troupe's own objects that do travel (channel ends, locks, shared values)
 // implement `_WIRE`: the walk swaps each for its wire form, and the receiving
 // worker revives it from the reviver its module registered.
-import { _SHARED_STATE_VERSION } from "./_context.ts";
-import { _describe } from "./_util.ts";
+import { _SHARED_STATE_VERSION } from "./context.ts";
+import { _describe } from "./util.ts";
 
 const TypedArray = Object.getPrototypeOf(Uint8Array);
 
