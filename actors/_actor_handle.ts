@@ -1,11 +1,11 @@
 // The parent's side of one actor incarnation: its worker, the calls awaiting
 // replies, the bounded mailbox's room, and how it ended. `ActorRef` and the
 // supervisor build on it; a restarted actor is a new handle.
-import { _after, type _Cancel } from "../runtime/timer.ts";
+import { _armWait, _settledWithin, _timeoutError, _waitWord } from "../runtime/wait.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "../runtime/wire.ts";
 import { _drain, _JSON_MAX, _jsonExact, _OrderedSender, _settlePacked } from "../runtime/rpc.ts";
-import { _checkTimeout, _post, _settledWithin } from "../runtime/util.ts";
+import { _checkTimeout, _post } from "../runtime/util.ts";
 import { _initMessage, _spawnWorker } from "../runtime/host.ts";
 import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors.ts";
@@ -267,15 +267,9 @@ export class _ActorHandle {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let cancelTimer: _Cancel | undefined;
       let waiter: RoomWaiter | undefined;
       let id = 0;
-      const cleanup = () => {
-        cancelTimer?.();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const fail = (error: unknown) => {
-        cleanup();
+      const drop = (error: unknown) => {
         if (waiter) {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
@@ -283,39 +277,34 @@ export class _ActorHandle {
         if (id !== 0) this.#pending.delete(id);
         reject(error);
       };
-      const onAbort = () => fail(signal!.reason);
+      const disarm = _armWait({ timeoutMs, signal }, drop, () => {
+        const what = waiter ? "found no room in its mailbox" : "got no reply";
+        return _timeoutError(`${this.name}.${method}() ${what} within ${timeoutMs} ms`);
+      });
+      const fail = (error: unknown) => {
+        disarm();
+        drop(error);
+      };
       const go = () => {
         waiter = undefined;
         id = wantReply ? this.#nextId++ : 0;
         const sent = this.#post(id, method, args, transfer, wired);
         if (!wantReply) {
-          cleanup();
+          disarm();
           return resolve(sent);
         }
         this.#pending.set(id, {
           method,
           resolve: (value) => {
-            cleanup();
+            disarm();
             resolve(value);
           },
           reject: (error) => {
-            cleanup();
+            disarm();
             reject(error);
           },
         });
       };
-      if (timeoutMs !== undefined) {
-        cancelTimer = _after(timeoutMs, () => {
-          const what = waiter ? "found no room in its mailbox" : "got no reply";
-          fail(
-            new DOMException(
-              `${this.name}.${method}() ${what} within ${timeoutMs} ms`,
-              "TimeoutError",
-            ),
-          );
-        });
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
       if (this.#reserve()) return go();
       if (!wait) return fail(new MailboxFull(this.name, this.#capacity));
       waiter = { method, go, fail };
@@ -354,8 +343,7 @@ export class _ActorHandle {
       if (n < this.#capacity) continue;
       // Bounded so a lost wake-up costs a second, not forever; a pending
       // waitAsync does not keep the program alive.
-      const result = Atomics.waitAsync(box, 0, n, 1000);
-      if (result.async) await result.value;
+      await _waitWord(box, 0, n, 1000, undefined, false);
     }
     this.#pumping = false;
   }

@@ -8,8 +8,8 @@
 import { _outbox, _prepare, _revive } from "../runtime/wire.ts";
 import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "../runtime/context.ts";
 import { _Inbox, type ReceiveOptions } from "../runtime/inbox.ts";
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
-import { _after } from "../runtime/timer.ts";
+import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
+import { _after, _settledWithin, _waitWord } from "../runtime/wait.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
 import { RemoteError } from "../runtime/errors.ts";
 import {
@@ -407,8 +407,9 @@ export class Process<A extends unknown[] = unknown[]> {
   /** Ends the process when its child reports the exit in `cell` instead of by message. */
   #watchExitCell(s: State, cell: Int32Array): void {
     s.exitCell = cell;
-    const wait = Atomics.waitAsync(cell, EXIT_STATE, EXIT_RUNNING);
-    if (wait.async) wait.value.then(() => this.#poll(s));
+    // The worker keeps the program alive while it runs: no timer is needed.
+    const wait = _waitWord(cell, EXIT_STATE, EXIT_RUNNING, Infinity, undefined, false);
+    if (wait instanceof Promise) wait.then(() => this.#poll(s));
     else this.#poll(s);
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { _after, type _Cancel } from "../runtime/timer.ts";
+import { _armWait, _settledWithin, _sleep, _timeoutError } from "../runtime/wait.ts";
 import type { _ActorHandle } from "./_actor_handle.ts";
 import {
   _affected,
@@ -661,17 +661,7 @@ export class Supervisor {
   #sleep(ms: number): Promise<boolean> {
     const signal = this.#halt.signal;
     if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const cancel = _after(ms, () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(true);
-      });
-      const onAbort = () => {
-        cancel();
-        resolve(false);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    return _sleep(ms, signal);
   }
 
   /** For `ref()`: the next incarnation of actor child `id`, within the call's limits. */
@@ -697,38 +687,29 @@ export class Supervisor {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let cancelTimer: _Cancel | undefined;
-      const cleanup = () => {
+      const fail = (error: unknown) => {
         child.waiters.delete(waiter);
-        cancelTimer?.();
-        signal?.removeEventListener("abort", onAbort);
+        reject(
+          error instanceof ActorExited ? gone(label, method, error.reason.description) : error,
+        );
       };
+      const disarm = _armWait(
+        { timeoutMs, signal },
+        fail,
+        () =>
+          _timeoutError(`${label} was not running again within ${timeoutMs} ms for ${method}()`),
+      );
       const waiter: Waiter = {
         resolve: (handle) => {
-          cleanup();
+          disarm();
+          child.waiters.delete(waiter);
           resolve(handle);
         },
         reject: (error) => {
-          cleanup();
-          reject(
-            error instanceof ActorExited ? gone(label, method, error.reason.description) : error,
-          );
+          disarm();
+          fail(error);
         },
       };
-      const onAbort = () => waiter.reject(signal!.reason);
-      if (timeoutMs !== undefined) {
-        cancelTimer = _after(
-          timeoutMs,
-          () =>
-            waiter.reject(
-              new DOMException(
-                `${label} was not running again within ${timeoutMs} ms for ${method}()`,
-                "TimeoutError",
-              ),
-            ),
-        );
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
       child.waiters.add(waiter);
     });
   }
@@ -757,11 +738,14 @@ export class Supervisor {
         }
         const stopped = this.stop();
         if (limit !== Infinity) {
-          let cancel: _Cancel | undefined;
-          const late = new Promise<void>((resolve) => cancel = _after(limit, resolve));
-          await Promise.race([stopped, late]);
-          cancel!();
-          this.#kill();
+          await _settledWithin(stopped, limit);
+          if (this.#state !== "stopped" && this.#state !== "failed") {
+            // Killed: its own stop, queued behind what it was doing, is not waited for.
+            stopped.catch(() => {});
+            this.#kill();
+            await ended;
+            return _exitReason(-15, null, `did not stop within ${limit} ms and was terminated`);
+          }
         }
         await stopped;
         return ended;

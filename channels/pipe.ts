@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { _timeoutError } from "../runtime/wait.ts";
 import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
 import { _context } from "../runtime/context.ts";
 import { _checkTimeout, _inspectable } from "../runtime/util.ts";
@@ -261,11 +262,7 @@ export class Connection<S, R> {
       timeoutMs,
       signal: options.signal,
       recheck: this.#watchReaders,
-      onTimeout: () =>
-        new DOMException(
-          `Connection.send() found the pipe full for ${timeoutMs} ms`,
-          "TimeoutError",
-        ),
+      onTimeout: () => _timeoutError(`Connection.send() found the pipe full for ${timeoutMs} ms`),
     });
   }
 
@@ -288,10 +285,7 @@ export class Connection<S, R> {
       what: "Connection.sendSync()",
       recheck: this.#watchReaders,
       onTimeout: () =>
-        new DOMException(
-          `Connection.sendSync() found the pipe full for ${timeoutMs} ms`,
-          "TimeoutError",
-        ),
+        _timeoutError(`Connection.sendSync() found the pipe full for ${timeoutMs} ms`),
     });
   }
 
@@ -338,8 +332,7 @@ export class Connection<S, R> {
       signal: options.signal,
       spin: this.#spin,
       recheck: this.#watchWriters,
-      onTimeout: () =>
-        new DOMException(`Connection.recv() got nothing within ${timeoutMs} ms`, "TimeoutError"),
+      onTimeout: () => _timeoutError(`Connection.recv() got nothing within ${timeoutMs} ms`),
     });
   }
 
@@ -361,11 +354,7 @@ export class Connection<S, R> {
       what: "Connection.recvSync()",
       spin: this.#spin,
       recheck: this.#watchWriters,
-      onTimeout: () =>
-        new DOMException(
-          `Connection.recvSync() got nothing within ${timeoutMs} ms`,
-          "TimeoutError",
-        ),
+      onTimeout: () => _timeoutError(`Connection.recvSync() got nothing within ${timeoutMs} ms`),
     });
   }
 
@@ -391,7 +380,7 @@ export class Connection<S, R> {
         timeoutMs: limit,
         signal: undefined,
         recheck: this.#watchWriters,
-        onTimeout: () => new DOMException("poll", "TimeoutError"),
+        onTimeout: () => _timeoutError("poll"),
       });
     } catch (error) {
       if (error instanceof DOMException && error.name === "TimeoutError") return false;

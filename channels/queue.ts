@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { _timeoutError } from "../runtime/wait.ts";
 import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
 import { _inspectable } from "../runtime/util.ts";
 import type { QueueWire, WireCodec } from "../runtime/protocol.ts";
@@ -561,11 +562,10 @@ export class JoinableQueue<T> extends Queue<T> {
       timeoutMs,
       signal: options.signal,
       onTimeout: () =>
-        new DOMException(
+        _timeoutError(
           `JoinableQueue still had ${
             rings.get(this)!.unfinished
           } unfinished item(s) after ${timeoutMs} ms`,
-          "TimeoutError",
         ),
     });
   }

@@ -8,7 +8,7 @@
 // gives the jobs queued behind it to idle workers, a cancelled job that has
 // not started never runs, and a worker that dies fails the jobs it had
 // started while the others move to other workers; no job runs twice.
-import { _after, type _Cancel } from "../runtime/timer.ts";
+import { _after, _armWait, type _Cancel, _timeoutError } from "../runtime/wait.ts";
 import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
 import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
@@ -405,26 +405,11 @@ export class _PoolEngine {
       cleanup: undefined,
     };
     if (signal || timeoutMs !== undefined) {
-      let cancelTimer: _Cancel | undefined;
-      const onAbort = () => this.#cancel(job, signal!.reason);
-      job.cleanup = () => {
-        cancelTimer?.();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      if (timeoutMs !== undefined) {
-        cancelTimer = _after(
-          timeoutMs,
-          () =>
-            this.#cancel(
-              job,
-              new DOMException(
-                `task '${ref.key}' did not finish within ${timeoutMs} ms`,
-                "TimeoutError",
-              ),
-            ),
-        );
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
+      job.cleanup = _armWait(
+        { timeoutMs, signal },
+        (reason) => this.#cancel(job, reason),
+        () => _timeoutError(`task '${ref.key}' did not finish within ${timeoutMs} ms`),
+      );
     }
     for (const m of modules) this.#modules.add(m);
     this.#queue.push(job);

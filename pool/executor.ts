@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { _after, type _Cancel } from "../runtime/timer.ts";
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
+import { _after, type _Cancel, _settledWithin, _timeoutError } from "../runtime/wait.ts";
+import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import {
   _chunkReader,
@@ -133,7 +133,7 @@ export class Future<T> extends Promise<T> {
     if (limit === undefined) return Promise.resolve(this);
     return _settledWithin(this, limit).then(() => {
       if (!this.done()) {
-        throw new DOMException(`the future was not done within ${timeoutMs} ms`, "TimeoutError");
+        throw _timeoutError(`the future was not done within ${timeoutMs} ms`);
       }
       return this;
     });
@@ -582,10 +582,7 @@ export async function* asCompleted<T>(
       ]);
       cancel!();
       if (timedOut && ready.length === 0) {
-        throw new DOMException(
-          `${left} of the futures were not done within ${timeoutMs} ms`,
-          "TimeoutError",
-        );
+        throw _timeoutError(`${left} of the futures were not done within ${timeoutMs} ms`);
       }
     }
     yield ready.shift()!;

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { _checkTimeout, _describe, _inspectable, _settledWithin } from "../runtime/util.ts";
+import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
+import { _settledWithin, _timeoutError } from "../runtime/wait.ts";
 import type { Permissions } from "../runtime/permissions.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import {
@@ -152,7 +153,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async get(timeoutMs?: number): Promise<T> {
     await this.wait(timeoutMs);
     if (this.#state === "pending") {
-      throw new DOMException(`result not ready within ${timeoutMs} ms`, "TimeoutError");
+      throw _timeoutError(`result not ready within ${timeoutMs} ms`);
     }
     return this.#promise();
   }

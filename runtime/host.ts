@@ -3,6 +3,7 @@
 // a process kind backed by a subprocess can be added without touching it.
 import { _context, _refuseWhileImporting } from "./context.ts";
 import { _post } from "./util.ts";
+import { _waitWord } from "./wait.ts";
 import { _livenessTable, _markEnded, _markStarted } from "./liveness.ts";
 import type {
   InitMessage,
@@ -118,10 +119,12 @@ export function _spawnWorker(
     gate = loadedEntries.get(url);
     if (gate === undefined) {
       loaded = new Int32Array(new SharedArrayBuffer(4));
-      const wait = Atomics.waitAsync(loaded, 0, 0);
-      const settled = (wait.async ? wait.value : Promise.resolve()).then(() => {
-        loadedEntries.set(url, true);
-      });
+      // The worker's start keeps the program alive meanwhile.
+      const settled = Promise.resolve(_waitWord(loaded, 0, 0, Infinity, undefined, false)).then(
+        () => {
+          loadedEntries.set(url, true);
+        },
+      );
       loadedEntries.set(url, settled);
     }
   }

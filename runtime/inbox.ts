@@ -1,7 +1,7 @@
 // A mailbox that received messages wait in until someone takes them.
 import { _reviveLoading } from "./wire.ts";
 import { _checkTimeout } from "./util.ts";
-import { _after, type _Cancel } from "./timer.ts";
+import { _armWait, _timeoutError } from "./wait.ts";
 
 /** Options for waiting on a message. */
 export interface ReceiveOptions {
@@ -88,40 +88,21 @@ export class _Inbox {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      let cancelTimer: _Cancel | undefined;
       const waiter: Waiter = {
         resolve: (v) => {
-          cleanup();
+          disarm();
           resolve(v);
         },
         reject: (e) => {
-          cleanup();
+          disarm();
           reject(e);
         },
       };
-      const drop = (reason: unknown) => {
+      const disarm = _armWait({ timeoutMs, signal }, (reason) => {
         const i = this.#waiters.indexOf(waiter);
         if (i >= 0) this.#waiters.splice(i, 1);
-        waiter.reject(reason);
-      };
-      const onAbort = () => drop(signal!.reason);
-      const cleanup = () => {
-        cancelTimer?.();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      if (timeoutMs !== undefined) {
-        cancelTimer = _after(
-          timeoutMs,
-          () =>
-            drop(
-              new DOMException(
-                `no message for ${this.#what} within ${timeoutMs} ms`,
-                "TimeoutError",
-              ),
-            ),
-        );
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
+        reject(reason);
+      }, () => _timeoutError(`no message for ${this.#what} within ${timeoutMs} ms`));
       this.#waiters.push(waiter);
     });
   }

@@ -9,6 +9,7 @@
 // A process counts as alive while it and all its ancestors are: a worker's
 // workers end with it without a word to anyone. Entries 0 and 1 are not used.
 import { _context, _THREAD_PID_BASE } from "./context.ts";
+import { _waitWord } from "./wait.ts";
 
 const ENDED = -1;
 const INITIAL_BYTES = 4096;
@@ -81,8 +82,7 @@ export function _markEnded(pid: number): void {
  * alive on its own: on the main thread a pending wait does not keep it alive.
  */
 export function _nextEnding(seen: number, ms: number): Promise<unknown> {
-  const wait = Atomics.waitAsync(_context().pids, ENDINGS, seen, ms);
-  return wait.async ? wait.value : Promise.resolve(wait.value);
+  return Promise.resolve(_waitWord(_context().pids, ENDINGS, seen, ms, undefined, false));
 }
 
 /** Wakes every `_nextEnding` wait of this run (they look again and wait anew). */

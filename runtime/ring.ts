@@ -9,7 +9,7 @@
 import { _context, _IN_WORKER } from "./context.ts";
 import { _endings, _endingsWord, _isAlive } from "./liveness.ts";
 import { _checkTimeout } from "./util.ts";
-import { _after } from "./timer.ts";
+import { _armWait, _waitWord } from "./wait.ts";
 import type { WireCodec } from "./protocol.ts";
 
 // Header words (Int32 indices).
@@ -728,12 +728,12 @@ async function waitAsync<R>(
   // anyway, and its first timer call costs ~3 ms (Deno loads node:timers
   // then), so there each waitAsync carries the time left instead.
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  const cancelTimer = timeoutMs === undefined || _IN_WORKER
-    ? undefined
-    : _after(timeoutMs, () => halt(limits.onTimeout()));
+  const disarm = _armWait(
+    { timeoutMs: _IN_WORKER ? undefined : timeoutMs, signal },
+    halt,
+    limits.onTimeout,
+  );
   let recheckMs = FIRST_RECHECK_MS;
-  const onAbort = () => halt(signal!.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
       const seen = Atomics.load(h, word);
@@ -753,9 +753,9 @@ async function waitAsync<R>(
       const waitMs = _IN_WORKER ? Math.min(sleepMs ?? Infinity, left) : sleepMs;
       try {
         // With a recheck the wait times out too, so none is left pending per recheck.
-        const wait = Atomics.waitAsync(h, word, seen, waitMs);
-        if (wait.async) {
-          wait.value.then(wake);
+        const wait = _waitWord(h, word, seen, waitMs, undefined, false);
+        if (wait instanceof Promise) {
+          wait.then(wake);
           await woken.promise;
         }
       } finally {
@@ -766,8 +766,7 @@ async function waitAsync<R>(
       }
     }
   } finally {
-    cancelTimer?.();
-    signal?.removeEventListener("abort", onAbort);
+    disarm();
   }
 }
 

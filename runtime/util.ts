@@ -1,5 +1,4 @@
 // Small helpers shared by the runtime's files.
-import { _after, type _Cancel } from "./timer.ts";
 
 /** Whether `fn` is a class (as opposed to a plain or arrow function). */
 export function _isClass(fn: unknown): boolean {
@@ -33,24 +32,6 @@ export function _describe(value: unknown): string {
   if (typeof value !== "object") return typeof value;
   const ctor = Object.getPrototypeOf(value)?.constructor;
   return ctor?.name ? `${ctor.name} object` : "object";
-}
-
-/**
- * Waits for `promise` to settle, or for `limitMs` to pass (`undefined`: no
- * limit), whichever comes first; never throws and leaves no timer behind.
- */
-export async function _settledWithin(
-  promise: Promise<unknown>,
-  limitMs: number | undefined,
-): Promise<void> {
-  const settled = promise.then(() => {}, () => {});
-  if (limitMs === undefined) return settled;
-  let cancel: _Cancel | undefined;
-  await Promise.race([
-    settled,
-    new Promise<void>((resolve) => cancel = _after(limitMs, resolve)),
-  ]);
-  cancel!();
 }
 
 /**

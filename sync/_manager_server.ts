@@ -8,7 +8,7 @@
 // values, or by a proxy in transit (see "travelling" in proxies.ts); an object
 // is freed when its count reaches zero, and the references its values held go
 // with it.
-import { _after, type _Cancel } from "../runtime/timer.ts";
+import { _after, type _Cancel, _timedOut } from "../runtime/wait.ts";
 import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../runtime/wire.ts";
 import { _jsonExact } from "../runtime/rpc.ts";
 import { _InOrder } from "../runtime/rpc.ts";
@@ -132,10 +132,6 @@ const SENDER_GRACE_MS = 5000;
 
 function named(name: string, message: string): Error {
   return Object.assign(new Error(message), { name });
-}
-
-function timeoutError(what: string, ms: number): DOMException {
-  return new DOMException(`${what} timed out after ${ms} ms`, "TimeoutError");
 }
 
 /** Equality by content, for plain data (what `remove()`, `index()`, `compareAndSet()` compare). */
@@ -688,7 +684,7 @@ export class ManagerServer extends Actor {
       waiter.resolve = (v) => (leave(), resolve(v));
       waiter.reject = (e) => (leave(), reject(e));
       if (timeoutMs !== null) {
-        waiter.timer = _after(timeoutMs, () => waiter.reject(timeoutError(what, timeoutMs)));
+        waiter.timer = _after(timeoutMs, () => waiter.reject(_timedOut(what, timeoutMs)));
       }
       client.waits.set(id, () => waiter.reject(new DOMException("cancelled", "AbortError")));
       list.push(waiter);
@@ -741,7 +737,7 @@ export class ManagerServer extends Actor {
         }
         if (!_isAlive(lock.holder)) throw new LockHolderDiedError("manager Lock", lock.holder);
         const timeoutMs = args[0] as number | null;
-        if (timeoutMs === 0) throw timeoutError("lock.acquire()", 0);
+        if (timeoutMs === 0) throw _timedOut("lock.acquire()", 0);
         return this.#wait(lock.waiters, client, id, timeoutMs, "lock.acquire()");
       }
       case "release": {

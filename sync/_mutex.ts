@@ -6,7 +6,7 @@
 // uncontended acquire + release is two atomic operations and no system call.
 import { _isAlive } from "../runtime/liveness.ts";
 import { LockHolderDiedError } from "./errors.ts";
-import { _myPid, _remaining, _timeoutError, _waitAsync, _waitSync } from "../runtime/wait.ts";
+import { _myPid, _remaining, _timedOut, _waitSync, _waitWord } from "../runtime/wait.ts";
 
 /** Index of the state word. */
 export const _STATE = 0;
@@ -76,8 +76,8 @@ export async function _lockAsync(
   while (Atomics.exchange(w, _STATE, CONTENDED) !== FREE) {
     checkHolder(w, kind);
     const left = _remaining(deadline);
-    if (left === 0) throw _timeoutError(what, timeoutMs);
-    const r = _waitAsync(w, _STATE, CONTENDED, Math.min(left, CHECK_HOLDER_MS), signal);
+    if (left === 0) throw _timedOut(what, timeoutMs);
+    const r = _waitWord(w, _STATE, CONTENDED, Math.min(left, CHECK_HOLDER_MS), signal);
     if (typeof r !== "string") await r;
   }
   take(w);
@@ -94,7 +94,7 @@ export function _lockSync(
   while (Atomics.exchange(w, _STATE, CONTENDED) !== FREE) {
     checkHolder(w, kind);
     const left = _remaining(deadline);
-    if (left === 0) throw _timeoutError(what, timeoutMs);
+    if (left === 0) throw _timedOut(what, timeoutMs);
     _waitSync(w, _STATE, CONTENDED, Math.min(left, CHECK_HOLDER_MS));
   }
   take(w);

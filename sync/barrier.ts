@@ -12,9 +12,9 @@ import {
   _sharedWords,
   _syncWaitOptions,
   type _Wait,
-  _waitAsync,
   _waitOptions,
   _waitSync,
+  _waitWord,
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
@@ -136,7 +136,7 @@ export class Barrier {
           );
         }
         try {
-          const r = _waitAsync(w, STATE, state, left, wait.signal);
+          const r = _waitWord(w, STATE, state, left, wait.signal);
           if (typeof r !== "string") await r;
         } catch (reason) {
           this.abort();

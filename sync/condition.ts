@@ -14,9 +14,9 @@ import {
   _sharedWords,
   _syncWaitOptions,
   type _Wait,
-  _waitAsync,
   _waitOptions,
   _waitSync,
+  _waitWord,
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
@@ -126,7 +126,7 @@ export class Condition implements LockGuard {
     const { m, count, seq } = this.#releaseForWait("Condition.wait()");
     let result: string;
     try {
-      const r = _waitAsync(this.#w, SEQ, seq, _remaining(wait.deadline), wait.signal);
+      const r = _waitWord(this.#w, SEQ, seq, _remaining(wait.deadline), wait.signal);
       result = typeof r === "string" ? r : await r;
     } finally {
       if (!_tryLock(m)) {

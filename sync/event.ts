@@ -10,9 +10,9 @@ import {
   _sharedWords,
   _syncWaitOptions,
   type _Wait,
-  _waitAsync,
   _waitOptions,
   _waitSync,
+  _waitWord,
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
@@ -80,7 +80,7 @@ export class Event {
     while (Atomics.load(w, FLAG) !== 1) {
       const left = _remaining(wait.deadline);
       if (left === 0) return false;
-      const r = _waitAsync(w, FLAG, 0, left, wait.signal);
+      const r = _waitWord(w, FLAG, 0, left, wait.signal);
       if (typeof r !== "string") await r;
     }
     return true;

@@ -21,7 +21,13 @@ import type {
   ManagerOrderedPayload,
   ToManager,
 } from "../runtime/protocol.ts";
-import { _myPid, _waitOptions, type WaitOptions } from "../runtime/wait.ts";
+import {
+  _armWait,
+  _myPid,
+  _timeoutError,
+  _waitOptions,
+  type WaitOptions,
+} from "../runtime/wait.ts";
 import { LockHolderDiedError, ManagerStoppedError } from "./errors.ts";
 
 /** What a managed object is. */
@@ -171,7 +177,7 @@ export class _Connection {
       const pending: Pending = { what, op, resolve, reject, objId, proxy };
       this.#pending.set(id, pending);
       if (signal) {
-        const onAbort = () => {
+        const disarm = _armWait({ signal }, (reason) => {
           if (this.#pending.get(id) !== pending || pending.abandoned) return;
           pending.abandoned = true;
           if (this.stopped === undefined) {
@@ -179,12 +185,10 @@ export class _Connection {
             this.#flush();
             this.#sendOrdered({ t: "cancel", id });
           }
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        const done = () => signal.removeEventListener("abort", onAbort);
-        pending.resolve = (v) => (done(), resolve(v));
-        pending.reject = (e) => (done(), reject(e));
+          reject(reason);
+        });
+        pending.resolve = (v) => (disarm(), resolve(v));
+        pending.reject = (e) => (disarm(), reject(e));
       }
     });
   }
@@ -398,7 +402,8 @@ function rebuild(failure: ManagerFailure): Error {
   if (name === "LockHolderDiedError") {
     return new LockHolderDiedError("manager Lock", failure.holderPid ?? 0);
   }
-  if (name === "TimeoutError" || name === "AbortError") return new DOMException(message, name);
+  if (name === "TimeoutError") return _timeoutError(message);
+  if (name === "AbortError") return new DOMException(message, name);
   if (name === "TypeError") return new TypeError(message);
   if (name === "RangeError") return new RangeError(message);
   return Object.assign(new Error(message), { name });

@@ -10,11 +10,11 @@ import {
   _remaining,
   _sharedWords,
   _syncWaitOptions,
-  _timeoutError,
+  _timedOut,
   type _Wait,
-  _waitAsync,
   _waitOptions,
   _waitSync,
+  _waitWord,
   _wordsFrom,
   type SyncWaitOptions,
   type WaitOptions,
@@ -121,8 +121,8 @@ export class Semaphore implements LockGuard {
     try {
       while (!tryDown(w)) {
         const left = _remaining(wait.deadline);
-        if (left === 0) throw _timeoutError(`${this.#kind()}.acquire()`, timeoutMs);
-        const r = _waitAsync(w, VALUE, 0, left, wait.signal);
+        if (left === 0) throw _timedOut(`${this.#kind()}.acquire()`, timeoutMs);
+        const r = _waitWord(w, VALUE, 0, left, wait.signal);
         if (typeof r !== "string") await r;
       }
     } finally {
@@ -148,7 +148,7 @@ export class Semaphore implements LockGuard {
     try {
       while (!tryDown(w)) {
         const left = _remaining(deadline);
-        if (left === 0) throw _timeoutError(what, options?.timeoutMs);
+        if (left === 0) throw _timedOut(what, options?.timeoutMs);
         _waitSync(w, VALUE, 0, left);
       }
     } finally {

@@ -346,6 +346,7 @@ workerTest(
     });
     await outer.start();
     using time = new FakeTime(0);
+    const outerEvents = watch(outer);
     const innerEvents = watch(inner!);
     let innerDone = false;
     inner!.done.then(() => innerDone = true);
@@ -362,6 +363,10 @@ workerTest(
     await terminating;
     assertEquals(liveWorkers(), 0);
     assertEquals(innerEvents.exit.map((e) => [e.id, e.reason.code]), [["leaf", -9]]);
+    // Killed at its limit, as an actor would be: not a clean stop.
+    assertEquals(outerEvents.exit.map((e) => [e.id, e.reason.code, e.reason.description]), [
+      ["inner", -15, "did not stop within 500 ms and was terminated"],
+    ]);
     assertEquals(stateOf(outer, "inner"), "stopped");
     await outer.stop();
   },
