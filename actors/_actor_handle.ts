@@ -4,7 +4,7 @@
 import { _armWait, _settledWithin, _timeoutError, _waitWord } from "../runtime/wait.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "../runtime/wire.ts";
-import { _drain, _JSON_MAX, _jsonExact, _OrderedSender, _settlePacked } from "../runtime/rpc.ts";
+import { _Caller, _JSON_MAX, _jsonExact, _settlePacked } from "../runtime/rpc.ts";
 import { _checkTimeout, _post } from "../runtime/util.ts";
 import { _initMessage, _spawnWorker } from "../runtime/host.ts";
 import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
@@ -12,13 +12,10 @@ import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors
 import { _remoteToWire, RemoteError } from "../runtime/errors.ts";
 import type { _DenoPermissions } from "../runtime/permissions.ts";
 import type {
-  ActorCallsMessage,
   ActorError,
-  ActorOrderedPayload,
   ActorSpec,
   FromActor,
   FromBridge,
-  PackedCalls,
   ToActor,
   ToBridge,
   ToChild,
@@ -98,23 +95,14 @@ export class _ActorHandle {
   #endpoint: ActorEndpoint;
   #mailbox: Int32Array | undefined;
   #capacity: number;
-  #pending = new Map<number, Pending>();
-  #nextId = 1;
-  /** Calls not yet posted, packed: id, method, argc, ...args. */
-  #batch: PackedCalls = [];
-  #batchTransfer: Transferable[] = [];
-  #batchWired = false;
-  /** Whether the batch can travel as JSON text (see `_jsonExact`). */
-  #batchJson = true;
-  #batchSent: PromiseWithResolvers<void> | undefined;
+  /** Calls in flight and the batch not yet posted, packed: id, method, argc, ...args. */
+  #caller!: _Caller<Pending>;
   #waiters: RoomWaiter[] = [];
   #pumping = false;
   #ready = Promise.withResolvers<void>();
   #ended = Promise.withResolvers<ExitReason>();
   /** Calls out and answers in, for an actor this thread spawned (see ActorSpec.pipe). */
   #pipe: Connection<unknown, unknown> | undefined;
-  #sender: _OrderedSender<ActorOrderedPayload> | undefined;
-  #reading = false;
   #onEnd = new Set<(exit: ExitReason) => void>();
 
   constructor(start: _ActorStart | _ActorPort) {
@@ -135,6 +123,7 @@ export class _ActorHandle {
           port.close();
         },
       };
+      this.#caller = this.#makeCaller();
       this.#state = "running";
       this.#ready.resolve();
       return;
@@ -164,11 +153,7 @@ export class _ActorHandle {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
       terminate: () => worker.terminate(),
     };
-    this.#sender = new _OrderedSender<ActorOrderedPayload>(
-      mine,
-      (message, transfer) => this.#endpoint.post(message, transfer),
-      [],
-    );
+    this.#caller = this.#makeCaller();
     const init = _initMessage(
       { name: start.name, pid: start.pid, daemon: true },
       start.identity,
@@ -242,10 +227,12 @@ export class _ActorHandle {
       wired = out.wired;
     }
     if (options === undefined && this.#reserve()) {
-      const id = wantReply ? this.#nextId++ : 0;
+      const id = wantReply ? this.#caller.nextId() : 0;
       const sent = this.#post(id, method, args, transfer, wired);
       if (!wantReply) return sent;
-      return new Promise((resolve, reject) => this.#pending.set(id, { method, resolve, reject }));
+      return new Promise((resolve, reject) =>
+        this.#caller.pending.set(id, { method, resolve, reject })
+      );
     }
     return this.#sendWithOptions(method, args, transfer, wired, wantReply, options ?? {});
   }
@@ -274,7 +261,7 @@ export class _ActorHandle {
           const i = this.#waiters.indexOf(waiter);
           if (i >= 0) this.#waiters.splice(i, 1);
         }
-        if (id !== 0) this.#pending.delete(id);
+        if (id !== 0) this.#caller.pending.delete(id);
         reject(error);
       };
       const disarm = _armWait({ timeoutMs, signal }, drop, () => {
@@ -287,13 +274,13 @@ export class _ActorHandle {
       };
       const go = () => {
         waiter = undefined;
-        id = wantReply ? this.#nextId++ : 0;
+        id = wantReply ? this.#caller.nextId() : 0;
         const sent = this.#post(id, method, args, transfer, wired);
         if (!wantReply) {
           disarm();
           return resolve(sent);
         }
-        this.#pending.set(id, {
+        this.#caller.pending.set(id, {
           method,
           resolve: (value) => {
             disarm();
@@ -355,131 +342,66 @@ export class _ActorHandle {
     transfer: Transferable[],
     wired: boolean,
   ): Promise<void> {
-    const batch = this.#batch;
-    if (batch.length === 0) queueMicrotask(() => this.#flush());
+    const caller = this.#caller;
+    const batch = caller.batch();
+    const json = !wired && batch.length + 3 + args.length <= _JSON_MAX && _jsonExact(method) &&
+      args.every(_jsonExact);
     batch.push(id, method, args.length);
     for (let i = 0; i < args.length; i++) batch.push(args[i]);
-    for (const t of transfer) this.#batchTransfer.push(t);
-    if (wired) this.#batchWired = true;
-    if (
-      this.#batchJson &&
-      (wired || batch.length > _JSON_MAX || !_jsonExact(method) || !args.every(_jsonExact))
-    ) this.#batchJson = false;
+    if (transfer.length > 0 || wired) caller.carry(transfer, wired);
+    if (!json) caller.notJson();
     if (id !== 0) return RESOLVED;
-    return (this.#batchSent ??= Promise.withResolvers<void>()).promise;
-  }
-
-  #postCalls(calls: PackedCalls, wired: boolean, transfer: Transferable[], json = false): void {
-    const message: ActorCallsMessage | PackedCalls | string = json
-      ? JSON.stringify(calls)
-      : wired
-      ? { t: "calls", calls, wired: true }
-      : calls;
-    this.#sendOrdered(message, transfer, wired);
+    return caller.sent();
   }
 
   /**
-   * Sends calls or the stop request: on the pipe, or on the port when they
-   * must be transferred, hold Troupe objects (`byPort`) or the pipe refuses
-   * them; the actor takes them in the order sent. A reference that travelled
-   * here has only its port. Throws, with nothing sent, when the port refuses them.
+   * The caller's side: the pipe an actor this thread spawned answers on (a
+   * reference that travelled has only its port), and what the calls mean.
    */
-  #sendOrdered(payload: ActorOrderedPayload, transfer: Transferable[] = [], byPort = false): void {
-    if (!this.#sender) return this.#endpoint.post(payload as ToActor, transfer);
-    this.#sender.send(payload, transfer, byPort);
-    if (!this.#reading && this.#pending.size > 0) void this.#read();
-  }
-
-  /** Reads answers from the pipe while calls wait for them. */
-  async #read(): Promise<void> {
-    this.#reading = true;
-    try {
-      while (this.#pending.size > 0 && this.#state !== "ended") {
-        this.#onMessage(await this.#pipe!.recv() as FromActor);
-      }
-    } catch {
-      // Closed: the actor ended, and #end failed the callers.
-    } finally {
-      this.#reading = false;
-    }
+  #makeCaller(): _Caller<Pending> {
+    return new _Caller<Pending>({
+      pipe: this.#pipe,
+      post: (message, transfer) => this.#endpoint.post(message as ToActor, transfer),
+      open: () => this.#state !== "ended",
+      answer: (message) => this.#onMessage(message as FromActor),
+      refused: (calls) =>
+        this.#state === "ended"
+          ? new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false)
+          : undefined,
+      split: function* (calls) {
+        for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
+          yield [calls[i] as number, calls.slice(i, i + 3 + (calls[i + 2] as number))];
+        }
+      },
+      unsendable: (_id, single, error) =>
+        new TypeError(`${this.name}.${single[1]}() could not be sent: ${error.message}`),
+    });
   }
 
   /** Ends the handle once the answers the actor sent before ending are read. */
   #endAfterAnswers(code: number, error: WireError | undefined): void {
-    const pipe = this.#pipe;
-    if (!pipe || this.#state === "ended") return this.#end(code, error);
-    void _drain(pipe, (item) => this.#onMessage(item as FromActor), () => this.#state !== "ended")
-      .then(() => this.#end(code, error));
-  }
-
-  #flush(): void {
-    const calls = this.#batch;
-    if (calls.length === 0) return;
-    const transfer = this.#batchTransfer;
-    const wired = this.#batchWired;
-    const sent = this.#batchSent;
-    const json = this.#batchJson;
-    this.#batch = [];
-    this.#batchTransfer = [];
-    this.#batchWired = false;
-    this.#batchJson = true;
-    this.#batchSent = undefined;
-    if (this.#state === "ended") {
-      // The calls among them were already failed by #end.
-      const error = new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false);
-      sent?.promise.catch(() => {});
-      return sent?.reject(error);
-    }
-    try {
-      this.#postCalls(calls, wired, transfer, json);
-      return sent?.resolve();
-    } catch {
-      // Structured clone refused one of them: send one by one, so only it fails.
-    }
-    let tellError: unknown;
-    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
-      const id = calls[i] as number;
-      const method = calls[i + 1] as string;
-      try {
-        this.#postCalls(calls.slice(i, i + 3 + (calls[i + 2] as number)), wired, transfer);
-      } catch (error) {
-        const failure = new TypeError(
-          `${this.name}.${method}() could not be sent: ${(error as Error).message}`,
-        );
-        if (id === 0) tellError ??= failure;
-        else this.#settle(id, undefined, failure);
-      }
-    }
-    if (tellError === undefined) sent?.resolve();
-    else sent?.reject(tellError);
-  }
-
-  #settle(id: number, value: unknown, error: unknown): void {
-    const pending = this.#pending.get(id);
-    if (!pending) return; // the caller stopped waiting (timeout or signal)
-    this.#pending.delete(id);
-    if (error === undefined) pending.resolve(value);
-    else pending.reject(error);
+    if (!this.#pipe || this.#state === "ended") return this.#end(code, error);
+    void this.#caller.drain().then(() => this.#end(code, error));
   }
 
   #onMessage(message: FromActor | FromBridge): void {
-    if (_settlePacked(message, (id, value) => this.#settle(id, value, undefined))) return;
+    if (_settlePacked(message, (id, value) => this.#caller.settle(id, value, undefined))) return;
     switch (message.t) {
       case "replies": {
         const { values, errors, wired } = message;
         for (let i = 0; i < values.length; i += 2) {
           const id = values[i] as number;
-          if (!wired) this.#settle(id, values[i + 1], undefined);
+          if (!wired) this.#caller.settle(id, values[i + 1], undefined);
           else {
             _reviveLoading(values[i + 1]).then(
-              (v) => this.#settle(id, v, undefined),
-              (e) => this.#settle(id, undefined, e),
+              (v) => this.#caller.settle(id, v, undefined),
+              (e) => this.#caller.settle(id, undefined, e),
             );
           }
         }
         for (const failure of errors ?? []) {
-          const method = this.#pending.get(failure.id)?.method ?? "a method";
-          this.#settle(failure.id, undefined, this.#rebuild(failure, method));
+          const method = this.#caller.pending.get(failure.id)?.method ?? "a method";
+          this.#caller.settle(failure.id, undefined, this.#rebuild(failure, method));
         }
         return;
       }
@@ -516,10 +438,7 @@ export class _ActorHandle {
     const remote = error ? new RemoteError(this.name, this.pid, error) : null;
     const exit = _exitReason(code, remote, how);
     this.exit = exit;
-    for (const [id, pending] of this.#pending) {
-      this.#pending.delete(id);
-      pending.reject(new ActorExited(this.name, this.pid, pending.method, exit, true));
-    }
+    this.#caller.failAll((call) => new ActorExited(this.name, this.pid, call.method, exit, true));
     for (const waiter of this.#waiters.splice(0)) {
       waiter.fail(new ActorExited(this.name, this.pid, waiter.method, exit, false));
     }
@@ -539,7 +458,7 @@ export class _ActorHandle {
     if (this.#state === "ended") return this.exit!;
     if (this.#state !== "stopping") {
       this.#state = "stopping";
-      this.#flush();
+      this.#caller.flush();
       for (const waiter of this.#waiters.splice(0)) {
         waiter.fail(
           new ActorExited(
@@ -551,7 +470,7 @@ export class _ActorHandle {
           ),
         );
       }
-      this.#sendOrdered({ t: "stop" });
+      this.#caller.send({ t: "stop" });
     }
     if (timeoutMs === undefined) return await this.ended;
     await _settledWithin(this.ended, timeoutMs);

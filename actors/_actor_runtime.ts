@@ -6,7 +6,7 @@ import { _InOrder } from "../runtime/rpc.ts";
 import { _post } from "../runtime/util.ts";
 import type { _Inbox } from "../runtime/inbox.ts";
 import { _defineBehaviour } from "../runtime/entry.ts";
-import { _JSON_MAX, _jsonExact } from "../runtime/rpc.ts";
+import { _JSON_MAX, _jsonExact, _packAnswers } from "../runtime/rpc.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type { Connection } from "../channels/pipe.ts";
@@ -155,12 +155,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       ? values
       : { t: "replies", values, errors, wired };
     if (json && errors.length === 0 && values.length <= 2 * _JSON_MAX) {
-      const exact: unknown[] = [];
-      for (let i = 0; i < values.length; i += 2) {
-        if (values[i + 1] === undefined) exact.push(-(values[i] as number), 0);
-        else exact.push(values[i], values[i + 1]);
-      }
-      message = JSON.stringify(exact);
+      message = _packAnswers(values, true);
     }
     const moved = transfer;
     const hasObjects = wired;

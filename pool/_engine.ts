@@ -25,14 +25,15 @@ import {
 import { _poolWorkerProcess, type Process } from "../actors/process.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import {
+  decodeResults,
+  encodeTasks,
+  isResults,
   type PoolSpec,
   RESULT_ERROR,
   RESULT_IN_PLACE,
   RESULT_NUMBERS,
   type ResultsMessage,
-  TASK_SPREAD,
-  TASK_WIRED,
-  type TasksMessage,
+  resultsPid,
   type ToParent,
   type WireError,
   type WireTaskRef,
@@ -635,35 +636,23 @@ export class _PoolEngine {
   }
 
   #post(slot: Slot, jobs: Job[]): boolean {
-    // Packed flat (see TasksMessage): the tasks named once, then each job.
-    const refs: WireTaskRef[] = [];
-    const index: number[] = [];
-    for (const job of jobs) {
-      let ref = refs.indexOf(job.ref);
-      if (ref < 0) ref = refs.push(job.ref) - 1;
-      index.push(ref);
-    }
-    const message: unknown[] = ["T", refs.length];
-    for (const ref of refs) message.push(ref.module, ref.key);
     const transfer: Transferable[] = [];
     // The link's codec does not carry shared memory: packed jobs take the port.
     let shared = false;
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i];
-      const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
+    for (const job of jobs) {
       job.claim = slot.nextClaim;
       slot.nextClaim = (slot.nextClaim + 1) % CLAIM_SLOTS;
       Atomics.store(slot.claims, job.claim, job.id);
-      message.push(job.id, index[i], flags, job.claim, job.calls);
       for (const t of job.transfer) transfer.push(t);
       if (job.numeric) shared = true;
     }
+    const message = encodeTasks(jobs);
     if (transfer.length === 0 && !shared && slot.jobs.trySend(message)) {
       this.#readAnswers();
       return true;
     }
     try {
-      slot.endpoint.post(message as TasksMessage, transfer);
+      slot.endpoint.post(message, transfer);
       this.#readAnswers();
       return true;
     } catch (error) {
@@ -738,7 +727,7 @@ export class _PoolEngine {
   }
 
   #onMessage(slot: Slot, message: ToParent): void {
-    if (Array.isArray(message)) return this.#onResults(slot, message);
+    if (isResults(message)) return this.#onResults(slot, message);
     switch (message.t) {
       case "ready":
         slot.ready = true;
@@ -756,7 +745,7 @@ export class _PoolEngine {
     for (let m = this.#answers.tryTake(); m !== _WOULD_WAIT; m = this.#answers.tryTake()) {
       any = true;
       const message = m as ResultsMessage;
-      const slot = this.#byPid.get(message[2] as number);
+      const slot = this.#byPid.get(resultsPid(message));
       if (slot && !slot.ended) this.#onResults(slot, message);
     }
     return any;
@@ -787,19 +776,10 @@ export class _PoolEngine {
   #onResults(slot: Slot, message: ResultsMessage): void {
     slot.heardAt = performance.now();
     slot.stuck = false;
-    const busyMs = message[1] as number;
-    const count = (message.length - 3) / 3;
-    if (count > 0 && busyMs > 0) {
-      const sample = busyMs / count;
-      this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
-    }
-    for (let i = 3; i < message.length; i += 3) {
-      const id = message[i] as number;
+    const { busyMs, count } = decodeResults(message, (id, code, payload) => {
       const job = slot.inflight.get(id);
-      if (!job) continue; // cancelled while it ran
+      if (!job) return; // cancelled while it ran
       slot.inflight.delete(id);
-      const code = message[i + 1];
-      const payload = message[i + 2];
       if (code === RESULT_ERROR) {
         this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
       } else if (code === RESULT_IN_PLACE) {
@@ -807,6 +787,10 @@ export class _PoolEngine {
       } else if (code === RESULT_NUMBERS) {
         this.#settle(job, undefined, payload as Float64Array);
       } else this.#settle(job, undefined, payload as unknown[]);
+    });
+    if (count > 0 && busyMs > 0) {
+      const sample = busyMs / count;
+      this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
     }
     const max = this.#settings.maxTasksPerChild;
     if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) this.#retire(slot);

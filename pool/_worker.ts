@@ -1,21 +1,21 @@
 // A pool's worker: the behaviour registered for "pool" specs, with the user's
-// tasks as the callbacks. The parent half is pool/_engine.ts.
-//
+// tasks as the callbacks. The parent half is pool/_engine.ts; the messages
+// between them are encoded and decoded in runtime/protocol.ts.
 import { _revive } from "../runtime/wire.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _defineBehaviour, type _WorkerSide } from "../runtime/entry.ts";
 import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
 import {
+  decodeTasks,
+  encodeResults,
+  isTasks,
   type PoolSpec,
   RESULT_ERROR,
   RESULT_IN_PLACE,
   RESULT_NUMBERS,
   RESULT_VALUES,
-  type ResultsMessage,
-  TASK_SPREAD,
-  TASK_WIRED,
+  type TaskJob,
   type TasksMessage,
-  type WireTaskRef,
 } from "../runtime/protocol.ts";
 import { _resolveTask } from "../runtime/task.ts";
 import { _context } from "../runtime/context.ts";
@@ -35,13 +35,7 @@ export const _POOL_BEHAVIOUR: string = import.meta.url;
 // nothing told the worker it could be long.
 
 const FLUSH_MS = 1;
-interface PoolJob {
-  id: number;
-  ref: WireTaskRef;
-  flags: number;
-  claim: number;
-  calls: unknown[] | Float64Array;
-}
+type PoolJob = TaskJob;
 const jobs: PoolJob[] = [];
 let jobsHead = 0;
 let claims: Int32Array | undefined;
@@ -121,21 +115,7 @@ function takeTasks(message: TasksMessage): void {
 }
 
 function queueTasks(message: TasksMessage): void {
-  const n = message[1] as number;
-  const refs: WireTaskRef[] = [];
-  let i = 2;
-  for (let r = 0; r < n; r++, i += 2) {
-    refs.push({ module: message[i] as string, key: message[i + 1] as string });
-  }
-  for (; i < message.length; i += 5) {
-    jobs.push({
-      id: message[i] as number,
-      ref: refs[message[i + 1] as number],
-      flags: message[i + 2] as number,
-      claim: message[i + 3] as number,
-      calls: message[i + 4] as unknown[] | Float64Array,
-    });
-  }
+  for (const job of decodeTasks(message)) jobs.push(job);
 }
 
 /**
@@ -195,7 +175,7 @@ type Answer = [code: number, payload: unknown];
 
 function runJob(job: PoolJob): Answer | Promise<Answer> {
   const { calls } = job;
-  const spread = (job.flags & TASK_SPREAD) !== 0;
+  const { spread } = job;
   const n = calls.length;
   // Packed calls are in shared memory: their values go over them (see RESULT_IN_PLACE).
   const inPlace = calls instanceof Float64Array;
@@ -204,7 +184,7 @@ function runJob(job: PoolJob): Answer | Promise<Answer> {
   let i = 0;
   try {
     const fn = _resolveTask(job.ref) as (...args: unknown[]) => unknown;
-    if (job.flags & TASK_WIRED) _revive(calls);
+    if (job.wired) _revive(calls);
     // Synchronous tasks never touch the microtask queue.
     for (; i < n; i++) {
       const value = spread ? fn(...(calls[i] as unknown[])) : fn(calls[i]);
@@ -233,8 +213,7 @@ async function finishAsync(
   pending: Promise<unknown>,
   i: number,
 ): Promise<Answer> {
-  const { calls } = job;
-  const spread = (job.flags & TASK_SPREAD) !== 0;
+  const { calls, spread } = job;
   try {
     values.push(await pending);
     for (i++; i < calls.length; i++) {
@@ -251,7 +230,7 @@ function flushAnswers(): void {
   if (answers.length === 0) return;
   const flat = answers;
   answers = [];
-  const message = ["R", busyMs, selfPid, ...flat] as ResultsMessage;
+  const message = encodeResults(busyMs, selfPid!, flat);
   busyMs = 0;
   const transfer: Transferable[] = [];
   for (let i = 1; i < flat.length; i += 3) {
@@ -267,9 +246,9 @@ function flushAnswers(): void {
     // the jobs whose values cannot travel fail.
     for (let i = 0; i < flat.length; i += 3) {
       try {
-        worker!.post(["R", 0, selfPid, flat[i], flat[i + 1], flat[i + 2]]);
+        worker!.post(encodeResults(0, selfPid!, [flat[i], flat[i + 1], flat[i + 2]]));
       } catch (error) {
-        worker!.post(["R", 0, selfPid, flat[i], RESULT_ERROR, _toWireError(error)]);
+        worker!.post(encodeResults(0, selfPid!, [flat[i], RESULT_ERROR, _toWireError(error)]));
       }
     }
   }
@@ -278,8 +257,8 @@ function flushAnswers(): void {
 _defineBehaviour<PoolSpec>("pool", {
   run: servePool,
   message(message) {
-    if (!Array.isArray(message) || message[0] !== "T") return false;
-    takeTasks(message as TasksMessage);
+    if (!isTasks(message)) return false;
+    takeTasks(message);
     return true;
   },
   flush: flushAnswers,

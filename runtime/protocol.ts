@@ -181,6 +181,67 @@ export const TASK_SPREAD = 1;
 /** {@linkcode TasksMessage} flag: the calls hold Troupe objects to revive. */
 export const TASK_WIRED = 2;
 
+/** One job of a {@linkcode TasksMessage}, as the pool sends it and its worker reads it. */
+export interface TaskJob {
+  id: number;
+  /** The task to run. */
+  ref: WireTaskRef;
+  /** Each call is an argument list (`apply`, `starmap`), not one item (`map`). */
+  spread: boolean;
+  /** The calls hold Troupe objects to revive. */
+  wired: boolean;
+  /** The job's position in the worker's claims. */
+  claim: number;
+  calls: unknown[] | Float64Array;
+}
+
+/** Packs `jobs` into one {@linkcode TasksMessage}: each task named once, then each job. */
+export function encodeTasks(jobs: readonly TaskJob[]): TasksMessage {
+  const refs: WireTaskRef[] = [];
+  const index: number[] = [];
+  for (const job of jobs) {
+    let ref = refs.indexOf(job.ref);
+    if (ref < 0) ref = refs.push(job.ref) - 1;
+    index.push(ref);
+  }
+  const message: TasksMessage = ["T", refs.length];
+  for (const ref of refs) message.push(ref.module, ref.key);
+  for (let i = 0; i < jobs.length; i++) {
+    const job = jobs[i];
+    const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
+    message.push(job.id, index[i], flags, job.claim, job.calls);
+  }
+  return message;
+}
+
+/** Whether `message` is a {@linkcode TasksMessage}. */
+export function isTasks(message: unknown): message is TasksMessage {
+  return Array.isArray(message) && message[0] === "T";
+}
+
+/** The jobs of a {@linkcode TasksMessage}, in order: what {@linkcode encodeTasks} packed. */
+export function decodeTasks(message: TasksMessage): TaskJob[] {
+  const n = message[1] as number;
+  const refs: WireTaskRef[] = [];
+  let i = 2;
+  for (let r = 0; r < n; r++, i += 2) {
+    refs.push({ module: message[i] as string, key: message[i + 1] as string });
+  }
+  const jobs: TaskJob[] = [];
+  for (; i < message.length; i += 5) {
+    const flags = message[i + 2] as number;
+    jobs.push({
+      id: message[i] as number,
+      ref: refs[message[i + 1] as number],
+      spread: (flags & TASK_SPREAD) !== 0,
+      wired: (flags & TASK_WIRED) !== 0,
+      claim: message[i + 3] as number,
+      calls: message[i + 4] as unknown[] | Float64Array,
+    });
+  }
+  return jobs;
+}
+
 /** Everything a parent may send to a worker. */
 export type ToChild = InitMessage | MailMessage | TasksMessage;
 
@@ -219,6 +280,42 @@ export const RESULT_ERROR = 1;
 export const RESULT_NUMBERS = 2;
 /** {@linkcode ResultsMessage} code: the values are numbers written over the job's packed calls. */
 export const RESULT_IN_PLACE = 3;
+
+/**
+ * Packs a worker's answers into one {@linkcode ResultsMessage}: `answers` is
+ * `id, code, payload` for each job, in the order they ran.
+ */
+export function encodeResults(
+  busyMs: number,
+  pid: number,
+  answers: readonly unknown[],
+): ResultsMessage {
+  return ["R", busyMs, pid, ...answers];
+}
+
+/** Whether `message` is a {@linkcode ResultsMessage}. */
+export function isResults(message: unknown): message is ResultsMessage {
+  return Array.isArray(message) && message[0] === "R";
+}
+
+/** The worker a {@linkcode ResultsMessage} came from (answers of every worker share a link). */
+export function resultsPid(message: ResultsMessage): number {
+  return message[2] as number;
+}
+
+/**
+ * Hands each answer of a {@linkcode ResultsMessage} to `each`, in order;
+ * returns the worker's busy time and the count of answers.
+ */
+export function decodeResults(
+  message: ResultsMessage,
+  each: (id: number, code: number, payload: unknown) => void,
+): { busyMs: number; count: number } {
+  for (let i = 3; i < message.length; i += 3) {
+    each(message[i] as number, message[i + 1] as number, message[i + 2]);
+  }
+  return { busyMs: message[1] as number, count: (message.length - 3) / 3 };
+}
 
 /** Pool worker → parent: the pool's initializer ran and the worker takes tasks (sent only when there is one). */
 export interface ReadyMessage {

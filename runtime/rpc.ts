@@ -1,6 +1,11 @@
 // What every call between threads shares, whichever kind of process it goes
-// to: the packed formats of calls and answers, the JSON fast path, and the
-// order of calls that travel two ways.
+// to: the caller (`_Caller`: ids, the calls awaiting answers, calls batched
+// per microtask, the JSON fast path, the one-by-one retry when structured
+// clone refuses a batch, reading answers while calls wait, draining at the
+// end), the packed formats of answers (`_packAnswers`, `_settlePacked`), and
+// the order of calls that travel two ways (`_OrderedSender`, `_InOrder`).
+// An actor's handle and a manager's connection are callers; each keeps only
+// what its calls mean.
 //
 // Calls that travel two ways and still run in order. A connection to an actor
 // or a manager sends calls on a polled shared-memory pipe (a few µs) and, when
@@ -64,6 +69,230 @@ export function _settlePacked<M>(
   if (!Array.isArray(message)) return false;
   for (let i = 0; i < message.length; i += 2) settle(message[i] as number, message[i + 1]);
   return true;
+}
+
+/**
+ * Packs answers `id, value, id, value...` for the wire: as JSON text when
+ * `json` says every value is exact in JSON (`_jsonExact`) or `undefined`
+ * (then sent as a negative id), else as the array itself. The inverse of
+ * `_settlePacked`. Rewrites `values` in place for JSON.
+ */
+export function _packAnswers(values: unknown[], json: boolean): unknown[] | string {
+  if (!json) return values;
+  for (let i = 0; i < values.length; i += 2) {
+    if (values[i + 1] === undefined) {
+      values[i] = -(values[i] as number);
+      values[i + 1] = 0;
+    }
+  }
+  return JSON.stringify(values);
+}
+
+/** A call waiting for its answer. */
+export interface _PendingCall {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What a `_Caller` needs of the handle or connection it serves. */
+export interface _CallerSide {
+  /**
+   * The polled pipe calls go out on and answers come in on; `undefined`
+   * when there is only the port (an actor reference that travelled).
+   */
+  pipe: _PolledPipe | undefined;
+  /** Posts on the port; throws, with nothing sent, when structured clone refuses. */
+  post(message: unknown, transfer: Transferable[]): void;
+  /** Whether answers are still read (the other side has not ended). */
+  open(): boolean;
+  /** Takes one answer message that came on the pipe. */
+  answer(message: unknown): void;
+  /**
+   * The error the tells of a batch flushed after the other side ended fail
+   * with (their calls were failed already); `undefined` while it runs.
+   */
+  refused(calls: unknown[]): Error | undefined;
+  /** The calls of a batch one by one, `[id, the call alone as a batch]`, for the retry. */
+  split(calls: unknown[]): Iterable<[id: number, single: unknown[]]>;
+  /** The error of call `id` (0: a tell) that structured clone refused. */
+  unsendable(id: number, single: unknown[], error: Error): Error;
+  /** Runs when a read of the pipe ends (the pending calls were answered, or it closed). */
+  afterRead?(): void;
+}
+
+/**
+ * The calling side of a connection to an actor or a manager: ids, pending
+ * calls, and calls made in one microtask sent as one message (one structured
+ * clone, one wake-up of the other thread), on the pipe or, when they must,
+ * on the port, in order either way.
+ *
+ * A batch is a flat array the owner appends its packed calls to (`batch()`);
+ * it travels as JSON text while every call in it is exact in JSON (the owner
+ * says when one is not: `notJson()`), as a wired message while one holds
+ * Troupe objects (`carry()`), else as the array. A batch structured clone
+ * refuses is sent again one call at a time, so only the call that cannot
+ * travel fails.
+ */
+export class _Caller<P extends _PendingCall = _PendingCall> {
+  /** The calls awaiting answers, by id. */
+  readonly pending: Map<number, P> = new Map();
+  readonly #side: _CallerSide;
+  readonly #sender: _OrderedSender<unknown> | undefined;
+  #nextId = 1;
+  #calls: unknown[] = [];
+  #transfer: Transferable[] = [];
+  #wired = false;
+  #json = true;
+  #sent: PromiseWithResolvers<void> | undefined;
+  #reading = false;
+  readonly #flushLater = () => this.flush();
+
+  constructor(side: _CallerSide) {
+    this.#side = side;
+    this.#sender = side.pipe === undefined
+      ? undefined
+      : new _OrderedSender<unknown>(side.pipe, (m, transfer) => side.post(m, transfer), []);
+  }
+
+  /** A new call id (ids start at 1; 0 means no answer is wanted). */
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  /** The batch to append a packed call to; it is sent at the end of this microtask. */
+  batch(): unknown[] {
+    if (this.#calls.length === 0) queueMicrotask(this.#flushLater);
+    return this.#calls;
+  }
+
+  /** Some call in the batch is not exact in JSON. */
+  notJson(): void {
+    this.#json = false;
+  }
+
+  /**
+   * Adds what a call in the batch moves (`transfer`) and whether it holds
+   * Troupe objects (`wired`: the batch goes by port, as a wired message).
+   */
+  carry(transfer: Transferable[], wired: boolean): void {
+    if (wired) {
+      this.#wired = true;
+      this.#json = false;
+    }
+    for (const t of transfer) this.#transfer.push(t);
+  }
+
+  /** Resolves once the batch the last call joined is posted (what a tell waits for). */
+  sent(): Promise<void> {
+    return (this.#sent ??= Promise.withResolvers<void>()).promise;
+  }
+
+  /** Sends the batch now (before a message that must come after it). */
+  flush(): void {
+    const calls = this.#calls;
+    if (calls.length === 0) return;
+    const transfer = this.#transfer;
+    const wired = this.#wired;
+    const json = this.#json;
+    const sent = this.#sent;
+    this.#calls = [];
+    this.#transfer = [];
+    this.#wired = false;
+    this.#json = true;
+    this.#sent = undefined;
+    const refused = this.#side.refused(calls);
+    if (refused !== undefined) {
+      sent?.promise.catch(() => {});
+      return sent?.reject(refused);
+    }
+    try {
+      const message = json ? JSON.stringify(calls) : wired ? { t: "calls", calls, wired } : calls;
+      this.send(message, transfer, wired);
+      return sent?.resolve();
+    } catch {
+      // Structured clone refused one of them: send one by one, so only it fails.
+    }
+    let tellError: unknown;
+    for (const [id, single] of this.#side.split(calls)) {
+      try {
+        this.send({ t: "calls", calls: single, wired: true }, transfer, true);
+      } catch (error) {
+        const failure = this.#side.unsendable(id, single, error as Error);
+        if (id === 0) tellError ??= failure;
+        else this.settle(id, undefined, failure);
+      }
+    }
+    if (tellError === undefined) sent?.resolve();
+    else sent?.reject(tellError);
+  }
+
+  /**
+   * Sends `payload` after everything sent before it: on the pipe, or on the
+   * port when it must be transferred or holds Troupe objects (`byPort`),
+   * which a pipe would copy. Throws, with nothing sent, when the port
+   * refuses it. Starts reading answers while calls wait for them.
+   */
+  send(payload: unknown, transfer: Transferable[] = [], byPort = false): void {
+    if (this.#sender === undefined) return this.#side.post(payload, transfer);
+    this.#sender.send(payload, transfer, byPort);
+    if (!this.#reading && this.pending.size > 0) void this.#read();
+  }
+
+  /** Removes and returns call `id`, if it still waits (its caller may have stopped waiting). */
+  take(id: number): P | undefined {
+    const pending = this.pending.get(id);
+    if (pending !== undefined) this.pending.delete(id);
+    return pending;
+  }
+
+  /** Settles call `id` with `value`, or with `error` when there is one. */
+  settle(id: number, value: unknown, error: unknown): void {
+    const pending = this.take(id);
+    if (pending === undefined) return;
+    if (error === undefined) pending.resolve(value);
+    else pending.reject(error);
+  }
+
+  /** Fails every call in flight with what `error(call)` gives (`undefined`: leave it unsettled). */
+  failAll(error: (call: P) => unknown): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      const reason = error(pending);
+      if (reason !== undefined) pending.reject(reason);
+    }
+  }
+
+  /** Whether a read of the pipe runs now. */
+  get reading(): boolean {
+    return this.#reading;
+  }
+
+  /** Reads answers from the pipe while calls wait for them. */
+  async #read(): Promise<void> {
+    this.#reading = true;
+    try {
+      while (this.pending.size > 0 && this.#side.open()) {
+        this.#side.answer(await this.#side.pipe!.recv());
+      }
+    } catch {
+      // Closed: the other side ended, and its end failed the callers.
+    } finally {
+      this.#reading = false;
+      this.#side.afterRead?.();
+    }
+  }
+
+  /**
+   * Hands `answer` what is already waiting in the pipe, until it is empty or
+   * the side closes: the answers sent before a notice that came faster by
+   * port (an exit, a shutdown).
+   */
+  drain(): Promise<void> {
+    const side = this.#side;
+    return side.pipe === undefined
+      ? Promise.resolve()
+      : _drain(side.pipe, (item) => side.answer(item), () => side.open());
+  }
 }
 
 /** The sending side: numbers payloads and sends each on the pipe or the port. */

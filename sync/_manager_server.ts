@@ -10,7 +10,7 @@
 // with it.
 import { _after, type _Cancel, _timedOut } from "../runtime/wait.ts";
 import { type _Outbox, _outbox, _prepare, _revive, _reviveLoading } from "../runtime/wire.ts";
-import { _jsonExact } from "../runtime/rpc.ts";
+import { _jsonExact, _packAnswers } from "../runtime/rpc.ts";
 import { _InOrder } from "../runtime/rpc.ts";
 import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../runtime/errors.ts";
@@ -412,13 +412,7 @@ export class ManagerServer extends Actor {
     }
     if (values.length === 0 || !client.open) return;
     if (!json) return this.#post(client, values, transfer);
-    for (let i = 0; i < values.length; i += 2) {
-      if (values[i + 1] === undefined) {
-        values[i] = -(values[i] as number);
-        values[i + 1] = 0;
-      }
-    }
-    this.#post(client, JSON.stringify(values));
+    this.#post(client, _packAnswers(values, true));
   }
 
   #reply(client: Client, id: number, value: unknown): void {
@@ -432,8 +426,9 @@ export class ManagerServer extends Actor {
       return;
     }
     if (id === 0 || !client.open) return;
-    if (value === undefined) return this.#post(client, JSON.stringify([-id, 0]));
-    if (_jsonExact(value)) return this.#post(client, JSON.stringify([id, value]));
+    if (value === undefined || _jsonExact(value)) {
+      return this.#post(client, _packAnswers([id, value], true));
+    }
     const out = _outbox();
     try {
       const sent = this.#prepare(client, value, out);

@@ -10,15 +10,13 @@ import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../runtime/wire.ts";
 import type { _Outbox, _WireForm } from "../runtime/wire.ts";
-import { _jsonExact, _settlePacked } from "../runtime/rpc.ts";
-import { _drain, _OrderedSender } from "../runtime/rpc.ts";
+import { _Caller, _JSON_MAX, _jsonExact, _settlePacked } from "../runtime/rpc.ts";
 import { _endings, _isAlive, _nextEnding } from "../runtime/liveness.ts";
 import { _describe, _inspectable, _post } from "../runtime/util.ts";
 import type {
   FromManager,
   ManagerConnect,
   ManagerFailure,
-  ManagerOrderedPayload,
   ToManager,
 } from "../runtime/protocol.ts";
 import {
@@ -69,14 +67,12 @@ export class _Connection {
   readonly port: RefPort;
   /** How the manager stopped, once it has. */
   stopped: string | undefined;
-  #pending = new Map<number, Pending>();
-  #next = 1;
+  /** Calls in flight, and the calls of this microtask: `[id, object, op, ...args]` each. */
+  #caller: _Caller<Pending>;
   /** The timer that watches the manager while calls are in flight; `true` for a worker's wait loop. */
   #watch: ReturnType<typeof setInterval> | true | undefined;
   #watchLoops = 0;
   #pipe: Connection<unknown, unknown>;
-  #sender: _OrderedSender<ManagerOrderedPayload>;
-  #pumping = false;
   /** The port said the manager stopped; the pipe may still hold answers sent before. */
   #stopNotice = false;
   /** The liveness table said the manager's process ended: the pipe is being read one last time. */
@@ -93,44 +89,27 @@ export class _Connection {
     this.port.unref();
     const [mine, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
     this.#pipe = mine;
-    this.#sender = new _OrderedSender<ManagerOrderedPayload>(
-      mine,
-      (message, transfer) => _post(this.port, message, transfer),
-      [],
-    );
+    this.#caller = new _Caller<Pending>({
+      pipe: mine,
+      post: (message, transfer) => _post(this.port, message, transfer),
+      open: () => this.stopped === undefined,
+      answer: (message) => this.#onMessage(message as FromManager, true),
+      // Their callers were failed by stop().
+      refused: () => this.stopped === undefined ? undefined : new Error(this.stopped),
+      split: (calls) => (calls as unknown[][]).map((call) => [call[0] as number, [call]]),
+      unsendable: (id, _single, error) => {
+        const what = this.#caller.pending.get(id)?.what ?? "a call";
+        return new TypeError(`${what} could not be sent to ${this.name}: ${error.message}`);
+      },
+      afterRead: () => {
+        if (this.#stopNotice && this.stopped === undefined) {
+          void this.#drainThenStop("was shut down");
+        }
+      },
+    });
     const out = _outbox();
     const pipe = _prepare(theirs, "the manager connection", out);
     _post(this.port, { t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
-  }
-
-  /**
-   * Sends calls or a cancel in order: on the pipe, or on the port when they
-   * must be transferred, hold Troupe objects (`byPort`) or the pipe refuses
-   * them; the manager runs them in the order sent. Throws, with nothing sent,
-   * when the port refuses them.
-   */
-  #sendOrdered(
-    payload: ManagerOrderedPayload,
-    transfer: Transferable[] = [],
-    byPort = false,
-  ): void {
-    this.#sender.send(payload, transfer, byPort);
-    if (!this.#pumping && this.#pending.size > 0) void this.#pump();
-  }
-
-  /** Reads answers from the pipe while calls wait for them. */
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    try {
-      while (this.#pending.size > 0 && this.stopped === undefined) {
-        this.#onMessage(await this.#pipe.recv() as FromManager, true);
-      }
-    } catch {
-      // The pipe closed: stop() has failed the callers.
-    } finally {
-      this.#pumping = false;
-      if (this.#stopNotice && this.stopped === undefined) void this.#drainThenStop("was shut down");
-    }
   }
 
   /** Calls `op` on object `objId` (through `proxy`); `what` names the call in errors. */
@@ -152,7 +131,7 @@ export class _Connection {
       return Promise.reject(new ManagerStoppedError(this.name, this.stopped, what));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const id = this.#next++;
+    const id = this.#caller.nextId();
     let entry: unknown[];
     if (args.every(_jsonExact)) entry = [id, objId, op, ...args];
     else {
@@ -167,23 +146,22 @@ export class _Connection {
         sendingTo = undefined;
       }
       entry = [id, objId, op, ...sent];
-      this.#batchJson = false;
-      if (out.wired) this.#batchWired = true;
-      for (const t of out.transfer) this.#batchTransfer.push(t);
+      this.#caller.notJson();
+      this.#caller.carry(out.transfer, out.wired);
     }
     this.#queue(entry);
     if (this.#watch === undefined) this.#busy();
     return new Promise((resolve, reject) => {
       const pending: Pending = { what, op, resolve, reject, objId, proxy };
-      this.#pending.set(id, pending);
+      this.#caller.pending.set(id, pending);
       if (signal) {
         const disarm = _armWait({ signal }, (reason) => {
-          if (this.#pending.get(id) !== pending || pending.abandoned) return;
+          if (this.#caller.pending.get(id) !== pending || pending.abandoned) return;
           pending.abandoned = true;
           if (this.stopped === undefined) {
             // The call must reach the manager before its cancel does.
-            this.#flush();
-            this.#sendOrdered({ t: "cancel", id });
+            this.#caller.flush();
+            this.#caller.send({ t: "cancel", id });
           }
           reject(reason);
         });
@@ -205,7 +183,7 @@ export class _Connection {
    */
   release(objId: number): void {
     if (this.stopped !== undefined) return;
-    if (this.#decrefs === undefined || this.#batch.at(-1) !== this.#decrefs) {
+    if (this.#decrefs === undefined || this.#caller.batch().at(-1) !== this.#decrefs) {
       this.#decrefs = [0, 0, "decref"];
       this.#queue(this.#decrefs);
     }
@@ -222,7 +200,7 @@ export class _Connection {
     const token = `${_myPid()}.${++lent}`;
     const connect: ManagerConnect = { t: "connect", port, token, obj: objId };
     if (holder !== undefined) connect.holder = holder;
-    this.#sendOrdered(connect, [port], true);
+    this.#caller.send(connect, [port], true);
     return token;
   }
 
@@ -233,49 +211,13 @@ export class _Connection {
 
   // Calls made in one microtask travel in one message (one structured clone,
   // one wake-up of the manager's thread).
-  #batch: unknown[][] = [];
-  #batchTransfer: Transferable[] = [];
-  #batchWired = false;
-  #batchJson = true;
   /** The batch's last entry when it is a `decref`, which later releases join. */
   #decrefs: unknown[] | undefined;
 
   #queue(entry: unknown[]): void {
-    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
-    this.#batch.push(entry);
-  }
-
-  #flush(): void {
-    const calls = this.#batch;
-    if (calls.length === 0) return;
-    const transfer = this.#batchTransfer;
-    const wired = this.#batchWired;
-    const json = this.#batchJson && calls.length <= 64;
-    this.#batch = [];
-    this.#batchTransfer = [];
-    this.#batchWired = false;
-    this.#batchJson = true;
-    if (this.stopped !== undefined) return; // their callers were failed by stop()
-    try {
-      if (json) return this.#sendOrdered(JSON.stringify(calls));
-      if (wired) return this.#sendOrdered({ t: "calls", calls, wired: true }, transfer, true);
-      return this.#sendOrdered(calls, transfer);
-    } catch {
-      // Structured clone refused an argument: send them one by one, so only its call fails.
-    }
-    for (const call of calls) {
-      try {
-        this.#sendOrdered({ t: "calls", calls: [call], wired: true }, transfer, true);
-      } catch (error) {
-        const id = call[0] as number;
-        const what = this.#pending.get(id)?.what ?? "a call";
-        this.#settle(
-          id,
-          undefined,
-          new TypeError(`${what} could not be sent to ${this.name}: ${(error as Error).message}`),
-        );
-      }
-    }
+    const batch = this.#caller.batch();
+    if (batch.length >= _JSON_MAX) this.#caller.notJson();
+    batch.push(entry);
   }
 
   /** Fails every call in flight and every later one: the manager `how` (e.g. "was shut down"). */
@@ -285,12 +227,9 @@ export class _Connection {
     this.port.close();
     this.#pipe.close();
     this.#idle();
-    for (const [id, pending] of this.#pending) {
-      this.#pending.delete(id);
-      if (!pending.abandoned) {
-        pending.reject(new ManagerStoppedError(this.name, how, pending.what));
-      }
-    }
+    this.#caller.failAll((call) =>
+      call.abandoned ? undefined : new ManagerStoppedError(this.name, how, call.what)
+    );
   }
 
   // While calls are in flight the port keeps the program alive, and a timer
@@ -312,7 +251,7 @@ export class _Connection {
 
   /** One look while calls are in flight; false once there is nothing left to watch. */
   #tick(): boolean {
-    if (this.#pending.size === 0 || this.stopped !== undefined) {
+    if (this.#caller.pending.size === 0 || this.stopped !== undefined) {
       this.#idle();
       return false;
     }
@@ -349,9 +288,8 @@ export class _Connection {
   }
 
   #settle(id: number, value: unknown, error: unknown): void {
-    const pending = this.#pending.get(id);
+    const pending = this.#caller.take(id);
     if (!pending) return;
-    this.#pending.delete(id);
     if (pending.abandoned) {
       // A lock granted after its caller gave up waiting: give it back.
       if (error === undefined && pending.op === "acquire") {
@@ -380,18 +318,14 @@ export class _Connection {
         // The manager sends it on the pipe (after every answer there) and on the port.
         if (viaPipe) return this.stop("was shut down");
         this.#stopNotice = true;
-        if (!this.#pumping) void this.#drainThenStop("was shut down");
+        if (!this.#caller.reading) void this.#drainThenStop("was shut down");
         return;
     }
   }
 
   /** Hands on what already waits in the pipe (a shutdown notice among it stops first), then stops. */
   async #drainThenStop(how: string): Promise<void> {
-    await _drain(
-      this.#pipe,
-      (item) => this.#onMessage(item as FromManager, true),
-      () => this.stopped === undefined,
-    );
+    await this.#caller.drain();
     this.stop(how);
   }
 }
