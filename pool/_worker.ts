@@ -36,11 +36,6 @@ export const _POOL_BEHAVIOUR: string = import.meta.url;
 
 const FLUSH_MS = 1;
 type PoolJob = TaskJob;
-const jobs: PoolJob[] = [];
-let jobsHead = 0;
-let claims: Int32Array | undefined;
-let jobLink: _Link | undefined;
-let answerLink: _Link | undefined;
 // Per task (module → key): its smoothed time per call, and its longest call
 // lately, to tell which jobs may be long. The peak decays by PEAK_DECAY a job,
 // so a task whose calls are mostly tiny but sometimes long still counts as
@@ -50,121 +45,168 @@ interface CallTimes {
   peak: number;
 }
 const PEAK_DECAY = 0.95;
-const callMs = new Map<string, Map<string, CallTimes>>();
-// Answers not yet sent, flat as they travel: id, code, payload for each job.
-let answers: unknown[] = [];
-let answersSince = 0;
-let busyMs = 0;
-let pumping = false;
-let poolServing = false;
-// Tasks wait on this until the initializer has run.
-const poolReady = Promise.withResolvers<void>();
 
-let worker: _WorkerSide | undefined;
-let selfPid: number | undefined;
+/** The worker's side of one pool: its jobs, its answers, and how long its tasks take. */
+class PoolWorker {
+  readonly #side: _WorkerSide;
+  readonly #pid: number;
+  /** Where each job is claimed (see `PoolSpec.claims`). */
+  readonly #claims: Int32Array;
+  readonly #jobLink: _Link;
+  readonly #answerLink: _Link;
+  #jobs: PoolJob[] = [];
+  #jobsHead = 0;
+  readonly #callMs = new Map<string, Map<string, CallTimes>>();
+  /** Answers not yet sent, flat as they travel: id, code, payload for each job. */
+  #answers: unknown[] = [];
+  #answersSince = 0;
+  #busyMs = 0;
+  #pumping = false;
+  #serving = false;
+  /** Tasks wait on this until the initializer has run. */
+  readonly #ready = Promise.withResolvers<void>();
 
-async function servePool(spec: PoolSpec, side: _WorkerSide): Promise<void> {
-  worker = side;
-  selfPid = _context().self.pid;
-  _adoptSelf(undefined, side.inbox);
-  claims = new Int32Array(spec.claims);
-  jobLink = new _Link(spec.jobs);
-  answerLink = new _Link(spec.answers);
-  if (spec.initializer) {
-    try {
-      const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
-      if (spec.wired) _revive(spec.initArgs);
-      await init(...spec.initArgs);
-    } catch (error) {
-      return side.finish(1, error);
+  constructor(spec: PoolSpec, side: _WorkerSide) {
+    this.#side = side;
+    this.#pid = _context().self.pid;
+    this.#claims = new Int32Array(spec.claims);
+    this.#jobLink = new _Link(spec.jobs);
+    this.#answerLink = new _Link(spec.answers);
+  }
+
+  /** Runs the initializer, then takes jobs until the pool ends the worker. */
+  async serve(spec: PoolSpec): Promise<void> {
+    _adoptSelf(undefined, this.#side.inbox);
+    if (spec.initializer) {
+      try {
+        const init = _resolveTask(spec.initializer) as (...args: unknown[]) => unknown;
+        if (spec.wired) _revive(spec.initArgs);
+        await init(...spec.initArgs);
+      } catch (error) {
+        return this.#side.finish(1, error);
+      }
+      // The pool tells an initializer that failed from a worker that died later
+      // by this message. Without one, the worker posts nothing before its first
+      // job: a worker's first postMessage costs it ~0.15 ms (Deno compiles its
+      // messaging code then), and its answers go by the link.
+      this.#side.post({ t: "ready" });
     }
-    // The pool tells an initializer that failed from a worker that died later
-    // by this message. Without one, the worker posts nothing before its first
-    // job: a worker's first postMessage costs it ~0.15 ms (Deno compiles its
-    // messaging code then), and its answers go by the link.
-    side.post({ t: "ready" });
+    this.#serving = true;
+    this.#ready.resolve();
+    void this.#readJobs();
   }
-  poolServing = true;
-  poolReady.resolve();
-  void readJobs(jobLink);
-}
 
-/** Takes the jobs that come by the link, waiting (polling first) while there are none. */
-async function readJobs(link: _Link): Promise<void> {
-  const take = () => {
-    const message = link.tryTake();
-    return message !== _WOULD_WAIT ? message : link.closed ? null : _WOULD_WAIT;
-  };
-  for (;;) {
-    const message = await link.wait(take);
-    if (message === null) return; // closed
-    takeTasks(message as TasksMessage);
+  /** Takes the jobs of a message that came by port, and runs them in turn. */
+  take(message: TasksMessage): void {
+    this.#queue(message);
+    if (!this.#pumping) void this.#pump();
   }
-}
 
-/** Moves the jobs waiting in the link to the queue, without waiting. */
-function pullJobs(): void {
-  for (let m = jobLink?.tryTake(); m !== undefined && m !== _WOULD_WAIT; m = jobLink!.tryTake()) {
-    queueTasks(m as TasksMessage);
+  /** Takes the jobs that come by the link, waiting (polling first) while there are none. */
+  async #readJobs(): Promise<void> {
+    const link = this.#jobLink;
+    const take = () => {
+      const message = link.tryTake();
+      return message !== _WOULD_WAIT ? message : link.closed ? null : _WOULD_WAIT;
+    };
+    for (;;) {
+      const message = await link.wait(take);
+      if (message === null) return; // closed
+      this.take(message as TasksMessage);
+    }
   }
-}
 
-function takeTasks(message: TasksMessage): void {
-  queueTasks(message);
-  if (!pumping) void pump();
-}
-
-function queueTasks(message: TasksMessage): void {
-  for (const job of decodeTasks(message)) jobs.push(job);
-}
-
-/**
- * Whether `job` may take `FLUSH_MS` or more: its task never ran here, its
- * calls average that much, or one of them lately took that long.
- */
-function mayBeLong(job: PoolJob): boolean {
-  const times = callMs.get(job.ref.module)?.get(job.ref.key);
-  return times === undefined || times.mean * job.calls.length >= FLUSH_MS ||
-    times.peak >= FLUSH_MS;
-}
-
-function recordMs(job: PoolJob, ms: number): void {
-  let keys = callMs.get(job.ref.module);
-  if (!keys) callMs.set(job.ref.module, keys = new Map());
-  const sample = ms / Math.max(1, job.calls.length);
-  const old = keys.get(job.ref.key);
-  if (old === undefined) keys.set(job.ref.key, { mean: sample, peak: sample });
-  else {
-    old.mean = old.mean * 0.7 + sample * 0.3;
-    old.peak = Math.max(sample, old.peak * PEAK_DECAY);
+  /** Moves the jobs waiting in the link to the queue, without waiting. */
+  #pullJobs(): void {
+    const link = this.#jobLink;
+    for (let m = link.tryTake(); m !== _WOULD_WAIT; m = link.tryTake()) {
+      this.#queue(m as TasksMessage);
+    }
   }
-}
 
-async function pump(): Promise<void> {
-  pumping = true;
-  if (!poolServing) await poolReady.promise;
-  while (jobsHead < jobs.length || (pullJobs(), jobsHead < jobs.length)) {
-    const job = jobs[jobsHead];
-    jobs[jobsHead++] = undefined as never;
-    // Taken back by the pool (cancelled, or moved to another worker): skip it.
-    if (Atomics.compareExchange(claims!, job.claim, job.id, 0) !== job.id) continue;
-    if (
-      answers.length > 0 &&
-      (performance.now() - answersSince > FLUSH_MS || mayBeLong(job))
-    ) flushAnswers();
-    const t0 = performance.now();
-    let answer = runJob(job);
-    if (answer instanceof Promise) answer = await answer;
-    const ms = performance.now() - t0;
-    busyMs += ms;
-    recordMs(job, ms);
-    if (answers.length === 0) answersSince = t0;
-    answers.push(job.id, answer[0], answer[1]);
+  #queue(message: TasksMessage): void {
+    for (const job of decodeTasks(message)) this.#jobs.push(job);
   }
-  jobs.length = 0;
-  jobsHead = 0;
-  pumping = false;
-  flushAnswers();
+
+  /**
+   * Whether `job` may take `FLUSH_MS` or more: its task never ran here, its
+   * calls average that much, or one of them lately took that long.
+   */
+  #mayBeLong(job: PoolJob): boolean {
+    const times = this.#callMs.get(job.ref.module)?.get(job.ref.key);
+    return times === undefined || times.mean * job.calls.length >= FLUSH_MS ||
+      times.peak >= FLUSH_MS;
+  }
+
+  #recordMs(job: PoolJob, ms: number): void {
+    let keys = this.#callMs.get(job.ref.module);
+    if (!keys) this.#callMs.set(job.ref.module, keys = new Map());
+    const sample = ms / Math.max(1, job.calls.length);
+    const old = keys.get(job.ref.key);
+    if (old === undefined) keys.set(job.ref.key, { mean: sample, peak: sample });
+    else {
+      old.mean = old.mean * 0.7 + sample * 0.3;
+      old.peak = Math.max(sample, old.peak * PEAK_DECAY);
+    }
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    if (!this.#serving) await this.#ready.promise;
+    const jobs = this.#jobs;
+    while (this.#jobsHead < jobs.length || (this.#pullJobs(), this.#jobsHead < jobs.length)) {
+      const job = jobs[this.#jobsHead];
+      jobs[this.#jobsHead++] = undefined as never;
+      // Taken back by the pool (cancelled, or moved to another worker): skip it.
+      if (Atomics.compareExchange(this.#claims, job.claim, job.id, 0) !== job.id) continue;
+      if (
+        this.#answers.length > 0 &&
+        (performance.now() - this.#answersSince > FLUSH_MS || this.#mayBeLong(job))
+      ) this.flush();
+      const t0 = performance.now();
+      let answer = runJob(job);
+      if (answer instanceof Promise) answer = await answer;
+      const ms = performance.now() - t0;
+      this.#busyMs += ms;
+      this.#recordMs(job, ms);
+      if (this.#answers.length === 0) this.#answersSince = t0;
+      this.#answers.push(job.id, answer[0], answer[1]);
+    }
+    jobs.length = 0;
+    this.#jobsHead = 0;
+    this.#pumping = false;
+    this.flush();
+  }
+
+  /** Sends the answers gathered so far (also before the worker exits). */
+  flush(): void {
+    if (this.#answers.length === 0) return;
+    const flat = this.#answers;
+    this.#answers = [];
+    const message = encodeResults(this.#busyMs, this.#pid, flat);
+    this.#busyMs = 0;
+    const transfer: Transferable[] = [];
+    for (let i = 1; i < flat.length; i += 3) {
+      if (flat[i] === RESULT_NUMBERS) {
+        transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
+      }
+    }
+    if (transfer.length === 0 && this.#answerLink.trySend(message)) return;
+    const side = this.#side;
+    try {
+      side.post(message, transfer);
+    } catch {
+      // Some value could not be cloned: send the answers one by one, so only
+      // the jobs whose values cannot travel fail.
+      for (let i = 0; i < flat.length; i += 3) {
+        try {
+          side.post(encodeResults(0, this.#pid, [flat[i], flat[i + 1], flat[i + 2]]));
+        } catch (error) {
+          side.post(encodeResults(0, this.#pid, [flat[i], RESULT_ERROR, _toWireError(error)]));
+        }
+      }
+    }
+  }
 }
 
 // Jobs of at least this many calls answer all-number values as a Float64Array.
@@ -225,41 +267,18 @@ async function finishAsync(
   return [RESULT_VALUES, values];
 }
 
-/** Sends the answers gathered so far (also before the worker exits). */
-function flushAnswers(): void {
-  if (answers.length === 0) return;
-  const flat = answers;
-  answers = [];
-  const message = encodeResults(busyMs, selfPid!, flat);
-  busyMs = 0;
-  const transfer: Transferable[] = [];
-  for (let i = 1; i < flat.length; i += 3) {
-    if (flat[i] === RESULT_NUMBERS) {
-      transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
-    }
-  }
-  if (transfer.length === 0 && answerLink?.trySend(message)) return;
-  try {
-    worker!.post(message, transfer);
-  } catch {
-    // Some value could not be cloned: send the answers one by one, so only
-    // the jobs whose values cannot travel fail.
-    for (let i = 0; i < flat.length; i += 3) {
-      try {
-        worker!.post(encodeResults(0, selfPid!, [flat[i], flat[i + 1], flat[i + 2]]));
-      } catch (error) {
-        worker!.post(encodeResults(0, selfPid!, [flat[i], RESULT_ERROR, _toWireError(error)]));
-      }
-    }
-  }
-}
+// The pool this worker serves, once its init message came.
+let serving: PoolWorker | undefined;
 
 _defineBehaviour<PoolSpec>("pool", {
-  run: servePool,
+  run(spec, side) {
+    serving = new PoolWorker(spec, side);
+    return serving.serve(spec);
+  },
   message(message) {
-    if (!isTasks(message)) return false;
-    takeTasks(message);
+    if (!isTasks(message) || serving === undefined) return false;
+    serving.take(message);
     return true;
   },
-  flush: flushAnswers,
+  flush: () => serving?.flush(),
 });
