@@ -6,14 +6,12 @@ import { _InOrder } from "../runtime/rpc.ts";
 import { _post } from "../runtime/util.ts";
 import type { _Inbox } from "../runtime/inbox.ts";
 import { _defineBehaviour } from "../runtime/entry.ts";
-import { _JSON_MAX, _jsonExact, _packAnswers } from "../runtime/rpc.ts";
+import { _Replies } from "../runtime/rpc.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type { Connection } from "../channels/pipe.ts";
 import type {
-  ActorError,
   ActorOrderedPayload,
-  ActorRepliesMessage,
   ActorSpec,
   FromActor,
   PackedCalls,
@@ -129,12 +127,8 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   let running = false;
   let stopping = false;
   let instance: Actor | undefined;
-  let values: unknown[] = [];
-  let errors: ActorError[] = [];
-  let transfer: Transferable[] = [];
-  let wired = false;
-  // Whether every value so far is exact in JSON (or undefined): see `_jsonExact`.
-  let json = true;
+  // The answers of this turn, sent together.
+  const replies = new _Replies();
   // Calls whose arguments hold Troupe objects are revived (maybe importing a
   // module) before they join the queue; later messages wait their turn.
   let reviving: Promise<void> | undefined;
@@ -149,39 +143,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     } else _post(self, message, moved);
   };
 
-  const flush = () => {
-    if (values.length === 0 && errors.length === 0) return;
-    let message: FromActor = errors.length === 0 && !wired
-      ? values
-      : { t: "replies", values, errors, wired };
-    if (json && errors.length === 0 && values.length <= 2 * _JSON_MAX) {
-      message = _packAnswers(values, true);
-    }
-    const moved = transfer;
-    const hasObjects = wired;
-    values = [];
-    errors = [];
-    transfer = [];
-    wired = false;
-    json = true;
-    try {
-      post(message, moved, hasObjects);
-    } catch (error) {
-      // Structured clone refused a value: post them one by one so only its call fails.
-      const replies = message as ActorRepliesMessage | unknown[];
-      const sent = Array.isArray(replies) ? replies : replies.values;
-      const failed = Array.isArray(replies) ? [] : replies.errors ?? [];
-      const again = !Array.isArray(replies) && replies.wired;
-      for (let i = 0; i < sent.length; i += 2) {
-        try {
-          _post(self, { t: "replies", values: [sent[i], sent[i + 1]], wired: again }, moved);
-        } catch {
-          failed.push({ id: sent[i] as number, error: _toWireError(error) });
-        }
-      }
-      if (failed.length > 0) self.postMessage({ t: "replies", values: [], errors: failed });
-    }
-  };
+  const flush = () => replies.flush(post);
 
   const reply = (id: number, method: string, value: unknown) => {
     if (!plain(value)) {
@@ -190,14 +152,12 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
       try {
         value = _prepare(value, `the value ${name}.${method}() returned`, out);
       } catch (error) {
-        errors.push({ id, error: _toWireError(error) });
+        replies.error({ id, error: _toWireError(error) });
         return;
       }
-      if (out.wired) wired = true;
-      for (const t of out.transfer) transfer.push(t);
+      return replies.value(id, value, out.transfer, out.wired);
     }
-    if (json && value !== undefined && !_jsonExact(value)) json = false;
-    values.push(id, value);
+    replies.value(id, value);
   };
 
   /** Takes the next entry off the queue. */
@@ -225,7 +185,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     while (head < queue.length) {
       const [id] = take();
       if (id > 0) {
-        errors.push({
+        replies.error({
           id,
           error: { name: "Error", message: `${name} stopped before handling this call` },
         });
@@ -263,7 +223,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
           flush();
           return finish(1, error);
         }
-        errors.push({ id, error: _toWireError(error) });
+        replies.error({ id, error: _toWireError(error) });
       }
       if (stopping) return stop();
     }
@@ -285,7 +245,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
         kept.push(...await _reviveLoading(entry) as unknown[]);
       } catch (error) {
         if (id === 0) throw error;
-        errors.push({ id, error: _toWireError(error) });
+        replies.error({ id, error: _toWireError(error) });
       }
     }
     flush();

@@ -33,6 +33,7 @@ import type {
   ToBridge,
 } from "../runtime/protocol.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
+import { _Replies } from "../runtime/rpc.ts";
 
 /** A class that {@linkcode spawn} can start: a subclass of {@linkcode Actor}. */
 // deno-lint-ignore no-explicit-any
@@ -345,21 +346,26 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     bridges.delete(key);
     port1.close();
   };
+  // The answers that settle in one turn go back together.
+  const replies = new _Replies();
+  const post = (message: FromBridge, transfer: Transferable[]) => {
+    if (open) _post(port1, message, transfer);
+  };
   bridges.set(key, { source, close });
   unwatch = source.onGone((exit) => {
     if (!open) return;
+    replies.flush(post); // the answers before it
     port1.postMessage({ t: "gone", exit: _wireExit(exit) } satisfies FromBridge);
     close();
   });
   const answer = (id: number, value: unknown, error: unknown) => {
     if (!open) return;
-    let message: FromBridge;
+    if (replies.empty) queueMicrotask(() => replies.flush(post));
     if (error === undefined) {
       const out = _outbox();
       try {
         value = _prepare(value, "a value", out);
-        message = out.wired ? { t: "replies", values: [id, value], wired: true } : [id, value];
-        return _post(port1, message, out.transfer);
+        return replies.value(id, value, out.transfer, out.wired);
       } catch (e) {
         error = e;
       }
@@ -369,7 +375,7 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     else if (error instanceof RemoteError) {
       failure.error = _remoteToWire(error);
     } else failure.local = true;
-    port1.postMessage({ t: "replies", values: [], errors: [failure] } satisfies FromBridge);
+    replies.error(failure);
   };
   const serve = (calls: PackedCalls) => {
     for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {

@@ -13,6 +13,7 @@ import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
 import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
 import { _POOL_BEHAVIOUR } from "./_worker.ts";
+import { _sendEach } from "../runtime/rpc.ts";
 import { RemoteError } from "../runtime/errors.ts";
 import { _checkTimeout, _describe } from "../runtime/util.ts";
 import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
@@ -630,12 +631,22 @@ export class _PoolEngine {
 
   /** Posts jobs to a worker in one message; when that fails, one by one so only the bad ones fail. */
   #send(slot: Slot, jobs: Job[]): void {
-    if (!this.#post(slot, jobs)) {
-      for (const job of jobs) if (!job.settled) this.#post(slot, [job]);
-    }
+    _sendEach(
+      () => this.#post(slot, jobs),
+      jobs,
+      (job) => {
+        if (!job.settled) this.#post(slot, [job]);
+      },
+      (job, error) => {
+        slot.inflight.delete(job.id);
+        slot.sent--;
+        this.#settle(job, new TypeError(`task arguments could not be sent: ${error.message}`));
+      },
+    );
   }
 
-  #post(slot: Slot, jobs: Job[]): boolean {
+  /** Posts jobs to a worker in one message; throws, with nothing sent, when the port refuses them. */
+  #post(slot: Slot, jobs: Job[]): void {
     const transfer: Transferable[] = [];
     // The link's codec does not carry shared memory: packed jobs take the port.
     let shared = false;
@@ -647,25 +658,10 @@ export class _PoolEngine {
       if (job.numeric) shared = true;
     }
     const message = encodeTasks(jobs);
-    if (transfer.length === 0 && !shared && slot.jobs.trySend(message)) {
-      this.#readAnswers();
-      return true;
-    }
-    try {
+    if (transfer.length > 0 || shared || !slot.jobs.trySend(message)) {
       slot.endpoint.post(message, transfer);
-      this.#readAnswers();
-      return true;
-    } catch (error) {
-      if (jobs.length > 1) return false;
-      const job = jobs[0];
-      slot.inflight.delete(job.id);
-      slot.sent--;
-      this.#settle(
-        job,
-        new TypeError(`task arguments could not be sent: ${(error as Error).message}`),
-      );
-      return true;
     }
+    this.#readAnswers();
   }
 
   #spawn(): Slot {

@@ -490,7 +490,7 @@ export interface RefReleaseMessage {
 export type ToBridge = PackedCalls | JsonPacked | ActorCallsMessage | RefReleaseMessage;
 
 /** What the bridge sends back on a travelling reference's port. */
-export type FromBridge = PackedValues | ActorRepliesMessage | RefGoneMessage;
+export type FromBridge = PackedValues | JsonPacked | ActorRepliesMessage | RefGoneMessage;
 
 // ---- channels: what a channel end is on the wire ---------------------------
 // A channel lives in SharedArrayBuffers, so its wire state is just its

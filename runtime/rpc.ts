@@ -11,7 +11,14 @@
 // or a manager sends calls on a polled shared-memory pipe (a few µs) and, when
 // they must be transferred, hold Troupe objects, or the pipe refuses them, on
 // its port. Each payload is numbered; the receiver runs them by number.
-import type { Ordered } from "./protocol.ts";
+import type {
+  ActorError,
+  ActorRepliesMessage,
+  JsonPacked,
+  Ordered,
+  PackedValues,
+} from "./protocol.ts";
+import { _toWireError } from "./errors.ts";
 
 /**
  * The polled pipe a connection sends on: what this file needs of a `Pipe`'s
@@ -86,6 +93,117 @@ export function _packAnswers(values: unknown[], json: boolean): unknown[] | stri
     }
   }
   return JSON.stringify(values);
+}
+
+/**
+ * Sends a batch as one message (`all`); when structured clone refuses it,
+ * sends its items one at a time (`one`), so that only the items that cannot
+ * travel fail: `failed` gets each of those with its error. The one failure
+ * path of every batch in Troupe: calls, answers, a pool's jobs and results.
+ */
+export function _sendEach<T>(
+  all: () => void,
+  items: Iterable<T>,
+  one: (item: T) => void,
+  failed: (item: T, error: Error) => void,
+): void {
+  try {
+    return all();
+  } catch {
+    // Structured clone refused one of them: the items go alone.
+  }
+  for (const item of items) {
+    try {
+      one(item);
+    } catch (error) {
+      failed(item, error as Error);
+    }
+  }
+}
+
+/**
+ * Answers gathered in one turn of a callee (an actor's worker, a bridge to a
+ * travelled reference), sent as one message: as packed values, or their JSON
+ * text, while every call succeeded and no value holds Troupe objects; else as
+ * an `ActorRepliesMessage`. When structured clone refuses the message, the
+ * values go one at a time, so only the one that cannot travel fails (with the
+ * clone's error), and its caller hears why.
+ */
+export class _Replies {
+  #values: unknown[] = [];
+  #errors: ActorError[] = [];
+  #transfer: Transferable[] = [];
+  #wired = false;
+  /** Whether every value so far is exact in JSON, or `undefined` (see `_jsonExact`). */
+  #json = true;
+
+  /** Whether nothing was gathered since the last flush. */
+  get empty(): boolean {
+    return this.#values.length === 0 && this.#errors.length === 0;
+  }
+
+  /**
+   * Call `id` answered `value`, prepared for the wire: `transfer` is what it
+   * moves, `wired` whether it holds Troupe objects to revive.
+   */
+  value(id: number, value: unknown, transfer: Transferable[] = [], wired = false): void {
+    if (wired) this.#wired = true;
+    for (const t of transfer) this.#transfer.push(t);
+    if (this.#json && value !== undefined && !_jsonExact(value)) this.#json = false;
+    this.#values.push(id, value);
+  }
+
+  /** A call failed. */
+  error(failure: ActorError): void {
+    this.#errors.push(failure);
+  }
+
+  /**
+   * Sends what was gathered through `post`, which throws when structured
+   * clone refuses the message; `byPort` is set when a value holds Troupe
+   * objects (which may hold shared memory a pipe would copy).
+   */
+  flush(
+    post: (
+      message: ActorRepliesMessage | PackedValues | JsonPacked,
+      transfer: Transferable[],
+      byPort: boolean,
+    ) => void,
+  ): void {
+    if (this.empty) return;
+    const values = this.#values;
+    const errors = this.#errors;
+    const transfer = this.#transfer;
+    const wired = this.#wired;
+    const json = this.#json && errors.length === 0 && values.length <= 2 * _JSON_MAX;
+    this.#values = [];
+    this.#errors = [];
+    this.#transfer = [];
+    this.#wired = false;
+    this.#json = true;
+    if (json) return post(_packAnswers(values, true), transfer, wired);
+    // Made only when the batch has to be split: its errors, and the values that cannot travel.
+    let failed: ActorError[] | undefined;
+    const each = function* () {
+      failed = [...errors];
+      for (let i = 0; i < values.length; i += 2) yield i;
+    };
+    _sendEach(
+      () => {
+        const message = errors.length === 0 && !wired
+          ? values
+          : { t: "replies" as const, values, errors, wired };
+        post(message, transfer, wired);
+      },
+      each(),
+      (i) => post({ t: "replies", values: [values[i], values[i + 1]], wired }, transfer, true),
+      (i, error) => failed!.push({ id: values[i] as number, error: _toWireError(error) }),
+    );
+    const lost = failed as ActorError[] | undefined;
+    if (lost !== undefined && lost.length > 0) {
+      post({ t: "replies", values: [], errors: lost }, [], true);
+    }
+  }
 }
 
 /** A call waiting for its answer. */
@@ -205,23 +323,20 @@ export class _Caller<P extends _PendingCall = _PendingCall> {
       sent?.promise.catch(() => {});
       return sent?.reject(refused);
     }
-    try {
-      const message = json ? JSON.stringify(calls) : wired ? { t: "calls", calls, wired } : calls;
-      this.send(message, transfer, wired);
-      return sent?.resolve();
-    } catch {
-      // Structured clone refused one of them: send one by one, so only it fails.
-    }
     let tellError: unknown;
-    for (const [id, single] of this.#side.split(calls)) {
-      try {
-        this.send({ t: "calls", calls: single, wired: true }, transfer, true);
-      } catch (error) {
-        const failure = this.#side.unsendable(id, single, error as Error);
+    _sendEach(
+      () => {
+        const message = json ? JSON.stringify(calls) : wired ? { t: "calls", calls, wired } : calls;
+        this.send(message, transfer, wired);
+      },
+      this.#side.split(calls),
+      ([, single]) => this.send({ t: "calls", calls: single, wired: true }, transfer, true),
+      ([id, single], error) => {
+        const failure = this.#side.unsendable(id, single, error);
         if (id === 0) tellError ??= failure;
         else this.settle(id, undefined, failure);
-      }
-    }
+      },
+    );
     if (tellError === undefined) sent?.resolve();
     else sent?.reject(tellError);
   }
