@@ -11,16 +11,18 @@ import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors.ts";
 import { _remoteToWire, RemoteError } from "../runtime/errors.ts";
 import type { _DenoPermissions } from "../runtime/permissions.ts";
-import type {
-  ActorError,
-  ActorSpec,
-  FromActor,
-  FromBridge,
-  ToActor,
-  ToBridge,
-  ToChild,
-  WireError,
-  WireExit,
+import {
+  type ActorError,
+  type ActorSpec,
+  type FromActor,
+  type FromBridge,
+  packCall,
+  type ToActor,
+  type ToBridge,
+  type ToChild,
+  unpackCalls,
+  type WireError,
+  type WireExit,
 } from "../runtime/protocol.ts";
 
 // Each spawned actor's pipe buffers, per direction; a bigger message takes the port.
@@ -346,8 +348,7 @@ export class _ActorHandle {
     const batch = caller.batch();
     const json = !wired && batch.length + 3 + args.length <= _JSON_MAX && _jsonExact(method) &&
       args.every(_jsonExact);
-    batch.push(id, method, args.length);
-    for (let i = 0; i < args.length; i++) batch.push(args[i]);
+    packCall(batch, id, method, args);
     if (transfer.length > 0 || wired) caller.carry(transfer, wired);
     if (!json) caller.notJson();
     if (id !== 0) return RESOLVED;
@@ -368,11 +369,7 @@ export class _ActorHandle {
         this.#state === "ended"
           ? new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false)
           : undefined,
-      split: function* (calls) {
-        for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
-          yield [calls[i] as number, calls.slice(i, i + 3 + (calls[i + 2] as number))];
-        }
-      },
+      split: (calls) => Array.from(unpackCalls(calls), (call) => [call.id, call.packed]),
       unsendable: (_id, single, error) =>
         new TypeError(`${this.name}.${single[1]}() could not be sent: ${error.message}`),
     });

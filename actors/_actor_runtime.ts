@@ -10,12 +10,13 @@ import { _Replies } from "../runtime/rpc.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _adoptSelf } from "./process.ts";
 import type { Connection } from "../channels/pipe.ts";
-import type {
-  ActorOrderedPayload,
-  ActorSpec,
-  FromActor,
-  PackedCalls,
-  ToActor,
+import {
+  type ActorOrderedPayload,
+  type ActorSpec,
+  type FromActor,
+  type PackedCalls,
+  type ToActor,
+  unpackCalls,
 } from "../runtime/protocol.ts";
 import { _resolveTask } from "../runtime/task.ts";
 import { _context } from "../runtime/context.ts";
@@ -238,11 +239,9 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
 
   const revived = async function revived(calls: PackedCalls): Promise<unknown[]> {
     const kept: unknown[] = [];
-    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
-      const id = calls[i] as number;
-      const entry = calls.slice(i, i + 3 + (calls[i + 2] as number));
+    for (const { id, packed } of unpackCalls(calls)) {
       try {
-        kept.push(...await _reviveLoading(entry) as unknown[]);
+        kept.push(...await _reviveLoading(packed) as unknown[]);
       } catch (error) {
         if (id === 0) throw error;
         replies.error({ id, error: _toWireError(error) });

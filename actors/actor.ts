@@ -25,12 +25,13 @@ import {
   _normalizePermissions,
   type Permissions,
 } from "../runtime/permissions.ts";
-import type {
-  ActorError,
-  ActorSpec,
-  FromBridge,
-  PackedCalls,
-  ToBridge,
+import {
+  type ActorError,
+  type ActorSpec,
+  type FromBridge,
+  type PackedCalls,
+  type ToBridge,
+  unpackCalls,
 } from "../runtime/protocol.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import { _Replies } from "../runtime/rpc.ts";
@@ -378,10 +379,7 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     replies.error(failure);
   };
   const serve = (calls: PackedCalls) => {
-    for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
-      const id = calls[i] as number;
-      const method = calls[i + 1] as string;
-      const args = calls.slice(i + 3, i + 3 + (calls[i + 2] as number));
+    for (const { id, method, args } of unpackCalls(calls)) {
       const handle = source.current();
       const sent = handle
         ? handle.send(method, args, id !== 0, undefined)
@@ -401,9 +399,7 @@ function openBridge(key: string, source: _RefSource): MessagePort {
       reviving = reviving.then(() => _reviveLoading(calls)).then(
         () => serve(calls),
         (error) => {
-          for (let i = 0; i < calls.length; i += 3 + (calls[i + 2] as number)) {
-            if (calls[i] !== 0) answer(calls[i] as number, undefined, error);
-          }
+          for (const { id } of unpackCalls(calls)) if (id !== 0) answer(id, undefined, error);
         },
       );
     } else if (message.t === "release") close();

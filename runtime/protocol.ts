@@ -386,6 +386,40 @@ export interface Ordered<P> {
  */
 export type PackedCalls = unknown[];
 
+/** Appends one call to `calls` in its packed form: `id, method, argc, ...args`. */
+export function packCall(
+  calls: PackedCalls,
+  id: number,
+  method: string,
+  args: readonly unknown[],
+): void {
+  calls.push(id, method, args.length);
+  for (let i = 0; i < args.length; i++) calls.push(args[i]);
+}
+
+/** One call of {@linkcode PackedCalls}, as {@linkcode unpackCalls} reads it. */
+export interface PackedCall {
+  id: number;
+  method: string;
+  args: unknown[];
+  /** The call alone, in its packed form. */
+  packed: PackedCalls;
+}
+
+/** The calls of `calls`, in order: what {@linkcode packCall} appended. */
+export function* unpackCalls(calls: PackedCalls): Generator<PackedCall> {
+  for (let i = 0; i < calls.length;) {
+    const end = i + 3 + (calls[i + 2] as number);
+    yield {
+      id: calls[i] as number,
+      method: calls[i + 1] as string,
+      args: calls.slice(i + 3, end),
+      packed: calls.slice(i, end),
+    };
+    i = end;
+  }
+}
+
 /**
  * Parent → actor: calls whose arguments hold Troupe objects to revive. Plain
  * calls travel as a bare {@linkcode PackedCalls} array (see {@linkcode ToActor}).
