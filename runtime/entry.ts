@@ -186,7 +186,8 @@ export function _main(): void {
   let started = false;
   const onMessage = (e: Event) => {
     const message = (e as MessageEvent).data;
-    if (current?.message?.(message)) return;
+    // Taken by the behaviour: user code's own listeners do not see it.
+    if (current?.message?.(message)) return e.stopImmediatePropagation();
     if (Array.isArray(message) || typeof message !== "object" || message === null) return;
     if (message.t === "mail") inbox.deliver(message.data, message.wired);
     else if (message.t === "init" && !started) {

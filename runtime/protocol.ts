@@ -174,7 +174,7 @@ export interface MailMessage {
  * over shared memory when every call is one number, and the worker may
  * write the values over them (see {@linkcode RESULT_IN_PLACE}).
  */
-export type TasksMessage = ["T", ...unknown[]];
+export type TasksMessage = ["T", taskCount: number, ...tasksThenJobs: unknown[]];
 
 /** {@linkcode TasksMessage} flag: each call is an argument list. */
 export const TASK_SPREAD = 1;
@@ -270,7 +270,7 @@ export interface ExitMessage {
  * link). A worker sends what it has when it runs out of jobs, or every
  * millisecond or so while it is busy.
  */
-export type ResultsMessage = ["R", ...unknown[]];
+export type ResultsMessage = ["R", busyMs: number, pid: number, ...answers: unknown[]];
 
 /** {@linkcode ResultsMessage} code: the payload is an array of values. */
 export const RESULT_VALUES = 0;
@@ -574,7 +574,7 @@ export interface ConnectionWire {
  * `claim` (token, object) takes the reference a proxy carried in transit
  * (see {@linkcode ManagerConnect}).
  */
-export type ManagerCall = unknown[];
+export type ManagerCall = [id: number, object: number, op: string, ...args: unknown[]];
 
 /**
  * Client → manager: the calls made in one microtask, in order. Travels as
