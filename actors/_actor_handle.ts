@@ -346,11 +346,14 @@ export class _ActorHandle {
   ): Promise<void> {
     const caller = this.#caller;
     const batch = caller.batch();
-    const json = !wired && batch.length + 3 + args.length <= _JSON_MAX && _jsonExact(method) &&
-      args.every(_jsonExact);
+    // Checked only while the batch may still go as JSON text.
+    if (
+      caller.json &&
+      (wired || batch.length + 3 + args.length > _JSON_MAX || !_jsonExact(method) ||
+        !args.every(_jsonExact))
+    ) caller.notJson();
     packCall(batch, id, method, args);
     if (transfer.length > 0 || wired) caller.carry(transfer, wired);
-    if (!json) caller.notJson();
     if (id !== 0) return RESOLVED;
     return caller.sent();
   }

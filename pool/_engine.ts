@@ -13,7 +13,7 @@ import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
 import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
 import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
 import { _POOL_BEHAVIOUR } from "./_worker.ts";
-import { _sendEach } from "../runtime/rpc.ts";
+import { _sendApart } from "../runtime/rpc.ts";
 import { RemoteError } from "../runtime/errors.ts";
 import { _checkTimeout, _describe } from "../runtime/util.ts";
 import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
@@ -631,18 +631,26 @@ export class _PoolEngine {
 
   /** Posts jobs to a worker in one message; when that fails, one by one so only the bad ones fail. */
   #send(slot: Slot, jobs: Job[]): void {
-    _sendEach(
-      () => this.#post(slot, jobs),
+    try {
+      return this.#post(slot, jobs);
+    } catch (error) {
+      // One job alone is not sent again: it would fail the same way.
+      if (jobs.length === 1) return this.#unsendable(slot, jobs[0], error as Error);
+    }
+    _sendApart(
       jobs,
       (job) => {
         if (!job.settled) this.#post(slot, [job]);
       },
-      (job, error) => {
-        slot.inflight.delete(job.id);
-        slot.sent--;
-        this.#settle(job, new TypeError(`task arguments could not be sent: ${error.message}`));
-      },
+      (job, error) => this.#unsendable(slot, job, error),
     );
+  }
+
+  /** Fails a job whose arguments structured clone refused; the worker never got it. */
+  #unsendable(slot: Slot, job: Job, error: Error): void {
+    slot.inflight.delete(job.id);
+    slot.sent--;
+    this.#settle(job, new TypeError(`task arguments could not be sent: ${error.message}`));
   }
 
   /** Posts jobs to a worker in one message; throws, with nothing sent, when the port refuses them. */

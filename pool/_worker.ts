@@ -5,7 +5,7 @@ import { _revive } from "../runtime/wire.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _defineBehaviour, type _WorkerSide } from "../runtime/entry.ts";
 import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
-import { _sendEach } from "../runtime/rpc.ts";
+import { _sendApart } from "../runtime/rpc.ts";
 import {
   decodeTasks,
   encodeResults,
@@ -194,14 +194,17 @@ class PoolWorker {
     }
     if (transfer.length === 0 && this.#answerLink.trySend(message)) return;
     const side = this.#side;
+    try {
+      return side.post(message, transfer);
+    } catch {
+      // Some value could not be cloned: the answers go one by one.
+    }
     const pid = this.#pid;
-    const each = function* () {
-      for (let i = 0; i < flat.length; i += 3) yield i;
-    };
+    const jobs: number[] = [];
+    for (let i = 0; i < flat.length; i += 3) jobs.push(i);
     // Only the jobs whose values cannot travel fail.
-    _sendEach(
-      () => side.post(message, transfer),
-      each(),
+    _sendApart(
+      jobs,
       (i) => side.post(encodeResults(0, pid, [flat[i], flat[i + 1], flat[i + 2]])),
       (i, error) => side.post(encodeResults(0, pid, [flat[i], RESULT_ERROR, _toWireError(error)])),
     );

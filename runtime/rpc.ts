@@ -96,22 +96,18 @@ export function _packAnswers(values: unknown[], json: boolean): unknown[] | stri
 }
 
 /**
- * Sends a batch as one message (`all`); when structured clone refuses it,
- * sends its items one at a time (`one`), so that only the items that cannot
- * travel fail: `failed` gets each of those with its error. The one failure
- * path of every batch in Troupe: calls, answers, a pool's jobs and results.
+ * Sends the items of a batch that structured clone refused whole, one at a
+ * time (`one`), so that only the items that cannot travel fail: `failed`
+ * gets each of those with its error. The one failure path of every batch in
+ * Troupe (calls, answers, a pool's jobs and results), called from the
+ * `catch` of the whole batch's send, so a batch that travels pays nothing
+ * for it.
  */
-export function _sendEach<T>(
-  all: () => void,
+export function _sendApart<T>(
   items: Iterable<T>,
   one: (item: T) => void,
   failed: (item: T, error: Error) => void,
 ): void {
-  try {
-    return all();
-  } catch {
-    // Structured clone refused one of them: the items go alone.
-  }
   for (const item of items) {
     try {
       one(item);
@@ -182,27 +178,23 @@ export class _Replies {
     this.#wired = false;
     this.#json = true;
     if (json) return post(_packAnswers(values, true), transfer, wired);
-    // Made only when the batch has to be split: its errors, and the values that cannot travel.
-    let failed: ActorError[] | undefined;
-    const each = function* () {
-      failed = [...errors];
-      for (let i = 0; i < values.length; i += 2) yield i;
-    };
-    _sendEach(
-      () => {
-        const message = errors.length === 0 && !wired
-          ? values
-          : { t: "replies" as const, values, errors, wired };
-        post(message, transfer, wired);
-      },
-      each(),
-      (i) => post({ t: "replies", values: [values[i], values[i + 1]], wired }, transfer, true),
-      (i, error) => failed!.push({ id: values[i] as number, error: _toWireError(error) }),
-    );
-    const lost = failed as ActorError[] | undefined;
-    if (lost !== undefined && lost.length > 0) {
-      post({ t: "replies", values: [], errors: lost }, [], true);
+    const message = errors.length === 0 && !wired
+      ? values
+      : { t: "replies" as const, values, errors, wired };
+    try {
+      return post(message, transfer, wired);
+    } catch {
+      // Structured clone refused a value: the answers go one by one.
     }
+    const failed = [...errors];
+    const pairs: number[] = [];
+    for (let i = 0; i < values.length; i += 2) pairs.push(i);
+    _sendApart(
+      pairs,
+      (i) => post({ t: "replies", values: [values[i], values[i + 1]], wired }, transfer, true),
+      (i, error) => failed.push({ id: values[i] as number, error: _toWireError(error) }),
+    );
+    if (failed.length > 0) post({ t: "replies", values: [], errors: failed }, [], true);
   }
 }
 
@@ -283,6 +275,11 @@ export class _Caller<P extends _PendingCall = _PendingCall> {
     return this.#calls;
   }
 
+  /** Whether the batch may still travel as JSON text: no call in it said otherwise. */
+  get json(): boolean {
+    return this.#json;
+  }
+
   /** Some call in the batch is not exact in JSON. */
   notJson(): void {
     this.#json = false;
@@ -323,12 +320,15 @@ export class _Caller<P extends _PendingCall = _PendingCall> {
       sent?.promise.catch(() => {});
       return sent?.reject(refused);
     }
+    try {
+      const message = json ? JSON.stringify(calls) : wired ? { t: "calls", calls, wired } : calls;
+      this.send(message, transfer, wired);
+      return sent?.resolve();
+    } catch {
+      // Structured clone refused one of them: the calls go one by one.
+    }
     let tellError: unknown;
-    _sendEach(
-      () => {
-        const message = json ? JSON.stringify(calls) : wired ? { t: "calls", calls, wired } : calls;
-        this.send(message, transfer, wired);
-      },
+    _sendApart(
       this.#side.split(calls),
       ([, single]) => this.send({ t: "calls", calls: single, wired: true }, transfer, true),
       ([id, single], error) => {
