@@ -96,6 +96,14 @@ export class _ActorHandle {
   #state: "starting" | "running" | "stopping" | "ended" = "starting";
   #endpoint: ActorEndpoint;
   #mailbox: Int32Array | undefined;
+  /**
+   * The actor is reached by bytes: `#mailbox` is this thread's own count,
+   * lowered as the actor tells the room it freed (see ActorRoomMessage), and
+   * `#room` wakes the senders waiting for it.
+   */
+  #roomByMessage = false;
+  #room: PromiseWithResolvers<void> | undefined;
+  #sharesMemory = true;
   #capacity: number;
   /** Calls in flight and the batch not yet posted, packed: id, method, argc, ...args. */
   #caller!: _Caller<Pending>;
@@ -155,6 +163,18 @@ export class _ActorHandle {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),
       terminate: () => worker.terminate(),
     };
+    if (!worker.sharesMemory) {
+      // Reached by bytes alone: no pipe, and the mailbox is counted here.
+      this.#sharesMemory = false;
+      this.#pipe.close();
+      this.#pipe = undefined;
+      delete start.spec.pipe;
+      if (start.spec.mailbox) {
+        start.spec.mailbox = undefined;
+        this.#mailbox = new Int32Array(1);
+        this.#roomByMessage = true;
+      }
+    }
     this.#caller = this.#makeCaller();
     const init = _initMessage(
       { name: start.name, pid: start.pid, daemon: true },
@@ -170,6 +190,14 @@ export class _ActorHandle {
         `${start.name}'s arguments could not be sent to the worker: ${(error as Error).message}`,
       );
     }
+  }
+
+  /**
+   * Whether the actor's worker shares this thread's memory (false for one
+   * reached by bytes, and for a reference that travelled here).
+   */
+  get sharesMemory(): boolean {
+    return this.owner && this.#sharesMemory;
   }
 
   /** Whether the actor has not ended. */
@@ -330,6 +358,11 @@ export class _ActorHandle {
       }
       const n = Atomics.load(box, 0);
       if (n < this.#capacity) continue;
+      if (this.#roomByMessage) {
+        this.#room = Promise.withResolvers<void>();
+        await this.#room.promise;
+        continue;
+      }
       // Bounded so a lost wake-up costs a second, not forever; a pending
       // waitAsync does not keep the program alive.
       await _waitWord(box, 0, n, 1000, undefined, false);
@@ -409,6 +442,12 @@ export class _ActorHandle {
         const { code, error, description } = message.exit;
         return this.#end(code, error, description);
       }
+      case "room":
+        if (this.#roomByMessage && Number.isInteger(message.n) && message.n > 0) {
+          Atomics.store(this.#mailbox!, 0, Math.max(0, this.#mailbox![0] - message.n));
+          this.#room?.resolve();
+        }
+        return;
       case "actor-ready":
         if (this.#state === "starting") this.#state = "running";
         this.#ready.resolve();
@@ -435,6 +474,7 @@ export class _ActorHandle {
     this.#state = "ended";
     this.#endpoint.terminate();
     this.#pipe?.close();
+    this.#room?.resolve();
     const remote = error ? new RemoteError(this.name, this.pid, error) : null;
     const exit = _exitReason(code, remote, how);
     this.exit = exit;

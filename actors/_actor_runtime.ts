@@ -3,9 +3,7 @@
 // user's Actor subclass are the callbacks; everything else is here.
 import { _outbox, _prepare, _revive, _reviveLoading } from "../runtime/wire.ts";
 import { _InOrder } from "../runtime/rpc.ts";
-import { _post } from "../runtime/util.ts";
-import type { _Inbox } from "../runtime/inbox.ts";
-import { _defineBehaviour } from "../runtime/entry.ts";
+import { _defineBehaviour, type _WorkerSide } from "../runtime/entry.ts";
 import { _Replies } from "../runtime/rpc.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _adoptSelf } from "./process.ts";
@@ -91,12 +89,6 @@ export function _actorMethodError(actorName: string, instance: Actor, method: st
   );
 }
 
-declare const self: {
-  postMessage(message: FromActor, transfer?: Transferable[]): void;
-};
-
-type Finish = (code: number, error?: unknown) => Promise<void> | undefined;
-
 // In the queue, a stop request takes the place of a call's id.
 const STOP = -1;
 
@@ -118,10 +110,14 @@ function plain(value: unknown): boolean {
 }
 
 /** Serves one actor until it stops or dies; `finish` reports the exit and closes the worker. */
-export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish): Promise<void> {
+export async function _runActor(spec: ActorSpec, worker: _WorkerSide): Promise<void> {
+  const { inbox, finish } = worker;
   _adoptSelf(undefined, inbox);
   const name = _context().self.name;
   const mailbox = spec.mailbox ? new Int32Array(spec.mailbox) : undefined;
+  // A bounded mailbox without shared memory (reached by bytes): the room freed is told by message.
+  const roomByMessage = mailbox === undefined && spec.capacity > 0;
+  let freed = 0;
   // Packed like the calls that arrive: id (or STOP), method, argc, ...args.
   let queue: unknown[] = [];
   let head = 0;
@@ -138,13 +134,20 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     ? undefined
     : _revive(spec.pipe) as Connection<unknown, unknown>;
   // Troupe objects (`byPort`) may hold shared memory, which a pipe would copy.
+  const toParent = worker.post as (message: FromActor, transfer?: Transferable[]) => void;
   const post = (message: FromActor, moved: Transferable[], byPort: boolean) => {
     if (pipe && !byPort && moved.length === 0) {
-      pipe.send(message).catch(() => self.postMessage(message));
-    } else _post(self, message, moved);
+      pipe.send(message).catch(() => toParent(message));
+    } else toParent(message, moved);
   };
 
-  const flush = () => replies.flush(post);
+  const flush = () => {
+    replies.flush(post);
+    if (freed > 0) {
+      toParent({ t: "room", n: freed });
+      freed = 0;
+    }
+  };
 
   const reply = (id: number, method: string, value: unknown) => {
     if (!plain(value)) {
@@ -176,7 +179,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
     if (mailbox && id !== STOP) {
       // The message leaves the mailbox: make room, and wake a waiting sender.
       if (Atomics.sub(mailbox, 0, 1) >= spec.capacity) Atomics.notify(mailbox, 0);
-    }
+    } else if (roomByMessage && id !== STOP) freed++;
     return [id, method, args];
   };
 
@@ -294,7 +297,7 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
   } catch (error) {
     return finish(1, error);
   }
-  self.postMessage({ t: "actor-ready" });
+  toParent({ t: "actor-ready" });
   if (stopping) return stop();
   if (head < queue.length) void drain();
 }
@@ -303,6 +306,6 @@ export async function _runActor(spec: ActorSpec, inbox: _Inbox, finish: Finish):
 export const _ACTOR_BEHAVIOUR: string = import.meta.url;
 
 _defineBehaviour<ActorSpec>("actor", {
-  run: (spec, worker) => _runActor(spec, worker.inbox, worker.finish),
+  run: (spec, worker) => _runActor(spec, worker),
   message: (message) => _deliverToActor(message as ToActor),
 });

@@ -10,7 +10,8 @@ import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "../run
 import { _Inbox, type ReceiveOptions } from "../runtime/inbox.ts";
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _after, _settledWithin, _waitWord } from "../runtime/wait.ts";
-import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { _initMessage, _spawnWorker } from "../runtime/host.ts";
+import type { _Endpoint } from "../runtime/endpoint.ts";
 import { RemoteError } from "../runtime/errors.ts";
 import {
   _assertApplicable,
@@ -311,12 +312,6 @@ export class Process<A extends unknown[] = unknown[]> {
     s.pid = pid;
     s.started = true;
     s.inbox = new _Inbox(s.name);
-    const init = _initMessage(
-      { name: s.name, pid: s.pid, daemon: s.daemon },
-      s.identity,
-      perms,
-      spec,
-    );
     const endpoint = _spawnWorker(
       s.name,
       PROCESS_BEHAVIOUR,
@@ -329,19 +324,31 @@ export class Process<A extends unknown[] = unknown[]> {
     );
     s.endpoint = endpoint;
     children.add(this);
-    const cell = new Int32Array(spec.exitCell);
-    this.#watchExitCell(s, cell);
-    const channel = new MessageChannel();
-    spec.up = channel.port2;
-    s.up = channel.port1;
-    s.sent = cell;
-    s.up.onmessage = (e: MessageEvent<ToParent>) => {
-      s.received++;
-      this.#onMessage(s, e.data);
-      if (s.exitCode !== null) this.#closeWhenRead(s);
-    };
+    const transfer = out.transfer;
+    // Across a byte link the exit comes by message, and the link's port keeps what came before it.
+    if (endpoint.sharesMemory) {
+      spec.exitCell = new SharedArrayBuffer(EXIT_CELL_BYTES);
+      const cell = new Int32Array(spec.exitCell);
+      this.#watchExitCell(s, cell);
+      const channel = new MessageChannel();
+      spec.up = channel.port2;
+      s.up = channel.port1;
+      s.sent = cell;
+      s.up.onmessage = (e: MessageEvent<ToParent>) => {
+        s.received++;
+        this.#onMessage(s, e.data);
+        if (s.exitCode !== null) this.#closeWhenRead(s);
+      };
+      transfer.push(channel.port2);
+    }
+    const init = _initMessage(
+      { name: s.name, pid: s.pid, daemon: s.daemon },
+      s.identity,
+      perms,
+      spec,
+    );
     try {
-      endpoint.post(init, [...out.transfer, channel.port2]);
+      endpoint.post(init, transfer);
     } catch (error) {
       this.#end(s, 1, undefined);
       throw new TypeError(
@@ -356,7 +363,6 @@ export class Process<A extends unknown[] = unknown[]> {
       const task: WireTaskRef = _requireTaskRef(ctor, "Process subclass");
       return {
         kind: "process",
-        exitCell: new SharedArrayBuffer(EXIT_CELL_BYTES),
         task,
         mode: "subclass",
         args: [],
@@ -372,7 +378,6 @@ export class Process<A extends unknown[] = unknown[]> {
     const task = _requireTaskRef(s.target, "Process target");
     return {
       kind: "process",
-      exitCell: new SharedArrayBuffer(EXIT_CELL_BYTES),
       task,
       mode: "target",
       args: [...s.args],

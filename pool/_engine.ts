@@ -90,15 +90,25 @@ interface Slot {
   inflight: Map<number, Job>;
   sent: number;
   ended: boolean;
-  /** Shared with the worker: a job's id while it waits there, 0 once it started. */
-  claims: Int32Array;
-  /** Jobs that need no transfer go by this link; the port carries the rest. */
-  jobs: _Link;
+  /**
+   * Shared with the worker: a job's id while it waits there, 0 once it
+   * started. Absent for a worker reached by bytes: a job sent there counts as
+   * started (the pool cannot take it back).
+   */
+  claims: Int32Array | undefined;
+  /** Jobs that need no transfer go by this link; the port carries the rest. Shared memory only. */
+  jobs: _Link | undefined;
   nextClaim: number;
   /** When the worker last answered, or got work while it had none. */
   heardAt: number;
   /** Silent past STUCK_MS with jobs queued: gets no more until it answers. */
   stuck: boolean;
+  /**
+   * The worker reported its exit. It sends its answers before it does, and
+   * runs its jobs in order: without claims, the oldest unanswered job is the
+   * one it died in, and the ones after it never started.
+   */
+  reported: boolean;
 }
 
 /** Settings fixed when the engine is made. */
@@ -186,6 +196,11 @@ const DEFAULT_IDLE_TIMEOUT_MS = 1000;
 /** The most workers a pool may ask for: max(256, 4 × cpuCount()). */
 function maxPoolSize(): number {
   return Math.max(256, 4 * cpuCount());
+}
+
+/** `job` with its packed calls copied out of shared memory, for a worker reached by bytes. */
+function copyNumbers(job: Job): Job {
+  return job.numeric ? { ...job, calls: new Float64Array(job.calls as Float64Array) } : job;
 }
 
 /** Whether a value may hold something to check or swap before it is posted. */
@@ -423,7 +438,9 @@ export class _PoolEngine {
   /** Whether a worker has started the job (and it has not settled). */
   started(handle: _JobHandle): boolean {
     const job = handle as Job;
-    return !job.settled && job.slot !== undefined && Atomics.load(job.slot.claims, job.claim) === 0;
+    const claims = job.slot?.claims;
+    return !job.settled && job.slot !== undefined &&
+      (claims === undefined || Atomics.load(claims, job.claim) === 0);
   }
 
   /**
@@ -436,7 +453,8 @@ export class _PoolEngine {
 
   /** Takes back a job its worker has not started; false once it has. */
   #takeBack(slot: Slot, job: Job): boolean {
-    if (Atomics.compareExchange(slot.claims, job.claim, job.id, TAKEN_BACK) !== job.id) {
+    const claims = slot.claims;
+    if (!claims || Atomics.compareExchange(claims, job.claim, job.id, TAKEN_BACK) !== job.id) {
       return false;
     }
     slot.inflight.delete(job.id);
@@ -592,7 +610,7 @@ export class _PoolEngine {
     let next = Infinity;
     const moved: Job[] = [];
     for (const s of this.#slots) {
-      if (s.stuck || s.inflight.size < 2) continue;
+      if (s.stuck || s.inflight.size < 2 || !s.claims) continue;
       if (s.heardAt + after > now) {
         next = Math.min(next, s.heardAt + after);
         continue;
@@ -656,14 +674,19 @@ export class _PoolEngine {
   /** Posts jobs to a worker in one message; throws, with nothing sent, when the port refuses them. */
   #post(slot: Slot, jobs: Job[]): void {
     const transfer: Transferable[] = [];
+    const claims = slot.claims;
     // The link's codec does not carry shared memory: packed jobs take the port.
     let shared = false;
     for (const job of jobs) {
       job.claim = slot.nextClaim;
       slot.nextClaim = (slot.nextClaim + 1) % CLAIM_SLOTS;
-      Atomics.store(slot.claims, job.claim, job.id);
+      if (claims) Atomics.store(claims, job.claim, job.id);
       for (const t of job.transfer) transfer.push(t);
       if (job.numeric) shared = true;
+    }
+    if (!slot.jobs) {
+      // Reached by bytes: packed calls go as a copy, and the values come back in a message.
+      return slot.endpoint.post(encodeTasks(shared ? jobs.map(copyNumbers) : jobs), transfer);
     }
     const message = encodeTasks(jobs);
     if (transfer.length > 0 || shared || !slot.jobs.trySend(message)) {
@@ -677,8 +700,6 @@ export class _PoolEngine {
     const name = `PoolWorker-${identity}`;
     const pid = _nextPid();
     const modules = new Set(this.#modules);
-    const claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * 4));
-    const jobs = new _Link(_Link.allocate());
     const slot: Slot = {
       endpoint: undefined as unknown as _Endpoint,
       name,
@@ -689,11 +710,12 @@ export class _PoolEngine {
       inflight: new Map(),
       sent: 0,
       ended: false,
-      claims,
-      jobs,
+      claims: undefined,
+      jobs: undefined,
       nextClaim: 0,
       heardAt: 0,
       stuck: false,
+      reported: false,
     };
     // terminate() and kill() on the listed Process end the worker as a death would.
     slot.process = _poolWorkerProcess(name, pid, (code) => {
@@ -711,13 +733,17 @@ export class _PoolEngine {
     });
     const spec: PoolSpec = {
       kind: "pool",
-      claims: claims.buffer as SharedArrayBuffer,
-      jobs: jobs.buffer,
-      answers: this.#answers.buffer,
       initializer: this.#settings.initializer,
       initArgs: this.#initArgs.args,
       wired: this.#initArgs.wired,
     };
+    if (slot.endpoint.sharesMemory) {
+      slot.claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * 4));
+      slot.jobs = new _Link(_Link.allocate());
+      spec.claims = slot.claims.buffer as SharedArrayBuffer;
+      spec.jobs = slot.jobs.buffer;
+      spec.answers = this.#answers.buffer;
+    }
     const init = _initMessage(
       { name, pid, daemon: true },
       identity,
@@ -739,6 +765,7 @@ export class _PoolEngine {
       case "exit":
         // Its last answers went by the link before it said so: take them first.
         this.#takeAnswers();
+        slot.reported = true;
         return this.#onDeath(slot, message.code, message.error);
     }
   }
@@ -827,7 +854,10 @@ export class _PoolEngine {
     // results died with it.
     const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
     started.forEach((job, i) => {
-      const what = i === started.length - 1
+      const what = !slot.claims && !slot.reported
+        ? `died holding task '${job.ref.key}', which may have run: a worker reached by bytes ` +
+          "alone does not say when it starts a task"
+        : i === started.length - 1
         ? `died while running task '${job.ref.key}'`
         : `died before sending the result of task '${job.ref.key}'`;
       this.#settle(
@@ -870,7 +900,10 @@ export class _PoolEngine {
     this.#byPid.delete(slot.pid);
     for (const job of [...slot.inflight.values()]) {
       if (this.#takeBack(slot, job)) waiting.push(job);
-      else started.push(job);
+      else if (!slot.claims && slot.reported && started.length > 0) {
+        job.slot = undefined;
+        waiting.push(job);
+      } else started.push(job);
     }
     slot.inflight.clear();
     return { started, waiting };

@@ -28,7 +28,8 @@ export const _POOL_BEHAVIOUR: string = import.meta.url;
 // Jobs run one at a time in arrival order, each claimed first in shared
 // memory: the pool may take back a job the worker has not started (to cancel
 // it, or to give it to an idle worker), and whichever side swaps the job's
-// claim first has it. Answers are batched: sent when the worker runs out of
+// claim first has it. A worker reached by bytes alone has no claims (every
+// job it gets runs there) and no links: jobs and answers go by message. Answers are batched: sent when the worker runs out of
 // jobs, once a millisecond while it stays busy, and before a job that may
 // take that long (by its task's history), so tiny tasks cost one message per
 // batch instead of one per task and their answers do not wait behind a long
@@ -52,9 +53,9 @@ class PoolWorker {
   readonly #side: _WorkerSide;
   readonly #pid: number;
   /** Where each job is claimed (see `PoolSpec.claims`). */
-  readonly #claims: Int32Array;
-  readonly #jobLink: _Link;
-  readonly #answerLink: _Link;
+  readonly #claims: Int32Array | undefined;
+  readonly #jobLink: _Link | undefined;
+  readonly #answerLink: _Link | undefined;
   #jobs: PoolJob[] = [];
   #jobsHead = 0;
   readonly #callMs = new Map<string, Map<string, CallTimes>>();
@@ -70,9 +71,9 @@ class PoolWorker {
   constructor(spec: PoolSpec, side: _WorkerSide) {
     this.#side = side;
     this.#pid = _context().self.pid;
-    this.#claims = new Int32Array(spec.claims);
-    this.#jobLink = new _Link(spec.jobs);
-    this.#answerLink = new _Link(spec.answers);
+    if (spec.claims) this.#claims = new Int32Array(spec.claims);
+    if (spec.jobs) this.#jobLink = new _Link(spec.jobs);
+    if (spec.answers) this.#answerLink = new _Link(spec.answers);
   }
 
   /** Runs the initializer, then takes jobs until the pool ends the worker. */
@@ -106,6 +107,7 @@ class PoolWorker {
   /** Takes the jobs that come by the link, waiting (polling first) while there are none. */
   async #readJobs(): Promise<void> {
     const link = this.#jobLink;
+    if (link === undefined) return;
     const take = () => {
       const message = link.tryTake();
       return message !== _WOULD_WAIT ? message : link.closed ? null : _WOULD_WAIT;
@@ -120,6 +122,7 @@ class PoolWorker {
   /** Moves the jobs waiting in the link to the queue, without waiting. */
   #pullJobs(): void {
     const link = this.#jobLink;
+    if (link === undefined) return;
     for (let m = link.tryTake(); m !== _WOULD_WAIT; m = link.tryTake()) {
       this.#queue(m as TasksMessage);
     }
@@ -159,7 +162,8 @@ class PoolWorker {
       const job = jobs[this.#jobsHead];
       jobs[this.#jobsHead++] = undefined as never;
       // Taken back by the pool (cancelled, or moved to another worker): skip it.
-      if (Atomics.compareExchange(this.#claims, job.claim, job.id, 0) !== job.id) continue;
+      const claims = this.#claims;
+      if (claims && Atomics.compareExchange(claims, job.claim, job.id, 0) !== job.id) continue;
       if (
         this.#answers.length > 0 &&
         (performance.now() - this.#answersSince > FLUSH_MS || this.#mayBeLong(job))
@@ -192,7 +196,7 @@ class PoolWorker {
         transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
       }
     }
-    if (transfer.length === 0 && this.#answerLink.trySend(message)) return;
+    if (transfer.length === 0 && this.#answerLink?.trySend(message)) return;
     const side = this.#side;
     try {
       return side.post(message, transfer);
@@ -221,9 +225,11 @@ function runJob(job: PoolJob): Answer | Promise<Answer> {
   const { calls } = job;
   const { spread } = job;
   const n = calls.length;
-  // Packed calls are in shared memory: their values go over them (see RESULT_IN_PLACE).
-  const inPlace = calls instanceof Float64Array;
-  let packed = inPlace ? calls : n >= PACK_MIN ? new Float64Array(n) : undefined;
+  // Packed calls in shared memory: their values go over them (see RESULT_IN_PLACE).
+  // Ones that came by bytes are a copy: the values go back in it.
+  const numbers = calls instanceof Float64Array ? calls : undefined;
+  const inPlace = numbers !== undefined && numbers.buffer instanceof SharedArrayBuffer;
+  let packed = numbers ?? (n >= PACK_MIN ? new Float64Array(n) : undefined);
   let values: unknown[] = [];
   let i = 0;
   try {

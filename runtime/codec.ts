@@ -29,6 +29,8 @@ const ERROR = 18;
 const BOXED = 19;
 // A string that is not well-formed UTF-16 (a lone surrogate): its code units as they are.
 const UTF16 = 20;
+// A MessagePort, as the number a byte link relays it by (messages only, see `_encodeMessage`).
+const PORT = 21;
 
 // Deeper than this is taken for a cycle, which the codec does not carry.
 const MAX_DEPTH = 256;
@@ -62,6 +64,14 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
 let encoder: TextEncoder | undefined;
 let decoder: TextDecoder | undefined;
 
+// While `_encodeMessage` runs: how it names ports, and what a message crosses to.
+let portId: ((port: MessagePort) => number) | undefined;
+let crossing: string | undefined;
+// While `_decodeMessage` runs: the port each relayed number stands for.
+let portFor: ((id: number) => MessagePort) | undefined;
+// A travelling Troupe object's wire form (see runtime/wire.ts): its first key.
+const WIRE_MARK = "\u0000troupe.wire";
+
 let buf = new Uint8Array(4096);
 let view = new DataView(buf.buffer);
 let pos = 0;
@@ -91,6 +101,51 @@ export function _encode(value: unknown, owner: string, call: string): Uint8Array
     throw error.make(`${owner}.${call.replace("()", "")} item${error.where.reverse().join("")}`);
   }
   return buf.subarray(0, pos);
+}
+
+/**
+ * Encodes a whole message for a byte link, as the frame `[channel, value]`,
+ * into a fresh buffer of its own:
+ * what crosses to a process that shares no memory with this one (see
+ * runtime/endpoint.ts). Each `MessagePort` inside becomes the number `port`
+ * gives it, by which the link relays it. `to` names the receiver in errors.
+ *
+ * @throws {TypeError} For a value that cannot cross, naming where it is:
+ * shared memory, a Troupe object that lives in it, a class instance.
+ */
+export function _encodeMessage(
+  channel: number,
+  value: unknown,
+  to: string,
+  port: (port: MessagePort) => number,
+): Uint8Array {
+  pos = 0;
+  portId = port;
+  crossing = to;
+  try {
+    // The frame `[channel, value]`; a refusal's path starts at `value`.
+    writeCount(ARRAY, 2);
+    write(channel, 0);
+    write(value, 0);
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    const where = error.where.reverse().join("").replace(/^\./, "");
+    throw error.make(`the message to ${to} (at ${where || "its top"})`);
+  } finally {
+    portId = undefined;
+    crossing = undefined;
+  }
+  return buf.slice(0, pos);
+}
+
+/** Decodes what {@linkcode _encodeMessage} encoded; `port` gives the port each number relays. */
+export function _decodeMessage(bytes: Uint8Array, port: (id: number) => MessagePort): unknown {
+  portFor = port;
+  try {
+    return _decode(bytes);
+  } finally {
+    portFor = undefined;
+  }
 }
 
 // Thrown inside the walk; each level adds its step on the way out, so paths
@@ -209,6 +264,7 @@ function writeObject(value: object, depth: number): void {
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const keys = Object.keys(value);
+    if (crossing !== undefined && keys[0] === WIRE_MARK) return writeWireForm(value, keys, depth);
     reserve(5);
     buf[pos] = OBJECT;
     view.setUint32(pos + 1, keys.length, true);
@@ -267,10 +323,20 @@ function writeObject(value: object, depth: number): void {
   ) {
     throw new Refusal((path) =>
       new TypeError(
-        `${path} is shared memory (a SharedArrayBuffer or a view of one), which a channel would ` +
-          "copy instead of share; pass it to the process in args or send() instead",
+        crossing !== undefined
+          ? `${path} is shared memory (a SharedArrayBuffer or a view of one), and ${crossing} ` +
+            "shares no memory with this process. Send a copy (an ArrayBuffer or typed array) instead"
+          : `${path} is shared memory (a SharedArrayBuffer or a view of one), which a channel ` +
+            "would copy instead of share; pass it to the process in args or send() instead",
       )
     );
+  }
+  if (portId !== undefined && value instanceof MessagePort) {
+    reserve(5);
+    buf[pos] = PORT;
+    view.setUint32(pos + 1, portId(value), true);
+    pos += 5;
+    return;
   }
   if (value instanceof TypedArray) {
     const typed = value as Uint8Array;
@@ -336,6 +402,29 @@ function writeObject(value: object, depth: number): void {
         "data it needs instead",
     )
   );
+}
+
+// A Troupe object on its way to a process that shares no memory: its state
+// crosses when it is plain data; one that lives in shared memory cannot.
+function writeWireForm(value: object, keys: string[], depth: number): void {
+  const start = pos;
+  try {
+    writeCount(OBJECT, keys.length);
+    for (const key of keys) {
+      writeString(key);
+      write((value as Record<string, unknown>)[key], depth);
+    }
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    pos = start;
+    const kind = String((value as Record<string, unknown>)[WIRE_MARK]).replace(/^troupe\./, "");
+    throw new Refusal((path) =>
+      new TypeError(
+        `${path} is a ${kind}, which lives in shared memory: ${crossing} shares no memory ` +
+          `with this process, so a ${kind} cannot reach it. Send plain data instead`,
+      )
+    );
+  }
 }
 
 function writeCount(tag: number, n: number): void {
@@ -471,9 +560,14 @@ function read(): unknown {
     }
     case BOXED:
       return Object(read());
-    default:
-      throw new Error(`corrupt channel item: unknown tag ${tag} at byte ${at - 1}`);
+    case PORT: {
+      if (portFor === undefined) break;
+      const id = inputView.getUint32(at, true);
+      at += 4;
+      return portFor(id);
+    }
   }
+  throw new Error(`corrupt channel item: unknown tag ${tag} at byte ${at - 1}`);
 }
 
 // Short ASCII keys, by their bytes packed into one number: objects of the

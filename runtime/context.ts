@@ -2,6 +2,14 @@
 // worker as its parent described it in the init message.
 import type { WireIdentity } from "./protocol.ts";
 
+/**
+ * How a parent reaches a child: `"shared"`, a Worker that shares its memory
+ * (messages by structured clone, and the shared-memory fast paths);
+ * `"bytes"`, a Worker reached by bytes alone, as an OS process or a remote
+ * host is (see runtime/endpoint.ts).
+ */
+export type _Transport = "shared" | "bytes";
+
 /** This thread's view of itself, its parent and its children. */
 export interface _Context {
   /** This process: `MainProcess` in the main thread. */
@@ -14,8 +22,25 @@ export interface _Context {
   childPrefix: string;
   /** How many children this thread has named. */
   childCount: number;
-  /** The run-wide pid counter (Int32 0 counts the pids given) and count of endings (Int32 1). */
+  /**
+   * The pid counter of this memory domain (Int32 0 counts the pids given) and
+   * its count of endings (Int32 1): run-wide for threads, which share it; a
+   * child that shares no memory counts its own within the block its parent
+   * gave it (see `pidBase`).
+   */
   pids: Int32Array;
+  /** Pids given here are `pidBase + 1` to `pidBase + pidCount`. */
+  pidBase: number;
+  /** How many pids this domain may give. */
+  pidCount: number;
+  /**
+   * Which memory this thread shares: the same for a thread and every child
+   * that shares its memory, different across a byte link. Shared-memory fast
+   * paths (pipes) are taken only between threads of one domain.
+   */
+  domain: string;
+  /** How this thread's children are reached unless asked otherwise (see runtime/host.ts). */
+  transport: _Transport;
   /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
   workerOptions: boolean | undefined | null;
   /** The run-wide liveness table (see `_liveness.ts`); made on first use in the main thread. */
@@ -45,6 +70,9 @@ export const _SHARED_STATE_VERSION = 3;
  */
 export const _THREAD_PID_BASE = 1_000_000_000;
 
+/** Thread pids run from `_THREAD_PID_BASE + 1` to 2^31 - 1: they are held in Int32 words. */
+export const _THREAD_PID_COUNT: number = 0x7fff_ffff - _THREAD_PID_BASE;
+
 /** Whether this thread is a worker (fixed per thread: a module is evaluated in the thread that uses it). */
 export const _IN_WORKER: boolean =
   typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
@@ -71,8 +99,28 @@ function mainContext(): _Context {
     childPrefix: "",
     childCount: 0,
     pids,
+    pidBase: _THREAD_PID_BASE,
+    pidCount: _THREAD_PID_COUNT,
+    domain: crypto.randomUUID(),
+    transport: transportFromEnv(),
     workerOptions: null,
   };
+}
+
+/**
+ * `TROUPE_TRANSPORT=bytes` runs every child of the program over the byte
+ * link, as an OS process would be reached: how the test suite proves the
+ * kernel needs no shared memory to cross to a child. Read only when the
+ * program may read it, so it never prompts.
+ */
+function transportFromEnv(): _Transport {
+  try {
+    const variable = "TROUPE_TRANSPORT";
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return "shared";
+    return Deno.env.get(variable) === "bytes" ? "bytes" : "shared";
+  } catch {
+    return "shared";
+  }
 }
 
 /** The next child's identity, Python's `_identity`: `"3"` in main, `"1:3"` in Process-1. */
@@ -83,7 +131,36 @@ export function _nextIdentity(): string {
 
 /** A pid no other process of this run has had (see `_THREAD_PID_BASE`). */
 export function _nextPid(): number {
-  return _THREAD_PID_BASE + Atomics.add(_context().pids, 0, 1) + 1;
+  const ctx = _context();
+  const k = Atomics.add(ctx.pids, 0, 1) + 1;
+  if (k > ctx.pidCount) throw pidsExhausted(ctx);
+  return ctx.pidBase + k;
+}
+
+/**
+ * Reserves a block of pids for a child that shares no memory with this
+ * thread, and counts its own: its descendants' pids then never repeat one of
+ * this run's. Returns `[base, count]` (see `_Context.pidBase`).
+ */
+export function _reservePids(): [base: number, count: number] {
+  const ctx = _context();
+  const used = Atomics.load(ctx.pids, 0);
+  const count = Math.min(PID_BLOCK, Math.floor((ctx.pidCount - used) / 8));
+  if (count < 16) throw pidsExhausted(ctx);
+  const start = Atomics.add(ctx.pids, 0, count);
+  if (start + count > ctx.pidCount) throw pidsExhausted(ctx);
+  return [ctx.pidBase + start, count];
+}
+
+// Pids a child reached by bytes may give to its own descendants.
+const PID_BLOCK = 1 << 16;
+
+function pidsExhausted(ctx: _Context): Error {
+  return new Error(
+    `${ctx.self.name} cannot start another process: it has given all ${ctx.pidCount} pids ` +
+      "its parent reserved for it. Start long-lived pools or actors instead of a new process " +
+      "per job",
+  );
 }
 
 // Whether this worker is still evaluating the modules its entry imports:

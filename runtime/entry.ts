@@ -4,7 +4,14 @@
 // each folder registers its own with `_defineBehaviour`, in the module whose
 // URL it gives `_spawnWorker`, and user code is only ever the callbacks a
 // behaviour calls.
-import { _endImports, _IN_WORKER, _setContext, _startImports } from "./context.ts";
+import {
+  _endImports,
+  _IN_WORKER,
+  _setContext,
+  _startImports,
+  _THREAD_PID_BASE,
+  _THREAD_PID_COUNT,
+} from "./context.ts";
 import { _markEnded } from "./liveness.ts";
 import { _Inbox } from "./inbox.ts";
 import { _toWireError } from "./errors.ts";
@@ -22,6 +29,7 @@ import {
 } from "./protocol.ts";
 import { _post } from "./util.ts";
 import { _EARLY_MESSAGES } from "./host.ts";
+import { _ByteLink, _portStream } from "./endpoint.ts";
 
 declare const self: {
   postMessage(message: ToParent, transfer?: Transferable[]): void;
@@ -86,8 +94,11 @@ let posted = false;
 // A process's port to its parent and its count of what it posted there (see ProcessSpec.up).
 let up: MessagePort | undefined;
 let sent: Int32Array | undefined;
+// The byte link to the parent, when this worker shares no memory with it: every message goes by it.
+let link: _ByteLink | undefined;
 const post = (message: ToParent, transfer?: Transferable[]) => {
   posted = true;
+  if (link !== undefined) return link.send(message);
   if (up === undefined) return _post(self, message, transfer);
   _post(up, message, transfer);
   Atomics.add(sent!, EXIT_SENT, 1);
@@ -184,16 +195,30 @@ export function _main(): void {
   });
   const inbox = new _Inbox("this process");
   let started = false;
-  const onMessage = (e: Event) => {
-    const message = (e as MessageEvent).data;
-    // Taken by the behaviour: user code's own listeners do not see it.
-    if (current?.message?.(message)) return e.stopImmediatePropagation();
-    if (Array.isArray(message) || typeof message !== "object" || message === null) return;
-    if (message.t === "mail") inbox.deliver(message.data, message.wired);
-    else if (message.t === "init" && !started) {
+  /** Handles one message from the parent; true when the behaviour took it. */
+  const take = (message: unknown): boolean => {
+    if (current?.message?.(message)) return true;
+    if (Array.isArray(message) || typeof message !== "object" || message === null) return false;
+    const m = message as { t?: unknown; data?: unknown; wired?: boolean };
+    if (m.t === "mail") inbox.deliver(m.data, m.wired);
+    else if (m.t === "init" && !started) {
       started = true;
       void run(message as InitMessage, inbox);
     }
+    return false;
+  };
+  const onMessage = (e: Event) => {
+    const message = (e as MessageEvent).data;
+    if (link === undefined && message?.t === "link" && message.port instanceof MessagePort) {
+      // The parent reaches this worker by bytes alone (see runtime/host.ts).
+      link = new _ByteLink(_portStream(message.port), "its parent", false, {
+        message: take,
+        error: (error) => console.error(`Troupe: ${error.message}`),
+      });
+      return e.stopImmediatePropagation();
+    }
+    // Taken by the behaviour: user code's own listeners do not see it.
+    if (take(message)) e.stopImmediatePropagation();
   };
   self.addEventListener("message", onMessage);
   // Messages that came while the entry imported this worker's modules.
@@ -219,13 +244,20 @@ function run(init: InitMessage, inbox: _Inbox): Promise<void> | undefined {
     Atomics.store(loaded, 0, 1);
     Atomics.notify(loaded, 0);
   }
+  if (init.tellLoaded) post({ t: "loaded" });
+  // A worker reached by bytes starts a memory domain of its own, with the pids its parent reserved.
+  const [pidBase, pidCount] = init.pidBlock ?? [_THREAD_PID_BASE, _THREAD_PID_COUNT];
   _setContext({
     self: init.self,
     parent: init.parent,
     postToParent: post as (message: unknown, transfer?: Transferable[]) => void,
     childPrefix: init.childPrefix,
     childCount: 0,
-    pids: new Int32Array(init.pids),
+    pids: new Int32Array(init.pids ?? new SharedArrayBuffer(8)),
+    pidBase,
+    pidCount,
+    domain: init.domain,
+    transport: init.transport,
     workerOptions: init.workerOptions,
     liveness: init.liveness && new Int32Array(init.liveness),
     inChannel: init.inChannel && new Int32Array(init.inChannel),

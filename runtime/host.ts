@@ -1,7 +1,11 @@
 // The parent's side of a worker: how one is started, and the count of live
-// ones. The rest of the runtime talks to a worker only through `_Endpoint`, so
-// a process kind backed by a subprocess can be added without touching it.
-import { _context, _refuseWhileImporting } from "./context.ts";
+// ones. The rest of the runtime talks to a worker only through `_Endpoint`
+// (runtime/endpoint.ts), so a process kind backed by a subprocess can be
+// added without touching it. A worker is reached one of two ways (see
+// `_Transport`): sharing this thread's memory, or by bytes alone over a byte
+// link, as an OS process or a remote host is reached.
+import { _context, _refuseWhileImporting, _reservePids, type _Transport } from "./context.ts";
+import { _ByteLink, type _Endpoint, _portStream } from "./endpoint.ts";
 import { _post } from "./util.ts";
 import { _waitWord } from "./wait.ts";
 import { _livenessTable, _markEnded, _markStarted } from "./liveness.ts";
@@ -15,12 +19,7 @@ import type {
 } from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
 
-/** A started worker as the parent sees it: post to it, or end it. */
-export interface _Endpoint {
-  post(message: ToChild, transfer?: Transferable[]): void;
-  /** Ends the worker at once. Safe to call more than once. */
-  terminate(): void;
-}
+export type { _Endpoint };
 
 /** What the parent hears from a worker. */
 export interface _EndpointEvents {
@@ -39,6 +38,18 @@ const live = new Set<_Endpoint>();
 /** Makes workers import `_main` from `url`, a module that exports it. */
 export function _setRuntimeUrl(url: string): void {
   runtimeUrl = url;
+}
+
+/**
+ * Makes the children this thread starts from now on be reached by `transport`
+ * (and theirs too): the test suite runs its scenarios over bytes this way.
+ * Returns the transport it replaces.
+ */
+export function _setTransport(transport: _Transport): _Transport {
+  const ctx = _context();
+  const was = ctx.transport;
+  ctx.transport = transport;
+  return was;
 }
 
 /** How many workers this thread started that have not ended. */
@@ -62,10 +73,11 @@ export function _initMessage(
     self,
     parent: ctx.self,
     childPrefix: `${identity}:`,
-    pids: ctx.pids.buffer as SharedArrayBuffer,
     // A worker that got narrowed permissions proves the feature is on.
     workerOptions: permissions !== undefined ? true : _workerOptionsEnabled(),
-    liveness: _livenessTable().buffer as SharedArrayBuffer,
+    // What the worker shares with this thread is filled in as it is posted (see `_spawnWorker`).
+    domain: ctx.domain,
+    transport: ctx.transport,
     spec,
   };
 }
@@ -89,6 +101,9 @@ export const _EARLY_MESSAGES = "troupe.early-messages";
  * `_defineBehaviour`) and `modules` (the user's, which declare its tasks).
  * A worker with `permissions: "none"` can load them this way, and still has
  * no read access once running.
+ *
+ * `transport` is how the worker is reached (see `_Transport`); the endpoint's
+ * `sharesMemory` tells the caller which, before it builds its spec.
  */
 export function _spawnWorker(
   name: string,
@@ -96,7 +111,9 @@ export function _spawnWorker(
   modules: string[],
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
+  transport: _Transport = _context().transport,
 ): _Endpoint {
+  const bytes = transport === "bytes";
   _refuseWhileImporting(name);
   runtimeUrl ??= new URL("./entry.ts", import.meta.url).href;
   // From the bundle, the behaviour is the bundle itself: one import.
@@ -106,6 +123,7 @@ export function _spawnWorker(
   let url = dataUrl(source);
   let gate: Promise<void> | true | undefined;
   let loaded: Int32Array | undefined;
+  let loadedNotice: PromiseWithResolvers<void> | undefined;
   if (mayImport(imports, permissions)) {
     // A literal import() would be part of the first graph, and checked. The
     // worker gets its messages from the start: they wait until `_main` runs.
@@ -118,14 +136,20 @@ export function _spawnWorker(
   } else {
     gate = loadedEntries.get(url);
     if (gate === undefined) {
-      loaded = new Int32Array(new SharedArrayBuffer(4));
       // The worker's start keeps the program alive meanwhile.
-      const settled = Promise.resolve(_waitWord(loaded, 0, 0, Infinity, undefined, false)).then(
-        () => {
-          loadedEntries.set(url, true);
-        },
-      );
-      loadedEntries.set(url, settled);
+      let settled: Promise<unknown>;
+      if (bytes) {
+        // Told by message (see InitMessage.tellLoaded), or given up when the worker ends.
+        loadedNotice = Promise.withResolvers<void>();
+        settled = loadedNotice.promise;
+      } else {
+        loaded = new Int32Array(new SharedArrayBuffer(4));
+        settled = Promise.resolve(_waitWord(loaded, 0, 0, Infinity, undefined, false));
+      }
+      const done = settled.then(() => {
+        loadedEntries.set(url, true);
+      });
+      loadedEntries.set(url, done);
     }
   }
   const options: WorkerOptions & { deno?: { permissions: _DenoPermissions } } = {
@@ -136,6 +160,8 @@ export function _spawnWorker(
   // the whole process when it sees it.
   if (permissions !== undefined) options.deno = { permissions };
   let worker: Worker | undefined;
+  // Across bytes: everything but the first message (which hands the worker its end) goes by it.
+  let link: _ByteLink | undefined;
   let ended = false;
   // Messages posted while the worker waits for its entry's first load.
   let queued: [ToChild, Transferable[] | undefined][] | undefined;
@@ -143,15 +169,29 @@ export function _spawnWorker(
   let pid: number | undefined;
   // 1 while the worker holds a channel's lock (see _Context.inChannel).
   let inChannel: Int32Array | undefined;
+  const send = (message: ToChild, transfer: Transferable[] | undefined) => {
+    // A byte link finds the ports inside the message itself, and copies the rest.
+    if (link) link.send(message);
+    else _post(worker!, message, transfer);
+  };
   const endpoint: _Endpoint = {
+    sharesMemory: !bytes,
     post(message, transfer) {
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
-        if (loaded) message.loaded = loaded.buffer as SharedArrayBuffer;
-        inChannel = new Int32Array(new SharedArrayBuffer(4));
-        message.inChannel = inChannel.buffer as SharedArrayBuffer;
+        if (bytes) {
+          message.domain = crypto.randomUUID();
+          message.pidBlock = _reservePids();
+          if (loadedNotice) message.tellLoaded = true;
+        } else {
+          message.pids = _context().pids.buffer as SharedArrayBuffer;
+          message.liveness = _livenessTable().buffer as SharedArrayBuffer;
+          if (loaded) message.loaded = loaded.buffer as SharedArrayBuffer;
+          inChannel = new Int32Array(new SharedArrayBuffer(4));
+          message.inChannel = inChannel.buffer as SharedArrayBuffer;
+        }
       }
-      if (worker) _post(worker, message, transfer);
+      if (worker) send(message, transfer);
       else queued?.push([message, transfer]);
     },
     terminate() {
@@ -164,16 +204,31 @@ export function _spawnWorker(
       if (pid !== undefined) _markEnded(pid);
       if (inChannel) waitOutOfChannel(inChannel);
       worker?.terminate();
-      if (loaded) Atomics.notify(loaded, 0); // the ones waiting on this start go ahead
+      link?.close();
+      // The ones waiting on this start go ahead.
+      if (loaded) Atomics.notify(loaded, 0);
+      loadedNotice?.resolve();
     },
+  };
+  const fromWorker = (message: ToParent) => {
+    if (!Array.isArray(message) && message.t === "loaded") return loadedNotice?.resolve();
+    events.message(message);
   };
   const start = () => {
     if (ended) return;
     worker = new Worker(url, options);
-    worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
+    if (bytes) {
+      const { port1, port2 } = new MessageChannel();
+      worker.postMessage({ t: "link", port: port2 }, [port2]);
+      link = new _ByteLink(_portStream(port1), name, true, {
+        message: (m) => fromWorker(m as ToParent),
+        error: events.error,
+      });
+    } else worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       if (loaded) Atomics.notify(loaded, 0);
+      loadedNotice?.resolve();
       events.error(loadError(e));
     };
     worker.onmessageerror = () => {
@@ -190,7 +245,7 @@ export function _spawnWorker(
       start();
       for (const [message, transfer] of queued!.splice(0)) {
         try {
-          if (worker) _post(worker, message, transfer);
+          if (worker) send(message, transfer);
         } catch (error) {
           events.error({
             name: "DataCloneError",

@@ -2,13 +2,14 @@
 // without a message: a lock whose holder died must be reported even to a
 // waiter blocked in Atomics.wait, which cannot receive messages.
 //
-// One run-wide Int32 table over a growable SharedArrayBuffer, made by the main
-// thread and handed to every worker in its init message. Thread pids are
-// `_THREAD_PID_BASE + k` (see `_nextPid`); entry `k + 1` holds the parent's pid
+// One Int32 table per memory domain over a growable SharedArrayBuffer, made by
+// the domain's first thread (the main thread, or a child reached by bytes) and
+// handed to every worker that shares its memory in its init message. The
+// domain's pids are `pidBase + k` (see `_nextPid`); entry `k + 1` holds the parent's pid
 // while the process runs, ENDED once it has ended, and 0 when nothing was recorded.
 // A process counts as alive while it and all its ancestors are: a worker's
 // workers end with it without a word to anyone. Entries 0 and 1 are not used.
-import { _context, _THREAD_PID_BASE } from "./context.ts";
+import { _context } from "./context.ts";
 import { _waitWord } from "./wait.ts";
 
 const ENDED = -1;
@@ -37,8 +38,9 @@ export function _endingsWord(): Int32Array {
   return _context().pids;
 }
 
-function slot(pid: number): number {
-  return pid - _THREAD_PID_BASE + 1;
+// Pids below this domain's base (its parent's, reached by bytes) read as unknown.
+function slot(pid: number, base = _context().pidBase): number {
+  return pid - base + 1;
 }
 
 /** How many processes of this run have been recorded as ended: a cheap "did anything end?". */
@@ -96,8 +98,9 @@ export function _wakeEndingWaits(): void {
  */
 export function _isAlive(pid: number): boolean {
   const table = _livenessTable();
+  const base = _context().pidBase;
   for (let depth = 0; depth < 10_000; depth++) {
-    const i = slot(pid);
+    const i = slot(pid, base);
     if (i < 2 || i >= table.length) return true;
     const entry = Atomics.load(table, i);
     if (entry === ENDED) return false;

@@ -2,8 +2,12 @@
  * Every message that crosses a worker boundary in Troupe, in one place.
  *
  * A reader who opens this file learns the whole wire protocol between a parent
- * and the worker it started. Messages are tagged by `t`; values inside them are
- * structured-cloned (with any `MessagePort`s transferred).
+ * and the worker it started. Messages are tagged by `t`. Between threads that
+ * share memory their values are structured-cloned (with any `MessagePort`s
+ * transferred); to a child reached by bytes alone they are encoded by the
+ * codec and carried by a byte link (see `runtime/endpoint.ts`), and the
+ * fields that hold shared memory are left out: each says what takes its
+ * place then.
  *
  * @module
  */
@@ -45,7 +49,7 @@ export interface WireTaskRef {
  */
 export interface WorkerSpec {
   kind: string;
-  /** Where the worker reports how it ended (see {@linkcode ProcessSpec.exitCell}). */
+  /** Where the worker reports how it ended (see {@linkcode ProcessSpec.exitCell}); shared memory only. */
   exitCell?: SharedArrayBuffer;
   /** Where the worker posts to its parent, instead of its own channel (see {@linkcode ProcessSpec.up}). */
   up?: MessagePort;
@@ -68,12 +72,14 @@ export interface ProcessSpec extends WorkerSpec {
    * Three Int32 words: `EXIT_STATE` and `EXIT_CODE`, where a process that
    * never posted to its parent reports how it ended, instead of an
    * `ExitMessage`, and `EXIT_SENT`, how many messages it posted on `up`.
+   * Absent across a byte link: the exit always comes by message.
    */
-  exitCell: SharedArrayBuffer;
+  exitCell?: SharedArrayBuffer;
   /**
    * Where the child posts to its parent. A worker's own channel loses what it
    * posted when it is terminated; a port keeps it until the parent has read
-   * every message (`EXIT_SENT` tells how many there are).
+   * every message (`EXIT_SENT` tells how many there are). Absent across a
+   * byte link, whose own port keeps them the same way.
    */
   up?: MessagePort;
 }
@@ -118,13 +124,14 @@ export interface PoolSpec extends WorkerSpec {
   /**
    * Where each job is claimed: the worker swaps a job's id for 0 at its
    * position just before running it, and skips a job the pool took back
-   * (see {@linkcode TasksMessage}).
+   * (see {@linkcode TasksMessage}). Absent across a byte link: every job
+   * sent there runs there.
    */
-  claims: SharedArrayBuffer;
+  claims?: SharedArrayBuffer;
   /** The link jobs come by when they need no transfer (see `_Link`); the port carries the rest. */
-  jobs: SharedArrayBuffer;
+  jobs?: SharedArrayBuffer;
   /** The link answers go back by, shared by the pool's workers; the port carries the rest. */
-  answers: SharedArrayBuffer;
+  answers?: SharedArrayBuffer;
   /** Called once with `initArgs` before the first task. */
   initializer: WireTaskRef | undefined;
   initArgs: unknown[];
@@ -139,17 +146,30 @@ export interface InitMessage {
   parent: WireIdentity;
   /** Prefix for the names of this worker's own children (`"1:"` makes `"Process-1:1"`). */
   childPrefix: string;
-  /** The run-wide pid counter, shared by every worker so pids never repeat. */
-  pids: SharedArrayBuffer;
   /** Whether `--unstable-worker-options` is known to be on (`undefined`: unknown). */
   workerOptions: boolean | undefined;
-  /** The run-wide liveness table: which pids have ended (see `runtime/liveness.ts`). */
+  /** The memory domain the worker is in (see `_Context.domain`). */
+  domain: string;
+  /** How the worker reaches its own children unless asked otherwise. */
+  transport: "shared" | "bytes";
+  /** The pid counter of the domain, shared by its workers so pids never repeat; shared memory only. */
+  pids?: SharedArrayBuffer;
+  /** Across a byte link: the pids the worker's descendants may have (see `_reservePids`). */
+  pidBlock?: [base: number, count: number];
+  /** The domain's liveness table: which pids have ended (see `runtime/liveness.ts`). */
   liveness?: SharedArrayBuffer;
   /** Set to 1 (and notified) once the worker's modules have loaded, when the parent asks. */
   loaded?: SharedArrayBuffer;
-  /** The worker's in-channel word (see `_Context.inChannel`). */
+  /** Across a byte link: post a {@linkcode LoadedMessage} once the modules have loaded. */
+  tellLoaded?: boolean;
+  /** The worker's in-channel word (see `_Context.inChannel`); shared memory only. */
   inChannel?: SharedArrayBuffer;
   spec: WorkerSpec;
+}
+
+/** Child → parent across a byte link: its modules have loaded (see {@linkcode InitMessage.tellLoaded}). */
+export interface LoadedMessage {
+  t: "loaded";
 }
 
 /** Parent → child: a message for the child's mailbox (`receive()` in the child). */
@@ -323,7 +343,7 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = MailMessage | ExitMessage | ResultsMessage | ReadyMessage;
+export type ToParent = MailMessage | ExitMessage | ResultsMessage | ReadyMessage | LoadedMessage;
 
 // ---- actors -----------------------------------------------------------------
 
@@ -344,15 +364,17 @@ export interface ActorSpec extends WorkerSpec {
    * A bounded mailbox: Int32 at index 0 counts the messages sent and not yet
    * taken up. Senders add one before posting (waiting while it is at
    * `capacity`); the actor subtracts one as it takes each message up and
-   * notifies when it frees room. `undefined`: unbounded.
+   * notifies when it frees room. `undefined`: unbounded, or across a byte
+   * link, where the actor tells the room it frees by {@linkcode ActorRoomMessage}.
    */
   mailbox: SharedArrayBuffer | undefined;
-  /** The mailbox capacity that goes with `mailbox`. */
+  /** The mailbox capacity (0: unbounded). */
   capacity: number;
   /**
    * The actor's end of a `Pipe` (its wire form), when the spawning thread
    * made one: calls come in on it as `[seq, payload]` and answers go out on
    * it, polled shared memory instead of a port (see {@linkcode ActorOrdered}).
+   * Never across a byte link.
    */
   pipe?: unknown;
 }
@@ -443,6 +465,16 @@ export interface ActorReadyMessage {
   t: "actor-ready";
 }
 
+/**
+ * Actor → parent across a byte link: `n` more messages left a bounded
+ * mailbox. Between threads the count lives in shared memory instead (see
+ * `ActorSpec.mailbox`).
+ */
+export interface ActorRoomMessage {
+  t: "room";
+  n: number;
+}
+
 /** A call an actor answered with an error: the error its method threw. */
 export interface ActorError {
   id: number;
@@ -490,6 +522,7 @@ export type ToActor =
 export type FromActor =
   | ToParent
   | ActorReadyMessage
+  | ActorRoomMessage
   | ActorRepliesMessage
   | PackedValues
   | JsonPacked;
@@ -658,6 +691,7 @@ export type ToManager =
   | ManagerOrdered
   | ManagerHello
   | ManagerCancel
+  | ManagerConnect
   | ManagerBye;
 
 /**

@@ -301,6 +301,8 @@ export class ManagerServer extends Actor {
         }
         return;
       case "cancel":
+      case "connect":
+        // Without a pipe, ordered payloads come bare (see _Caller).
         return this.#run(client, message);
       case "bye":
         return this.#drop(client);

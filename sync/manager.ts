@@ -11,6 +11,7 @@ import { _spawnHandle } from "../actors/actor.ts";
 type _ActorHandle = Awaited<ReturnType<typeof _spawnHandle>>;
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import type { Permissions } from "../runtime/permissions.ts";
+import { _context } from "../runtime/context.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import {
   _connect,
@@ -136,7 +137,9 @@ export class Manager {
       port1.close();
       throw error;
     }
-    const conn = _connect(id, name, handle.pid, port1);
+    // A manager reached by bytes is in a memory domain of its own: no pipe reaches it.
+    const domain = handle.sharesMemory ? _context().domain : `${id}:elsewhere`;
+    const conn = _connect(id, name, handle.pid, port1, domain);
     handle.onEnd((exit) => {
       conn.stop(
         exit.code === 0 ? "was shut down" : `${exit.description} (exit code ${exit.code})`,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { _IN_WORKER } from "../runtime/context.ts";
+import { _context, _IN_WORKER } from "../runtime/context.ts";
 import { Empty, Full } from "../channels/errors.ts";
 import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _registerReviver, _reviveLoading, _WIRE } from "../runtime/wire.ts";
@@ -58,13 +58,16 @@ const PIPE_BYTES = 1 << 18;
  * This thread's connection to one manager, shared by every proxy of that
  * manager in this thread: a MessagePort straight to the manager's worker, for
  * control and for what must be transferred, and a `Pipe` (polled shared
- * memory) for the calls and answers themselves.
+ * memory) for the calls and answers themselves when the manager shares this
+ * thread's memory (its `domain` is this thread's).
  */
 export class _Connection {
   readonly manager: string;
   readonly name: string;
   readonly pid: number | undefined;
   readonly port: RefPort;
+  /** The memory domain the manager runs in (see `_Context.domain`). */
+  readonly domain: string;
   /** How the manager stopped, once it has. */
   stopped: string | undefined;
   /** Calls in flight, and the calls of this microtask: `[id, object, op, ...args]` each. */
@@ -72,25 +75,34 @@ export class _Connection {
   /** The timer that watches the manager while calls are in flight; `true` for a worker's wait loop. */
   #watch: ReturnType<typeof setInterval> | true | undefined;
   #watchLoops = 0;
-  #pipe: Connection<unknown, unknown>;
+  #pipe: Connection<unknown, unknown> | undefined;
   /** The port said the manager stopped; the pipe may still hold answers sent before. */
   #stopNotice = false;
   /** The liveness table said the manager's process ended: the pipe is being read one last time. */
   #ending: Promise<void> | undefined;
 
-  constructor(manager: string, name: string, pid: number | undefined, port: MessagePort) {
+  constructor(
+    manager: string,
+    name: string,
+    pid: number | undefined,
+    port: MessagePort,
+    domain: string,
+  ) {
     this.manager = manager;
     this.name = name;
     this.pid = pid;
     this.port = port as RefPort;
+    this.domain = domain;
     connections.set(manager, this);
     this.port.onmessage = (e: MessageEvent<FromManager>) => this.#onMessage(e.data);
     // An idle connection does not keep the program alive; one with calls in flight does.
     this.port.unref();
-    const [mine, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
-    this.#pipe = mine;
+    let theirs: Connection<unknown, unknown> | undefined;
+    if (domain === _context().domain) {
+      [this.#pipe, theirs] = Pipe<unknown>({ bufferBytes: PIPE_BYTES });
+    }
     this.#caller = new _Caller<Pending>({
-      pipe: mine,
+      pipe: this.#pipe,
       post: (message, transfer) => _post(this.port, message, transfer),
       open: () => this.stopped === undefined,
       answer: (message) => this.#onMessage(message as FromManager, true),
@@ -108,7 +120,7 @@ export class _Connection {
       },
     });
     const out = _outbox();
-    const pipe = _prepare(theirs, "the manager connection", out);
+    const pipe = theirs && _prepare(theirs, "the manager connection", out);
     _post(this.port, { t: "hello", pid: _myPid(), pipe } satisfies ToManager, out.transfer);
   }
 
@@ -225,7 +237,7 @@ export class _Connection {
     if (this.stopped !== undefined) return;
     this.stopped = how;
     this.port.close();
-    this.#pipe.close();
+    this.#pipe?.close();
     this.#idle();
     this.#caller.failAll((call) =>
       call.abandoned ? undefined : new ManagerStoppedError(this.name, how, call.what)
@@ -399,6 +411,8 @@ interface WireProxy {
   pid: number | undefined;
   id: number;
   kind: _ProxyKind;
+  /** The manager's memory domain: a connection there uses a pipe only within it. */
+  domain: string;
   port?: MessagePort;
   token?: string;
 }
@@ -1396,6 +1410,7 @@ for (const cls of Object.values(CLASSES)) {
         pid: s.pid,
         id: s.id,
         kind: s.kind,
+        domain: s.conn?.domain ?? _context().domain,
       };
       // To its own manager (or from it, to a client that has a connection): no port.
       if (sendingTo === s.manager) {
@@ -1421,7 +1436,7 @@ for (const cls of Object.values(CLASSES)) {
 }
 
 _registerReviver(WIRE_KIND, (wire) => {
-  const { manager, name, pid, id, kind, port, token } = wire as WireProxy;
+  const { manager, name, pid, id, kind, port, token, domain } = wire as WireProxy;
   let conn = connections.get(manager);
   if (hosted.has(manager)) {
     // In the manager's own worker: a stored reference, counted by the object that stores it.
@@ -1436,7 +1451,7 @@ _registerReviver(WIRE_KIND, (wire) => {
       // This thread already talks to the manager: take the reference over there.
       conn.claim(token!, id);
       port.close();
-    } else conn = new _Connection(manager, name, pid, port); // its hello takes it over
+    } else conn = new _Connection(manager, name, pid, port, domain); // its hello takes it over
   } else if (!conn) {
     throw new TypeError(
       `a ${kind} proxy of ${name} arrived without a way to reach its manager`,
@@ -1451,6 +1466,7 @@ export function _connect(
   name: string,
   pid: number | undefined,
   port: MessagePort,
+  domain: string,
 ): _Connection {
-  return new _Connection(manager, name, pid, port);
+  return new _Connection(manager, name, pid, port, domain);
 }
