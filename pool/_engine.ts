@@ -77,6 +77,13 @@ interface Job {
   settled: boolean;
 }
 
+/** A take-back sent to a worker without claims (see `PoolTakeBackMessage`). */
+interface Ask {
+  ids: number[];
+  /** For a cancel: ends the worker when it does not answer in time (it is busy in that job). */
+  timer: _Cancel | undefined;
+}
+
 interface Slot {
   endpoint: _Endpoint;
   name: string;
@@ -104,11 +111,16 @@ interface Slot {
   /** Silent past STUCK_MS with jobs queued: gets no more until it answers. */
   stuck: boolean;
   /**
-   * The worker reported its exit. It sends its answers before it does, and
-   * runs its jobs in order: without claims, the oldest unanswered job is the
-   * one it died in, and the ones after it never started.
+   * Without claims: the oldest unanswered job is the one running (or the
+   * one the worker died in), and the ones after it never started. True once
+   * the worker has sent every answer it held: it reported its exit, or
+   * answered a take-back (both come after its answers; it runs jobs in order).
    */
-  reported: boolean;
+  headRunning: boolean;
+  /** Without claims: each take-back sent and not yet answered, in order. */
+  asks: Ask[];
+  /** Without claims: jobs settled (timed out, aborted) whose take-back is not answered yet. */
+  cancelled: Set<number>;
 }
 
 /** Settings fixed when the engine is made. */
@@ -188,6 +200,8 @@ const TAKEN_BACK = -1;
 // 4 of the pool's typical jobs, if longer) is in a long job: idle workers take
 // its queued jobs. Busy workers answer at least every millisecond.
 const STUCK_MS = 5;
+// How long a worker reached by bytes has to answer the take-back of a cancelled job.
+const GIVE_BACK_MS = 20;
 const NO_TRANSFER: Transferable[] = [];
 // A pool idle this long ends its workers, as Python's daemon workers let a
 // program end; they start again on the next call.
@@ -481,31 +495,47 @@ export class _PoolEngine {
     if (!slot) {
       // In the pool's queue: skipped when its turn comes.
       this.#queued--;
+    } else if (!slot.claims) {
+      // Reached by bytes: whether it started is the worker's to say. The
+      // call fails now; the worker gives the job back, or is ended if it runs it.
+      if (!stopRunning) return false;
+      slot.cancelled.add(job.id);
+      // Only the oldest job it holds may be running; one queued behind waits to be given back.
+      const head = slot.inflight.values().next().value === job;
+      // Meanwhile it gets no more jobs: they would end with it.
+      if (head) slot.stuck = true;
+      this.#askBack(slot, [job.id], head ? job : undefined);
     } else if (!this.#takeBack(slot, job)) {
       if (!stopRunning) return false;
       // It may have just finished: its answer would win.
       this.#takeAnswers();
       if (job.settled) return false;
-      // Running, and a call cannot be interrupted: end its worker (a new one
-      // replaces it). The jobs it had not started go to the other workers.
-      const { started, waiting } = this.#retire(slot, -15);
-      for (const other of started) {
-        if (other === job) continue;
-        this.#settle(
-          other,
-          new Error(
-            `${slot.name} (pid ${slot.pid}) was ended to stop task '${job.ref.key}' before it ` +
-              `sent the result of task '${other.ref.key}'`,
-          ),
-        );
-      }
-      this.#requeue(waiting);
+      this.#stopRunning(slot, job);
     }
     // Otherwise taken back from its worker before it started: it never runs.
     this.#settle(job, reason);
     this.#scheduleDispatch();
     this.#checkIdle();
     return true;
+  }
+
+  /**
+   * Ends the worker running `job`, which a call cannot interrupt (a new one
+   * replaces it). The jobs it had not started go to the other workers.
+   */
+  #stopRunning(slot: Slot, job: Job): void {
+    const { started, waiting } = this.#retire(slot, -15);
+    for (const other of started) {
+      if (other === job) continue;
+      this.#settle(
+        other,
+        new Error(
+          `${slot.name} (pid ${slot.pid}) was ended to stop task '${job.ref.key}' before it ` +
+            `sent the result of task '${other.ref.key}'`,
+        ),
+      );
+    }
+    this.#requeue(waiting);
   }
 
   /** Puts jobs a worker held back at the front of the queue, in their order. */
@@ -610,9 +640,19 @@ export class _PoolEngine {
     let next = Infinity;
     const moved: Job[] = [];
     for (const s of this.#slots) {
-      if (s.stuck || s.inflight.size < 2 || !s.claims) continue;
+      if (s.stuck || s.inflight.size < 2) continue;
       if (s.heardAt + after > now) {
         next = Math.min(next, s.heardAt + after);
+        continue;
+      }
+      if (!s.claims) {
+        // Reached by bytes: ask for the jobs behind the first; it gives back those not started.
+        const ids = [...s.inflight.values()].slice(1).filter((job) => job.transfer.length === 0)
+          .map((job) => job.id);
+        if (ids.length > 0) {
+          this.#askBack(s, ids);
+          s.stuck = true;
+        }
         continue;
       }
       // In a long job only if it has started one (a worker slow to wake is not).
@@ -715,7 +755,9 @@ export class _PoolEngine {
       nextClaim: 0,
       heardAt: 0,
       stuck: false,
-      reported: false,
+      headRunning: false,
+      asks: [],
+      cancelled: new Set(),
     };
     // terminate() and kill() on the listed Process end the worker as a death would.
     slot.process = _poolWorkerProcess(name, pid, (code) => {
@@ -765,9 +807,57 @@ export class _PoolEngine {
       case "exit":
         // Its last answers went by the link before it said so: take them first.
         this.#takeAnswers();
-        slot.reported = true;
+        slot.headRunning = true;
         return this.#onDeath(slot, message.code, message.error);
+      case "given":
+        return this.#onGiven(slot, message.ids);
     }
+  }
+
+  /** Asks a worker without claims to give back those of `ids` it has not started. */
+  #askBack(slot: Slot, ids: number[], cancelled?: Job): void {
+    const ask: Ask = { ids, timer: undefined };
+    slot.asks.push(ask);
+    slot.endpoint.post({ t: "takeback", ids });
+    if (cancelled === undefined) return;
+    // A worker whose event loop is free answers within a millisecond or so;
+    // one that does not is running synchronous code, which only its end stops.
+    ask.timer = _after(GIVE_BACK_MS, () => {
+      ask.timer = undefined;
+      if (slot.ended || !slot.asks.includes(ask)) return;
+      this.#stopRunning(slot, cancelled);
+      this.#scheduleDispatch();
+      this.#checkIdle();
+    });
+  }
+
+  /**
+   * A worker without claims gave back `ids`: they go to other workers (or,
+   * settled meanwhile, are dropped). A cancelled job it neither gave back nor
+   * answered is running: its worker is ended to stop it.
+   */
+  #onGiven(slot: Slot, ids: number[]): void {
+    const ask = slot.asks.shift();
+    if (ask === undefined || slot.ended) return;
+    ask.timer?.();
+    const asked = ask.ids;
+    const moved: Job[] = [];
+    for (const id of ids) {
+      const job = slot.inflight.get(id);
+      if (!job || !asked.includes(id)) continue;
+      slot.inflight.delete(id);
+      slot.sent--;
+      slot.cancelled.delete(id);
+      if (!job.settled) moved.push(job);
+    }
+    this.#requeue(moved);
+    const running = asked.find((id) => slot.cancelled.has(id) && slot.inflight.has(id));
+    if (running !== undefined) {
+      slot.headRunning = true;
+      this.#stopRunning(slot, slot.inflight.get(running)!);
+    }
+    this.#scheduleDispatch();
+    this.#checkIdle();
   }
 
   /** Hands every answer waiting in the link to its worker's slot; returns whether there were any. */
@@ -811,6 +901,7 @@ export class _PoolEngine {
       const job = slot.inflight.get(id);
       if (!job) return; // cancelled while it ran
       slot.inflight.delete(id);
+      if (slot.cancelled.size > 0) slot.cancelled.delete(id);
       if (code === RESULT_ERROR) {
         this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
       } else if (code === RESULT_IN_PLACE) {
@@ -854,7 +945,7 @@ export class _PoolEngine {
     // results died with it.
     const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
     started.forEach((job, i) => {
-      const what = !slot.claims && !slot.reported
+      const what = !slot.claims && !slot.headRunning
         ? `died holding task '${job.ref.key}', which may have run: a worker reached by bytes ` +
           "alone does not say when it starts a task"
         : i === started.length - 1
@@ -894,13 +985,14 @@ export class _PoolEngine {
     const waiting: Job[] = [];
     if (slot.ended) return { started, waiting };
     slot.ended = true;
+    for (const ask of slot.asks.splice(0)) ask.timer?.();
     slot.endpoint.terminate();
     slot.process.end(code);
     this.#slots.delete(slot);
     this.#byPid.delete(slot.pid);
     for (const job of [...slot.inflight.values()]) {
       if (this.#takeBack(slot, job)) waiting.push(job);
-      else if (!slot.claims && slot.reported && started.length > 0) {
+      else if (!slot.claims && slot.headRunning && started.length > 0) {
         job.slot = undefined;
         waiting.push(job);
       } else started.push(job);

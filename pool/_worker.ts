@@ -11,6 +11,7 @@ import {
   encodeResults,
   isTasks,
   type PoolSpec,
+  type PoolTakeBackMessage,
   RESULT_ERROR,
   RESULT_IN_PLACE,
   RESULT_NUMBERS,
@@ -65,6 +66,8 @@ class PoolWorker {
   #busyMs = 0;
   #pumping = false;
   #serving = false;
+  /** Jobs given back to the pool unstarted (see PoolTakeBackMessage): skipped. */
+  readonly #given = new Set<number>();
   /** Tasks wait on this until the initializer has run. */
   readonly #ready = Promise.withResolvers<void>();
 
@@ -102,6 +105,21 @@ class PoolWorker {
   take(message: TasksMessage): void {
     this.#queue(message);
     if (!this.#pumping) void this.#pump();
+  }
+
+  /** Drops those of `ids` it has not started, and tells the pool which (after its answers). */
+  giveBack(ids: number[]): void {
+    const asked = new Set(ids);
+    const given: number[] = [];
+    for (let i = this.#jobsHead; i < this.#jobs.length; i++) {
+      const id = this.#jobs[i].id;
+      if (asked.has(id) && !this.#given.has(id)) {
+        this.#given.add(id);
+        given.push(id);
+      }
+    }
+    this.flush();
+    this.#side.post({ t: "given", ids: given });
   }
 
   /** Takes the jobs that come by the link, waiting (polling first) while there are none. */
@@ -164,6 +182,7 @@ class PoolWorker {
       // Taken back by the pool (cancelled, or moved to another worker): skip it.
       const claims = this.#claims;
       if (claims && Atomics.compareExchange(claims, job.claim, job.id, 0) !== job.id) continue;
+      if (this.#given.size > 0 && this.#given.delete(job.id)) continue;
       if (
         this.#answers.length > 0 &&
         (performance.now() - this.#answersSince > FLUSH_MS || this.#mayBeLong(job))
@@ -275,6 +294,11 @@ async function finishAsync(
   return [RESULT_VALUES, values];
 }
 
+function isTakeBack(message: unknown): message is PoolTakeBackMessage {
+  const m = message as PoolTakeBackMessage;
+  return typeof m === "object" && m !== null && m.t === "takeback" && Array.isArray(m.ids);
+}
+
 // The pool this worker serves, once its init message came.
 let serving: PoolWorker | undefined;
 
@@ -284,8 +308,10 @@ _defineBehaviour<PoolSpec>("pool", {
     return serving.serve(spec);
   },
   message(message) {
-    if (!isTasks(message) || serving === undefined) return false;
-    serving.take(message);
+    if (serving === undefined) return false;
+    if (isTasks(message)) serving.take(message);
+    else if (isTakeBack(message)) serving.giveBack(message.ids);
+    else return false;
     return true;
   },
   flush: () => serving?.flush(),

@@ -262,8 +262,25 @@ export function decodeTasks(message: TasksMessage): TaskJob[] {
   return jobs;
 }
 
+/**
+ * Parent → pool worker reached by bytes (which has no claims): give back
+ * those of `ids` not started. The worker first sends the answers it holds,
+ * then a {@linkcode PoolGivenMessage}; a job named here that neither came
+ * back nor was answered by then is the one running.
+ */
+export interface PoolTakeBackMessage {
+  t: "takeback";
+  ids: number[];
+}
+
+/** Pool worker → parent: the jobs of a {@linkcode PoolTakeBackMessage} it dropped unstarted. */
+export interface PoolGivenMessage {
+  t: "given";
+  ids: number[];
+}
+
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage | TasksMessage;
+export type ToChild = InitMessage | MailMessage | TasksMessage | PoolTakeBackMessage;
 
 /**
  * Child → parent: the worker is ending, and how. Sent by the runtime before the
@@ -343,7 +360,13 @@ export interface ReadyMessage {
 }
 
 /** Everything a worker may send to its parent (`mail` goes to the parent's `receive()`). */
-export type ToParent = MailMessage | ExitMessage | ResultsMessage | ReadyMessage | LoadedMessage;
+export type ToParent =
+  | MailMessage
+  | ExitMessage
+  | ResultsMessage
+  | ReadyMessage
+  | LoadedMessage
+  | PoolGivenMessage;
 
 // ---- actors -----------------------------------------------------------------
 

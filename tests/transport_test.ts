@@ -11,7 +11,7 @@ import type { WireError } from "../runtime/protocol.ts";
 import { exits, throws, whoAmI } from "./fixtures/tasks.ts";
 import { echoUntilStop, Slow, startsTwo } from "./fixtures/transport_tasks.ts";
 import { Counter, incThrough } from "./fixtures/actors.ts";
-import { exitOn, same, square } from "./fixtures/pool_tasks.ts";
+import { busy, exitOn, same, sleepy, square, workerName } from "./fixtures/pool_tasks.ts";
 import { writeKey } from "./fixtures/manager_tasks.ts";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
@@ -188,6 +188,32 @@ bytesTest("timeouts and cancels settle every call, and the pool keeps serving", 
     if (r.status === "fulfilled") assertEquals(r.value, i);
   });
   assertEquals(await pool.apply(square, [9]), 81);
+});
+
+bytesTest("jobs queued behind a long async one move to an idle worker", async () => {
+  await using pool = new Pool({ processes: 2 });
+  await pool.map(square, Array.from({ length: 20 }, (_, i) => i)); // both up, tiny jobs measured
+  const long = pool.apply(sleepy, [1500]);
+  let longDone = false;
+  void long.then(() => longDone = true);
+  const tiny = Array.from({ length: 200 }, (_, i) => pool.apply(same, [i]));
+  assertEquals(await Promise.all(tiny), Array.from({ length: 200 }, (_, i) => i));
+  assert(!longDone, "every tiny job waited for the long one");
+  assertEquals(await long, "woke");
+});
+
+bytesTest("a timed-out job ends its worker only when it runs", async () => {
+  await using pool = new Pool({ processes: 1 });
+  const first = await pool.apply(workerName, []);
+  // Queued behind a sleeping job: given back by the worker, which keeps serving.
+  const sleeping = pool.apply(sleepy, [300]);
+  await assertRejects(() => pool.apply(same, [1], { timeoutMs: 20 }), Error, "within 20 ms");
+  assertEquals(await sleeping, "woke");
+  assertEquals(await pool.apply(workerName, []), first);
+  // Running, in synchronous code: only ending the worker stops it.
+  await assertRejects(() => pool.apply(busy, [1, 2000], { timeoutMs: 50 }), Error, "within 50 ms");
+  const next = await pool.apply(workerName, []);
+  assert(next !== first, `${next} replaced ${first}`);
 });
 
 // ---- managers ----------------------------------------------------------------------
