@@ -43,8 +43,12 @@ export interface _Context {
   transport: _Transport;
   /** `worker-options` unstable feature: known on/off, `undefined` unknown, `null` not yet checked. */
   workerOptions: boolean | undefined | null;
-  /** The run-wide liveness table (see `_liveness.ts`); made on first use in the main thread. */
+  /** The domain's liveness table (see `runtime/liveness.ts`); made on first use. */
   liveness?: Int32Array;
+  /** The domain's log of the endings it knows of (see `_endedLog`); made on first use. */
+  endedLog?: Int32Array;
+  /** The domain's endings of pids its table does not record (see `_foreignEndings`). */
+  foreign?: Int32Array;
   /**
    * A worker's: 1 while it holds a channel's lock. Its parent, stopping it,
    * waits (bounded) until it is 0, so that no operation it began completes

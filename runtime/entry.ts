@@ -12,7 +12,7 @@ import {
   _THREAD_PID_BASE,
   _THREAD_PID_COUNT,
 } from "./context.ts";
-import { _markEnded } from "./liveness.ts";
+import { _forwardEndings, _markEnded, _markRangeEnded } from "./liveness.ts";
 import { _Inbox } from "./inbox.ts";
 import { _toWireError } from "./errors.ts";
 import {
@@ -199,9 +199,14 @@ export function _main(): void {
   const take = (message: unknown): boolean => {
     if (current?.message?.(message)) return true;
     if (Array.isArray(message) || typeof message !== "object" || message === null) return false;
-    const m = message as { t?: unknown; data?: unknown; wired?: boolean };
+    const m = message as { t?: unknown; data?: unknown; wired?: boolean; ranges?: unknown };
     if (m.t === "mail") inbox.deliver(m.data, m.wired);
-    else if (m.t === "init" && !started) {
+    else if (m.t === "ended" && link !== undefined && started && Array.isArray(m.ranges)) {
+      // From the parent, across bytes: processes of other domains that ended.
+      for (let i = 0; i + 1 < m.ranges.length; i += 2) {
+        _markRangeEnded(m.ranges[i], m.ranges[i + 1]);
+      }
+    } else if (m.t === "init" && !started) {
       started = true;
       void run(message as InitMessage, inbox);
     }
@@ -245,6 +250,19 @@ function run(init: InitMessage, inbox: _Inbox): Promise<void> | undefined {
     Atomics.notify(loaded, 0);
   }
   if (init.tellLoaded) post({ t: "loaded" });
+  if (init.pidBlock) {
+    // Tells the parent of the endings in this domain (its pids are this block's).
+    const [base, count] = init.pidBlock;
+    queueMicrotask(() =>
+      _forwardEndings((ranges) => {
+        const own: number[] = [];
+        for (let i = 0; i < ranges.length; i += 2) {
+          if (ranges[i] > base && ranges[i] <= base + count) own.push(ranges[i], ranges[i + 1]);
+        }
+        if (own.length > 0 && !exiting) post({ t: "ended", ranges: own });
+      })
+    );
+  }
   // A worker reached by bytes starts a memory domain of its own, with the pids its parent reserved.
   const [pidBase, pidCount] = init.pidBlock ?? [_THREAD_PID_BASE, _THREAD_PID_COUNT];
   _setContext({
@@ -260,6 +278,8 @@ function run(init: InitMessage, inbox: _Inbox): Promise<void> | undefined {
     transport: init.transport,
     workerOptions: init.workerOptions,
     liveness: init.liveness && new Int32Array(init.liveness),
+    endedLog: init.endedLog && new Int32Array(init.endedLog),
+    foreign: init.foreign && new Int32Array(init.foreign),
     inChannel: init.inChannel && new Int32Array(init.inChannel),
   });
   const { spec } = init;

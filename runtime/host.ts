@@ -8,7 +8,15 @@ import { _context, _refuseWhileImporting, _reservePids, type _Transport } from "
 import { _ByteLink, type _Endpoint, _portStream } from "./endpoint.ts";
 import { _post } from "./util.ts";
 import { _waitWord } from "./wait.ts";
-import { _livenessTable, _markEnded, _markStarted } from "./liveness.ts";
+import {
+  _endedLog,
+  _foreignEndings,
+  _forwardEndings,
+  _livenessTable,
+  _markEnded,
+  _markRangeEnded,
+  _markStarted,
+} from "./liveness.ts";
 import type {
   InitMessage,
   ToChild,
@@ -167,6 +175,9 @@ export function _spawnWorker(
   let queued: [ToChild, Transferable[] | undefined][] | undefined;
   // The worker's pid, learnt from its init message: locks it holds when it ends are reported.
   let pid: number | undefined;
+  // Across bytes: the pids the worker's domain gives out, and the forwarding of endings to it.
+  let block: [base: number, count: number] | undefined;
+  let stopForwarding: (() => void) | undefined;
   // 1 while the worker holds a channel's lock (see _Context.inChannel).
   let inChannel: Int32Array | undefined;
   const send = (message: ToChild, transfer: Transferable[] | undefined) => {
@@ -181,11 +192,23 @@ export function _spawnWorker(
         _markStarted(pid = message.self.pid, message.parent.pid);
         if (bytes) {
           message.domain = crypto.randomUUID();
-          message.pidBlock = _reservePids();
+          message.pidBlock = block = _reservePids();
           if (loadedNotice) message.tellLoaded = true;
+          queueMicrotask(() => {
+            if (ended) return;
+            stopForwarding = _forwardEndings((ranges) => {
+              try {
+                send({ t: "ended", ranges }, undefined);
+              } catch {
+                // Not started yet, or ended: it learns of nothing more.
+              }
+            });
+          });
         } else {
           message.pids = _context().pids.buffer as SharedArrayBuffer;
           message.liveness = _livenessTable().buffer as SharedArrayBuffer;
+          message.endedLog = _endedLog().buffer as SharedArrayBuffer;
+          message.foreign = _foreignEndings().buffer as SharedArrayBuffer;
           if (loaded) message.loaded = loaded.buffer as SharedArrayBuffer;
           inChannel = new Int32Array(new SharedArrayBuffer(4));
           message.inChannel = inChannel.buffer as SharedArrayBuffer;
@@ -202,6 +225,9 @@ export function _spawnWorker(
       // inside finishes before this returns (see IN_CHANNEL_WAIT_MS), so none
       // completes after it.
       if (pid !== undefined) _markEnded(pid);
+      // Everything in its domain ends with it.
+      if (block) _markRangeEnded(block[0] + 1, block[1]);
+      stopForwarding?.();
       if (inChannel) waitOutOfChannel(inChannel);
       worker?.terminate();
       link?.close();
@@ -211,8 +237,22 @@ export function _spawnWorker(
     },
   };
   const fromWorker = (message: ToParent) => {
-    if (!Array.isArray(message) && message.t === "loaded") return loadedNotice?.resolve();
+    if (!Array.isArray(message)) {
+      if (message.t === "loaded") return loadedNotice?.resolve();
+      if (message.t === "ended") return takeEndings(message.ranges);
+    }
     events.message(message);
+  };
+  // A child may say only that processes of its own domain ended: it cannot end another's in our eyes.
+  const takeEndings = (ranges: unknown) => {
+    if (!Array.isArray(ranges) || block === undefined) return;
+    const [base, count] = block;
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const first = ranges[i], n = ranges[i + 1];
+      if (typeof first !== "number" || typeof n !== "number") continue;
+      const from = Math.max(first, base + 1), to = Math.min(first + n, base + count + 1);
+      if (to > from) _markRangeEnded(from, to - from);
+    }
   };
   const start = () => {
     if (ended) return;

@@ -9,6 +9,15 @@
 // while the process runs, ENDED once it has ended, and 0 when nothing was recorded.
 // A process counts as alive while it and all its ancestors are: a worker's
 // workers end with it without a word to anyone. Entries 0 and 1 are not used.
+//
+// Across domains (children reached by bytes, see runtime/endpoint.ts) endings
+// travel by message: each domain logs every ending it learns (`_endedLog`) and
+// the host of each byte link forwards the log's new entries across it
+// (`_forwardEndings`). An ending of a pid the table does not record (another
+// domain's, or one in the pid block of a child reached by bytes, all of which
+// end with it) goes in the domain's list of foreign endings, which
+// `_isAlive` reads for such pids. Both are lists of `first, count` pid
+// ranges over growable shared memory: word 0 counts the words written.
 import { _context } from "./context.ts";
 import { _waitWord } from "./wait.ts";
 
@@ -16,6 +25,106 @@ const ENDED = -1;
 const INITIAL_BYTES = 4096;
 // 16 M processes per run; pids beyond that read as "unknown" (assumed alive).
 const MAX_BYTES = 64 << 20;
+
+// Each list of ranges holds at most this many bytes; endings beyond read as unknown (alive).
+const MAX_LIST_BYTES = 16 << 20;
+
+function newList(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(INITIAL_BYTES, { maxByteLength: MAX_LIST_BYTES }));
+}
+
+/** The domain's log of every ending it knows of, forwarded across its byte links. */
+export function _endedLog(): Int32Array {
+  return _context().endedLog ??= newList();
+}
+
+/** The domain's endings of pids its table does not record. */
+export function _foreignEndings(): Int32Array {
+  return _context().foreign ??= newList();
+}
+
+/** Appends the range `first, count` to `list`; false when the list is full. */
+function append(list: Int32Array, first: number, count: number): boolean {
+  const at = Atomics.add(list, 0, 2) + 1;
+  const buffer = list.buffer as SharedArrayBuffer;
+  const needed = (at + 2) * 4;
+  if (needed > buffer.byteLength) {
+    if (needed > buffer.maxByteLength) return false;
+    try {
+      buffer.grow(Math.min(buffer.maxByteLength, Math.max(needed, buffer.byteLength * 2)));
+    } catch {
+      // Another thread grew it first (grow never shrinks).
+    }
+  }
+  Atomics.store(list, at, first);
+  // Written last: a reader skips a range whose count is still 0.
+  Atomics.store(list, at + 1, count);
+  return true;
+}
+
+/** Whether `pid` is in a range of `list`. */
+function inList(list: Int32Array, pid: number): boolean {
+  const end = Math.min(Atomics.load(list, 0) + 1, list.length - 1);
+  for (let i = 1; i < end; i += 2) {
+    const first = Atomics.load(list, i);
+    if (pid >= first && pid < first + Atomics.load(list, i + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Records that the pids `first` to `first + count - 1` have ended: those of
+ * another domain, or a block a child reached by bytes gave out. Returns
+ * whether that was news (an ending heard twice is not forwarded again).
+ */
+export function _markRangeEnded(first: number, count: number): boolean {
+  if (!(count >= 1) || !Number.isInteger(first) || !Number.isInteger(count)) return false;
+  const foreign = _foreignEndings();
+  if (inList(foreign, first) && inList(foreign, first + count - 1)) return false;
+  if (count === 1) {
+    const table = _livenessTable();
+    const i = slot(first);
+    if (i >= 2 && i < table.length && Atomics.load(table, i) !== 0) {
+      _markEnded(first);
+      return true;
+    }
+  }
+  append(foreign, first, count);
+  append(_endedLog(), first, count);
+  const pids = _context().pids;
+  Atomics.add(pids, ENDINGS, 1);
+  Atomics.notify(pids, ENDINGS);
+  return true;
+}
+
+/**
+ * Sends each ending this domain learns of from now on with `send` (as
+ * `first, count` ranges), until the returned function is called. The host of
+ * a byte link runs one for each side.
+ */
+export function _forwardEndings(send: (ranges: number[]) => void): () => void {
+  const log = _endedLog();
+  let cursor = Atomics.load(log, 0) + 1;
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const seen = _endings();
+      const ranges: number[] = [];
+      const end = Math.min(Atomics.load(log, 0) + 1, log.length - 1);
+      while (cursor < end) {
+        const count = Atomics.load(log, cursor + 1);
+        if (count === 0) break; // being written: next time
+        ranges.push(Atomics.load(log, cursor), count);
+        cursor += 2;
+      }
+      if (ranges.length > 0) send(ranges);
+      await _nextEnding(seen, cursor < end ? 1 : Infinity);
+    }
+  })();
+  return () => {
+    stopped = true;
+  };
+}
 
 /** This run's liveness table (created on first use in the main thread). */
 export function _livenessTable(): Int32Array {
@@ -72,6 +181,7 @@ export function _markEnded(pid: number): void {
   const table = _livenessTable();
   const i = slot(pid);
   if (i >= 2 && i < table.length && Atomics.exchange(table, i, ENDED) !== ENDED) {
+    append(_endedLog(), pid, 1);
     const pids = _context().pids;
     Atomics.add(pids, ENDINGS, 1);
     Atomics.notify(pids, ENDINGS);
@@ -101,10 +211,10 @@ export function _isAlive(pid: number): boolean {
   const base = _context().pidBase;
   for (let depth = 0; depth < 10_000; depth++) {
     const i = slot(pid, base);
-    if (i < 2 || i >= table.length) return true;
-    const entry = Atomics.load(table, i);
+    const entry = i < 2 || i >= table.length ? 0 : Atomics.load(table, i);
     if (entry === ENDED) return false;
-    if (entry === 0) return true;
+    // Not recorded here: ended only if another domain said so.
+    if (entry === 0) return !_context().foreign || !inList(_context().foreign!, pid);
     pid = entry;
   }
   return true;

@@ -158,6 +158,10 @@ export interface InitMessage {
   pidBlock?: [base: number, count: number];
   /** The domain's liveness table: which pids have ended (see `runtime/liveness.ts`). */
   liveness?: SharedArrayBuffer;
+  /** The domain's log of the endings it knows of (see `runtime/liveness.ts`); shared memory only. */
+  endedLog?: SharedArrayBuffer;
+  /** The domain's endings of pids its table does not record; shared memory only. */
+  foreign?: SharedArrayBuffer;
   /** Set to 1 (and notified) once the worker's modules have loaded, when the parent asks. */
   loaded?: SharedArrayBuffer;
   /** Across a byte link: post a {@linkcode LoadedMessage} once the modules have loaded. */
@@ -279,8 +283,18 @@ export interface PoolGivenMessage {
   ids: number[];
 }
 
+/**
+ * Either way across a byte link: processes that ended, as `first, count` pid
+ * ranges (see `runtime/liveness.ts`). A parent takes from a child only the
+ * pids of the child's own block.
+ */
+export interface EndedMessage {
+  t: "ended";
+  ranges: number[];
+}
+
 /** Everything a parent may send to a worker. */
-export type ToChild = InitMessage | MailMessage | TasksMessage | PoolTakeBackMessage;
+export type ToChild = InitMessage | MailMessage | TasksMessage | PoolTakeBackMessage | EndedMessage;
 
 /**
  * Child → parent: the worker is ending, and how. Sent by the runtime before the
@@ -366,7 +380,8 @@ export type ToParent =
   | ResultsMessage
   | ReadyMessage
   | LoadedMessage
-  | PoolGivenMessage;
+  | PoolGivenMessage
+  | EndedMessage;
 
 // ---- actors -----------------------------------------------------------------
 

@@ -4,15 +4,25 @@
 // carries only codec-encoded bytes (runtime/endpoint.ts). What lives in
 // shared memory is refused with an error that names it.
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
-import { Manager, Pool, Process, Queue, RemoteError, spawn } from "../troupe.ts";
+import {
+  LockHolderDiedError,
+  Manager,
+  Pool,
+  Process,
+  Queue,
+  RemoteError,
+  spawn,
+} from "../troupe.ts";
 import { _setTransport } from "../runtime/host.ts";
 import { _ByteLink, _portStream } from "../runtime/endpoint.ts";
 import type { WireError } from "../runtime/protocol.ts";
 import { exits, throws, whoAmI } from "./fixtures/tasks.ts";
-import { echoUntilStop, Slow, startsTwo } from "./fixtures/transport_tasks.ts";
+import { echoUntilStop, forgesEnding, Slow, startsTwo } from "./fixtures/transport_tasks.ts";
 import { Counter, incThrough } from "./fixtures/actors.ts";
 import { busy, exitOn, same, sleepy, square, workerName } from "./fixtures/pool_tasks.ts";
-import { writeKey } from "./fixtures/manager_tasks.ts";
+import { holdLockAndEnd, writeKey } from "./fixtures/manager_tasks.ts";
+import { _isAlive } from "../runtime/liveness.ts";
+import { deadline, delay } from "@std/async";
 import { liveWorkers, workerTest } from "./_helpers.ts";
 
 /** A test whose children (and theirs) are reached by bytes. */
@@ -226,6 +236,36 @@ bytesTest("a manager dict, and a proxy passed to processes", async () => {
   for (const c of children) c.start();
   for (const c of children) assertEquals(await c.join(), 0);
   assertEquals(await d.toObject(), { a: 1, b: 2, key_0: 0, key_1: 1, key_2: 2 });
+});
+
+bytesTest("a manager in another domain sees a lock holder die", async () => {
+  await using manager = await Manager.start();
+  const lock = await manager.lock();
+  const holder = new Process({ target: holdLockAndEnd, args: [lock] });
+  holder.start();
+  assertEquals(await holder.receive(), "held");
+  const waiting = lock.acquire();
+  holder.terminate();
+  await holder.join();
+  const error = await assertRejects(() => deadline(waiting, 10_000), LockHolderDiedError);
+  assertEquals((error as LockHolderDiedError).holderPid, holder.pid);
+  await lock.release();
+  await (await lock.acquire({ timeoutMs: 1000 })).release();
+});
+
+bytesTest("a child cannot make its parent believe another process ended", async () => {
+  const victim = new Process({ target: echoUntilStop });
+  victim.start();
+  const liar = new Process({ target: forgesEnding, args: [victim.pid!] });
+  liar.start();
+  assertEquals(await liar.receive(), "sent");
+  assertEquals(await liar.join(), 0);
+  await delay(20);
+  assert(_isAlive(victim.pid!), "the victim still counts as alive");
+  assert(!_isAlive(liar.pid!));
+  victim.send("stop");
+  await victim.join();
+  assert(!_isAlive(victim.pid!));
 });
 
 // ---- the byte link itself ------------------------------------------------------------
