@@ -114,6 +114,8 @@ export class _ActorHandle {
   /** Calls out and answers in, for an actor this thread spawned (see ActorSpec.pipe). */
   #pipe: Connection<unknown, unknown> | undefined;
   #onEnd = new Set<(exit: ExitReason) => void>();
+  /** Settles one call a packed answer answers (made once, not per message). */
+  readonly #answered = (id: number, value: unknown) => this.#caller.settle(id, value, undefined);
 
   constructor(start: _ActorStart | _ActorPort) {
     this.name = start.name;
@@ -418,7 +420,7 @@ export class _ActorHandle {
   }
 
   #onMessage(message: FromActor | FromBridge): void {
-    if (_settlePacked(message, (id, value) => this.#caller.settle(id, value, undefined))) return;
+    if (_settlePacked(message, this.#answered)) return;
     switch (message.t) {
       case "replies": {
         const { values, errors, wired } = message;

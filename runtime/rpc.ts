@@ -142,9 +142,9 @@ export class _Replies {
    * Call `id` answered `value`, prepared for the wire: `transfer` is what it
    * moves, `wired` whether it holds Troupe objects to revive.
    */
-  value(id: number, value: unknown, transfer: Transferable[] = [], wired = false): void {
+  value(id: number, value: unknown, transfer?: Transferable[], wired = false): void {
     if (wired) this.#wired = true;
-    for (const t of transfer) this.#transfer.push(t);
+    if (transfer !== undefined && transfer.length > 0) this.#transfer.push(...transfer);
     if (this.#json && value !== undefined && !_jsonExact(value)) this.#json = false;
     this.#values.push(id, value);
   }
@@ -173,14 +173,16 @@ export class _Replies {
     const wired = this.#wired;
     const json = this.#json && errors.length === 0 && values.length <= 2 * _JSON_MAX;
     this.#values = [];
-    this.#errors = [];
-    this.#transfer = [];
+    // Most turns have no errors and move nothing: those arrays stay.
+    if (errors.length > 0) this.#errors = [];
+    if (transfer.length > 0) this.#transfer = [];
     this.#wired = false;
     this.#json = true;
     if (json) return post(_packAnswers(values, true), transfer, wired);
+    // An empty `errors` is kept for the next turn, so the message must not hold it.
     const message = errors.length === 0 && !wired
       ? values
-      : { t: "replies" as const, values, errors, wired };
+      : { t: "replies" as const, values, errors: errors.length > 0 ? errors : undefined, wired };
     try {
       return post(message, transfer, wired);
     } catch {
@@ -311,7 +313,7 @@ export class _Caller<P extends _PendingCall = _PendingCall> {
     const json = this.#json;
     const sent = this.#sent;
     this.#calls = [];
-    this.#transfer = [];
+    if (transfer.length > 0) this.#transfer = [];
     this.#wired = false;
     this.#json = true;
     this.#sent = undefined;

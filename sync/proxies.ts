@@ -78,6 +78,8 @@ export class _Connection {
   #pipe: Connection<unknown, unknown> | undefined;
   /** The port said the manager stopped; the pipe may still hold answers sent before. */
   #stopNotice = false;
+  /** Settles one call a packed answer answers (made once, not per message). */
+  readonly #answered = (id: number, value: unknown) => this.#settle(id, value, undefined);
   /** The liveness table said the manager's process ended: the pipe is being read one last time. */
   #ending: Promise<void> | undefined;
 
@@ -314,7 +316,7 @@ export class _Connection {
   }
 
   #onMessage(message: FromManager, viaPipe = false): void {
-    if (_settlePacked(message, (id, value) => this.#settle(id, value, undefined))) return;
+    if (_settlePacked(message, this.#answered)) return;
     switch (message.t) {
       case "value": {
         const { id, value } = message;
