@@ -215,7 +215,8 @@ export function _spawnWorker(
         }
       }
       if (worker) send(message, transfer);
-      else queued?.push([message, transfer]);
+      // A copy: a caller may reuse its list for the next message.
+      else queued?.push([message, transfer && [...transfer]]);
     },
     terminate() {
       if (ended) return;
