@@ -33,6 +33,7 @@ import {
   RESULT_ERROR,
   RESULT_IN_PLACE,
   RESULT_NUMBERS,
+  resultsBusyMs,
   type ResultsMessage,
   resultsPid,
   type ToParent,
@@ -121,6 +122,8 @@ interface Slot {
   asks: Ask[];
   /** Without claims: jobs settled (timed out, aborted) whose take-back is not answered yet. */
   cancelled: Set<number>;
+  /** Settles one answer of this worker (made once, not per message). */
+  answer: (id: number, code: number, payload: unknown) => void;
 }
 
 /** Settings fixed when the engine is made. */
@@ -758,6 +761,7 @@ export class _PoolEngine {
       headRunning: false,
       asks: [],
       cancelled: new Set(),
+      answer: (id, code, payload) => this.#onAnswer(slot, id, code, payload),
     };
     // terminate() and kill() on the listed Process end the worker as a death would.
     slot.process = _poolWorkerProcess(name, pid, (code) => {
@@ -894,22 +898,26 @@ export class _PoolEngine {
     });
   }
 
+  /** One of `slot`'s answers: settles its job, unless that was cancelled while it ran. */
+  #onAnswer(slot: Slot, id: number, code: number, payload: unknown): void {
+    const job = slot.inflight.get(id);
+    if (!job) return; // cancelled while it ran
+    slot.inflight.delete(id);
+    if (slot.cancelled.size > 0) slot.cancelled.delete(id);
+    if (code === RESULT_ERROR) {
+      this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
+    } else if (code === RESULT_IN_PLACE) {
+      this.#settle(job, undefined, job.calls as Float64Array);
+    } else if (code === RESULT_NUMBERS) {
+      this.#settle(job, undefined, payload as Float64Array);
+    } else this.#settle(job, undefined, payload as unknown[]);
+  }
+
   #onResults(slot: Slot, message: ResultsMessage): void {
     slot.heardAt = performance.now();
     slot.stuck = false;
-    const { busyMs, count } = decodeResults(message, (id, code, payload) => {
-      const job = slot.inflight.get(id);
-      if (!job) return; // cancelled while it ran
-      slot.inflight.delete(id);
-      if (slot.cancelled.size > 0) slot.cancelled.delete(id);
-      if (code === RESULT_ERROR) {
-        this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
-      } else if (code === RESULT_IN_PLACE) {
-        this.#settle(job, undefined, job.calls as Float64Array);
-      } else if (code === RESULT_NUMBERS) {
-        this.#settle(job, undefined, payload as Float64Array);
-      } else this.#settle(job, undefined, payload as unknown[]);
-    });
+    const count = decodeResults(message, slot.answer);
+    const busyMs = resultsBusyMs(message);
     if (count > 0 && busyMs > 0) {
       const sample = busyMs / count;
       this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;

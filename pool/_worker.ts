@@ -147,7 +147,7 @@ class PoolWorker {
   }
 
   #queue(message: TasksMessage): void {
-    for (const job of decodeTasks(message)) this.#jobs.push(job);
+    decodeTasks(message, this.#jobs);
   }
 
   /**

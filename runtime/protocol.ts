@@ -243,15 +243,17 @@ export function isTasks(message: unknown): message is TasksMessage {
   return Array.isArray(message) && message[0] === "T";
 }
 
-/** The jobs of a {@linkcode TasksMessage}, in order: what {@linkcode encodeTasks} packed. */
-export function decodeTasks(message: TasksMessage): TaskJob[] {
+/**
+ * The jobs of a {@linkcode TasksMessage}, in order: what {@linkcode encodeTasks}
+ * packed, appended to `jobs` (a worker's queue), which is returned.
+ */
+export function decodeTasks(message: TasksMessage, jobs: TaskJob[] = []): TaskJob[] {
   const n = message[1] as number;
   const refs: WireTaskRef[] = [];
   let i = 2;
   for (let r = 0; r < n; r++, i += 2) {
     refs.push({ module: message[i] as string, key: message[i + 1] as string });
   }
-  const jobs: TaskJob[] = [];
   for (; i < message.length; i += 5) {
     const flags = message[i + 2] as number;
     jobs.push({
@@ -354,18 +356,23 @@ export function resultsPid(message: ResultsMessage): number {
   return message[2] as number;
 }
 
+/** The time the worker spent running the jobs a {@linkcode ResultsMessage} answers. */
+export function resultsBusyMs(message: ResultsMessage): number {
+  return message[1] as number;
+}
+
 /**
  * Hands each answer of a {@linkcode ResultsMessage} to `each`, in order;
- * returns the worker's busy time and the count of answers.
+ * returns the count of answers.
  */
 export function decodeResults(
   message: ResultsMessage,
   each: (id: number, code: number, payload: unknown) => void,
-): { busyMs: number; count: number } {
+): number {
   for (let i = 3; i < message.length; i += 3) {
     each(message[i] as number, message[i + 1] as number, message[i + 2]);
   }
-  return { busyMs: message[1] as number, count: (message.length - 3) / 3 };
+  return (message.length - 3) / 3;
 }
 
 /** Pool worker → parent: the pool's initializer ran and the worker takes tasks (sent only when there is one). */
