@@ -183,6 +183,8 @@ export async function _runActor(spec: ActorSpec, worker: _WorkerSide): Promise<v
     return [id, method, args];
   };
 
+  // Async function expressions, not async arrows: V8 takes the build's hint to
+  // compile a function with the module (build/eager.ts) for the first only.
   const stop = async function stop(): Promise<void> {
     stopping = true;
     // Nothing should be queued behind a stop, but never leave a caller waiting.

@@ -1,9 +1,9 @@
 /**
  * What a worker spends of its start-up on Troupe's code, by V8's own clock:
  * how long it deserializes the bundle's code cache, and how long it compiles
- * the bundle's functions that V8 compiles on their first call, for a process,
- * a pool worker and an actor. Also Deno's own JavaScript that the worker
- * compiles, which a raw worker pays too.
+ * the bundle's functions that were not compiled with the module (see
+ * build/eager.ts), for a process, a pool worker and an actor. Also Deno's own
+ * JavaScript that the worker compiles, which a raw worker pays too.
  *
  * Whole-start timings (bench/startup_compare.ts) move by ±0.2 ms from run to
  * run on this machine, so they cannot tell two builds apart by 0.1 ms; these

@@ -20,8 +20,10 @@
  * imports) into plain JavaScript; esbuild removes its whitespace but keeps
  * every name (`readableMinify`), so a stack frame inside the library names
  * the real function: `at Process.#end (…/dist/troupe.js:652:22)`;
- * `codeLines` ends a line after each statement and opening brace, so that
- * the line a frame names holds one statement a user can read.
+ * `eagerCompile` marks the functions a worker runs as it starts so that they
+ * come from V8's code cache (build/eager.ts); `codeLines` ends a line after
+ * each statement and opening brace, so that the line a frame names holds one
+ * statement a user can read.
  *
  * Measured side by side (Deno 2.9, 2 busy cores, load ~2.5): a fresh
  * `deno run` per sample, 40 rounds, first message of a program's first
@@ -30,16 +32,15 @@
  * (warm, over a raw worker) within noise. The bundle with its whitespace kept
  * (342 KB) was 5-7% slower than the mangled one.
  *
- * There is no eager-compilation pass (wrapping the functions a worker runs as
- * it starts in parentheses, so that V8's code cache holds them): it saved less
- * than the 3% of a worker's start a build pass must save. Side by side (Deno
- * 2.9.6, 2 busy cores, load 2.1 → 5.0), 80 rounds of a fresh `deno run`, first
- * message of a program's first process: 103.0 ms with it (p90 139.1), 103.9
- * without (p90 143.6), 0.8%; of a new process in a running program (10 a run):
- * 49.5 (p90 69.6) against 50.2 (p90 68.6), 1.3%. A second run of 60 rounds
- * (load 4.8 → 5.0): +0.9% and 2.2%. By V8's own clock it took a worker's
- * compiling of the bundle from 35 functions to 4, and deserializing the larger
- * cache ate part of that.
+ * The eager pass was dropped once (4889a64: 0.8-2.2% of a `Process`'s start)
+ * and is back for actors. Side by side on a quiet machine (Deno 2.9.6, 2
+ * cores, load 0.1-0.9), 6 fresh `deno run`s of each build alternating, the
+ * median of 40 cold `spawn()`s each, then the median over the runs: a cold
+ * `spawn()` until ready 27.7 ms without the pass, 27.2 with it; its first
+ * call's answer after that 1.38 ms without, 0.80 with (0.72 for 5dfff72,
+ * which had the pass): 29.1 -> 28.0 ms to the first answer, 3.8%. Without it
+ * an actor's worker compiled ~109 of the bundle's functions as it started
+ * (bench/startup_profile.ts), a pool's worker ~75.
  *
  * The check compares a hash of the sources and of these scripts, recorded in
  * the bundle's header, not the bytes, so a newer Deno that bundles
@@ -48,6 +49,7 @@
  * @module
  */
 
+import { eagerCompile } from "./eager.ts";
 import { bracketDepths } from "./scan.ts";
 
 const root = new URL("../", import.meta.url);
@@ -206,8 +208,13 @@ async function build(): Promise<void> {
       "// Built by `deno task build` from build/entry.ts and the modules it imports. Do not edit.\n" +
       `${HASH_LINE}${hash}\n`;
     const code = await readableMinify(await Deno.readTextFile(file));
+    const eager = await eagerCompile(header + code, deno);
+    console.log(
+      `eager: ${eager.wrapped} functions compiled with the module; a worker now compiles ` +
+        `${eager.lazyAfter} of its functions on first call, ${eager.lazyBefore} before`,
+    );
     await Deno.mkdir(new URL("dist/", root), { recursive: true });
-    await Deno.writeTextFile(out, codeLines(header + code));
+    await Deno.writeTextFile(out, codeLines(eager.source));
     await Deno.writeTextFile(
       types,
       "// The bundle's types are the sources' (see build/bundle.ts).\n" +

@@ -1,5 +1,5 @@
 // A scan of JavaScript that tells code from text, for the build's
-// edits of the bundle (build/bundle.ts).
+// edits of the bundle (build/eager.ts, build/bundle.ts).
 
 /**
  * The bracket depth (`{`, `(`, `[`) at each offset of JavaScript,

@@ -120,6 +120,11 @@ function endedError(): Error {
   );
 }
 
+// The ring's hot paths are module functions rather than methods, so that the
+// build can have V8 compile them with the module (build/eager.ts: methods
+// cannot be marked) and every worker that uses a channel, a pool link or an
+// actor's mailbox skips compiling them as it starts (~0.15 ms).
+
 // A short spin lock on the header's LOCK word: 0 free, 1 held, 2 held with
 // sleepers. Its critical sections are a few hundred nanoseconds of copying,
 // so a lock held for a second is not a slow holder: the holder died in it

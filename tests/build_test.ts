@@ -1,8 +1,30 @@
-// The build's edits of the bundle (build/bundle.ts): the scan that tells code
-// from text in minified code, the class names it restores and its line breaks.
+// The build's edits of the bundle: the scan that tells code from text in
+// minified code, the eager-compilation pass's wrapping of functions in
+// parentheses (build/eager.ts), the class names it restores and its line breaks.
 import { assert, assertEquals } from "@std/assert";
+import { type Compiled, wrapFunctions } from "../build/eager.ts";
 import { bracketDepths } from "../build/scan.ts";
 import { codeLines, restoreClassNames } from "../build/bundle.ts";
+
+/** The range V8 would report for the function whose parameter list follows `marker`. */
+function rangeAfter(code: string, marker: string): Compiled {
+  const at = code.indexOf(marker);
+  assert(at >= 0, `${marker} not found`);
+  const start = at + marker.length;
+  // The body ends at the brace that closes the first one after the parameters.
+  let depth = 0;
+  for (let i = code.indexOf("{", start); i < code.length; i++) {
+    if (code[i] === "{") depth++;
+    else if (code[i] === "}" && --depth === 0) return { start, end: i + 1 };
+  }
+  throw new Error(`no body after ${marker}`);
+}
+
+/** The range of an arrow function with an expression body: from `from` up to `to`. */
+function arrowRange(code: string, from: string, to: string): Compiled {
+  const start = code.indexOf(from);
+  return { start, end: code.indexOf(to, start) };
+}
 
 Deno.test("bracketDepths skips brackets in strings, templates, regexes and comments", () => {
   const code = 'var a="{(",b=/[}\\]]+/g,c=`${{k:"}"}.k}`;// {\n' +
@@ -17,6 +39,53 @@ Deno.test("bracketDepths skips brackets in strings, templates, regexes and comme
 Deno.test("bracketDepths gives up on code it cannot balance", () => {
   assertEquals(bracketDepths("function f(){"), undefined);
   assertEquals(bracketDepths("var a=(1]"), undefined);
+});
+
+Deno.test("wrapFunctions: a top-level declaration becomes a var holding the parenthesised function", () => {
+  const code = "var x=1;function f(a){return a+x}";
+  const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, [
+    rangeAfter(code, "function f"),
+  ]);
+  assertEquals(wrapped, 1);
+  assertEquals(source, "var x=1;var f=(function f(a){return a+x});");
+});
+
+Deno.test("wrapFunctions wraps expressions and arrows, and leaves nested declarations and methods", () => {
+  const code = "var e=function(a){return a},g=async b=>{return b},h=(c)=>c+1;" +
+    "function outer(){function inner(){return 1}return inner()}" +
+    "var K=class{m(a){return a}};var s=async()=>{return 2}";
+  // V8's range of a function starts at its parameters; an async arrow's, at `async`.
+  const ranges = [
+    rangeAfter(code, "e=function"),
+    rangeAfter(code, "g="),
+    arrowRange(code, "(c)=>", ";function outer"),
+    rangeAfter(code, "function inner"),
+    rangeAfter(code, "{m"),
+    rangeAfter(code, "s="),
+  ];
+  const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, ranges);
+  assertEquals(wrapped, 4);
+  assertEquals(
+    source,
+    "var e=(function(a){return a}),g=(async b=>{return b}),h=((c)=>c+1);" +
+      "function outer(){function inner(){return 1}return inner()}" +
+      "var K=class{m(a){return a}};var s=(async()=>{return 2})",
+  );
+});
+
+Deno.test("wrapFunctions wraps a function and the functions inside it, and the result runs", () => {
+  const code =
+    "function outer(n){const add=function(a){return a+n};return add(1)}var out=outer(2);";
+  const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, [
+    rangeAfter(code, "function outer"),
+    rangeAfter(code, "add=function"),
+  ]);
+  assertEquals(wrapped, 2);
+  assertEquals(
+    source,
+    "var outer=(function outer(n){const add=(function(a){return a+n});return add(1)});var out=outer(2);",
+  );
+  assertEquals(new Function(`${source}return out;`)(), 3);
 });
 
 Deno.test("restoreClassNames gives a self-referring class its name back inside its body", () => {
