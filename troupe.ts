@@ -28,6 +28,12 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./runtime/errors.ts";
+export {
+  getAllStartMethods,
+  getStartMethod,
+  setStartMethod,
+  type StartMethod,
+} from "./runtime/start.ts";
 export { ActorExited, EscalationError, type ExitReason, MailboxFull } from "./actors/errors.ts";
 export {
   Actor,

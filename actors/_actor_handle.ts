@@ -6,7 +6,7 @@ import { type Connection, Pipe } from "../channels/pipe.ts";
 import { _outbox, _prepare, _reviveLoading } from "../runtime/wire.ts";
 import { _Caller, _JSON_MAX, _jsonExact, _settlePacked } from "../runtime/rpc.ts";
 import { _checkTimeout, _post } from "../runtime/util.ts";
-import { _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { _initMessage, _spawnWorker, type _StartOptions } from "../runtime/host.ts";
 import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors.ts";
 import { _remoteToWire, RemoteError } from "../runtime/errors.ts";
@@ -67,6 +67,8 @@ export interface _ActorStart {
   pid: number;
   identity: string;
   permissions: _DenoPermissions | undefined;
+  /** Thread or OS process (see `_StartOptions`). */
+  start: _StartOptions;
   spec: ActorSpec;
   modules: string[];
   transfer: Transferable[];
@@ -159,7 +161,10 @@ export class _ActorHandle {
         // also takes ToActor and sends FromActor (see protocol.ts).
         message: (m) => this.#onMessage(m as FromActor),
         error: (e) => this.#endAfterAnswers(1, e),
+        // An OS process gone without a word: killed from outside, or out of memory.
+        exit: (code, e) => this.#endAfterAnswers(code, e),
       },
+      start.start,
     );
     this.#endpoint = {
       post: (message, transfer) => worker.post(message as unknown as ToChild, transfer),

@@ -25,6 +25,7 @@ import {
   _normalizePermissions,
   type Permissions,
 } from "../runtime/permissions.ts";
+import { _startOptions, type StartMethod } from "../runtime/start.ts";
 import {
   type ActorError,
   type ActorSpec,
@@ -105,6 +106,14 @@ export interface SpawnOptions<A extends unknown[] = unknown[]> {
   permissions?: Permissions;
   /** The mailbox's bound. @default {{ capacity: Infinity }} */
   mailbox?: MailboxOptions;
+  /**
+   * How the actor's process starts: `"thread"` (a Deno Worker) or `"spawn"`
+   * (an OS process of its own; a supervisor restarts it when it runs out of
+   * memory, as after any crash). @default {getStartMethod()}
+   */
+  startMethod?: StartMethod;
+  /** The actor's heap limit in MB; spawn only (see `ProcessOptions.memoryLimitMb`). */
+  memoryLimitMb?: number;
 }
 
 /** Where a reference finds the actor: one incarnation, or a supervisor's current one. */
@@ -543,7 +552,8 @@ export async function _spawnHandle(
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`spawn() options must be an object, got ${_describe(options)}`);
   }
-  const { args = [], name, permissions = "inherit", mailbox = {} } = options;
+  const { args = [], name, permissions = "inherit", mailbox = {}, startMethod, memoryLimitMb } =
+    options;
   const task = _requireTaskRef(actor, "Actor class");
   if (!Array.isArray(args)) {
     throw new TypeError(`spawn() args must be an array, got ${_describe(args)}`);
@@ -563,7 +573,8 @@ export async function _spawnHandle(
   const identity = _nextIdentity();
   const actorName = name ?? `${actor.name || "Actor"}-${identity}`;
   const perms = _normalizePermissions(permissions, `${actorName} permissions`);
-  _assertApplicable(perms, `${actorName} permissions`);
+  const start = _startOptions(startMethod, memoryLimitMb, "spawn()");
+  _assertApplicable(perms, `${actorName} permissions`, start.method);
   const pid = _nextPid();
   const out = _outbox();
   out.to = pid;
@@ -581,6 +592,7 @@ export async function _spawnHandle(
     pid,
     identity,
     permissions: perms,
+    start,
     spec,
     modules: [task.module, ...out.modules],
     transfer: out.transfer,

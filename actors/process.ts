@@ -34,6 +34,8 @@ import {
   type WireTaskRef,
 } from "../runtime/protocol.ts";
 import { _requireTaskRef, _resolveTask } from "../runtime/task.ts";
+import { _startOptions, type StartMethod } from "../runtime/start.ts";
+import type { _StartOptions } from "../runtime/host.ts";
 import { _beforeExit, _defineBehaviour } from "../runtime/entry.ts";
 
 export type { ReceiveOptions } from "../runtime/inbox.ts";
@@ -54,6 +56,18 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   daemon?: boolean;
   /** What the child may do. @default {"inherit"} */
   permissions?: Permissions;
+  /**
+   * How the child starts: `"thread"`, a Deno Worker of this OS process, or
+   * `"spawn"`, an OS process of its own (`deno run`), which `kill()` always
+   * stops and whose `pid` is its OS pid. @default {getStartMethod()}
+   */
+  startMethod?: StartMethod;
+  /**
+   * The child's heap limit in MB (V8's `--max-old-space-size`); spawn only.
+   * A child that reaches it ends alone, with a `RemoteError` named
+   * `"MemoryError"`. @default {undefined} (V8's own limit)
+   */
+  memoryLimitMb?: number;
 }
 
 // A "worker" is a pool's: listed by activeChildren(), stopped through its pool.
@@ -66,6 +80,9 @@ interface State {
   name: string;
   daemon: boolean;
   pid: number | undefined;
+  /** A spawn child's OS pid, which `pid` shows. */
+  osPid: number | undefined;
+  start: _StartOptions;
   target: ((...args: unknown[]) => unknown) | undefined;
   args: unknown[];
   permissions: Permissions;
@@ -112,6 +129,8 @@ function newState(role: Role, name: string, daemon: boolean, pid: number | undef
     name,
     daemon,
     pid,
+    osPid: undefined,
+    start: {},
     target: undefined,
     args: [],
     permissions: "inherit",
@@ -192,8 +211,15 @@ export class Process<A extends unknown[] = unknown[]> {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Process options must be an object, got ${_describe(options)}`);
     }
-    const { target, args = [] as unknown as A, name, daemon = false, permissions = "inherit" } =
-      options;
+    const {
+      target,
+      args = [] as unknown as A,
+      name,
+      daemon = false,
+      permissions = "inherit",
+      startMethod,
+      memoryLimitMb,
+    } = options;
     if (target !== undefined && typeof target !== "function") {
       throw new TypeError(
         `Process target must be a function declared with task(), got ${_describe(target)}`,
@@ -209,8 +235,10 @@ export class Process<A extends unknown[] = unknown[]> {
       throw new TypeError(`Process daemon must be a boolean, got ${_describe(daemon)}`);
     }
     _normalizePermissions(permissions);
+    const start = _startOptions(startMethod, memoryLimitMb, "Process");
     const identity = _nextIdentity();
     const s = newState("child", name ?? `Process-${identity}`, daemon, undefined);
+    s.start = start;
     s.identity = identity;
     s.target = target as State["target"];
     s.args = args;
@@ -245,7 +273,8 @@ export class Process<A extends unknown[] = unknown[]> {
    * pid range, so it never names an OS process; the main process's is `Deno.pid`.
    */
   get pid(): number | undefined {
-    return state(this).pid;
+    const s = state(this);
+    return s.osPid ?? s.pid;
   }
 
   /**
@@ -297,7 +326,7 @@ export class Process<A extends unknown[] = unknown[]> {
     _refuseWhileImporting(s.name);
     const spec = this.#spec(s);
     const perms = _normalizePermissions(s.permissions);
-    _assertApplicable(perms, `${s.name} permissions`);
+    _assertApplicable(perms, `${s.name} permissions`, s.start.method);
     const pid = _nextPid();
     const out = _outbox();
     out.to = pid;
@@ -320,9 +349,12 @@ export class Process<A extends unknown[] = unknown[]> {
       {
         message: (m) => this.#onMessage(s, m),
         error: (e) => this.#end(s, 1, e),
+        exit: (code, e) => this.#end(s, code, e),
       },
+      s.start,
     );
     s.endpoint = endpoint;
+    s.osPid = endpoint.osPid;
     children.add(this);
     const transfer = out.transfer;
     // Across a byte link the exit comes by message, and the link's port keeps what came before it.
@@ -418,14 +450,22 @@ export class Process<A extends unknown[] = unknown[]> {
     else this.#poll(s);
   }
 
-  #end(s: State, code: number, error: WireError | undefined): void {
+  #end(
+    s: State,
+    code: number,
+    error: WireError | undefined,
+    signal?: "SIGTERM" | "SIGKILL",
+  ): void {
     if (s.exitCode !== null) return;
     s.exitCode = code;
-    if (error) s.error = new RemoteError(s.name, s.pid, error);
-    s.endpoint?.terminate();
+    if (error) s.error = new RemoteError(s.name, s.osPid ?? s.pid, error);
+    s.endpoint?.terminate(signal);
     this.#closeWhenRead(s);
     children.delete(this);
-    s.ended.resolve();
+    // An OS process has ended once the system says so: join() then finds it gone.
+    const gone = s.endpoint?.gone;
+    if (gone) void gone.then(() => s.ended.resolve());
+    else s.ended.resolve();
     const cell = s.exitCell;
     if (cell) {
       // The child, once it reported its end (in the cell or by message), waits
@@ -474,7 +514,8 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     if (!s.started) throw new Error(`${s.name} cannot be joined before it is started`);
     if (s.role === "child") this.#poll(s);
-    if (s.exitCode === null) {
+    // An OS process has ended once the system reaped it (see #end), not when it was signalled.
+    if (s.exitCode === null || s.osPid !== undefined) {
       await (limit === undefined ? s.ended.promise : _settledWithin(s.ended.promise, limit));
     }
     if (s.error) throw s.error;
@@ -511,7 +552,7 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     this.#poll(s);
     if (!s.started || s.exitCode !== null) return;
-    this.#end(s, code, undefined);
+    this.#end(s, code, undefined, code === -15 ? "SIGTERM" : "SIGKILL");
   }
 
   /**
@@ -591,7 +632,7 @@ _inspectable(Process, (p) => {
     : "initial";
   return {
     name: s.name,
-    pid: s.pid,
+    pid: s.osPid ?? s.pid,
     state: status,
     exitCode,
     ...(s.daemon ? { daemon: true } : {}),
@@ -615,6 +656,7 @@ export function currentProcess(): Process {
   const ctx = _context();
   selfProcess = Object.create(Process.prototype) as Process;
   const s = newState(ctx.parent ? "self" : "main", ctx.self.name, ctx.self.daemon, ctx.self.pid);
+  s.osPid = ctx.self.osPid;
   states.set(selfProcess, s);
   return selfProcess;
 }
@@ -635,10 +677,9 @@ export function parentProcess(): Process | null {
   if (!ctx.parent) return null;
   if (!parentHandle) {
     parentHandle = Object.create(Process.prototype) as Process;
-    states.set(
-      parentHandle,
-      newState("parent", ctx.parent.name, ctx.parent.daemon, ctx.parent.pid),
-    );
+    const s = newState("parent", ctx.parent.name, ctx.parent.daemon, ctx.parent.pid);
+    s.osPid = ctx.parent.osPid;
+    states.set(parentHandle, s);
   }
   return parentHandle;
 }
@@ -740,6 +781,7 @@ export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {
   const ctx = _context();
   const target = p ?? Object.create(Process.prototype) as Process;
   const s = newState("self", ctx.self.name, ctx.self.daemon, ctx.self.pid);
+  s.osPid = ctx.self.osPid;
   s.inbox = inbox;
   states.set(target, s);
   selfProcess = target;
@@ -757,7 +799,11 @@ export function _endChildren(all: boolean): Promise<void> | undefined {
   for (const child of own) {
     if (all || child.daemon) child.terminate();
   }
-  const left = own.filter((child) => state(child).exitCode === null);
+  // An OS process is waited for until the system reaped it, even once signalled.
+  const left = own.filter((child) => {
+    const s = state(child);
+    return s.exitCode === null || s.osPid !== undefined;
+  });
   if (left.length === 0) return undefined;
   return Promise.all(left.map((child) => state(child).ended.promise)).then(() => {});
 }
@@ -779,9 +825,11 @@ export function _poolWorkerProcess(
   name: string,
   pid: number,
   stop: (code: number) => void,
+  osPid?: number,
 ): { process: Process; end(code: number): void } {
   const process = Object.create(Process.prototype) as Process;
   const s = newState("worker", name, true, pid);
+  s.osPid = osPid;
   s.stop = stop;
   states.set(process, s);
   children.add(process);

@@ -11,7 +11,8 @@
 import { _after, _armWait, type _Cancel, _timeoutError } from "../runtime/wait.ts";
 import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
 import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
-import { type _Endpoint, _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { type _Endpoint, _initMessage, _spawnWorker, type _StartOptions } from "../runtime/host.ts";
+import { _startOptions, type StartMethod } from "../runtime/start.ts";
 import { _POOL_BEHAVIOUR } from "./_worker.ts";
 import { _sendApart } from "../runtime/rpc.ts";
 import { RemoteError } from "../runtime/errors.ts";
@@ -133,6 +134,8 @@ export interface _EngineSettings {
   initArgs: unknown[];
   maxTasksPerChild: number | undefined;
   permissions: _DenoPermissions | undefined;
+  /** How workers start (threads or OS processes), and their memory limit. */
+  start: _StartOptions;
   /** Workers end after the pool has been idle this long; undefined: never. */
   idleTimeoutMs: number | undefined;
 }
@@ -145,6 +148,8 @@ export interface _PoolUserOptions {
   maxTasksPerChild?: number;
   permissions?: Permissions;
   idleTimeoutMs?: number;
+  startMethod?: StartMethod;
+  memoryLimitMb?: number;
 }
 
 /**
@@ -278,7 +283,7 @@ export class _PoolEngine {
   constructor(settings: _EngineSettings) {
     this.#settings = settings;
     if (settings.initializer) this.#modules.add(settings.initializer.module);
-    _assertApplicable(settings.permissions, "Pool permissions");
+    _assertApplicable(settings.permissions, "Pool permissions", settings.start.method);
     // Prepared once: every worker gets the same initArgs.
     const out = _outbox();
     const args = settings.initArgs.map((arg, i) => _prepare(arg, `initArgs[${i}]`, out));
@@ -329,6 +334,7 @@ export class _PoolEngine {
       initArgs,
       maxTasksPerChild,
       permissions: _normalizePermissions(permissions, `${what} permissions`),
+      start: _startOptions(options.startMethod, options.memoryLimitMb, what),
       idleTimeoutMs,
     });
   }
@@ -763,11 +769,6 @@ export class _PoolEngine {
       cancelled: new Set(),
       answer: (id, code, payload) => this.#onAnswer(slot, id, code, payload),
     };
-    // terminate() and kill() on the listed Process end the worker as a death would.
-    slot.process = _poolWorkerProcess(name, pid, (code) => {
-      this.#takeAnswers();
-      this.#onDeath(slot, code, undefined);
-    });
     slot.endpoint = _spawnWorker(name, _POOL_BEHAVIOUR, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
       // The runtime reports every error it can reach by message: this one
@@ -776,7 +777,17 @@ export class _PoolEngine {
         this.#takeAnswers();
         this.#onDeath(slot, 1, e, true);
       },
-    });
+      // An OS process gone without a word: killed from outside, or out of memory.
+      exit: (code, e) => {
+        this.#takeAnswers();
+        this.#onDeath(slot, code, e);
+      },
+    }, this.#settings.start);
+    // terminate() and kill() on the listed Process end the worker as a death would.
+    slot.process = _poolWorkerProcess(name, pid, (code) => {
+      this.#takeAnswers();
+      this.#onDeath(slot, code, undefined);
+    }, slot.endpoint.osPid);
     const spec: PoolSpec = {
       kind: "pool",
       initializer: this.#settings.initializer,

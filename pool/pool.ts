@@ -5,6 +5,7 @@
  */
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _settledWithin, _timeoutError } from "../runtime/wait.ts";
+import type { StartMethod } from "../runtime/start.ts";
 import type { Permissions } from "../runtime/permissions.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import {
@@ -49,6 +50,15 @@ export interface PoolOptions {
    * @default {1000}
    */
   idleTimeoutMs?: number;
+  /**
+   * How the workers start: `"thread"` (Deno Workers of this OS process) or
+   * `"spawn"` (an OS process each). A spawn pool's `timeoutMs`, `signal` and
+   * `Future.cancel()` of a running task kill that worker's OS process, and a
+   * task that runs out of memory fails alone. @default {getStartMethod()}
+   */
+  startMethod?: StartMethod;
+  /** Each worker's heap limit in MB; spawn only (see `ProcessOptions.memoryLimitMb`). */
+  memoryLimitMb?: number;
 }
 
 /** Options for a single call: cancel it with a signal or a time limit. */

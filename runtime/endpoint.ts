@@ -23,8 +23,15 @@ export interface _Endpoint {
   readonly sharesMemory: boolean;
   /** Sends `message`; throws, with nothing sent, when it cannot go. */
   post(message: ToChild, transfer?: Transferable[]): void;
-  /** Ends the child at once. Safe to call more than once. */
-  terminate(): void;
+  /**
+   * Ends the child at once. Safe to call more than once. An OS process gets
+   * `signal` (SIGKILL unless told), a thread ends whatever it is.
+   */
+  terminate(signal?: "SIGTERM" | "SIGKILL"): void;
+  /** An OS process's own pid; undefined for a thread. */
+  readonly osPid?: number;
+  /** An OS process: resolves once it has exited, and so is gone from the system. */
+  readonly gone?: Promise<void>;
 }
 
 /** What a byte link moves: whole frames, in order (a `MessagePort` given only bytes, a socket). */
@@ -33,6 +40,8 @@ export interface _ByteStream {
   send(bytes: Uint8Array): void;
   /** Calls `receive` with each frame as it arrives. */
   listen(receive: (bytes: Uint8Array) => void): void;
+  /** Writes what `send` queued, now, when the stream batches its writes. */
+  flush?(): void;
   close(): void;
 }
 
@@ -102,6 +111,11 @@ export class _ByteLink {
    */
   send(message: unknown): void {
     this.#send(KERNEL, message);
+  }
+
+  /** Writes out what was sent, now (before the process exits). */
+  flush(): void {
+    this.#stream.flush?.();
   }
 
   /** Closes the stream and every port the link relays. */

@@ -30,6 +30,7 @@ import {
 import { _post } from "./util.ts";
 import { _EARLY_MESSAGES } from "./host.ts";
 import { _ByteLink, _portStream } from "./endpoint.ts";
+import { _isSpawnedChild, _parentStream } from "./os_process.ts";
 
 declare const self: {
   postMessage(message: ToParent, transfer?: Transferable[]): void;
@@ -103,7 +104,9 @@ const post = (message: ToParent, transfer?: Transferable[]) => {
   _post(up, message, transfer);
   Atomics.add(sent!, EXIT_SENT, 1);
 };
-const realClose = self.close.bind(self);
+// A spawn child is the main thread of an OS process of its own: it exits, it has nothing to close.
+const SPAWNED = _isSpawnedChild();
+const realClose = SPAWNED ? () => {} : self.close.bind(self);
 const realExit = Deno.exit;
 let exiting = false;
 let selfPid: number | undefined;
@@ -136,6 +139,8 @@ function exitNow(code: number, error?: WireError): never {
       // takes this message and the ones before it.
       if (exitCell) Atomics.wait(exitCell, EXIT_STATE, EXIT_RUNNING, EXIT_SEEN_WAIT_MS);
     }
+    // A byte link may hold what was sent this turn: out before the process goes.
+    link?.flush();
   }
   realClose();
   return realExit(code);
@@ -172,7 +177,7 @@ function finish(code: number, error?: unknown): Promise<void> | undefined {
 // uncaught errors. The exits are taken over as this module loads, before the
 // modules a worker runs are evaluated: one that keeps its own reference to
 // `Deno.exit` then holds this one.
-if (_IN_WORKER) {
+if (_IN_WORKER || SPAWNED) {
   _startImports();
   Object.defineProperty(Deno, "exit", {
     value: (code = 0): never => exitNow(code),
@@ -212,6 +217,14 @@ export function _main(): void {
     }
     return false;
   };
+  if (SPAWNED) {
+    // Reached by its stdin and stderr (see runtime/os_process.ts). Its parent gone, it goes too.
+    link = new _ByteLink(_parentStream(parentGone), "its parent", false, {
+      message: take,
+      error: (error) => console.error(`Troupe: ${error.message}`),
+    });
+    return;
+  }
   const onMessage = (e: Event) => {
     const message = (e as MessageEvent).data;
     if (link === undefined && message?.t === "link" && message.port instanceof MessagePort) {
@@ -235,6 +248,16 @@ export function _main(): void {
     self.removeEventListener("message", held.hold);
     for (const e of held.early) onMessage(e);
   }
+}
+
+/**
+ * A spawn child whose parent has gone ends at once: nobody can read its
+ * results, and no OS process outlives its parent. Its own OS children see
+ * their stdin end in turn.
+ */
+function parentGone(): void {
+  exiting = true;
+  realExit(1);
 }
 
 interface Held {

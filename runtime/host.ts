@@ -26,6 +26,7 @@ import type {
   WorkerSpec,
 } from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
+import { type _OsProcess, _startOsProcess } from "./os_process.ts";
 
 export type { _Endpoint };
 
@@ -34,6 +35,20 @@ export interface _EndpointEvents {
   message(message: ToParent): void;
   /** The worker failed outside the runtime's reach, e.g. its modules did not load. */
   error(error: WireError): void;
+  /**
+   * An OS process ended without a word (a signal from outside, out of
+   * memory, a crash): its exit code, and what ended it when that is known.
+   * Without this handler it is reported as an `error`.
+   */
+  exit?(code: number, error?: WireError): void;
+}
+
+/** How a child is started (see `StartMethod`), and with how much memory. */
+export interface _StartOptions {
+  /** `"thread"` (a Worker, the default) or `"spawn"` (an OS process). */
+  method?: "thread" | "spawn";
+  /** The child's V8 heap limit in MB; spawn only. */
+  memoryLimitMb?: number;
 }
 
 // The module a worker's entry imports `_main` from. From the sources it is the
@@ -110,7 +125,8 @@ export const _EARLY_MESSAGES = "troupe.early-messages";
  * A worker with `permissions: "none"` can load them this way, and still has
  * no read access once running.
  *
- * `transport` is how the worker is reached (see `_Transport`); the endpoint's
+ * `start` says how (see `_StartOptions`): a thread reached as this thread's
+ * `transport` says, or an OS process reached by bytes. The endpoint's
  * `sharesMemory` tells the caller which, before it builds its spec.
  */
 export function _spawnWorker(
@@ -119,9 +135,10 @@ export function _spawnWorker(
   modules: string[],
   permissions: _DenoPermissions | undefined,
   events: _EndpointEvents,
-  transport: _Transport = _context().transport,
+  start: _StartOptions = {},
 ): _Endpoint {
-  const bytes = transport === "bytes";
+  const spawn = start.method === "spawn";
+  const bytes = spawn || _context().transport === "bytes";
   _refuseWhileImporting(name);
   runtimeUrl ??= new URL("./entry.ts", import.meta.url).href;
   // From the bundle, the behaviour is the bundle itself: one import.
@@ -132,7 +149,10 @@ export function _spawnWorker(
   let gate: Promise<void> | true | undefined;
   let loaded: Int32Array | undefined;
   let loadedNotice: PromiseWithResolvers<void> | undefined;
-  if (mayImport(imports, permissions)) {
+  if (spawn) {
+    // `deno run` loads its main module's graph itself, whatever the child may read, and checks none.
+    url = dataUrl(`import ${JSON.stringify(dataUrl(SPAWNED_FLAG))};\n${source}`);
+  } else if (mayImport(imports, permissions)) {
     // A literal import() would be part of the first graph, and checked. The
     // worker gets its messages from the start: they wait until `_main` runs.
     url = dataUrl(
@@ -168,6 +188,9 @@ export function _spawnWorker(
   // the whole process when it sees it.
   if (permissions !== undefined) options.deno = { permissions };
   let worker: Worker | undefined;
+  let os: _OsProcess | undefined;
+  // The OS process said it exits: a moment to do so before it is killed.
+  let sawExit = false;
   // Across bytes: everything but the first message (which hands the worker its end) goes by it.
   let link: _ByteLink | undefined;
   let ended = false;
@@ -187,9 +210,16 @@ export function _spawnWorker(
   };
   const endpoint: _Endpoint = {
     sharesMemory: !bytes,
+    get osPid() {
+      return os?.pid;
+    },
+    get gone() {
+      return os?.exited.then(() => {});
+    },
     post(message, transfer) {
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
+        if (os) message.self.osPid = os.pid;
         if (bytes) {
           message.domain = crypto.randomUUID();
           message.pidBlock = block = _reservePids();
@@ -214,11 +244,12 @@ export function _spawnWorker(
           message.inChannel = inChannel.buffer as SharedArrayBuffer;
         }
       }
-      if (worker) send(message, transfer);
+      if (worker || os) send(message, transfer);
       // A copy: a caller may reuse its list for the next message.
       else queued?.push([message, transfer && [...transfer]]);
     },
-    terminate() {
+    terminate(signal) {
+      if (os) stopOs(os, signal);
       if (ended) return;
       ended = true;
       live.delete(endpoint);
@@ -231,14 +262,23 @@ export function _spawnWorker(
       stopForwarding?.();
       if (inChannel) waitOutOfChannel(inChannel);
       worker?.terminate();
+      // An OS process is told by its stdin's end, besides the signal.
       link?.close();
       // The ones waiting on this start go ahead.
       if (loaded) Atomics.notify(loaded, 0);
       loadedNotice?.resolve();
     },
   };
+  const stopOs = (os: _OsProcess, signal: "SIGTERM" | "SIGKILL" | undefined) => {
+    if (!sawExit || signal !== undefined) return os.kill(signal ?? "SIGKILL");
+    // It reported its exit, and is on its way out: killed only if it lingers.
+    const timer = setTimeout(() => os.kill("SIGKILL"), EXIT_GRACE_MS);
+    Deno.unrefTimer(timer);
+    void os.exited.then(() => clearTimeout(timer));
+  };
   const fromWorker = (message: ToParent) => {
     if (!Array.isArray(message)) {
+      if (message.t === "exit") sawExit = true;
       if (message.t === "loaded") return loadedNotice?.resolve();
       if (message.t === "ended") return takeEndings(message.ranges);
     }
@@ -255,8 +295,36 @@ export function _spawnWorker(
       if (to > from) _markRangeEnded(from, to - from);
     }
   };
-  const start = () => {
+  const startOs = () => {
+    os = _startOsProcess({
+      name,
+      mainModule: url,
+      permissions,
+      memoryLimitMb: start.memoryLimitMb,
+    });
+    link = new _ByteLink(os.stream, name, true, {
+      message: (m) => fromWorker(m as ToParent),
+      error: events.error,
+    });
+    void os.exited.then((exit) => {
+      if (ended) return;
+      // Gone without a word: as if terminated, and then told how.
+      endpoint.terminate();
+      const error = exit.error;
+      if (events.exit) events.exit(exit.code, error);
+      else {
+        events.error(
+          error ?? {
+            name: "Error",
+            message: `${name} (pid ${os!.pid}) exited with code ${exit.code} before it finished`,
+          },
+        );
+      }
+    });
+  };
+  const begin = () => {
     if (ended) return;
+    if (spawn) return startOs();
     worker = new Worker(url, options);
     if (bytes) {
       const { port1, port2 } = new MessageChannel();
@@ -279,14 +347,14 @@ export function _spawnWorker(
       });
     };
   };
-  if (gate === undefined || gate === true) start();
+  if (gate === undefined || gate === true) begin();
   else {
     queued = [];
     void gate.then(() => {
-      start();
+      begin();
       for (const [message, transfer] of queued!.splice(0)) {
         try {
-          if (worker) send(message, transfer);
+          if (worker || link) send(message, transfer);
         } catch (error) {
           events.error({
             name: "DataCloneError",
@@ -300,6 +368,12 @@ export function _spawnWorker(
   live.add(endpoint);
   return endpoint;
 }
+
+// The first module a spawn child evaluates: it tells the kernel it is one (see `_isSpawnedChild`).
+const SPAWNED_FLAG = `globalThis[Symbol.for("troupe.spawned")] = true;\n`;
+
+/** How long an OS process that reported its exit has to end before it is killed. */
+const EXIT_GRACE_MS = 2000;
 
 function dataUrl(source: string): string {
   return `data:application/javascript;base64,${btoa(unescape(encodeURIComponent(source)))}`;

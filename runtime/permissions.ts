@@ -129,9 +129,14 @@ function descriptor(name: Name, item?: string): Deno.PermissionDescriptor {
  * right this thread does not hold, or narrowing is impossible because the
  * `worker-options` unstable feature is known to be off.
  */
-export function _assertApplicable(perms: _DenoPermissions | undefined, where: string): void {
+export function _assertApplicable(
+  perms: _DenoPermissions | undefined,
+  where: string,
+  method: "thread" | "spawn" = "thread",
+): void {
   if (perms === undefined) return;
-  if (_workerOptionsEnabled() === false) {
+  // An OS process gets its rights as flags: no unstable feature is needed for them.
+  if (method === "thread" && _workerOptionsEnabled() === false) {
     throw new PermissionError(
       `${where} asks for narrowed permissions, which Deno applies only with its ` +
         `'worker-options' unstable feature. Add "unstable": ["worker-options"] to deno.json ` +

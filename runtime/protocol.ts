@@ -32,6 +32,8 @@ export interface WireIdentity {
   pid: number;
   /** Whether the process is a daemon. */
   daemon: boolean;
+  /** An OS process's own pid (the "spawn" start method); `pid` stays its pid within the run. */
+  osPid?: number;
 }
 
 /** What a worker runs, as named by `task()`: a module URL and a key inside it. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { StartMethod } from "../runtime/start.ts";
 import { _spawnHandle } from "../actors/actor.ts";
 
 /** The manager's actor, as the thread that started it holds it. */
@@ -36,6 +37,14 @@ export interface ManagerOptions {
   permissions?: Permissions;
   /** The manager's name, used in errors. @default {"Manager-N"} */
   name?: string;
+  /**
+   * How the manager's server starts: `"thread"` or `"spawn"` (an OS process
+   * of its own, reached by bytes; its proxies work the same).
+   * @default {getStartMethod()}
+   */
+  startMethod?: StartMethod;
+  /** The server's heap limit in MB; spawn only. */
+  memoryLimitMb?: number;
 }
 
 /** Options for {@linkcode Manager.queue}. */
@@ -124,7 +133,8 @@ export class Manager {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Manager.start() options must be an object, got ${_describe(options)}`);
     }
-    const { permissions = "inherit", name = `Manager-${++managers}` } = options;
+    const { permissions = "inherit", name = `Manager-${++managers}`, startMethod, memoryLimitMb } =
+      options;
     if (typeof name !== "string") {
       throw new TypeError(`Manager.start() name must be a string, got ${_describe(name)}`);
     }
@@ -132,7 +142,13 @@ export class Manager {
     const { port1, port2 } = new MessageChannel();
     let handle: _ActorHandle;
     try {
-      handle = await _spawnHandle(ManagerServer, { args: [id, name, port2], name, permissions });
+      handle = await _spawnHandle(ManagerServer, {
+        args: [id, name, port2],
+        name,
+        permissions,
+        startMethod,
+        memoryLimitMb,
+      });
     } catch (error) {
       port1.close();
       throw error;

@@ -1,0 +1,487 @@
+// The "spawn" start method: a child that is an OS process of its own, a
+// `deno run` started with `Deno.Command`, reached by bytes alone.
+//
+// Its standard streams are the link. The parent writes frames to the child's
+// stdin; the child writes frames to its stderr, and its stdout is the
+// terminal's, as a Python child's is. Frames travel in chunks of at most
+// PIPE_BUF bytes, each written by one write(2), which POSIX makes atomic on a
+// pipe: text that other code writes to the child's stderr meanwhile (its
+// console.error, its threads', Deno's own warnings, V8's last words) lands
+// between chunks, never inside one, and the parent passes it on to its own
+// stderr. A chunk starts with bytes no UTF-8 text holds.
+//
+// No file, socket or port is shared: a child with no permissions at all can
+// still talk to its parent, and to nothing else. When the parent goes, the
+// child's stdin ends, and so does the child.
+import type { _ByteStream } from "./endpoint.ts";
+import type { _DenoPermissions } from "./permissions.ts";
+import type { WireError } from "./protocol.ts";
+
+// ---- chunks ------------------------------------------------------------------------------------
+
+/** Bytes a pipe writes atomically (POSIX PIPE_BUF on Linux and macOS). */
+const PIPE_BUF = 4096;
+const HEADER = 8;
+const MAX_PAYLOAD = PIPE_BUF - HEADER;
+// 0xFF and 0xFE never occur in UTF-8.
+const MARK0 = 0xff, MARK1 = 0xfe, MARK2 = 0x54, MARK3 = 0x52;
+const MORE = 1;
+
+function check(lo: number, hi: number, flags: number): number {
+  return (lo ^ hi ^ flags ^ 0x5a) & 0xff;
+}
+
+/** `frame` as the chunks that carry it, each at most PIPE_BUF bytes with its header. */
+export function _chunk(frame: Uint8Array): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  do {
+    const n = Math.min(MAX_PAYLOAD, frame.length - at);
+    const flags = at + n < frame.length ? MORE : 0;
+    const chunk = new Uint8Array(HEADER + n);
+    chunk[0] = MARK0;
+    chunk[1] = MARK1;
+    chunk[2] = MARK2;
+    chunk[3] = MARK3;
+    chunk[4] = n & 0xff;
+    chunk[5] = n >> 8;
+    chunk[6] = flags;
+    chunk[7] = check(chunk[4], chunk[5], flags);
+    chunk.set(frame.subarray(at, at + n), HEADER);
+    chunks.push(chunk);
+    at += n;
+  } while (at < frame.length);
+  return chunks;
+}
+
+/**
+ * Reads a byte stream of chunks and text: whole frames go to `frame`, and
+ * everything between chunks to `text`, in order.
+ */
+export class _ChunkReader {
+  #pending = new Uint8Array(0);
+  #parts: Uint8Array[] = [];
+  #partBytes = 0;
+  readonly #frame: (frame: Uint8Array) => void;
+  readonly #text: (bytes: Uint8Array) => void;
+
+  constructor(frame: (frame: Uint8Array) => void, text: (bytes: Uint8Array) => void) {
+    this.#frame = frame;
+    this.#text = text;
+  }
+
+  push(bytes: Uint8Array): void {
+    let buf = bytes;
+    if (this.#pending.length > 0) {
+      buf = new Uint8Array(this.#pending.length + bytes.length);
+      buf.set(this.#pending);
+      buf.set(bytes, this.#pending.length);
+      this.#pending = new Uint8Array(0);
+    }
+    let at = 0;
+    while (at < buf.length) {
+      const mark = buf.indexOf(MARK0, at);
+      if (mark === -1) {
+        this.#text(buf.subarray(at));
+        return;
+      }
+      if (mark > at) this.#text(buf.subarray(at, mark));
+      if (buf.length - mark < HEADER) {
+        // A header cut by the read: the rest comes with the next one.
+        this.#pending = buf.slice(mark);
+        return;
+      }
+      const lo = buf[mark + 4], hi = buf[mark + 5], flags = buf[mark + 6];
+      const n = lo | (hi << 8);
+      if (
+        buf[mark + 1] !== MARK1 || buf[mark + 2] !== MARK2 || buf[mark + 3] !== MARK3 ||
+        n > MAX_PAYLOAD || (flags & ~MORE) !== 0 || buf[mark + 7] !== check(lo, hi, flags)
+      ) {
+        // Not a chunk: a byte of somebody's output.
+        this.#text(buf.subarray(mark, mark + 1));
+        at = mark + 1;
+        continue;
+      }
+      if (buf.length - mark < HEADER + n) {
+        this.#pending = buf.slice(mark);
+        return;
+      }
+      const payload = buf.subarray(mark + HEADER, mark + HEADER + n);
+      at = mark + HEADER + n;
+      if (flags & MORE || this.#parts.length > 0) {
+        this.#parts.push(payload.slice());
+        this.#partBytes += n;
+        if (flags & MORE) continue;
+        const whole = new Uint8Array(this.#partBytes);
+        let o = 0;
+        for (const part of this.#parts) {
+          whole.set(part, o);
+          o += part.length;
+        }
+        this.#parts = [];
+        this.#partBytes = 0;
+        this.#frame(whole);
+      } else this.#frame(payload.slice());
+    }
+  }
+
+  /** What was left unread when the stream ended: text, as it was not a whole chunk. */
+  end(): void {
+    if (this.#pending.length > 0) this.#text(this.#pending);
+    this.#pending = new Uint8Array(0);
+  }
+}
+
+/** Joins `chunks` into writes of at most PIPE_BUF bytes, each made of whole chunks. */
+function writes(chunks: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let group: Uint8Array[] = [];
+  let size = 0;
+  const close = () => {
+    if (group.length === 1) out.push(group[0]);
+    else if (group.length > 1) {
+      const joined = new Uint8Array(size);
+      let o = 0;
+      for (const c of group) {
+        joined.set(c, o);
+        o += c.length;
+      }
+      out.push(joined);
+    }
+    group = [];
+    size = 0;
+  };
+  for (const chunk of chunks) {
+    if (size + chunk.length > PIPE_BUF) close();
+    group.push(chunk);
+    size += chunk.length;
+  }
+  close();
+  return out;
+}
+
+// ---- the child's side --------------------------------------------------------------------------
+
+const SPAWNED_KEY = Symbol.for("troupe.spawned");
+
+/** Whether this program is a child started by the "spawn" method (its main module said so). */
+export function _isSpawnedChild(): boolean {
+  return (globalThis as Record<symbol, unknown>)[SPAWNED_KEY] === true;
+}
+
+/**
+ * The child's end of its link: frames from stdin, frames to stderr (each
+ * write one atomic chunk group). `parentGone` runs when stdin ends: the
+ * parent has exited, or closed the link.
+ */
+export function _parentStream(parentGone: () => void): _ByteStream {
+  let queue: Uint8Array[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    try {
+      for (const bytes of writes(batch)) {
+        let at = 0;
+        // A write to a pipe of at most PIPE_BUF bytes is whole; a loop all the same.
+        while (at < bytes.length) at += Deno.stderr.writeSync(bytes.subarray(at));
+      }
+    } catch {
+      // The parent is gone: its end of the pipe closed. Stdin tells the rest.
+    }
+  };
+  return {
+    send(bytes) {
+      for (const chunk of _chunk(bytes)) queue.push(chunk);
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    },
+    flush,
+    listen(receive) {
+      const reader = new _ChunkReader(receive, () => {
+        // Only the parent writes here: anything else is not ours to read.
+      });
+      void (async () => {
+        try {
+          for await (const bytes of Deno.stdin.readable) reader.push(bytes);
+        } catch {
+          // The pipe broke: the parent is gone.
+        }
+        parentGone();
+      })();
+    },
+    close() {
+      flush();
+    },
+  };
+}
+
+// ---- the parent's side -------------------------------------------------------------------------
+
+/** How an OS child ended, once it has and everything it wrote has been read. */
+export interface _OsExit {
+  /** Python's exit code: the status, or minus the signal's number. */
+  code: number;
+  /** Set when the child ran out of memory (its V8 heap reached its limit). */
+  error?: WireError;
+}
+
+/** What `_startOsProcess` needs besides the stream's events. */
+export interface _OsProcessOptions {
+  /** The child's name, in errors. */
+  name: string;
+  /** The module the child runs: the kernel's entry and what it imports. */
+  mainModule: string;
+  permissions: _DenoPermissions | undefined;
+  /** The V8 heap limit (`--max-old-space-size`), in MB. */
+  memoryLimitMb?: number;
+}
+
+/** A started OS child: its pid, its link, its signals and its end. */
+export interface _OsProcess {
+  readonly pid: number;
+  readonly stream: _ByteStream;
+  /** Sends `signal`; nothing once it has exited. */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /** Resolves once the process has exited and its output has all been read. */
+  readonly exited: Promise<_OsExit>;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+// What V8 writes as a heap runs out: the parent reads it to tell an OOM from another crash.
+const OOM_TEXT = /out of memory|heap limit/i;
+// Where V8's report of the last collections starts: not for the user's terminal.
+const GC_REPORT = "<--- Last few GCs --->";
+
+/** Starts `deno run` on `options.mainModule` with exactly the rights asked, and links to it. */
+export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
+  const args = [
+    "run",
+    "--no-prompt",
+    ...resolutionFlags(),
+    ..._permissionFlags(options.permissions),
+  ];
+  if (options.memoryLimitMb !== undefined) {
+    args.push(`--v8-flags=--max-old-space-size=${options.memoryLimitMb}`);
+  }
+  args.push(options.mainModule);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "piped",
+    stdout: "inherit",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  let queue: Uint8Array[] = [];
+  let scheduled = false;
+  let closed = false;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    scheduled = false;
+    if (closed || queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    let bytes: Uint8Array;
+    if (batch.length === 1) bytes = batch[0];
+    else {
+      let size = 0;
+      for (const c of batch) size += c.length;
+      bytes = new Uint8Array(size);
+      let o = 0;
+      for (const c of batch) {
+        bytes.set(c, o);
+        o += c.length;
+      }
+    }
+    // A child that exited takes nothing more: its end is reported by `exited`.
+    writing = writer.write(bytes).catch(() => {});
+  };
+  let receive: ((bytes: Uint8Array) => void) | undefined;
+  let oom = false;
+  let muted = false;
+  let tail = "";
+  const text = new TextDecoder();
+  const reader = new _ChunkReader((frame) => receive?.(frame), (bytes) => {
+    const s = text.decode(bytes, { stream: true });
+    const seen = tail + s;
+    if (!oom && OOM_TEXT.test(seen)) oom = true;
+    const gc = seen.indexOf(GC_REPORT);
+    if (!muted && gc !== -1) {
+      muted = true;
+      const before = s.slice(0, Math.max(0, gc - tail.length));
+      if (before.trim() !== "") writeAll(new TextEncoder().encode(before));
+    } else if (!muted) writeAll(bytes);
+    tail = seen.slice(-GC_REPORT.length);
+  });
+  const drained = (async () => {
+    try {
+      for await (const bytes of child.stderr) reader.push(bytes);
+    } catch {
+      // Read to its end or broken: either way nothing more comes.
+    }
+    reader.end();
+  })();
+  const exited = Promise.all([child.status, drained]).then(([status]): _OsExit => {
+    closed = true;
+    void writing.then(() => writer.close()).catch(() => {});
+    const code = status.signal !== null ? -(SIGNALS[status.signal] ?? 1) : status.code;
+    if (oom || (options.memoryLimitMb !== undefined && status.signal === "SIGTRAP")) {
+      return {
+        code,
+        error: {
+          name: "MemoryError",
+          message: `${options.name} ran out of memory: its V8 heap reached ${
+            options.memoryLimitMb === undefined
+              ? "V8's default limit"
+              : `its limit of ${options.memoryLimitMb} MB (memoryLimitMb)`
+          }`,
+        },
+      };
+    }
+    return { code };
+  });
+  return {
+    pid: child.pid,
+    stream: {
+      send(bytes) {
+        if (closed) return;
+        for (const chunk of _chunk(bytes)) queue.push(chunk);
+        if (!scheduled) {
+          scheduled = true;
+          queueMicrotask(flush);
+        }
+      },
+      listen(r) {
+        receive = r;
+      },
+      close() {
+        flush();
+        closed = true;
+        // The child reads the end of its stdin as its parent's end.
+        void writing.then(() => writer.close()).catch(() => {});
+      },
+    },
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Exited already.
+      }
+    },
+    exited,
+  };
+}
+
+function writeAll(bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) at += Deno.stderr.writeSync(bytes.subarray(at));
+}
+
+// ---- the command line --------------------------------------------------------------------------
+
+const NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
+type Name = typeof NAMES[number];
+
+/** This program's own command line, when it may read it (Linux). */
+function ownArgv(): string[] | undefined {
+  try {
+    if (
+      Deno.permissions.querySync({ name: "read", path: "/proc/self/cmdline" }).state !== "granted"
+    ) {
+      return undefined;
+    }
+    return Deno.readTextFileSync("/proc/self/cmdline").split("\0").filter((a) => a !== "");
+  } catch {
+    return undefined;
+  }
+}
+
+// The flags of this program's command line a child needs to resolve and load the same modules.
+const WITH_VALUE = new Set(["--config", "-c", "--import-map", "--lock"]);
+const ALONE = new Set([
+  "--no-config",
+  "--no-lock",
+  "--cached-only",
+  "--no-remote",
+  "--no-npm",
+  "--frozen",
+  "--vendor",
+]);
+const PREFIXED = [
+  "--config=",
+  "--import-map=",
+  "--lock=",
+  "--node-modules-dir",
+  "--frozen=",
+  "--vendor=",
+];
+
+function resolutionFlags(): string[] {
+  const argv = ownArgv();
+  if (!argv) return [];
+  const out: string[] = [];
+  // argv[0] is deno, argv[1] its subcommand; flags end at the script (the first non-flag).
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i];
+    if (WITH_VALUE.has(arg) && i + 1 < argv.length) out.push(arg, argv[++i]);
+    else if (ALONE.has(arg) || PREFIXED.some((p) => arg.startsWith(p))) out.push(arg);
+  }
+  return out;
+}
+
+/** The parent's own `--allow-<name>` lists, read from its command line. */
+function ownAllowLists(): Map<Name, string> {
+  const lists = new Map<Name, string>();
+  for (const arg of ownArgv() ?? []) {
+    const m = /^--allow-([a-z]+)=(.+)$/.exec(arg);
+    if (m && (NAMES as readonly string[]).includes(m[1])) lists.set(m[1] as Name, m[2]);
+  }
+  return lists;
+}
+
+/**
+ * The `--allow-*` flags that give a child exactly `permissions`: nothing for
+ * `"none"`; for `"inherit"` (all, or one kind) what this program holds of it.
+ * A permission this program holds only for some items is inherited as the
+ * list its own command line gave, or not at all when it cannot tell.
+ */
+export function _permissionFlags(permissions: _DenoPermissions | undefined): string[] {
+  if (permissions === "none") return [];
+  const flags: string[] = [];
+  let lists: Map<Name, string> | undefined;
+  for (const name of NAMES) {
+    const value = permissions === undefined ? "inherit" : permissions[name];
+    if (value === false) continue;
+    if (value === true) flags.push(`--allow-${name}`);
+    else if (Array.isArray(value)) {
+      if (value.length > 0) flags.push(`--allow-${name}=${value.join(",")}`);
+    } else if (
+      Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state === "granted"
+    ) {
+      flags.push(`--allow-${name}`);
+    } else {
+      lists ??= ownAllowLists();
+      const list = lists.get(name);
+      if (list !== undefined) flags.push(`--allow-${name}=${list}`);
+    }
+  }
+  return flags;
+}

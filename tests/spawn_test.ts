@@ -1,0 +1,403 @@
+// The "spawn" start method: children that are OS processes of their own.
+// Each test reads /proc to see what the operating system says, not what
+// Troupe believes.
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { delay } from "@std/async";
+import {
+  getStartMethod,
+  Manager,
+  Pool,
+  Process,
+  RemoteError,
+  setStartMethod,
+  spawn,
+  Supervisor,
+} from "../troupe.ts";
+import { writeKey } from "./fixtures/manager_tasks.ts";
+import {
+  attacks,
+  echo,
+  exitsWith,
+  fails,
+  forgesState,
+  Grower,
+  hog,
+  killsItself,
+  osPid,
+  spin,
+  square,
+  startsGrandchild,
+  stopsItself,
+  whoAmI,
+} from "./fixtures/spawn_tasks.ts";
+import { runScript, until, workerTest } from "./_helpers.ts";
+
+/** Whether the OS has a live (not zombie) process `pid`. */
+function osAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** The command name the OS has for `pid`. */
+function osName(pid: number): string {
+  return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+}
+
+// ---- the process contract ------------------------------------------------------------------
+
+workerTest("spawn: a child is an OS process, and its pid is its OS pid", async () => {
+  const p = new Process({ target: whoAmI, startMethod: "spawn" });
+  p.start();
+  assert(osAlive(p.pid!), "the OS has the child's pid");
+  assertEquals(osName(p.pid!), "deno");
+  assert(p.pid !== Deno.pid);
+  const seen = await p.receive<{ pid: number; osPid: number; name: string; parentPid: number }>();
+  assertEquals(seen, { pid: p.pid!, osPid: p.pid!, name: p.name, parentPid: Deno.pid });
+  assertEquals(await p.join(), 0);
+  assert(!osAlive(p.pid!), "gone once joined");
+});
+
+workerTest("spawn: mail goes both ways and the child ends when asked", async () => {
+  await using p = new Process({ target: echo, startMethod: "spawn" });
+  p.start();
+  for (let i = 0; i < 50; i++) p.send(i);
+  const got: number[] = [];
+  for (let i = 0; i < 50; i++) got.push(await p.receive<number>());
+  assertEquals(got, Array.from({ length: 50 }, (_, i) => i * 2));
+  // Large messages cross in chunks and come back whole.
+  const big = "x".repeat(300_000);
+  p.send(big.length);
+  assertEquals(await p.receive(), 600_000);
+  p.send("stop");
+  assertEquals(await p.join(), 0);
+});
+
+workerTest("spawn: kill() stops a child spinning in synchronous code, and it is gone", async () => {
+  const p = new Process({ target: spin, startMethod: "spawn", permissions: "none" });
+  p.start();
+  assertEquals(await p.join(300), null);
+  assert(osAlive(p.pid!));
+  p.kill();
+  assertEquals(await p.join(), -9);
+  assertEquals(p.exitCode, -9);
+  assert(!osAlive(p.pid!), "the OS process is gone when join() resolves");
+});
+
+workerTest("spawn: terminate() sends SIGTERM, and the exit code is -15", async () => {
+  const p = new Process({ target: spin, startMethod: "spawn" });
+  p.start();
+  await delay(100);
+  p.terminate();
+  assertEquals(await p.join(), -15);
+  assert(!osAlive(p.pid!));
+});
+
+workerTest("spawn: an error arrives with the child's stack, and Deno.exit(n) is n", async () => {
+  const p = new Process({ target: fails, args: ["bad input"], startMethod: "spawn" });
+  p.start();
+  const error = await assertRejects(() => p.join(), RemoteError);
+  assertMatch(error.message, /RangeError.*bad input|bad input/);
+  assertMatch(String((error.cause as Error).stack), /spawn_tasks\.ts/);
+  assertEquals(p.exitCode, 1);
+  const q = new Process({ target: exitsWith, args: [7], startMethod: "spawn" });
+  q.start();
+  assertEquals(await q.join(), 7);
+});
+
+workerTest("spawn: out of memory ends that child alone, named with its limit", async () => {
+  const p = new Process({ target: hog, startMethod: "spawn", memoryLimitMb: 64 });
+  p.start();
+  const error = await assertRejects(() => p.join(), RemoteError);
+  assertMatch(error.message, /out of memory/);
+  assertMatch(error.message, /64 MB/);
+  assertEquals((error.cause as Error).name, "MemoryError");
+  assert(p.exitCode !== null && p.exitCode !== 0);
+  assert(!osAlive(p.pid!));
+  // The parent goes on.
+  const q = new Process({ target: whoAmI, startMethod: "spawn" });
+  q.start();
+  await q.receive();
+  assertEquals(await q.join(), 0);
+});
+
+// ---- the sandbox --------------------------------------------------------------------------
+
+workerTest("spawn: a child with no permissions reaches nothing outside itself", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "secret");
+    const p = new Process({
+      target: attacks,
+      args: [Deno.pid, file],
+      startMethod: "spawn",
+      permissions: "none",
+    });
+    p.start();
+    const tried = await p.receive<Record<string, string>>();
+    await p.join();
+    for (const name of ["read", "write", "env", "run", "net", "ffi", "sys"]) {
+      assertEquals(tried[name], "NotCapable", `${name}: ${tried[name]}`);
+    }
+    assertEquals(tried["kill parent"], "NotCapable");
+    assertEquals(tried["stop parent"], "NotCapable");
+    assertEquals(await Deno.readTextFile(file), "secret");
+    // What it did to its own copy of the run's state changed nothing here.
+    const q = new Process({ target: whoAmI, startMethod: "spawn" });
+    q.start();
+    await q.receive();
+    await q.join();
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+workerTest("spawn: a child gets exactly the permissions asked", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "secret");
+    const p = new Process({
+      target: attacks,
+      args: [Deno.pid, file],
+      startMethod: "spawn",
+      permissions: { read: [file] },
+    });
+    p.start();
+    const tried = await p.receive<Record<string, string>>();
+    await p.join();
+    assertEquals(tried.read, "allowed");
+    assertEquals(tried.write, "NotCapable");
+    assertEquals(tried.env, "NotCapable");
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+workerTest("spawn: a child that kills itself ends alone", async () => {
+  const p = new Process({ target: killsItself, startMethod: "spawn", permissions: "none" });
+  p.start();
+  assertEquals(await p.join(), -9);
+  // This program is alive to say so, and goes on starting children.
+  const q = new Process({ target: whoAmI, startMethod: "spawn" });
+  q.start();
+  await q.receive();
+  assertEquals(await q.join(), 0);
+});
+
+workerTest(
+  "spawn: a child that freezes itself freezes nothing else, and kill() still ends it",
+  async () => {
+    const p = new Process({ target: stopsItself, startMethod: "spawn", permissions: "none" });
+    p.start();
+    assertEquals(await p.receive(), "stopping");
+    await until(
+      () => /^\d+ \(.*\) T /.test(Deno.readTextFileSync(`/proc/${p.pid}/stat`)),
+      "it stopped",
+    );
+    // The parent's event loop runs: timers fire, other children answer.
+    await delay(20);
+    const q = new Process({ target: whoAmI, startMethod: "spawn" });
+    q.start();
+    await q.receive();
+    await q.join();
+    p.kill();
+    assertEquals(await p.join(), -9);
+    assert(!osAlive(p.pid!));
+  },
+);
+
+workerTest(
+  "spawn: a child that forges the run's shared state changes only its own copy",
+  async () => {
+    const p = new Process({ target: forgesState, startMethod: "spawn", permissions: "none" });
+    p.start();
+    assert((await p.receive<number>()) > 0, "it found words to write");
+    await p.join();
+    // Pids stay unique, and new children and pools work.
+    const ps = [1, 2, 3].map(() => new Process({ target: whoAmI, startMethod: "spawn" }));
+    for (const q of ps) q.start();
+    const seen = await Promise.all(ps.map((q) => q.receive<{ pid: number }>()));
+    assertEquals(new Set(seen.map((s) => s.pid)).size, 3);
+    for (const q of ps) await q.join();
+    await using pool = new Pool({ processes: 1 });
+    assertEquals(await pool.apply(square, [4]), 16);
+  },
+);
+
+// ---- actors, supervisors, managers -----------------------------------------------------------
+
+workerTest(
+  "spawn: an actor in an OS process, restarted by its supervisor after running out of memory",
+  async () => {
+    await using sup = new Supervisor({
+      children: [{
+        id: "grower",
+        start: () => spawn(Grower, { startMethod: "spawn", memoryLimitMb: 64 }),
+      }],
+    });
+    await sup.start();
+    const ref = sup.ref<Grower>("grower");
+    const first = await ref.call.pid();
+    assert(first !== Deno.pid && osAlive(first));
+    const restarted = new Promise((resolve) => sup.on("restart", resolve));
+    const error = await assertRejects(() => ref.call.grow());
+    assertMatch(String(error), /out of memory|exited/);
+    await restarted;
+    const second = await ref.call.pid();
+    assert(second !== first && osAlive(second));
+    assertEquals(await ref.call.size(), 0);
+  },
+);
+
+workerTest("spawn: a manager in an OS process serves its proxies", async () => {
+  await using manager = await Manager.start({ startMethod: "spawn" });
+  const d = await manager.dict<string, number>();
+  await d.set("a", 1);
+  assertEquals(await d.get("a"), 1);
+  const p = new Process({ target: writeKey, args: [d, 2] });
+  p.start();
+  await p.join();
+  assertEquals(await d.get("key_2"), 2);
+});
+
+// ---- no OS process outlives its parent ------------------------------------------------------
+
+workerTest("spawn: a child whose parent is killed with SIGKILL exits", async () => {
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./fixtures/spawn_parent.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/child \d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const pid = Number(/child (\d+)/.exec(text)![1]);
+  assert(osAlive(pid));
+  parent.kill("SIGKILL");
+  await parent.status;
+  await reader.cancel();
+  await until(() => !osAlive(pid), `the orphaned child ${pid} exited`, 10_000);
+});
+
+workerTest("spawn: a daemon grandchild ends with its spawn parent", async () => {
+  const p = new Process({ target: startsGrandchild, args: [60_000], startMethod: "spawn" });
+  p.start();
+  const grandchild = await p.receive<number>();
+  assert(osAlive(grandchild));
+  p.kill();
+  await p.join();
+  await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
+});
+
+workerTest("spawn: console output reaches the parent's terminal", async () => {
+  const { code, out } = await runScript(
+    new URL("./fixtures/spawn_parent.ts", import.meta.url),
+    30_000,
+    ["speak"],
+  );
+  assertEquals(code, 0, out);
+  assertMatch(out, /out: hello/);
+  assertMatch(out, /err: hello/);
+});
+
+// ---- pools ---------------------------------------------------------------------------------
+
+workerTest(
+  "spawn pool: map runs in OS processes, and a task out of memory fails alone",
+  async () => {
+    await using pool = new Pool({ processes: 2, startMethod: "spawn", memoryLimitMb: 96 });
+    assertEquals(await pool.map(square, [1, 2, 3, 4, 5]), [1, 4, 9, 16, 25]);
+    const pids = new Set(await pool.map(osPid, Array.from({ length: 20 }, () => undefined)));
+    for (const pid of pids) assert(pid !== Deno.pid && osAlive(pid));
+    const error = await assertRejects(() => pool.apply(hog, []));
+    assertMatch(String(error), /out of memory/);
+    assertEquals(await pool.map(square, [6, 7]), [36, 49]);
+  },
+);
+
+workerTest(
+  "spawn pool: a task over its timeoutMs has its OS process killed and replaced",
+  async () => {
+    await using pool = new Pool({ processes: 1, startMethod: "spawn" });
+    const before = await pool.apply(osPid, []);
+    await assertRejects(() => pool.apply(spin, [], { timeoutMs: 300 }));
+    await until(() => !osAlive(before), "the timed-out worker's OS process is gone", 10_000);
+    const after = await pool.apply(osPid, []);
+    assert(after !== before);
+    assertEquals(await pool.apply(square, [9]), 81);
+  },
+);
+
+// ---- bad input -----------------------------------------------------------------------------
+
+Deno.test("spawn: bad start options are refused before anything starts", () => {
+  assertThrows(
+    () => new Process({ target: whoAmI, startMethod: "fork" as "spawn" }),
+    TypeError,
+    '"thread" or "spawn"',
+  );
+  for (const bad of [0, -1, 1.5, "64", NaN]) {
+    assertThrows(
+      () => new Process({ target: whoAmI, startMethod: "spawn", memoryLimitMb: bad as number }),
+      TypeError,
+      "memoryLimitMb must be a positive whole number",
+    );
+  }
+  assertThrows(
+    () => new Process({ target: whoAmI, memoryLimitMb: 64 }),
+    TypeError,
+    'needs startMethod: "spawn"',
+  );
+  assertThrows(
+    () => new Pool({ startMethod: "process" as "spawn" }),
+    TypeError,
+    "start method",
+  );
+  assertThrows(() => setStartMethod("fork" as "spawn"), TypeError);
+});
+
+Deno.test("spawn: setStartMethod is set once, as in Python", () => {
+  const was = getStartMethod();
+  try {
+    setStartMethod("spawn", { force: true });
+    assertEquals(getStartMethod(), "spawn");
+    assertThrows(() => setStartMethod("thread"), Error, "already set");
+  } finally {
+    setStartMethod(was, { force: true });
+  }
+});
+
+/** Runs fixtures/spawn_lacking.ts with only `flags`, asking a spawn child for `permissions`. */
+async function askAs(flags: string[], permissions: unknown): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...flags,
+      new URL("./fixtures/spawn_lacking.ts", import.meta.url).pathname,
+      JSON.stringify(permissions),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return dec.decode(out.stdout) + dec.decode(out.stderr);
+}
+
+Deno.test("spawn: a permission the parent lacks is refused before the child starts", async () => {
+  const read = `--allow-read`;
+  const run = `--allow-run=${Deno.execPath()}`;
+  assertMatch(await askAs([read, run], { net: true }), /PermissionError: .*net.*not have/);
+  assertMatch(await askAs([read, run], "none"), /started, exit 0/);
+  // Without the right to run deno, no spawn.
+  assertMatch(await askAs([read], "none"), /PermissionError: .*--allow-run/);
+  // "inherit" gives the child what the parent has: here, reading and running deno.
+  assertMatch(await askAs([read, run], "inherit"), /started, exit 0/);
+});
