@@ -28,6 +28,7 @@ export {
   type ReceiveOptions,
 } from "./actors/process.ts";
 export { PermissionError, RemoteError } from "./runtime/errors.ts";
+export { getContext, type TroupeContext } from "./pool/context.ts";
 export {
   getAllStartMethods,
   getStartMethod,

@@ -354,7 +354,6 @@ export class Process<A extends unknown[] = unknown[]> {
       s.start,
     );
     s.endpoint = endpoint;
-    s.osPid = endpoint.osPid;
     children.add(this);
     const transfer = out.transfer;
     // Across a byte link the exit comes by message, and the link's port keeps what came before it.
@@ -381,7 +380,10 @@ export class Process<A extends unknown[] = unknown[]> {
     );
     try {
       endpoint.post(init, transfer);
+      s.osPid = endpoint.osPid;
     } catch (error) {
+      // Nothing started: the process is as before start(), but cannot be started again.
+      s.pid = undefined;
       this.#end(s, 1, undefined);
       throw new TypeError(
         `${s.name}'s arguments could not be sent to the worker: ${(error as Error).message}`,
@@ -825,11 +827,9 @@ export function _poolWorkerProcess(
   name: string,
   pid: number,
   stop: (code: number) => void,
-  osPid?: number,
-): { process: Process; end(code: number): void } {
+): { process: Process; end(code: number): void; setOsPid(pid: number | undefined): void } {
   const process = Object.create(Process.prototype) as Process;
   const s = newState("worker", name, true, pid);
-  s.osPid = osPid;
   s.stop = stop;
   states.set(process, s);
   children.add(process);
@@ -840,6 +840,9 @@ export function _poolWorkerProcess(
       s.exitCode = code;
       children.delete(process);
       s.ended.resolve();
+    },
+    setOsPid(pid) {
+      s.osPid = pid;
     },
   };
 }

@@ -91,7 +91,7 @@ interface Slot {
   name: string;
   pid: number;
   /** The worker as activeChildren() lists it; told how the worker ended. */
-  process: { process: Process; end(code: number): void };
+  process: ReturnType<typeof _poolWorkerProcess>;
   modules: Set<string>;
   /** The initializer ran (the worker says so only when there is one). */
   ready: boolean;
@@ -112,13 +112,6 @@ interface Slot {
   heardAt: number;
   /** Silent past STUCK_MS with jobs queued: gets no more until it answers. */
   stuck: boolean;
-  /**
-   * Without claims: the oldest unanswered job is the one running (or the
-   * one the worker died in), and the ones after it never started. True once
-   * the worker has sent every answer it held: it reported its exit, or
-   * answered a take-back (both come after its answers; it runs jobs in order).
-   */
-  headRunning: boolean;
   /** Without claims: each take-back sent and not yet answered, in order. */
   asks: Ask[];
   /** Without claims: jobs settled (timed out, aborted) whose take-back is not answered yet. */
@@ -764,7 +757,6 @@ export class _PoolEngine {
       nextClaim: 0,
       heardAt: 0,
       stuck: false,
-      headRunning: false,
       asks: [],
       cancelled: new Set(),
       answer: (id, code, payload) => this.#onAnswer(slot, id, code, payload),
@@ -787,7 +779,7 @@ export class _PoolEngine {
     slot.process = _poolWorkerProcess(name, pid, (code) => {
       this.#takeAnswers();
       this.#onDeath(slot, code, undefined);
-    }, slot.endpoint.osPid);
+    });
     const spec: PoolSpec = {
       kind: "pool",
       initializer: this.#settings.initializer,
@@ -808,6 +800,7 @@ export class _PoolEngine {
       spec,
     );
     slot.endpoint.post(init);
+    slot.process.setOsPid(slot.endpoint.osPid);
     this.#slots.add(slot);
     this.#byPid.set(pid, slot);
     return slot;
@@ -822,7 +815,6 @@ export class _PoolEngine {
       case "exit":
         // Its last answers went by the link before it said so: take them first.
         this.#takeAnswers();
-        slot.headRunning = true;
         return this.#onDeath(slot, message.code, message.error);
       case "given":
         return this.#onGiven(slot, message.ids);
@@ -868,7 +860,6 @@ export class _PoolEngine {
     this.#requeue(moved);
     const running = asked.find((id) => slot.cancelled.has(id) && slot.inflight.has(id));
     if (running !== undefined) {
-      slot.headRunning = true;
       this.#stopRunning(slot, slot.inflight.get(running)!);
     }
     this.#scheduleDispatch();
@@ -964,15 +955,14 @@ export class _PoolEngine {
     // results died with it.
     const how = error ? `${error.name}: ${error.message}` : `exit code ${code}`;
     started.forEach((job, i) => {
-      const what = !slot.claims && !slot.headRunning
-        ? `died holding task '${job.ref.key}', which may have run: a worker reached by bytes ` +
-          "alone does not say when it starts a task"
-        : i === started.length - 1
+      const what = i === started.length - 1
         ? `died while running task '${job.ref.key}'`
         : `died before sending the result of task '${job.ref.key}'`;
       this.#settle(
         job,
-        new Error(`${slot.name} (pid ${slot.pid}) ${what} (${how}); the pool replaced it`),
+        new Error(
+          `${slot.name} (pid ${slot.process.process.pid}) ${what} (${how}); the pool replaced it`,
+        ),
       );
     });
     // A job whose arguments moved ports into the dead worker cannot follow
@@ -1011,7 +1001,10 @@ export class _PoolEngine {
     this.#byPid.delete(slot.pid);
     for (const job of [...slot.inflight.values()]) {
       if (this.#takeBack(slot, job)) waiting.push(job);
-      else if (!slot.claims && slot.headRunning && started.length > 0) {
+      else if (!slot.claims && started.length > 0) {
+        // Without claims: a worker sends every answer before it starts a job
+        // and runs them in order, so the oldest unanswered job is the one it
+        // ran (or died in), and those after it never started.
         job.slot = undefined;
         waiting.push(job);
       } else started.push(job);

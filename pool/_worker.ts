@@ -183,10 +183,18 @@ class PoolWorker {
       const claims = this.#claims;
       if (claims && Atomics.compareExchange(claims, job.claim, job.id, 0) !== job.id) continue;
       if (this.#given.size > 0 && this.#given.delete(job.id)) continue;
-      if (
-        this.#answers.length > 0 &&
-        (performance.now() - this.#answersSince > FLUSH_MS || this.#mayBeLong(job))
-      ) this.flush();
+      if (this.#answers.length > 0) {
+        if (!claims) {
+          // Reached by bytes: the pool knows no claims, so it learns what ran
+          // from the answers. All of them out before the next job starts: if
+          // this one never ends (killed, out of memory), the pool knows it was
+          // the one running, and that those after it never started.
+          this.flush();
+          this.#side.sendNow();
+        } else if (performance.now() - this.#answersSince > FLUSH_MS || this.#mayBeLong(job)) {
+          this.flush();
+        }
+      }
       const t0 = performance.now();
       let answer = runJob(job);
       if (answer instanceof Promise) answer = await answer;

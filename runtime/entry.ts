@@ -50,6 +50,11 @@ export interface _WorkerSide {
    * exit report, then close. `error` is what it ended by, if anything.
    */
   finish(code: number, error?: unknown): Promise<void> | undefined;
+  /**
+   * Writes out now what was posted (a byte link to an OS process batches its
+   * writes until the turn ends): after it, a crash loses none of it.
+   */
+  sendNow(): void;
 }
 
 /** A kind of worker: what it does with its spec, and with the messages that follow. */
@@ -267,6 +272,8 @@ interface Held {
 
 function run(init: InitMessage, inbox: _Inbox): Promise<void> | undefined {
   selfPid = init.self.pid;
+  // An OS process of its own: the parent learns its pid as it starts, the child from the OS.
+  if (SPAWNED) init.self.osPid = Deno.pid;
   if (init.loaded) {
     const loaded = new Int32Array(init.loaded);
     Atomics.store(loaded, 0, 1);
@@ -317,5 +324,5 @@ function run(init: InitMessage, inbox: _Inbox): Promise<void> | undefined {
   if (current === undefined) {
     return finish(1, new Error(`this worker has no behaviour for a "${spec.kind}" spec`));
   }
-  return current.run(spec, { inbox, post, finish });
+  return current.run(spec, { inbox, post, finish, sendNow: () => link?.flush() });
 }

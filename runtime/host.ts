@@ -5,7 +5,7 @@
 // `_Transport`): sharing this thread's memory, or by bytes alone over a byte
 // link, as an OS process or a remote host is reached.
 import { _context, _refuseWhileImporting, _reservePids, type _Transport } from "./context.ts";
-import { _ByteLink, type _Endpoint, _portStream } from "./endpoint.ts";
+import { _ByteLink, type _ByteStream, type _Endpoint, _portStream } from "./endpoint.ts";
 import { _post } from "./util.ts";
 import { _waitWord } from "./wait.ts";
 import {
@@ -219,7 +219,6 @@ export function _spawnWorker(
     post(message, transfer) {
       if (!Array.isArray(message) && message.t === "init") {
         _markStarted(pid = message.self.pid, message.parent.pid);
-        if (os) message.self.osPid = os.pid;
         if (bytes) {
           message.domain = crypto.randomUUID();
           message.pidBlock = block = _reservePids();
@@ -244,7 +243,7 @@ export function _spawnWorker(
           message.inChannel = inChannel.buffer as SharedArrayBuffer;
         }
       }
-      if (worker || os) send(message, transfer);
+      if (worker || link) send(message, transfer);
       // A copy: a caller may reuse its list for the next message.
       else queued?.push([message, transfer && [...transfer]]);
     },
@@ -295,32 +294,60 @@ export function _spawnWorker(
       if (to > from) _markRangeEnded(from, to - from);
     }
   };
+  // The OS process starts with the first frame the link could encode: a
+  // message that cannot cross (shared memory, say) is refused with no process
+  // started. Until then the link's frames go nowhere, and nothing else is sent.
   const startOs = () => {
-    os = _startOsProcess({
+    let frames: _ByteStream | undefined;
+    let receive: ((bytes: Uint8Array) => void) | undefined;
+    const open = (): _ByteStream => {
+      os = _startOsProcess({
+        name,
+        mainModule: url,
+        permissions,
+        memoryLimitMb: start.memoryLimitMb,
+      });
+      os.stream.listen(receive!);
+      void os.exited.then((exit) => {
+        if (ended) return;
+        // Gone without a word: as if terminated, and then told how.
+        endpoint.terminate();
+        const error = exit.error;
+        if (events.exit) events.exit(exit.code, error);
+        else {
+          events.error(
+            error ?? {
+              name: "Error",
+              message: `${name} (pid ${os!.pid}) exited with code ${exit.code} before it finished`,
+            },
+          );
+        }
+      });
+      return os.stream;
+    };
+    link = new _ByteLink(
+      {
+        send(bytes) {
+          if (ended) return;
+          (frames ??= open()).send(bytes);
+        },
+        listen(r) {
+          receive = r;
+        },
+        flush() {
+          frames?.flush?.();
+        },
+        close() {
+          frames?.close();
+        },
+      },
       name,
-      mainModule: url,
-      permissions,
-      memoryLimitMb: start.memoryLimitMb,
-    });
-    link = new _ByteLink(os.stream, name, true, {
-      message: (m) => fromWorker(m as ToParent),
-      error: events.error,
-    });
-    void os.exited.then((exit) => {
-      if (ended) return;
-      // Gone without a word: as if terminated, and then told how.
-      endpoint.terminate();
-      const error = exit.error;
-      if (events.exit) events.exit(exit.code, error);
-      else {
-        events.error(
-          error ?? {
-            name: "Error",
-            message: `${name} (pid ${os!.pid}) exited with code ${exit.code} before it finished`,
-          },
-        );
-      }
-    });
+      true,
+      {
+        message: (m) => fromWorker(m as ToParent),
+        error: events.error,
+      },
+    );
   };
   const begin = () => {
     if (ended) return;

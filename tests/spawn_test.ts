@@ -4,14 +4,18 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { delay } from "@std/async";
 import {
+  getContext,
   getStartMethod,
+  Lock,
   Manager,
   Pool,
   Process,
+  Queue,
   RemoteError,
   setStartMethod,
   spawn,
   Supervisor,
+  Value,
 } from "../troupe.ts";
 import { writeKey } from "./fixtures/manager_tasks.ts";
 import {
@@ -28,6 +32,7 @@ import {
   square,
   startsGrandchild,
   stopsItself,
+  takes,
   whoAmI,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
@@ -361,6 +366,39 @@ Deno.test("spawn: bad start options are refused before anything starts", () => {
     "start method",
   );
   assertThrows(() => setStartMethod("fork" as "spawn"), TypeError);
+});
+
+workerTest("spawn: getContext binds the start method, as Python's get_context", async () => {
+  const ctx = getContext("spawn");
+  assert(getContext("spawn") === ctx, "one context per method");
+  assertEquals(ctx.getStartMethod(), "spawn");
+  const p = new ctx.Process({ target: whoAmI });
+  p.start();
+  const seen = await p.receive<{ osPid: number }>();
+  assertEquals(seen.osPid, p.pid);
+  await p.join();
+  // An option given to a call wins over the context's.
+  const t = new ctx.Process({ target: whoAmI, startMethod: "thread" });
+  t.start();
+  const inThread = await t.receive<{ osPid: number }>();
+  assertEquals(inThread.osPid, Deno.pid);
+  await t.join();
+  await using pool = new ctx.Pool({ processes: 1 });
+  const pid = await pool.apply(osPid, []);
+  assert(pid !== Deno.pid && osAlive(pid));
+  const ref = await ctx.spawn(Grower);
+  assert((await ref.call.pid()) !== Deno.pid);
+  await ref.stop();
+  assertThrows(() => getContext("fork" as "spawn"), TypeError, "start method");
+});
+
+Deno.test("spawn: what lives in shared memory is refused before the child starts", () => {
+  for (const value of [new Queue(), new Lock(), new SharedArrayBuffer(8), new Value("i32", 1)]) {
+    const p = new Process({ target: takes, args: [value], startMethod: "spawn" });
+    const error = assertThrows(() => p.start(), TypeError);
+    assertMatch(error.message, /shares no memory|cannot/);
+    assertEquals(p.pid, undefined, "no process was started");
+  }
 });
 
 Deno.test("spawn: setStartMethod is set once, as in Python", () => {
