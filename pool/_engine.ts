@@ -24,7 +24,7 @@ import {
   _normalizePermissions,
   type Permissions,
 } from "../runtime/permissions.ts";
-import { _poolWorkerProcess, type Process } from "../actors/process.ts";
+import { _poolWorkerProcess } from "../actors/process.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import {
   decodeResults,

@@ -44,20 +44,35 @@ export interface TroupeContext {
   ): Promise<ActorRef<InstanceType<C>>>;
   /** `Manager.start()`, likewise. */
   startManager(options?: ManagerOptions): Promise<Manager>;
+  /** Troupe's `Queue`, the same for every start method. */
   readonly Queue: typeof Queue;
+  /** Troupe's `JoinableQueue`, the same for every start method. */
   readonly JoinableQueue: typeof JoinableQueue;
+  /** Troupe's `SimpleQueue`, the same for every start method. */
   readonly SimpleQueue: typeof SimpleQueue;
+  /** Troupe's `Pipe`, the same for every start method. */
   readonly Pipe: typeof Pipe;
+  /** Troupe's `Lock`, the same for every start method. */
   readonly Lock: typeof Lock;
+  /** Troupe's `RLock`, the same for every start method. */
   readonly RLock: typeof RLock;
+  /** Troupe's `Semaphore`, the same for every start method. */
   readonly Semaphore: typeof Semaphore;
+  /** Troupe's `BoundedSemaphore`, the same for every start method. */
   readonly BoundedSemaphore: typeof BoundedSemaphore;
+  /** Troupe's `Event`, the same for every start method. */
   readonly Event: typeof Event;
+  /** Troupe's `Condition`, the same for every start method. */
   readonly Condition: typeof Condition;
+  /** Troupe's `Barrier`, the same for every start method. */
   readonly Barrier: typeof Barrier;
+  /** Troupe's `Value`, the same for every start method. */
   readonly Value: typeof Value;
+  /** Troupe's `RawValue`, the same for every start method. */
   readonly RawValue: typeof RawValue;
+  /** Troupe's `RawArray`, the same for every start method. */
   readonly RawArray: typeof RawArray;
+  /** Troupe's `SynchronizedArray`, the same for every start method. */
   readonly SynchronizedArray: typeof SynchronizedArray;
 }
 

@@ -68,6 +68,11 @@ export interface _ByteLinkEvents {
   message(message: unknown): void;
   /** Something the link could not carry or read; the message it was in is lost. */
   error(error: WireError): void;
+  /**
+   * What came from the other side was not a frame it could have sent: it is
+   * broken or hostile. Reported as an `error` when there is no handler.
+   */
+  corrupt?(error: WireError): void;
 }
 
 // Every port some link of this thread relays: each may cross only once.
@@ -166,18 +171,23 @@ export class _ByteLink {
     };
   }
 
+  #corrupt(error: WireError): void {
+    if (this.#events.corrupt) this.#events.corrupt(error);
+    else this.#events.error(error);
+  }
+
   #receive(bytes: Uint8Array): void {
     let frame: unknown;
     try {
       frame = _decodeMessage(bytes, (id) => this.#portFor(id));
     } catch (error) {
-      return this.#events.error({
+      return this.#corrupt({
         name: "DataCloneError",
         message: `a message from ${this.#peer} could not be read: ${(error as Error).message}`,
       });
     }
     if (!Array.isArray(frame) || frame.length !== 2 || typeof frame[0] !== "number") {
-      return this.#events.error({
+      return this.#corrupt({
         name: "DataCloneError",
         message: `a message from ${this.#peer} is not a frame of the byte link`,
       });

@@ -297,6 +297,13 @@ export function _spawnWorker(
   // The OS process starts with the first frame the link could encode: a
   // message that cannot cross (shared memory, say) is refused with no process
   // started. Until then the link's frames go nowhere, and nothing else is sent.
+  // Bytes no Troupe child writes came from it: it is ended, as a child that crashed.
+  const corrupt = (error: WireError) => {
+    if (ended) return;
+    endpoint.terminate();
+    if (events.exit) events.exit(1, error);
+    else events.error(error);
+  };
   const startOs = () => {
     let frames: _ByteStream | undefined;
     let receive: ((bytes: Uint8Array) => void) | undefined;
@@ -343,10 +350,7 @@ export function _spawnWorker(
       },
       name,
       true,
-      {
-        message: (m) => fromWorker(m as ToParent),
-        error: events.error,
-      },
+      { message: (m) => fromWorker(m as ToParent), error: events.error, corrupt },
     );
   };
   const begin = () => {
@@ -359,6 +363,7 @@ export function _spawnWorker(
       link = new _ByteLink(_portStream(port1), name, true, {
         message: (m) => fromWorker(m as ToParent),
         error: events.error,
+        corrupt,
       });
     } else worker.onmessage = (e: MessageEvent<ToParent>) => events.message(e.data);
     worker.onerror = (e: ErrorEvent) => {

@@ -77,7 +77,16 @@ export function getStartMethod(): StartMethod {
   return chosen ?? "thread";
 }
 
-/** Every start method this platform has, Python's `get_all_start_methods()`. */
+/**
+ * Every start method this platform has, Python's `get_all_start_methods()`.
+ *
+ * @example
+ * ```ts
+ * import { getAllStartMethods } from "@troupe/troupe";
+ *
+ * console.assert(getAllStartMethods().includes("spawn"));
+ * ```
+ */
 export function getAllStartMethods(): StartMethod[] {
   return [...METHODS];
 }

@@ -34,6 +34,7 @@ import {
   stopsItself,
   takes,
   whoAmI,
+  writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
 
@@ -231,6 +232,17 @@ workerTest(
     assertEquals(await pool.apply(square, [4]), 16);
   },
 );
+
+workerTest("spawn: a child that writes forged frames is ended, and a pool goes on", async () => {
+  const p = new Process({ target: writesGarbage, startMethod: "spawn", permissions: "none" });
+  p.start();
+  const error = await assertRejects(() => p.join(), RemoteError);
+  assertMatch(error.message, /could not be read/);
+  assert(!osAlive(p.pid!));
+  await using pool = new Pool({ processes: 1, startMethod: "spawn" });
+  await assertRejects(() => pool.apply(writesGarbage, []), Error, "could not be read");
+  assertEquals(await pool.apply(square, [5]), 25);
+});
 
 // ---- actors, supervisors, managers -----------------------------------------------------------
 
