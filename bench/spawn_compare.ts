@@ -3,7 +3,8 @@
  * methods, measured side by side in one run under `deno run`. Prints a
  * markdown table: first call and median, never the best.
  *
- *   deno run -A bench/spawn_compare.ts [--starts 20] [--n 100000] [--trips 500]
+ *   deno run -A bench/spawn_compare.ts [--starts 20] [--n 100000] [--trips 2000] [--runs 5]
+ *     [--no-peers]
  *
  * - start + join of an empty target: Troupe spawn and thread, a bare
  *   `deno run` of an empty module (the floor a spawn cannot go below), and
@@ -12,15 +13,30 @@
  *   a warm pool, against Python's `Pool(2).map` on its spawn context;
  * - one `apply()` round trip at a time, against `apply_async().get()`.
  */
-import { parseArgs } from "@std/cli/parse-args";
 import { Pool, Process } from "../mod.ts";
 import { empty, square } from "./fixtures/targets.ts";
 
-const flags = parseArgs(Deno.args, { string: ["starts", "n", "trips", "runs"] });
-const STARTS = Number(flags.starts ?? 20);
-const N = Number(flags.n ?? 100_000);
-const TRIPS = Number(flags.trips ?? 2000);
-const RUNS = Number(flags.runs ?? 5);
+const USAGE = "usage: deno run -A bench/spawn_compare.ts [--starts N] [--n N] [--trips N] " +
+  "[--runs N] [--no-peers]";
+const numbers: Record<string, number> = { starts: 20, n: 100_000, trips: 2000, runs: 5 };
+let peers = true;
+for (let i = 0; i < Deno.args.length; i++) {
+  const arg = Deno.args[i];
+  const name = arg.replace(/^--/, "");
+  if (arg === "--no-peers") peers = false;
+  else if (arg.startsWith("--") && name in numbers) {
+    const value = Number(Deno.args[++i]);
+    if (!Number.isInteger(value) || value < 1) {
+      console.error(`${arg} needs a positive whole number; ${USAGE}`);
+      Deno.exit(2);
+    }
+    numbers[name] = value;
+  } else {
+    console.error(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
+    Deno.exit(2);
+  }
+}
+const { starts: STARTS, n: N, trips: TRIPS, runs: RUNS } = numbers;
 const SIZE = 2;
 
 function firstAndMedian(xs: number[]): { first: number; median: number } {
@@ -87,15 +103,17 @@ interface Py {
   queue_per_s: number;
 }
 let py: Py | undefined;
-try {
-  const script = new URL("./peers/python_start.py", import.meta.url).pathname;
-  const out = await new Deno.Command("python3", {
-    args: [script, "--starts", String(STARTS), "--n", String(N), "--trips", String(TRIPS)],
-    stdout: "piped",
-  }).output();
-  if (out.success) py = JSON.parse(new TextDecoder().decode(out.stdout));
-} catch {
-  // No python3: its column stays empty.
+if (peers) {
+  try {
+    const script = new URL("./peers/python_start.py", import.meta.url).pathname;
+    const out = await new Deno.Command("python3", {
+      args: [script, "--starts", String(STARTS), "--n", String(N), "--trips", String(TRIPS)],
+      stdout: "piped",
+    }).output();
+    if (out.success) py = JSON.parse(new TextDecoder().decode(out.stdout));
+  } catch {
+    // No python3: its column stays empty.
+  }
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;

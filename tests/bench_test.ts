@@ -61,3 +61,28 @@ Deno.test("bench/startup_profile.ts times each kind of worker's start-up by V8's
     if (!(Number(row[1]) > 0)) throw new Error(`${kind}: no deserialization measured:\n${out}`);
   }
 });
+
+Deno.test("bench/spawn_compare.ts measures spawn beside thread and a bare deno run", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../bench/spawn_compare.ts", import.meta.url).pathname,
+      ...["--starts", "2", "--n", "2000", "--trips", "20", "--runs", "1", "--no-peers"],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  assertEquals(code, 0, new TextDecoder().decode(stderr));
+  const ms = String.raw`[\d.]+ ms`;
+  assertMatch(
+    out,
+    new RegExp(`\\| start \\+ join, empty target \\| spawn ${ms} / ${ms} \\| thread`),
+  );
+  assertMatch(
+    out,
+    new RegExp(`\\| Pool\\(2, spawn\\)\\.map of 2,000 tiny tasks, warm pool \\| ${ms}`),
+  );
+  assertMatch(out, /\| apply\(\) round trip, one at a time \| \d+ µs \/ \d+ µs/);
+});
