@@ -25,7 +25,11 @@ const HEADER = 8;
 const MAX_PAYLOAD = PIPE_BUF - HEADER;
 // 0xFF and 0xFE never occur in UTF-8.
 const MARK0 = 0xff, MARK1 = 0xfe, MARK2 = 0x54, MARK3 = 0x52;
+// A whole frame in one piece, its length in 32 bits: only on a stream with one writer (stdin).
+const LONG3 = 0x4c;
 const MORE = 1;
+/** The largest frame a reader puts together from chunks: a child cannot make its parent hold more. */
+const MAX_FRAME = 1 << 30;
 
 function check(lo: number, hi: number, flags: number): number {
   return (lo ^ hi ^ flags ^ 0x5a) & 0xff;
@@ -55,22 +59,67 @@ export function _chunk(frame: Uint8Array): Uint8Array[] {
 }
 
 /**
+ * `frame` in one piece with a header that gives its length: for a stream
+ * that only one writer writes (the child's stdin), which needs no chunks.
+ */
+export function _whole(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER + frame.length);
+  out[0] = MARK0;
+  out[1] = MARK1;
+  out[2] = MARK2;
+  out[3] = LONG3;
+  new DataView(out.buffer).setUint32(4, frame.length, true);
+  out.set(frame, HEADER);
+  return out;
+}
+
+/**
  * Reads a byte stream of chunks and text: whole frames go to `frame`, and
- * everything between chunks to `text`, in order.
+ * everything between chunks to `text`, in order. The frames it gives may be
+ * views of what it was pushed: the stream must not reuse those buffers.
  */
 export class _ChunkReader {
   #pending = new Uint8Array(0);
   #parts: Uint8Array[] = [];
   #partBytes = 0;
+  // A frame in one piece being filled, and how much of it came.
+  #long: Uint8Array | undefined;
+  #longAt = 0;
   readonly #frame: (frame: Uint8Array) => void;
   readonly #text: (bytes: Uint8Array) => void;
+  readonly #whole: boolean;
+  readonly #tooLarge: (() => void) | undefined;
 
-  constructor(frame: (frame: Uint8Array) => void, text: (bytes: Uint8Array) => void) {
+  /**
+   * @param whole Whether frames in one piece (`_whole`) may come: only from
+   * a stream one trusted writer writes. Elsewhere their header is text.
+   * @param tooLarge Called, with the frame dropped, when chunks add up to
+   * more than MAX_FRAME bytes.
+   */
+  constructor(
+    frame: (frame: Uint8Array) => void,
+    text: (bytes: Uint8Array) => void,
+    whole = false,
+    tooLarge?: () => void,
+  ) {
     this.#frame = frame;
     this.#text = text;
+    this.#whole = whole;
+    this.#tooLarge = tooLarge;
   }
 
   push(bytes: Uint8Array): void {
+    if (this.#long !== undefined) {
+      const n = Math.min(bytes.length, this.#long.length - this.#longAt);
+      this.#long.set(bytes.subarray(0, n), this.#longAt);
+      this.#longAt += n;
+      if (this.#longAt < this.#long.length) return;
+      const whole = this.#long;
+      this.#long = undefined;
+      this.#frame(whole);
+      if (n === bytes.length) return;
+      bytes = bytes.subarray(n);
+    }
     let buf = bytes;
     if (this.#pending.length > 0) {
       buf = new Uint8Array(this.#pending.length + bytes.length);
@@ -91,6 +140,21 @@ export class _ChunkReader {
         this.#pending = buf.slice(mark);
         return;
       }
+      if (
+        this.#whole && buf[mark + 1] === MARK1 && buf[mark + 2] === MARK2 && buf[mark + 3] === LONG3
+      ) {
+        const n = new DataView(buf.buffer, buf.byteOffset + mark + 4, 4).getUint32(0, true);
+        const start = mark + HEADER;
+        if (buf.length - start >= n) {
+          this.#frame(buf.subarray(start, start + n));
+          at = start + n;
+          continue;
+        }
+        this.#long = new Uint8Array(n);
+        this.#long.set(buf.subarray(start));
+        this.#longAt = buf.length - start;
+        return;
+      }
       const lo = buf[mark + 4], hi = buf[mark + 5], flags = buf[mark + 6];
       const n = lo | (hi << 8);
       if (
@@ -109,8 +173,14 @@ export class _ChunkReader {
       const payload = buf.subarray(mark + HEADER, mark + HEADER + n);
       at = mark + HEADER + n;
       if (flags & MORE || this.#parts.length > 0) {
-        this.#parts.push(payload.slice());
+        this.#parts.push(payload);
         this.#partBytes += n;
+        if (this.#partBytes > MAX_FRAME) {
+          this.#parts = [];
+          this.#partBytes = 0;
+          this.#tooLarge?.();
+          continue;
+        }
         if (flags & MORE) continue;
         const whole = new Uint8Array(this.#partBytes);
         let o = 0;
@@ -121,7 +191,7 @@ export class _ChunkReader {
         this.#parts = [];
         this.#partBytes = 0;
         this.#frame(whole);
-      } else this.#frame(payload.slice());
+      } else this.#frame(payload);
     }
   }
 
@@ -203,7 +273,7 @@ export function _parentStream(parentGone: () => void): _ByteStream {
     listen(receive) {
       const reader = new _ChunkReader(receive, () => {
         // Only the parent writes here: anything else is not ours to read.
-      });
+      }, true);
       void (async () => {
         try {
           for await (const bytes of Deno.stdin.readable) reader.push(bytes);
@@ -319,18 +389,27 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
   let muted = false;
   let tail = "";
   const text = new TextDecoder();
-  const reader = new _ChunkReader((frame) => receive?.(frame), (bytes) => {
-    const s = text.decode(bytes, { stream: true });
-    const seen = tail + s;
-    if (!oom && OOM_TEXT.test(seen)) oom = true;
-    const gc = seen.indexOf(GC_REPORT);
-    if (!muted && gc !== -1) {
-      muted = true;
-      const before = s.slice(0, Math.max(0, gc - tail.length));
-      if (before.trim() !== "") writeAll(new TextEncoder().encode(before));
-    } else if (!muted) writeAll(bytes);
-    tail = seen.slice(-GC_REPORT.length);
-  });
+  const reader = new _ChunkReader(
+    (frame) => receive?.(frame),
+    (bytes) => {
+      const s = text.decode(bytes, { stream: true });
+      const seen = tail + s;
+      if (!oom && OOM_TEXT.test(seen)) oom = true;
+      const gc = seen.indexOf(GC_REPORT);
+      if (!muted && gc !== -1) {
+        muted = true;
+        const before = s.slice(0, Math.max(0, gc - tail.length));
+        if (before.trim() !== "") writeAll(new TextEncoder().encode(before));
+      } else if (!muted) writeAll(bytes);
+      tail = seen.slice(-GC_REPORT.length);
+    },
+    false,
+    () => {
+      tooLarge = true;
+      child.kill("SIGKILL");
+    },
+  );
+  let tooLarge = false;
   const drained = (async () => {
     try {
       for await (const bytes of child.stderr) reader.push(bytes);
@@ -343,7 +422,18 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
     closed = true;
     void writing.then(() => writer.close()).catch(() => {});
     const code = status.signal !== null ? -(SIGNALS[status.signal] ?? 1) : status.code;
-    if (oom || (options.memoryLimitMb !== undefined && status.signal === "SIGTRAP")) {
+    if (tooLarge) {
+      return {
+        code,
+        error: {
+          name: "DataCloneError",
+          message: `${options.name} sent a message of more than ${MAX_FRAME} bytes; it was killed`,
+        },
+      };
+    }
+    // V8 ends a process whose heap ran out with a trap: its words alone could be anybody's.
+    const crashed = status.signal !== null || status.code >= 128;
+    if (crashed && (oom || (options.memoryLimitMb !== undefined && status.signal === "SIGTRAP"))) {
       return {
         code,
         error: {
@@ -363,7 +453,8 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
     stream: {
       send(bytes) {
         if (closed) return;
-        for (const chunk of _chunk(bytes)) queue.push(chunk);
+        // The parent is the only writer of the child's stdin: no chunks needed.
+        queue.push(_whole(bytes));
         if (!scheduled) {
           scheduled = true;
           queueMicrotask(flush);

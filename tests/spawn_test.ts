@@ -37,6 +37,7 @@ import {
   writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
+import { _chunk, _ChunkReader, _whole } from "../runtime/os_process.ts";
 
 /** Whether the OS has a live (not zombie) process `pid`. */
 function osAlive(pid: number): boolean {
@@ -450,4 +451,71 @@ Deno.test("spawn: a permission the parent lacks is refused before the child star
   assertMatch(await askAs([read], "none"), /PermissionError: .*--allow-run/);
   // "inherit" gives the child what the parent has: here, reading and running deno.
   assertMatch(await askAs([read, run], "inherit"), /started, exit 0/);
+});
+
+// ---- the chunked stream ----------------------------------------------------------------------
+
+/** Feeds `bytes` to a reader in pieces of `step` bytes; returns the frames and the text it read. */
+function readAll(bytes: Uint8Array, step: number, whole = false) {
+  const frames: number[][] = [];
+  let text = "";
+  const dec = new TextDecoder();
+  const reader = new _ChunkReader((f) => frames.push([...f]), (t) => {
+    text += dec.decode(t, { stream: true });
+  }, whole);
+  for (let at = 0; at < bytes.length; at += step) reader.push(bytes.slice(at, at + step));
+  reader.end();
+  return { frames, text };
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("spawn link: frames cross in chunks whatever the reads, with text between them", () => {
+  const big = Uint8Array.from({ length: 10_000 }, (_, i) => i % 251);
+  const small = new Uint8Array([1, 2, 3]);
+  const enc = new TextEncoder();
+  const [c1, c2, c3] = _chunk(big);
+  const stream = concat(
+    enc.encode("before "),
+    c1,
+    enc.encode("between "),
+    c2,
+    c3,
+    ..._chunk(small),
+    enc.encode("after \u00ff"),
+  );
+  for (const step of [1, 7, 4096, 100_000]) {
+    const { frames, text } = readAll(stream, step);
+    assertEquals(frames.length, 2, `step ${step}`);
+    assertEquals(frames[0], [...big]);
+    assertEquals(frames[1], [...small]);
+    assertEquals(text, "before between after \u00ff");
+  }
+});
+
+Deno.test("spawn link: a frame in one piece is read only where it may come", () => {
+  const frame = Uint8Array.from({ length: 70_000 }, (_, i) => i % 13);
+  for (const step of [3, 5000, 1 << 20]) {
+    const { frames } = readAll(concat(_whole(frame), _whole(new Uint8Array([9]))), step, true);
+    assertEquals(frames.map((f) => f.length), [70_000, 1]);
+    assertEquals(frames[0], [...frame]);
+  }
+  // From a child's stderr, a header claiming a frame in one piece is not one.
+  const { frames } = readAll(_whole(new Uint8Array([1, 2])), 100, false);
+  assertEquals(frames.length, 0);
+});
+
+Deno.test("spawn link: bytes that look like a chunk header but are not pass as text", () => {
+  const bad = new Uint8Array([0xff, 0xfe, 0x54, 0x52, 3, 0, 0, 0x00, 0x41, 0x42, 0x43]);
+  const { frames, text } = readAll(concat(bad, ..._chunk(new Uint8Array([7]))), 4);
+  assertEquals(frames, [[7]]);
+  assert(text.endsWith("ABC"));
 });
