@@ -207,14 +207,16 @@ export function _wakeEndingWaits(): void {
  * ancestors has ended; `true` for the main process and for pids never recorded.
  */
 export function _isAlive(pid: number): boolean {
-  const table = _livenessTable();
-  const base = _context().pidBase;
+  // One context read: a waiter for a lock asks this each time it wakes.
+  const ctx = _context();
+  const table = ctx.liveness ?? _livenessTable();
+  const base = ctx.pidBase;
   for (let depth = 0; depth < 10_000; depth++) {
     const i = slot(pid, base);
     const entry = i < 2 || i >= table.length ? 0 : Atomics.load(table, i);
     if (entry === ENDED) return false;
     // Not recorded here: ended only if another domain said so.
-    if (entry === 0) return !_context().foreign || !inList(_context().foreign!, pid);
+    if (entry === 0) return ctx.foreign === undefined || !inList(ctx.foreign, pid);
     pid = entry;
   }
   return true;
