@@ -325,6 +325,16 @@ workerTest("spawn: console output reaches the parent's terminal", async () => {
   assertMatch(out, /err: hello/);
 });
 
+workerTest("spawn: a program whose hung children were stopped ends by itself", async () => {
+  const { code, out } = await runScript(
+    new URL("./fixtures/spawn_exits.ts", import.meta.url),
+    30_000,
+  );
+  assertEquals(code, 0, out);
+  assertMatch(out, /process: -9/);
+  assertMatch(out, /pool: TimeoutError/);
+});
+
 // ---- pools ---------------------------------------------------------------------------------
 
 workerTest(
