@@ -10,6 +10,7 @@ import {
   Manager,
   Pool,
   Process,
+  ProcessPoolExecutor,
   Queue,
   RemoteError,
   setStartMethod,
@@ -360,6 +361,22 @@ workerTest(
     const after = await pool.apply(osPid, []);
     assert(after !== before);
     assertEquals(await pool.apply(square, [9]), 81);
+  },
+);
+
+workerTest(
+  "spawn executor: an aborted running task has its OS process killed, and submit goes on",
+  async () => {
+    await using ex = new ProcessPoolExecutor({ maxWorkers: 1, startMethod: "spawn" });
+    const before = await ex.submit(osPid);
+    const controller = new AbortController();
+    const running = ex.with({ signal: controller.signal }).submit(spin);
+    await until(() => running.running(), "the task runs", 10_000);
+    assertEquals(running.cancel(), false, "as in Python, a running call is not cancelled");
+    controller.abort();
+    await assertRejects(() => running);
+    await until(() => !osAlive(before), "the worker's OS process is gone", 10_000);
+    assertEquals(await ex.submit(square, 12), 144);
   },
 );
 
