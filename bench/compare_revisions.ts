@@ -10,8 +10,9 @@
  *   the repository, which is removed at the end, on errors and on Ctrl-C too.
  *   The new side is this tree as it is, uncommitted changes included.
  * - `--rounds N` (default 3): runs of each bench file per side. The runs
- *   alternate, old, new, old, new..., so that the machine's load hits both
- *   sides alike.
+ *   alternate, and which side goes first alternates too (old, new; new, old;
+ *   ...), so that the machine's load, and whatever the run before leaves
+ *   behind, hit both sides alike.
  * - `--filter <substring>`: only the bench files whose name contains it
  *   (`--filter process_bench`).
  * - `--offline`: runs every bench with `--config offline/deno.json`, for a
@@ -524,7 +525,7 @@ function report(
     `- load average (1, 5, 15 min): ${facts.loadStart} at the start, ${facts.loadEnd} at the end`,
   );
   lines.push(
-    `- ${options.rounds} round(s) per bench file, old and new alternating` +
+    `- ${options.rounds} round(s) per bench file, old and new alternating, each first in every other round` +
       (options.filter === undefined ? "" : `; files matching "${options.filter}"`) +
       (options.offline ? "; --config offline/deno.json" : ""),
   );
@@ -626,7 +627,8 @@ async function main(): Promise<void> {
 
     for (const [file, kind] of files) {
       for (let round = 1; round <= options.rounds && !stop.signal.aborted; round++) {
-        for (const tree of [base, current]) {
+        // The side that runs first in a round measured faster on a busy machine: take turns.
+        for (const tree of round % 2 === 1 ? [base, current] : [current, base]) {
           if (stop.signal.aborted) break;
           // Each tree runs its own copy of the file, read the way that copy is written.
           const treeKind = tree === base ? baseFiles.get(file) : kind;
