@@ -506,6 +506,7 @@ function ownArgv(): string[] | undefined {
 }
 
 // The flags of this program's command line a child needs to resolve and load the same modules.
+const SUBCOMMANDS = new Set(["run", "test", "bench", "serve", "eval", "repl", "jupyter"]);
 const WITH_VALUE = new Set(["--config", "-c", "--import-map", "--lock"]);
 const ALONE = new Set([
   "--no-config",
@@ -527,11 +528,19 @@ const PREFIXED = [
 
 function resolutionFlags(): string[] {
   const argv = ownArgv();
-  if (!argv) return [];
+  return argv ? _resolutionFlags(argv) : [];
+}
+
+/** The flags of the command line `argv` (deno's own, not its script's) that decide how modules resolve. */
+export function _resolutionFlags(argv: string[]): string[] {
   const out: string[] = [];
-  // argv[0] is deno, argv[1] its subcommand; flags end at the script (the first non-flag).
-  for (let i = 2; i < argv.length; i++) {
+  // argv[0] is deno, then its subcommand (`deno main.ts` has none); Deno's
+  // flags end at the script, the first argument that is not one: what
+  // follows is the script's own.
+  const start = SUBCOMMANDS.has(argv[1] ?? "") ? 2 : 1;
+  for (let i = start; i < argv.length; i++) {
     const arg = argv[i];
+    if (!arg.startsWith("-")) break;
     if (WITH_VALUE.has(arg) && i + 1 < argv.length) out.push(arg, argv[++i]);
     else if (ALONE.has(arg) || PREFIXED.some((p) => arg.startsWith(p))) out.push(arg);
   }

@@ -38,7 +38,7 @@ import {
   writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
-import { _chunk, _ChunkReader, _whole } from "../runtime/os_process.ts";
+import { _chunk, _ChunkReader, _resolutionFlags, _whole } from "../runtime/os_process.ts";
 
 /** Whether the OS has a live (not zombie) process `pid`. */
 function osAlive(pid: number): boolean {
@@ -545,4 +545,28 @@ Deno.test("spawn link: bytes that look like a chunk header but are not pass as t
   const { frames, text } = readAll(concat(bad, ..._chunk(new Uint8Array([7]))), 4);
   assertEquals(frames, [[7]]);
   assert(text.endsWith("ABC"));
+});
+
+Deno.test("spawn: a child resolves modules with its parent's flags, not its parent's script's", () => {
+  assertEquals(
+    _resolutionFlags([
+      "deno",
+      "test",
+      "-A",
+      "--config",
+      "offline/deno.json",
+      "--no-lock",
+      "--import-map=im.json",
+      "tests/a_test.ts",
+      "--config",
+      "not-deno's.json",
+    ]),
+    ["--config", "offline/deno.json", "--no-lock", "--import-map=im.json"],
+  );
+  assertEquals(_resolutionFlags(["deno", "main.ts", "--config", "x.json"]), []);
+  assertEquals(_resolutionFlags(["deno", "run", "--cached-only", "-c", "d.json", "m.ts"]), [
+    "--cached-only",
+    "-c",
+    "d.json",
+  ]);
 });
