@@ -439,6 +439,11 @@ Deno.test("spawn: what lives in shared memory is refused before the child starts
     assertMatch(error.message, /shares no memory|cannot/);
     assertEquals(p.pid, undefined, "no process was started");
   }
+  assertThrows(
+    () => new Pool({ startMethod: "spawn", initializer: takes, initArgs: [new Lock()] }),
+    TypeError,
+    "initArgs cannot be sent",
+  );
 });
 
 Deno.test("spawn: setStartMethod is set once, as in Python", () => {
