@@ -40,29 +40,36 @@ async function uncontendedAsync(): Promise<number> {
   return ((performance.now() - t0) * 1e6) / n;
 }
 
-/** Milliseconds for WORKERS processes to do PER_WORKER increments each. */
+/**
+ * Milliseconds for WORKERS processes to do PER_WORKER increments each: from
+ * the first worker's start to the last one's end, as the workers clock them.
+ */
 async function counter(kind: "sync" | "async" | "atomic"): Promise<number> {
   const start = new Barrier(WORKERS + 1);
   const end = new Barrier(WORKERS + 1);
   const total = new RawValue("i32", 0);
   const cell = RawArray("i32", 1);
+  const times = RawArray("f64", 2 * WORKERS);
   const lock = new Lock();
   const ps = Array.from(
     { length: WORKERS },
-    () =>
+    (_, slot) =>
       kind === "atomic"
-        ? new Process({ target: atomicCounter, args: [cell, PER_WORKER, start, end] })
-        : new Process({ target: lockedCounter, args: [lock, total, PER_WORKER, start, end, kind] }),
+        ? new Process({ target: atomicCounter, args: [cell, PER_WORKER, start, end, times, slot] })
+        : new Process({
+          target: lockedCounter,
+          args: [lock, total, PER_WORKER, start, end, kind, times, slot],
+        }),
   );
   ps.forEach((p) => p.start());
   await start.wait();
-  const t0 = performance.now();
   await end.wait();
-  const ms = performance.now() - t0;
   for (const p of ps) await p.join();
   const got = kind === "atomic" ? cell[0] : total.value;
   if (got !== WORKERS * PER_WORKER) throw new Error(`${kind} counter ended at ${got}`);
-  return ms;
+  const starts = Array.from({ length: WORKERS }, (_, i) => times[2 * i]);
+  const ends = Array.from({ length: WORKERS }, (_, i) => times[2 * i + 1]);
+  return Math.max(...ends) - Math.min(...starts);
 }
 
 interface PythonResult {
