@@ -315,6 +315,16 @@ workerTest("spawn: a daemon grandchild ends with its spawn parent", async () => 
   await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
 });
 
+workerTest("spawn: an OS grandchild ends with the thread that started it", async () => {
+  const p = new Process({ target: startsGrandchild, args: [60_000], startMethod: "thread" });
+  p.start();
+  const grandchild = await p.receive<number>();
+  assert(osAlive(grandchild));
+  p.kill();
+  await p.join();
+  await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
+});
+
 workerTest("spawn: console output reaches the parent's terminal", async () => {
   const { code, out } = await runScript(
     new URL("./fixtures/spawn_parent.ts", import.meta.url),
