@@ -2,13 +2,14 @@
 // `deno run` started with `Deno.Command`, reached by bytes alone.
 //
 // Its standard streams are the link. The parent writes frames to the child's
-// stdin; the child writes frames to its stderr, and its stdout is the
-// terminal's, as a Python child's is. Frames travel in chunks of at most
-// PIPE_BUF bytes, each written by one write(2), which POSIX makes atomic on a
-// pipe: text that other code writes to the child's stderr meanwhile (its
-// console.error, its threads', Deno's own warnings, V8's last words) lands
-// between chunks, never inside one, and the parent passes it on to its own
-// stderr. A chunk starts with bytes no UTF-8 text holds.
+// stdin, each in one piece (nobody else writes there); the child writes frames
+// to its stderr, and its stdout is the terminal's, as a Python child's is. On
+// stderr frames travel in chunks of at most PIPE_BUF bytes, each written by
+// one write(2), which POSIX makes atomic on a pipe: text that other code
+// writes to the child's stderr meanwhile (its console.error, its threads',
+// Deno's own warnings, V8's last words) lands between chunks, never inside
+// one, and the parent passes it on to its own stderr. A chunk starts with
+// bytes no UTF-8 text holds.
 //
 // No file, socket or port is shared: a child with no permissions at all can
 // still talk to its parent, and to nothing else. When the parent goes, the
