@@ -10,7 +10,7 @@ import { _context, _nextIdentity, _nextPid, _refuseWhileImporting } from "../run
 import { _Inbox, type ReceiveOptions } from "../runtime/inbox.ts";
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _after, _settledWithin, _waitWord } from "../runtime/wait.ts";
-import { _initMessage, _spawnWorker } from "../runtime/host.ts";
+import { _initMessage, _reachedByBytes, _spawnWorker } from "../runtime/host.ts";
 import type { _Endpoint } from "../runtime/endpoint.ts";
 import { RemoteError } from "../runtime/errors.ts";
 import {
@@ -330,6 +330,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const pid = _nextPid();
     const out = _outbox();
     out.to = pid;
+    out.bytes = _reachedByBytes(s.start);
     if (spec.mode === "target") {
       spec.args = spec.args.map((arg, i) => _prepare(arg, `${s.name} args[${i}]`, out));
     } else {
@@ -584,6 +585,7 @@ export class Process<A extends unknown[] = unknown[]> {
     // Checked first: a message that cannot go must not send Troupe objects on their way.
     const out = _outbox();
     out.to = s.pid;
+    if (s.role === "child") out.bytes = !s.endpoint!.sharesMemory;
     const data = _prepare(message, `message to ${s.name}`, out);
     const mail: MailMessage = out.wired ? { t: "mail", data, wired: true } : { t: "mail", data };
     if (s.role === "parent") _context().postToParent!(mail, out.transfer);

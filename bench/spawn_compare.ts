@@ -13,12 +13,18 @@
  *   a warm pool, against Python's `Pool(2).map` on its spawn context;
  * - one `apply()` round trip at a time, against `apply_async().get()`.
  */
-import { Pool, Process } from "../mod.ts";
-import { empty, square } from "./fixtures/targets.ts";
+import { Pool, Process, Queue } from "../mod.ts";
+import { empty, queueConsumer, queueProducer, square } from "./fixtures/targets.ts";
 
 const USAGE = "usage: deno run -A bench/spawn_compare.ts [--starts N] [--n N] [--trips N] " +
-  "[--runs N] [--no-peers]";
-const numbers: Record<string, number> = { starts: 20, n: 100_000, trips: 2000, runs: 5 };
+  "[--runs N] [--items N] [--no-peers]";
+const numbers: Record<string, number> = {
+  starts: 20,
+  n: 100_000,
+  trips: 2000,
+  runs: 5,
+  items: 100_000,
+};
 let peers = true;
 for (let i = 0; i < Deno.args.length; i++) {
   const arg = Deno.args[i];
@@ -36,7 +42,7 @@ for (let i = 0; i < Deno.args.length; i++) {
     Deno.exit(2);
   }
 }
-const { starts: STARTS, n: N, trips: TRIPS, runs: RUNS } = numbers;
+const { starts: STARTS, n: N, trips: TRIPS, runs: RUNS, items: ITEMS } = numbers;
 const SIZE = 2;
 
 function firstAndMedian(xs: number[]): { first: number; median: number } {
@@ -93,6 +99,29 @@ const apply = firstAndMedian(tripsUs);
 await pool.close();
 await pool.join();
 
+/** Items a second through one Queue from a spawn producer to a spawn consumer. */
+async function queueRate(batch: number): Promise<number> {
+  const q = new Queue<number>();
+  const consumer = new Process({ target: queueConsumer, args: [q, batch], startMethod: "spawn" });
+  const producer = new Process({
+    target: queueProducer,
+    args: [q, ITEMS, batch],
+    startMethod: "spawn",
+  });
+  consumer.start();
+  producer.start();
+  // Both started: the clock runs from the producer's start to the last item taken.
+  const t0 = performance.now();
+  const count = await consumer.receive<number>();
+  const ms = performance.now() - t0;
+  await producer.join();
+  await consumer.join();
+  if (count !== ITEMS) throw new Error(`the consumer took ${count} of ${ITEMS} items`);
+  return ITEMS / ms * 1000;
+}
+const queueOne = await queueRate(1);
+const queueBatched = await queueRate(1000);
+
 interface Py {
   version: string;
   spawn: { first: number; median: number };
@@ -107,7 +136,11 @@ if (peers) {
   try {
     const script = new URL("./peers/python_start.py", import.meta.url).pathname;
     const out = await new Deno.Command("python3", {
-      args: [script, "--starts", String(STARTS), "--n", String(N), "--trips", String(TRIPS)],
+      args: [
+        script,
+        ...["--starts", String(STARTS), "--n", String(N), "--trips", String(TRIPS)],
+        ...["--items", String(ITEMS)],
+      ],
       stdout: "piped",
     }).output();
     if (out.success) py = JSON.parse(new TextDecoder().decode(out.stdout));
@@ -147,6 +180,13 @@ console.log(
   `| apply() round trip, one at a time | ${fm(apply, us)} | — | ${
     py ? fm(py.apply, us) : "—"
   } (apply_async().get()) |`,
+);
+const k = (x: number) => `${(x / 1000).toFixed(1)}k/s`;
+console.log(
+  `| Queue, spawn child → spawn child, ${ITEMS.toLocaleString("en")} items (from the producer's ` +
+    `start) | ${k(queueOne)} one put/get each | ${
+      k(queueBatched)
+    } with putMany/getMany of 1,000 | ${py ? k(py.queue_per_s) : "—"} |`,
 );
 console.log(
   `| spawn start / Python spawn start (median) | ${

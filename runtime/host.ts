@@ -75,6 +75,11 @@ export function _setTransport(transport: _Transport): _Transport {
   return was;
 }
 
+/** Whether a child started with `start` shares no memory with this thread. */
+export function _reachedByBytes(start: _StartOptions): boolean {
+  return start.method === "spawn" || _context().transport === "bytes";
+}
+
 /** How many workers this thread started that have not ended. */
 export function _liveWorkerCount(): number {
   return live.size;

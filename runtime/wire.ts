@@ -83,6 +83,12 @@ export interface _Outbox {
    */
   to?: number;
   /**
+   * Set when the receiver shares no memory with this process (an OS process
+   * of the "spawn" start method): objects that live in shared memory and
+   * can be served from here (a Queue) are sent as a relay instead.
+   */
+  bytes?: boolean;
+  /**
    * What was sent for each object met so far in this message (see `walk`):
    * an object found twice, even in two `_prepare` calls, is sent once.
    */

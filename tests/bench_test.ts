@@ -68,7 +68,8 @@ Deno.test("bench/spawn_compare.ts measures spawn beside thread and a bare deno r
       "run",
       "-A",
       new URL("../bench/spawn_compare.ts", import.meta.url).pathname,
-      ...["--starts", "2", "--n", "2000", "--trips", "20", "--runs", "1", "--no-peers"],
+      ...["--starts", "2", "--n", "2000", "--trips", "20", "--runs", "1", "--items", "200"],
+      "--no-peers",
     ],
     stdout: "piped",
     stderr: "piped",
@@ -85,4 +86,8 @@ Deno.test("bench/spawn_compare.ts measures spawn beside thread and a bare deno r
     new RegExp(`\\| Pool\\(2, spawn\\)\\.map of 2,000 tiny tasks, warm pool \\| ${ms}`),
   );
   assertMatch(out, /\| apply\(\) round trip, one at a time \| \d+ µs \/ \d+ µs/);
+  assertMatch(
+    out,
+    /\| Queue, spawn child → spawn child, 200 items .*\| [\d.]+k\/s one put\/get each/,
+  );
 });

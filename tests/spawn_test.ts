@@ -6,6 +6,7 @@ import { delay } from "@std/async";
 import {
   getContext,
   getStartMethod,
+  JoinableQueue,
   Lock,
   Manager,
   Pool,
@@ -21,6 +22,7 @@ import {
 import { writeKey } from "./fixtures/manager_tasks.ts";
 import {
   attacks,
+  consumes,
   echo,
   exitsWith,
   fails,
@@ -29,11 +31,13 @@ import {
   hog,
   killsItself,
   osPid,
+  produces,
   spin,
   square,
   startsGrandchild,
   stopsItself,
   takes,
+  triesSync,
   whoAmI,
   writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
@@ -246,6 +250,53 @@ workerTest("spawn: a child that writes forged frames is ended, and a pool goes o
   assertEquals(await pool.apply(square, [5]), 25);
 });
 
+// ---- channels across the OS boundary -------------------------------------------------------
+
+workerTest(
+  "spawn: producers in OS processes and in a thread share one JoinableQueue, each item once, in order",
+  async () => {
+    const q = new JoinableQueue<[string, number]>();
+    const n = 300;
+    const producers = [
+      new Process({ target: produces, args: [q, "spawn-a", 0, n], startMethod: "spawn" }),
+      new Process({ target: produces, args: [q, "spawn-b", 0, n], startMethod: "spawn" }),
+      new Process({ target: produces, args: [q, "thread", 0, n] }),
+    ];
+    const consumer = new Process({ target: consumes, args: [q, 3 * n], startMethod: "spawn" });
+    for (const p of [...producers, consumer]) p.start();
+    const got = await consumer.receive<[string, number][]>();
+    for (const p of [...producers, consumer]) assertEquals(await p.join(), 0);
+    // Every item once, and each producer's items in the order it put them.
+    for (const tag of ["spawn-a", "spawn-b", "thread"]) {
+      assertEquals(
+        got.filter(([t]) => t === tag).map(([, i]) => i),
+        Array.from({ length: n }, (_, i) => i),
+      );
+    }
+    assertEquals(q.qsize(), 0);
+    // The consumer marked each done: join() returns.
+    await q.join({ timeoutMs: 5000 });
+  },
+);
+
+workerTest(
+  "spawn: a queue's sync methods are refused in a spawn child, with what to use instead",
+  async () => {
+    const q = new Queue<number>();
+    const p = new Process({
+      target: triesSync,
+      args: [q],
+      startMethod: "spawn",
+      permissions: "none",
+    });
+    p.start();
+    const said = await p.receive<string[]>();
+    await p.join();
+    for (const line of said.slice(0, 3)) assertMatch(line, /TypeError: .*shares no memory.*await/);
+    assertEquals(said[3], "Empty");
+  },
+);
+
 // ---- actors, supervisors, managers -----------------------------------------------------------
 
 workerTest(
@@ -443,7 +494,7 @@ workerTest("spawn: getContext binds the start method, as Python's get_context", 
 });
 
 Deno.test("spawn: what lives in shared memory is refused before the child starts", () => {
-  for (const value of [new Queue(), new Lock(), new SharedArrayBuffer(8), new Value("i32", 1)]) {
+  for (const value of [new Lock(), new SharedArrayBuffer(8), new Value("i32", 1)]) {
     const p = new Process({ target: takes, args: [value], startMethod: "spawn" });
     const error = assertThrows(() => p.start(), TypeError);
     assertMatch(error.message, /shares no memory|cannot/);
