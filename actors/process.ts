@@ -778,7 +778,7 @@ _defineBehaviour<ProcessSpec>("process", {
 });
 
 // Every worker ends its own children before it reports its exit.
-_beforeExit(_endChildren);
+_beforeExit((failed) => _endChildren(failed));
 
 /** Makes `p` this worker's own process object (a revived subclass instance, or a fresh one). */
 export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {

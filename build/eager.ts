@@ -24,8 +24,8 @@
  * `bench/startup_profile.ts`, which reads V8's own timings.
  *
  * - `function f(…){…}` at the top level becomes `var f=(function f(…){…});`
- *   (the runtime defines them before calling them; the second probe run, and
- *   the tests and examples, would fail at load if one were called early);
+ *   unless `f` is named anywhere before it: a var is not hoisted, and a
+ *   reference taken early (`register(f)`) would silently be undefined;
  * - a function expression or arrow function `x=>…` becomes `(x=>…)`;
  * - methods, and declarations nested in functions, stay as they are.
  *
@@ -162,8 +162,12 @@ function wrap(code: string, depths: Int32Array, fn: Compiled): Edit | undefined 
     const at = fn.start - before.length + func.index;
     const prev = code.slice(0, at).trimEnd().at(-1) ?? "";
     if (prev === "" || prev === ";" || prev === "}" || prev === "{") {
-      // A declaration: only at the top level, where it becomes a var.
+      // A declaration: only at the top level, where it becomes a var, and
+      // only when nothing before it names it: a var is not hoisted, so
+      // `register(f)` above `function f` would pass undefined, and no load
+      // would fail to say so.
       if (depths[at] !== 0 || func[2] === "") return undefined;
+      if (namedBefore(code, at, func[2])) return undefined;
       return { at, end: fn.end, prefix: `var ${func[2]}=(`, suffix: ");" };
     }
     return { at, end: fn.end, prefix: "(", suffix: ")" };
@@ -173,6 +177,12 @@ function wrap(code: string, depths: Int32Array, fn: Compiled): Edit | undefined 
     return { at: fn.start, end: fn.end, prefix: "(", suffix: ")" };
   }
   return undefined; // a method, getter or constructor
+}
+
+/** Whether the identifier `name` occurs in `code` before `at` (in any scope: a cheap, safe test). */
+function namedBefore(code: string, at: number, name: string): boolean {
+  const escaped = name.replace(/\$/g, "\\$");
+  return new RegExp(`(?<![\\w$.])${escaped}(?![\\w$])`).test(code.slice(0, at));
 }
 
 /**

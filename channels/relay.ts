@@ -199,12 +199,46 @@ class Client {
   }
 
   /** A call whose caller does not wait for it (taskDone(), close()): the process's end does. */
-  send(op: Op): void {
-    const settled = this.call(op, []).then(() => {}, () => {});
+  send(op: Op, args: unknown[] = []): Promise<unknown> {
+    const call = this.call(op, args);
+    const settled = call.then(() => {}, () => {});
     unanswered.add(settled);
     void settled.then(() => unanswered.delete(settled));
+    return call;
+  }
+
+  // Puts to an unbounded queue need no answer to go on, as a Python Queue's
+  // feeder thread: they are sent in order and answered later, at most
+  // PUT_WINDOW at a time. One that fails makes the next call fail.
+  readonly #puts: Promise<unknown>[] = [];
+  #failed: Error | undefined;
+
+  /** Throws, once, the error a put sent ahead got. */
+  throwFailed(): void {
+    const failed = this.#failed;
+    if (failed === undefined) return;
+    this.#failed = undefined;
+    throw new (failed.constructor as new (message: string) => Error)(
+      `a put() sent ahead failed: ${failed.message}`,
+    );
+  }
+
+  async putAhead(item: unknown): Promise<void> {
+    this.throwFailed();
+    while (this.#puts.length >= PUT_WINDOW) await this.#puts[0].catch(() => {});
+    const call = this.send("put", [item]);
+    this.#puts.push(call);
+    call.then(
+      () => this.#puts.splice(this.#puts.indexOf(call), 1),
+      (error) => {
+        this.#puts.splice(this.#puts.indexOf(call), 1);
+        this.#failed ??= error;
+      },
+    );
   }
 }
+
+const PUT_WINDOW = 256;
 
 // Deno's MessagePort keeps the event loop alive while it listens; one with no call waiting must not.
 function unref(port: MessagePort): void {
@@ -250,12 +284,21 @@ function remote<C extends new (...args: never[]) => Queue<unknown>>(Base: C, nam
       return this.#client.full;
     }
     override async put(item: unknown, options: WaitArgs = {}): Promise<void> {
+      if (this.#client.closed) {
+        throw new ChannelClosedError(`${name} is closed: put() takes no more items`);
+      }
+      // Into an unbounded queue a put cannot wait: it goes ahead, in order.
+      if (this.#maxsize === 0 && options.signal === undefined && options.timeoutMs === undefined) {
+        return await this.#client.putAhead(item);
+      }
+      this.#client.throwFailed();
       await this.#client.call("put", [item], options);
     }
     override async putMany(items: Iterable<unknown>, options: WaitArgs = {}): Promise<void> {
       await this.#client.call("putMany", [[...items]], options);
     }
     override get(options: WaitArgs = {}): Promise<unknown> {
+      this.#client.throwFailed();
       return this.#client.call("get", [], options);
     }
     override async getMany(max = 1024, options: WaitArgs = {}): Promise<unknown[]> {

@@ -50,6 +50,25 @@ Deno.test("wrapFunctions: a top-level declaration becomes a var holding the pare
   assertEquals(source, "var x=1;var f=(function f(a){return a+x});");
 });
 
+Deno.test("wrapFunctions leaves a declaration named before it: a var would not be hoisted", () => {
+  // `register(f)` above `function f` would pass undefined once f became a var.
+  const code = "var hooks=[];hooks.push(f);function f(){return 1}";
+  const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, [
+    rangeAfter(code, "function f"),
+  ]);
+  assertEquals(wrapped, 0);
+  assertEquals(source, code);
+});
+
+Deno.test("the bundle names no wrapped declaration before it is defined", async () => {
+  const bundle = await Deno.readTextFile(new URL("../dist/troupe.js", import.meta.url));
+  for (const m of bundle.matchAll(/var ([\w$]+)=\(function \1\(/g)) {
+    const escaped = m[1].replace(/\$/g, "\\$");
+    const early = new RegExp(`(?<![\\w$.])${escaped}(?![\\w$])`).exec(bundle.slice(0, m.index));
+    assertEquals(early, null, `${m[1]} is named before its definition`);
+  }
+});
+
 Deno.test("wrapFunctions wraps expressions and arrows, and leaves nested declarations and methods", () => {
   const code = "var e=function(a){return a},g=async b=>{return b},h=(c)=>c+1;" +
     "function outer(){function inner(){return 1}return inner()}" +
