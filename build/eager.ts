@@ -23,9 +23,10 @@
  * are too noisy to tell 0.3 ms apart on this machine: compare two builds with
  * `bench/startup_profile.ts`, which reads V8's own timings.
  *
- * - `function f(…){…}` at the top level becomes `var f=(function f(…){…});`
- *   unless `f` is named anywhere before it: a var is not hoisted, and a
- *   reference taken early (`register(f)`) would silently be undefined;
+ * - `function f(…){…}` at the top level becomes `var f=(function f(…){…});`;
+ *   when `f` is named anywhere before it, that var moves to the top of the
+ *   bundle, where the declaration was hoisted to (a var is not hoisted, and a
+ *   reference taken early, `register(f)`, would silently be undefined);
  * - a function expression or arrow function `x=>…` becomes `(x=>…)`;
  * - methods, and declarations nested in functions, stay as they are.
  *
@@ -150,6 +151,8 @@ interface Edit {
   end: number;
   prefix: string;
   suffix: string;
+  /** A declaration something before it names: it moves to the top, where a declaration is. */
+  hoist?: boolean;
 }
 
 /** The edit that makes one compiled function eager, or undefined when it cannot be wrapped. */
@@ -167,8 +170,8 @@ function wrap(code: string, depths: Int32Array, fn: Compiled): Edit | undefined 
       // `register(f)` above `function f` would pass undefined, and no load
       // would fail to say so.
       if (depths[at] !== 0 || func[2] === "") return undefined;
-      if (namedBefore(code, at, func[2])) return undefined;
-      return { at, end: fn.end, prefix: `var ${func[2]}=(`, suffix: ");" };
+      const hoist = namedBefore(code, at, func[2]);
+      return { at, end: fn.end, prefix: `var ${func[2]}=(`, suffix: ");", hoist };
     }
     return { at, end: fn.end, prefix: "(", suffix: ")" };
   }
@@ -202,6 +205,8 @@ export function wrapFunctions(
   // made; a function that encloses edited ones ends that much later.
   let out = code;
   const made: Edit[] = [];
+  // The wrapped declarations that move to the top, in their order.
+  const hoisted: string[] = [];
   for (const edit of edits) {
     let end = edit.end;
     for (const inner of made) {
@@ -209,11 +214,19 @@ export function wrapFunctions(
         end += inner.prefix.length + inner.suffix.length;
       }
     }
-    out = out.slice(0, edit.at) + edit.prefix + out.slice(edit.at, end) + edit.suffix +
-      out.slice(end);
-    made.push(edit);
+    const wrapped = edit.prefix + out.slice(edit.at, end) + edit.suffix;
+    if (edit.hoist) {
+      // Where the declaration was, nothing: a var defined at the top is what
+      // a hoisted declaration is, since its body runs only when called.
+      out = out.slice(0, edit.at) + out.slice(end);
+      hoisted.unshift(wrapped);
+    } else {
+      out = out.slice(0, edit.at) + wrapped + out.slice(end);
+      made.push(edit);
+    }
   }
-  return { source: out, wrapped: made.length };
+  const source = hoisted.length === 0 ? out : hoisted.join("\n") + "\n" + out;
+  return { source, wrapped: made.length + hoisted.length };
 }
 
 /**

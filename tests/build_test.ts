@@ -1,7 +1,8 @@
 // The build's edits of the bundle: the scan that tells code from text in
 // minified code, the eager-compilation pass's wrapping of functions in
 // parentheses (build/eager.ts), the class names it restores and its line breaks.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { runScript } from "./_helpers.ts";
 import { type Compiled, wrapFunctions } from "../build/eager.ts";
 import { bracketDepths } from "../build/scan.ts";
 import { codeLines, restoreClassNames } from "../build/bundle.ts";
@@ -50,23 +51,29 @@ Deno.test("wrapFunctions: a top-level declaration becomes a var holding the pare
   assertEquals(source, "var x=1;var f=(function f(a){return a+x});");
 });
 
-Deno.test("wrapFunctions leaves a declaration named before it: a var would not be hoisted", () => {
-  // `register(f)` above `function f` would pass undefined once f became a var.
-  const code = "var hooks=[];hooks.push(f);function f(){return 1}";
+Deno.test("wrapFunctions moves a declaration named before it to the top, as hoisting would", () => {
+  // `register(f)` above `function f` would pass undefined if f became a var in place.
+  const code = "var hooks=[];hooks.push(f);function f(){return g()}function g(){return 1}";
   const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, [
     rangeAfter(code, "function f"),
+    rangeAfter(code, "function g"),
   ]);
-  assertEquals(wrapped, 0);
-  assertEquals(source, code);
+  assertEquals(wrapped, 2);
+  assertEquals(
+    source,
+    "var f=(function f(){return g()});\nvar g=(function g(){return 1});\nvar hooks=[];hooks.push(f);",
+  );
+  const hooks = new Function(`${source};return hooks`)() as (() => number)[];
+  assertEquals(hooks[0](), 1);
 });
 
-Deno.test("the bundle names no wrapped declaration before it is defined", async () => {
-  const bundle = await Deno.readTextFile(new URL("../dist/troupe.js", import.meta.url));
-  for (const m of bundle.matchAll(/var ([\w$]+)=\(function \1\(/g)) {
-    const escaped = m[1].replace(/\$/g, "\\$");
-    const early = new RegExp(`(?<![\\w$.])${escaped}(?![\\w$])`).exec(bundle.slice(0, m.index));
-    assertEquals(early, null, `${m[1]} is named before its definition`);
-  }
+Deno.test("from the bundle, a process joins its own children before it ends", async () => {
+  const { code, out } = await runScript(
+    new URL("./fixtures/bundle_joins.ts", import.meta.url),
+    30_000,
+  );
+  assertEquals(code, 0, out);
+  assertStringIncludes(out, "grandchild done: true");
 });
 
 Deno.test("wrapFunctions wraps expressions and arrows, and leaves nested declarations and methods", () => {
