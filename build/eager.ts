@@ -225,7 +225,15 @@ export function wrapFunctions(
       made.push(edit);
     }
   }
-  const source = hoisted.length === 0 ? out : hoisted.join("\n") + "\n" + out;
+  // After the leading comment lines, which hold the bundle's header (`@ts-self-types`, its hash).
+  let top = 0;
+  while (out.startsWith("//", top)) {
+    const eol = out.indexOf("\n", top);
+    top = eol === -1 ? out.length : eol + 1;
+  }
+  const source = hoisted.length === 0
+    ? out
+    : out.slice(0, top) + hoisted.join("\n") + "\n" + out.slice(top);
   return { source, wrapped: made.length + hoisted.length };
 }
 

@@ -53,7 +53,8 @@ Deno.test("wrapFunctions: a top-level declaration becomes a var holding the pare
 
 Deno.test("wrapFunctions moves a declaration named before it to the top, as hoisting would", () => {
   // `register(f)` above `function f` would pass undefined if f became a var in place.
-  const code = "var hooks=[];hooks.push(f);function f(){return g()}function g(){return 1}";
+  const code =
+    "// header\nvar hooks=[];hooks.push(f);function f(){return g()}function g(){return 1}";
   const { source, wrapped } = wrapFunctions(code, bracketDepths(code)!, [
     rangeAfter(code, "function f"),
     rangeAfter(code, "function g"),
@@ -61,7 +62,8 @@ Deno.test("wrapFunctions moves a declaration named before it to the top, as hois
   assertEquals(wrapped, 2);
   assertEquals(
     source,
-    "var f=(function f(){return g()});\nvar g=(function g(){return 1});\nvar hooks=[];hooks.push(f);",
+    "// header\nvar f=(function f(){return g()});\nvar g=(function g(){return 1});\n" +
+      "var hooks=[];hooks.push(f);",
   );
   const hooks = new Function(`${source};return hooks`)() as (() => number)[];
   assertEquals(hooks[0](), 1);
