@@ -31,6 +31,7 @@ import {
   type ProcessSpec,
   type ToParent,
   type WireError,
+  type WireIdentity,
   type WireTaskRef,
 } from "../runtime/protocol.ts";
 import { _requireTaskRef, _resolveTask } from "../runtime/task.ts";
@@ -119,6 +120,13 @@ function state(p: Process): State {
       "this Process was not constructed (call super() in a subclass constructor)",
     );
   }
+  return s;
+}
+
+/** The state of a process this one knows by its identity: itself, or its parent. */
+function knownState(role: Role, who: WireIdentity): State {
+  const s = newState(role, who.name, who.daemon, who.pid);
+  s.osPid = who.osPid;
   return s;
 }
 
@@ -659,9 +667,7 @@ export function currentProcess(): Process {
   if (selfProcess) return selfProcess;
   const ctx = _context();
   selfProcess = Object.create(Process.prototype) as Process;
-  const s = newState(ctx.parent ? "self" : "main", ctx.self.name, ctx.self.daemon, ctx.self.pid);
-  s.osPid = ctx.self.osPid;
-  states.set(selfProcess, s);
+  states.set(selfProcess, knownState(ctx.parent ? "self" : "main", ctx.self));
   return selfProcess;
 }
 
@@ -681,9 +687,7 @@ export function parentProcess(): Process | null {
   if (!ctx.parent) return null;
   if (!parentHandle) {
     parentHandle = Object.create(Process.prototype) as Process;
-    const s = newState("parent", ctx.parent.name, ctx.parent.daemon, ctx.parent.pid);
-    s.osPid = ctx.parent.osPid;
-    states.set(parentHandle, s);
+    states.set(parentHandle, knownState("parent", ctx.parent));
   }
   return parentHandle;
 }
@@ -784,8 +788,7 @@ _beforeExit((failed) => _endChildren(failed));
 export function _adoptSelf(p: Process | undefined, inbox: _Inbox): Process {
   const ctx = _context();
   const target = p ?? Object.create(Process.prototype) as Process;
-  const s = newState("self", ctx.self.name, ctx.self.daemon, ctx.self.pid);
-  s.osPid = ctx.self.osPid;
+  const s = knownState("self", ctx.self);
   s.inbox = inbox;
   states.set(target, s);
   selfProcess = target;

@@ -8,6 +8,7 @@
 // Answers (server → child): [id, ok, value, size, closed, full].
 import { type _Outbox, _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
 import type { WireError } from "../runtime/protocol.ts";
+import { _fromWireError, _toWireError } from "../runtime/errors.ts";
 import { ChannelClosedError, Empty, Full } from "./errors.ts";
 import { _setQueueRelay, JoinableQueue, Queue, SimpleQueue } from "./queue.ts";
 import { _beforeExit } from "../runtime/entry.ts";
@@ -64,7 +65,7 @@ function serve(queue: Queue<unknown>, port: MessagePort): void {
       port.postMessage(message);
     } catch (error) {
       // An item the link cannot carry: the caller gets the reason instead.
-      port.postMessage([id, false, wireError(error), queue.qsize(), queue.closed, queue.full()]);
+      port.postMessage([id, false, _toWireError(error), queue.qsize(), queue.closed, queue.full()]);
     }
   };
   const run = (id: number, work: (signal: AbortSignal) => Promise<unknown> | unknown) => {
@@ -72,7 +73,7 @@ function serve(queue: Queue<unknown>, port: MessagePort): void {
     running.set(id, controller);
     return Promise.resolve()
       .then(() => work(controller.signal))
-      .then((value) => answer(id, true, value), (error) => answer(id, false, wireError(error)))
+      .then((value) => answer(id, true, value), (error) => answer(id, false, _toWireError(error)))
       .finally(() => running.delete(id));
   };
   port.onmessage = (e: MessageEvent) => {
@@ -110,31 +111,24 @@ function serve(queue: Queue<unknown>, port: MessagePort): void {
   };
 }
 
-function wireError(error: unknown): WireError {
-  if (error instanceof Error || error instanceof DOMException) {
-    return { name: error.name, message: error.message, stack: error.stack };
-  }
-  return { name: "Error", message: String(error) };
-}
-
 _setQueueRelay(relay);
 
 // ---- the child's side: a Queue whose methods are requests -------------------------------------
 
+// The errors a queue throws, rebuilt as their own classes so that `instanceof` holds.
 const ERRORS: Record<string, new (message: string) => Error> = {
   Full,
   Empty,
   ChannelClosedError,
+  TypeError,
 };
 
 function rebuild(error: WireError): Error {
   if (error.name === "TimeoutError" || error.name === "AbortError") {
     return new DOMException(error.message, error.name);
   }
-  const Class = ERRORS[error.name] ?? (error.name === "TypeError" ? TypeError : Error);
-  const rebuilt = new Class(error.message);
-  if (Class === Error && error.name !== "Error") rebuilt.name = error.name;
-  return rebuilt;
+  const Class = ERRORS[error.name];
+  return Class ? new Class(error.message) : _fromWireError(error);
 }
 
 interface WaitArgs {

@@ -10,15 +10,15 @@
 // started while the others move to other workers; no job runs twice.
 import { _after, _armWait, type _Cancel, _timeoutError } from "../runtime/wait.ts";
 import { type _Outbox, _outbox, _prepare } from "../runtime/wire.ts";
-import {
-  _context,
-  _nextIdentity,
-  _nextPid,
-  _refuseWhileImporting,
-  cpuCount,
-} from "../runtime/context.ts";
+import { _nextIdentity, _nextPid, _refuseWhileImporting, cpuCount } from "../runtime/context.ts";
 import { _encodeMessage } from "../runtime/codec.ts";
-import { type _Endpoint, _initMessage, _spawnWorker, type _StartOptions } from "../runtime/host.ts";
+import {
+  type _Endpoint,
+  _initMessage,
+  _reachedByBytes,
+  _spawnWorker,
+  type _StartOptions,
+} from "../runtime/host.ts";
 import { _startOptions, type StartMethod } from "../runtime/start.ts";
 import { _POOL_BEHAVIOUR } from "./_worker.ts";
 import { _sendApart } from "../runtime/rpc.ts";
@@ -297,7 +297,7 @@ export class _PoolEngine {
     this.#initArgs = { args, wired: out.wired };
     // Workers reached by bytes get initArgs encoded: what cannot cross is refused now, not as
     // the first worker starts.
-    if (settings.start.method === "spawn" || _context().transport === "bytes") {
+    if (_reachedByBytes(settings.start)) {
       try {
         _encodeMessage(0, args, "each worker", () => 0);
       } catch (error) {

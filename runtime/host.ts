@@ -143,7 +143,7 @@ export function _spawnWorker(
   start: _StartOptions = {},
 ): _Endpoint {
   const spawn = start.method === "spawn";
-  const bytes = spawn || _context().transport === "bytes";
+  const bytes = _reachedByBytes(start);
   _refuseWhileImporting(name);
   runtimeUrl ??= new URL("./entry.ts", import.meta.url).href;
   // From the bundle, the behaviour is the bundle itself: one import.
@@ -299,16 +299,27 @@ export function _spawnWorker(
       if (to > from) _markRangeEnded(from, to - from);
     }
   };
+  // A child that ended by itself, without a word (a crash, a signal from
+  // outside), or that wrote what no Troupe child writes: as if terminated,
+  // and then told how.
+  const endedBy = (code: number, error: WireError | undefined) => {
+    if (ended) return;
+    endpoint.terminate();
+    if (events.exit) events.exit(code, error);
+    else {
+      events.error(
+        error ?? {
+          name: "Error",
+          message: `${name}${os ? ` (pid ${os.pid})` : ""} exited with code ${code} before it ` +
+            "finished",
+        },
+      );
+    }
+  };
+  const corrupt = (error: WireError) => endedBy(1, error);
   // The OS process starts with the first frame the link could encode: a
   // message that cannot cross (shared memory, say) is refused with no process
   // started. Until then the link's frames go nowhere, and nothing else is sent.
-  // Bytes no Troupe child writes came from it: it is ended, as a child that crashed.
-  const corrupt = (error: WireError) => {
-    if (ended) return;
-    endpoint.terminate();
-    if (events.exit) events.exit(1, error);
-    else events.error(error);
-  };
   const startOs = () => {
     let frames: _ByteStream | undefined;
     let receive: ((bytes: Uint8Array) => void) | undefined;
@@ -320,21 +331,7 @@ export function _spawnWorker(
         memoryLimitMb: start.memoryLimitMb,
       });
       os.stream.listen(receive!);
-      void os.exited.then((exit) => {
-        if (ended) return;
-        // Gone without a word: as if terminated, and then told how.
-        endpoint.terminate();
-        const error = exit.error;
-        if (events.exit) events.exit(exit.code, error);
-        else {
-          events.error(
-            error ?? {
-              name: "Error",
-              message: `${name} (pid ${os!.pid}) exited with code ${exit.code} before it finished`,
-            },
-          );
-        }
-      });
+      void os.exited.then((exit) => endedBy(exit.code, exit.error));
       return os.stream;
     };
     link = new _ByteLink(

@@ -15,7 +15,7 @@
 // still talk to its parent, and to nothing else. When the parent goes, the
 // child's stdin ends, and so does the child.
 import type { _ByteStream } from "./endpoint.ts";
-import type { _DenoPermissions } from "./permissions.ts";
+import { type _DenoPermissions, _ownArgv, _PERMISSION_NAMES } from "./permissions.ts";
 import type { WireError } from "./protocol.ts";
 
 // ---- chunks ------------------------------------------------------------------------------------
@@ -183,12 +183,7 @@ export class _ChunkReader {
           continue;
         }
         if (flags & MORE) continue;
-        const whole = new Uint8Array(this.#partBytes);
-        let o = 0;
-        for (const part of this.#parts) {
-          whole.set(part, o);
-          o += part.length;
-        }
+        const whole = concat(this.#parts, this.#partBytes);
         this.#parts = [];
         this.#partBytes = 0;
         this.#frame(whole);
@@ -203,22 +198,25 @@ export class _ChunkReader {
   }
 }
 
+/** `parts` end to end (`size` bytes in all, when known); a single part as it is. */
+function concat(parts: Uint8Array[], size?: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size ?? parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** Joins `chunks` into writes of at most PIPE_BUF bytes, each made of whole chunks. */
 function writes(chunks: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   let group: Uint8Array[] = [];
   let size = 0;
   const close = () => {
-    if (group.length === 1) out.push(group[0]);
-    else if (group.length > 1) {
-      const joined = new Uint8Array(size);
-      let o = 0;
-      for (const c of group) {
-        joined.set(c, o);
-        o += c.length;
-      }
-      out.push(joined);
-    }
+    if (group.length > 0) out.push(concat(group, size));
     group = [];
     size = 0;
   };
@@ -370,18 +368,7 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
     if (closed || queue.length === 0) return;
     const batch = queue;
     queue = [];
-    let bytes: Uint8Array;
-    if (batch.length === 1) bytes = batch[0];
-    else {
-      let size = 0;
-      for (const c of batch) size += c.length;
-      bytes = new Uint8Array(size);
-      let o = 0;
-      for (const c of batch) {
-        bytes.set(c, o);
-        o += c.length;
-      }
-    }
+    const bytes = concat(batch);
     // A child that exited takes nothing more: its end is reported by `exited`.
     writing = writer.write(bytes).catch(() => {});
   };
@@ -489,22 +476,7 @@ function writeAll(bytes: Uint8Array): void {
 
 // ---- the command line --------------------------------------------------------------------------
 
-const NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
-type Name = typeof NAMES[number];
-
-/** This program's own command line, when it may read it (Linux). */
-function ownArgv(): string[] | undefined {
-  try {
-    if (
-      Deno.permissions.querySync({ name: "read", path: "/proc/self/cmdline" }).state !== "granted"
-    ) {
-      return undefined;
-    }
-    return Deno.readTextFileSync("/proc/self/cmdline").split("\0").filter((a) => a !== "");
-  } catch {
-    return undefined;
-  }
-}
+type Name = typeof _PERMISSION_NAMES[number];
 
 // The flags of this program's command line a child needs to resolve and load the same modules.
 const SUBCOMMANDS = new Set(["run", "test", "bench", "serve", "eval", "repl", "jupyter"]);
@@ -528,7 +500,7 @@ const PREFIXED = [
 ];
 
 function resolutionFlags(): string[] {
-  const argv = ownArgv();
+  const argv = _ownArgv();
   return argv ? _resolutionFlags(argv) : [];
 }
 
@@ -551,9 +523,9 @@ export function _resolutionFlags(argv: string[]): string[] {
 /** The parent's own `--allow-<name>` lists, read from its command line. */
 function ownAllowLists(): Map<Name, string> {
   const lists = new Map<Name, string>();
-  for (const arg of ownArgv() ?? []) {
+  for (const arg of _ownArgv() ?? []) {
     const m = /^--allow-([a-z]+)=(.+)$/.exec(arg);
-    if (m && (NAMES as readonly string[]).includes(m[1])) lists.set(m[1] as Name, m[2]);
+    if (m && (_PERMISSION_NAMES as readonly string[]).includes(m[1])) lists.set(m[1] as Name, m[2]);
   }
   return lists;
 }
@@ -568,7 +540,7 @@ export function _permissionFlags(permissions: _DenoPermissions | undefined): str
   if (permissions === "none") return [];
   const flags: string[] = [];
   let lists: Map<Name, string> | undefined;
-  for (const name of NAMES) {
+  for (const name of _PERMISSION_NAMES) {
     const value = permissions === undefined ? "inherit" : permissions[name];
     if (value === false) continue;
     if (value === true) flags.push(`--allow-${name}`);

@@ -56,6 +56,9 @@ export type Permissions = "inherit" | "none" | PermissionSet;
 const NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 type Name = typeof NAMES[number];
 
+/** Every kind of permission, in Deno's order. */
+export const _PERMISSION_NAMES: readonly Name[] = NAMES;
+
 /** The option Deno's `Worker` takes, after validation; `undefined` for `"inherit"`. */
 export type _DenoPermissions = "none" | Record<Name, "inherit" | boolean | string[]>;
 
@@ -191,9 +194,20 @@ function readText(path: string): string | undefined {
   }
 }
 
-function detectWorkerOptions(): boolean | undefined {
+let ownArgv: string[] | undefined;
+
+/**
+ * This program's own command line, `deno` first, when it may be read (Linux,
+ * with read access to /proc/self/cmdline); read once.
+ */
+export function _ownArgv(): string[] | undefined {
+  if (ownArgv !== undefined) return ownArgv;
   if (Deno.build.os !== "linux" || !canRead("/proc/self/cmdline")) return undefined;
-  const argv = readText("/proc/self/cmdline")?.split("\0");
+  return ownArgv = readText("/proc/self/cmdline")?.split("\0").filter((arg) => arg !== "");
+}
+
+function detectWorkerOptions(): boolean | undefined {
+  const argv = _ownArgv();
   if (!argv) return undefined;
   const configs: string[] = [];
   // A false positive here only trades our message for Deno's own exit (70).

@@ -356,25 +356,22 @@ workerTest("spawn: a child whose parent is killed with SIGKILL exits", async () 
   await until(() => !osAlive(pid), `the orphaned child ${pid} exited`, 10_000);
 });
 
-workerTest("spawn: a daemon grandchild ends with its spawn parent", async () => {
-  const p = new Process({ target: startsGrandchild, args: [60_000], startMethod: "spawn" });
-  p.start();
-  const grandchild = await p.receive<number>();
-  assert(osAlive(grandchild));
-  p.kill();
-  await p.join();
-  await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
-});
-
-workerTest("spawn: an OS grandchild ends with the thread that started it", async () => {
-  const p = new Process({ target: startsGrandchild, args: [60_000], startMethod: "thread" });
-  p.start();
-  const grandchild = await p.receive<number>();
-  assert(osAlive(grandchild));
-  p.kill();
-  await p.join();
-  await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
-});
+for (
+  const [method, what] of [
+    ["spawn", "a daemon grandchild ends with its spawn parent"],
+    ["thread", "an OS grandchild ends with the thread that started it"],
+  ] as const
+) {
+  workerTest(`spawn: ${what}`, async () => {
+    const p = new Process({ target: startsGrandchild, args: [60_000], startMethod: method });
+    p.start();
+    const grandchild = await p.receive<number>();
+    assert(osAlive(grandchild));
+    p.kill();
+    await p.join();
+    await until(() => !osAlive(grandchild), "the grandchild exited", 10_000);
+  });
+}
 
 workerTest("spawn: console output reaches the parent's terminal", async () => {
   const { code, out } = await runScript(
