@@ -16,6 +16,7 @@ import {
   type Strategy,
 } from "./_supervision.ts";
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
+import { _Emitter } from "../runtime/events.ts";
 import { _makeRef, _refHandle, type ActorRef } from "./actor.ts";
 import { _exitReason, ActorExited, EscalationError, type ExitReason } from "./errors.ts";
 import { Process } from "./process.ts";
@@ -82,8 +83,10 @@ export interface ChildInfo {
   restarts: number;
   /** The running incarnation's name. */
   name: string | undefined;
-  /** The running incarnation's pid (an actor's or a process's). */
+  /** The running incarnation's pid (an actor's or a process's; the OS pid of a `"spawn"` one). */
   pid: number | undefined;
+  /** How long the running incarnation has run, in ms; `undefined` when none runs. */
+  uptimeMs: number | undefined;
 }
 
 /** The events a supervisor emits, by type, with what each listener receives. */
@@ -105,6 +108,8 @@ interface Running {
   actor: _ActorHandle | undefined;
   /** The supervisor is stopping it: its exit is not a failure. */
   byUs: boolean;
+  /** When the supervisor saw it start (`performance.now()`). */
+  startedAt?: number;
   ended: Promise<ExitReason>;
   shutdown(limit: number | "brutal"): Promise<ExitReason>;
 }
@@ -181,7 +186,12 @@ export class Supervisor {
   #halt = new AbortController();
   #done = Promise.withResolvers<void>();
   #failure: Error | undefined;
-  #listeners = new Map<keyof SupervisorEventMap, Set<(event: never) => void>>();
+  #events = new _Emitter<SupervisorEventMap>("Supervisor.on()", [
+    "start",
+    "exit",
+    "restart",
+    "escalate",
+  ]);
   /** Told when the supervisor ends: references sent to other workers close then. */
   #gone = new Set<(exit: ExitReason) => void>();
 
@@ -266,25 +276,11 @@ export class Supervisor {
     type: K,
     listener: (event: SupervisorEventMap[K]) => void,
   ): () => void {
-    if (typeof listener !== "function") {
-      throw new TypeError(
-        `Supervisor.on() listener must be a function, got ${_describe(listener)}`,
-      );
-    }
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, set = new Set());
-    set.add(listener as (event: never) => void);
-    return () => set.delete(listener as (event: never) => void);
+    return this.#events.on(type, listener);
   }
 
   #emit<K extends keyof SupervisorEventMap>(type: K, event: SupervisorEventMap[K]): void {
-    for (const listener of this.#listeners.get(type) ?? []) {
-      try {
-        (listener as (event: SupervisorEventMap[K]) => void)(event);
-      } catch (error) {
-        reportError(error);
-      }
-    }
+    this.#events.emit(type, event);
   }
 
   /**
@@ -415,7 +411,7 @@ export class Supervisor {
     });
   }
 
-  /** The children in start order, with their state, kind and restart count. */
+  /** The children in start order, with their state, kind, pid, restart count and uptime. */
   whichChildren(): ChildInfo[] {
     return this.#children.map((c) => ({
       id: c.spec.id,
@@ -425,6 +421,9 @@ export class Supervisor {
       restarts: c.restarts,
       name: c.running?.name,
       pid: c.running?.pid,
+      uptimeMs: c.running?.startedAt === undefined
+        ? undefined
+        : performance.now() - c.running.startedAt,
     }));
   }
 
@@ -515,6 +514,7 @@ export class Supervisor {
       await running.shutdown("brutal");
       throw new Error(`${this.#name} stopped while child '${child.spec.id}' was starting`);
     }
+    running.startedAt = performance.now();
     child.running = running;
     child.state = "running";
     running.actor?.onEnd(() => {
