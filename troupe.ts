@@ -55,9 +55,17 @@ export {
   type MapOptions,
   Pool,
   type PoolOptions,
+  type Progress,
   type TaskFunction,
   type TaskResult,
 } from "./pool/pool.ts";
+export type {
+  Percentiles,
+  PoolEventMap,
+  PoolStats,
+  PoolWorkerInfo,
+  WorkerExitReason,
+} from "./pool/stats.ts";
 export type { Permissions, PermissionSet, PermissionValue } from "./runtime/permissions.ts";
 export {
   asCompleted,

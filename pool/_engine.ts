@@ -33,6 +33,8 @@ import {
 } from "../runtime/permissions.ts";
 import { _poolWorkerProcess } from "../actors/process.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
+import { _Emitter } from "../runtime/events.ts";
+import { _Histogram, type PoolEventMap, type PoolStats, type WorkerExitReason } from "./stats.ts";
 import {
   decodeResults,
   encodeTasks,
@@ -84,6 +86,8 @@ interface Job {
   cleanup: (() => void) | undefined;
   slot: Slot | undefined;
   settled: boolean;
+  /** When it was submitted (`performance.now()`), for its wait time. */
+  queuedAt: number;
 }
 
 /** A take-back sent to a worker without claims (see `PoolTakeBackMessage`). */
@@ -124,7 +128,10 @@ interface Slot {
   /** Without claims: jobs settled (timed out, aborted) whose take-back is not answered yet. */
   cancelled: Set<number>;
   /** Settles one answer of this worker (made once, not per message). */
-  answer: (id: number, code: number, payload: unknown) => void;
+  answer: (id: number, code: number, payload: unknown, ms: number) => void;
+  /** When it started (`Date.now()`), and the calls it finished. */
+  startedAt: number;
+  completed: number;
 }
 
 /** Settings fixed when the engine is made. */
@@ -225,6 +232,11 @@ function copyNumbers(job: Job): Job {
   return job.numeric ? { ...job, calls: new Float64Array(job.calls as Float64Array) } : job;
 }
 
+/** The pid users see for a worker: its OS pid when it is a "spawn" process. */
+function pidOf(slot: Slot): number {
+  return slot.process.process.pid ?? slot.pid;
+}
+
 /** Whether a value may hold something to check or swap before it is posted. */
 function needsWalk(value: unknown): boolean {
   const type = typeof value;
@@ -280,8 +292,25 @@ export class _PoolEngine {
 
   #initArgs: { args: unknown[]; wired: boolean };
 
-  constructor(settings: _EngineSettings) {
+  // What stats() reports: calls submitted and not settled, their outcomes, workers replaced.
+  #pending = 0;
+  #completed = 0;
+  #failed = 0;
+  #replaced: PoolStats["replaced"] = {
+    died: 0,
+    outOfMemory: 0,
+    stopped: 0,
+    maxTasksPerChild: 0,
+    modules: 0,
+  };
+  #runTimes = new _Histogram();
+  #waitTimes = new _Histogram();
+  #madeAt = performance.now();
+  readonly events: _Emitter<PoolEventMap>;
+
+  constructor(settings: _EngineSettings, what = "Pool") {
     this.#settings = settings;
+    this.events = new _Emitter(`${what}.on()`, ["workerStart", "workerExit", "taskFail"]);
     if (settings.initializer) this.#modules.add(settings.initializer.module);
     _assertApplicable(settings.permissions, "Pool permissions", settings.start.method);
     // Prepared once: every worker gets the same initArgs.
@@ -345,7 +374,7 @@ export class _PoolEngine {
       permissions: _normalizePermissions(permissions, `${what} permissions`),
       start: _startOptions(options.startMethod, options.memoryLimitMb, what),
       idleTimeoutMs,
-    });
+    }, what);
   }
 
   /** Number of workers the pool keeps. */
@@ -354,11 +383,50 @@ export class _PoolEngine {
   }
 
   /** What `console.log()` shows of the pool: whether it takes calls, and how many are unfinished. */
-  summary(): { state: "running" | "closed" | "terminated" | "broken"; pending: number } {
-    let pending = this.#queued;
-    for (const slot of this.#slots) pending += slot.inflight.size;
+  summary(): {
+    state: "running" | "closed" | "terminated" | "broken";
+    workers: number;
+    pending: number;
+    completed: number;
+    failed: number;
+  } {
     const state = this.#state === "open" ? (this.#broken ? "broken" : "running") : this.#state;
-    return { state, pending };
+    return {
+      state,
+      workers: this.#slots.size,
+      pending: this.#pending,
+      completed: this.#completed,
+      failed: this.#failed,
+    };
+  }
+
+  /** The pool's figures now (see {@linkcode PoolStats}); reads counters, walks no queue. */
+  stats(): PoolStats {
+    let running = 0;
+    const workers = [];
+    for (const slot of this.#slots) {
+      let held = 0;
+      for (const job of slot.inflight.values()) if (!job.settled) held += job.calls.length;
+      running += held;
+      workers.push({
+        name: slot.name,
+        pid: pidOf(slot),
+        busy: held > 0,
+        completed: slot.completed,
+        startedAt: slot.startedAt,
+      });
+    }
+    return {
+      workers,
+      queued: this.#pending - running,
+      running,
+      completed: this.#completed,
+      failed: this.#failed,
+      replaced: { ...this.#replaced },
+      runTimeMs: this.#runTimes.percentiles(),
+      waitTimeMs: this.#waitTimes.percentiles(),
+      uptimeMs: performance.now() - this.#madeAt,
+    };
   }
 
   /**
@@ -452,6 +520,7 @@ export class _PoolEngine {
       slot: undefined,
       settled: false,
       cleanup: undefined,
+      queuedAt: performance.now(),
     };
     if (signal || timeoutMs !== undefined) {
       job.cleanup = _armWait(
@@ -461,6 +530,7 @@ export class _PoolEngine {
       );
     }
     for (const m of modules) this.#modules.add(m);
+    this.#pending += job.calls.length;
     this.#queue.push(job);
     this.#queued++;
     this.#scheduleDispatch();
@@ -499,6 +569,19 @@ export class _PoolEngine {
     if (job.settled) return;
     job.settled = true;
     job.cleanup?.();
+    const n = job.calls.length;
+    this.#pending -= n;
+    if (error === undefined) this.#completed += n;
+    else {
+      this.#failed += n;
+      if (this.events.has("taskFail")) {
+        this.events.emit("taskFail", {
+          task: job.ref.key,
+          error,
+          pid: job.slot && pidOf(job.slot),
+        });
+      }
+    }
     job.done(error, values);
   }
 
@@ -542,7 +625,7 @@ export class _PoolEngine {
    * replaces it). The jobs it had not started go to the other workers.
    */
   #stopRunning(slot: Slot, job: Job): void {
-    const { started, waiting } = this.#retire(slot, -15);
+    const { started, waiting } = this.#retire(slot, -15, "stopped");
     for (const other of started) {
       if (other === job) continue;
       this.#settle(
@@ -612,7 +695,7 @@ export class _PoolEngine {
             s.inflight.size === 0 && job.modules.some((m) => !s.modules.has(m))
           );
           if (!stale) break;
-          this.#retire(stale);
+          this.#retire(stale, 0, "modules");
           slot = this.#spawn();
         }
       }
@@ -775,7 +858,9 @@ export class _PoolEngine {
       stuck: false,
       asks: [],
       cancelled: new Set(),
-      answer: (id, code, payload) => this.#onAnswer(slot, id, code, payload),
+      answer: (id, code, payload, ms) => this.#onAnswer(slot, id, code, payload, ms),
+      startedAt: Date.now(),
+      completed: 0,
     };
     slot.endpoint = _spawnWorker(name, _POOL_BEHAVIOUR, [...modules], this.#settings.permissions, {
       message: (m) => this.#onMessage(slot, m),
@@ -819,6 +904,7 @@ export class _PoolEngine {
     slot.process.setOsPid(slot.endpoint.osPid);
     this.#slots.add(slot);
     this.#byPid.set(pid, slot);
+    this.events.emit("workerStart", { name, pid: pidOf(slot) });
     return slot;
   }
 
@@ -917,11 +1003,16 @@ export class _PoolEngine {
   }
 
   /** One of `slot`'s answers: settles its job, unless that was cancelled while it ran. */
-  #onAnswer(slot: Slot, id: number, code: number, payload: unknown): void {
+  #onAnswer(slot: Slot, id: number, code: number, payload: unknown, ms: number): void {
     const job = slot.inflight.get(id);
     if (!job) return; // cancelled while it ran
     slot.inflight.delete(id);
     if (slot.cancelled.size > 0) slot.cancelled.delete(id);
+    // Its calls share its run time; each waited as long as the job did.
+    const n = job.calls.length;
+    this.#runTimes.record(ms / n, n);
+    this.#waitTimes.record(slot.heardAt - job.queuedAt - ms, n);
+    if (code !== RESULT_ERROR) slot.completed += n;
     if (code === RESULT_ERROR) {
       this.#settle(job, new RemoteError(slot.name, slot.pid, payload as WireError));
     } else if (code === RESULT_IN_PLACE) {
@@ -941,14 +1032,18 @@ export class _PoolEngine {
       this.#jobMs = this.#jobMs === undefined ? sample : this.#jobMs * 0.7 + sample * 0.3;
     }
     const max = this.#settings.maxTasksPerChild;
-    if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) this.#retire(slot);
+    if (max !== undefined && slot.sent >= max && slot.inflight.size === 0) {
+      this.#retire(slot, 0, "maxTasksPerChild");
+    }
     this.#scheduleDispatch();
     this.#checkIdle();
   }
 
   #onDeath(slot: Slot, code: number, error: WireError | undefined, unloaded = false): void {
     if (slot.ended) return;
-    const { started, waiting } = this.#retire(slot, code);
+    const died = error && new RemoteError(slot.name, pidOf(slot), error);
+    const reason = error?.name === "MemoryError" ? "outOfMemory" : "died";
+    const { started, waiting } = this.#retire(slot, code, reason, died);
     const initFailed = !slot.ready && this.#settings.initializer && (code !== 0 || error);
     if (initFailed || (unloaded && error)) {
       // Restarting would only fail again: fail every call with the error.
@@ -977,7 +1072,7 @@ export class _PoolEngine {
       this.#settle(
         job,
         new Error(
-          `${slot.name} (pid ${slot.process.process.pid}) ${what} (${how}); the pool replaced it`,
+          `${slot.name} (pid ${pidOf(slot)}) ${what} (${how}); the pool replaced it`,
         ),
       );
     });
@@ -1005,11 +1100,24 @@ export class _PoolEngine {
    * must place: those it had started (running, or run with their results
    * lost), and those it had not, taken back so that they never run there.
    */
-  #retire(slot: Slot, code = 0): { started: Job[]; waiting: Job[] } {
+  #retire(
+    slot: Slot,
+    code: number,
+    reason: WorkerExitReason,
+    error?: Error,
+  ): { started: Job[]; waiting: Job[] } {
     const started: Job[] = [];
     const waiting: Job[] = [];
     if (slot.ended) return { started, waiting };
     slot.ended = true;
+    if (reason in this.#replaced) this.#replaced[reason as keyof PoolStats["replaced"]]++;
+    this.events.emit("workerExit", {
+      name: slot.name,
+      pid: pidOf(slot),
+      reason,
+      exitCode: code,
+      error,
+    });
     for (const ask of slot.asks.splice(0)) ask.timer?.();
     slot.endpoint.terminate();
     slot.process.end(code);
@@ -1041,7 +1149,7 @@ export class _PoolEngine {
       return;
     }
     if (this.#state === "terminated" || this.#busy()) return;
-    for (const slot of [...this.#slots]) this.#retire(slot);
+    for (const slot of [...this.#slots]) this.#retire(slot, 0, "close");
     this.#stopTimers();
     this.#answers.close(); // ends the reader
     this.#idle.resolve();
@@ -1067,7 +1175,7 @@ export class _PoolEngine {
       this.#idleTimer = _after(left, () => this.#rest(ms));
       return;
     }
-    for (const slot of [...this.#slots]) this.#retire(slot);
+    for (const slot of [...this.#slots]) this.#retire(slot, 0, "idle");
     this.#balance(); // clears its timer
   }
 
@@ -1091,7 +1199,7 @@ export class _PoolEngine {
     const jobs = this.#queue.splice(this.#head);
     this.#queued = 0;
     for (const slot of [...this.#slots]) {
-      const { started, waiting } = this.#retire(slot, -15);
+      const { started, waiting } = this.#retire(slot, -15, "terminate");
       jobs.push(...started, ...waiting);
     }
     for (const job of jobs) this.#settle(job, error);

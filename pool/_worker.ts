@@ -7,6 +7,7 @@ import { _defineBehaviour, type _WorkerSide } from "../runtime/entry.ts";
 import { _Link, _WOULD_WAIT } from "../runtime/link.ts";
 import { _sendApart } from "../runtime/rpc.ts";
 import {
+  ANSWER_FIELDS,
   decodeTasks,
   encodeResults,
   isTasks,
@@ -202,7 +203,7 @@ class PoolWorker {
       this.#busyMs += ms;
       this.#recordMs(job, ms);
       if (this.#answers.length === 0) this.#answersSince = t0;
-      this.#answers.push(job.id, answer[0], answer[1]);
+      this.#answers.push(job.id, answer[0], answer[1], ms);
     }
     jobs.length = 0;
     this.#jobsHead = 0;
@@ -218,7 +219,7 @@ class PoolWorker {
     const message = encodeResults(this.#busyMs, this.#pid, flat);
     this.#busyMs = 0;
     const transfer: Transferable[] = [];
-    for (let i = 1; i < flat.length; i += 3) {
+    for (let i = 1; i < flat.length; i += ANSWER_FIELDS) {
       if (flat[i] === RESULT_NUMBERS) {
         transfer.push((flat[i + 1] as Float64Array).buffer as ArrayBuffer);
       }
@@ -232,12 +233,13 @@ class PoolWorker {
     }
     const pid = this.#pid;
     const jobs: number[] = [];
-    for (let i = 0; i < flat.length; i += 3) jobs.push(i);
+    for (let i = 0; i < flat.length; i += ANSWER_FIELDS) jobs.push(i);
     // Only the jobs whose values cannot travel fail.
     _sendApart(
       jobs,
-      (i) => side.post(encodeResults(0, pid, [flat[i], flat[i + 1], flat[i + 2]])),
-      (i, error) => side.post(encodeResults(0, pid, [flat[i], RESULT_ERROR, _toWireError(error)])),
+      (i) => side.post(encodeResults(0, pid, flat.slice(i, i + ANSWER_FIELDS))),
+      (i, error) =>
+        side.post(encodeResults(0, pid, [flat[i], RESULT_ERROR, _toWireError(error), flat[i + 3]])),
     );
   }
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { PoolEventMap, PoolStats } from "./stats.ts";
 import { _after, type _Cancel, _settledWithin, _timeoutError } from "../runtime/wait.ts";
 import { _checkTimeout, _describe, _inspectable } from "../runtime/util.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
@@ -247,11 +248,11 @@ export class ProcessPoolExecutor {
   static {
     // console.log(executor): ProcessPoolExecutor { maxWorkers: 4, state: "running", pending: 3 }
     _inspectable(this, (executor) => {
-      const { state, pending } = executor.#engine.summary();
+      const summary = executor.#engine.summary();
       return {
         maxWorkers: executor.#engine.size,
-        state: executor.#shutdown ? "shutdown" : state,
-        pending,
+        ...summary,
+        state: executor.#shutdown ? "shutdown" : summary.state,
       };
     });
   }
@@ -268,6 +269,53 @@ export class ProcessPoolExecutor {
   /** The number of worker processes. */
   get maxWorkers(): number {
     return this.#engine.size;
+  }
+
+  /**
+   * What the executor has done and is doing, as {@linkcode Pool.stats}:
+   * workers, calls queued, running, completed and failed, replacements, and
+   * run-time and wait-time percentiles.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor, task } from "@troupe/troupe";
+   *
+   * const square = task(import.meta, (x: number) => x * x, "square");
+   *
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   *   await executor.submit(square, 3);
+   *   console.log(executor.stats().completed); // 1
+   * }
+   * ```
+   */
+  stats(): PoolStats {
+    return this.#engine.stats();
+  }
+
+  /**
+   * Listens to an event, as {@linkcode Pool.on}: `"workerStart"`,
+   * `"workerExit"` or `"taskFail"`.
+   *
+   * @example
+   * ```ts
+   * import { ProcessPoolExecutor } from "@troupe/troupe";
+   *
+   * if (import.meta.main) {
+   *   await using executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+   *   executor.on("taskFail", ({ task, error }) => console.error(task, error));
+   * }
+   * ```
+   *
+   * @param type The event.
+   * @param listener Called with the event's details.
+   * @returns A function that removes the listener.
+   */
+  on<K extends keyof PoolEventMap>(
+    type: K,
+    listener: (event: PoolEventMap[K]) => void,
+  ): () => void {
+    return this.#engine.events.on(type, listener);
   }
 
   /**

@@ -8,6 +8,7 @@ import { _settledWithin, _timeoutError } from "../runtime/wait.ts";
 import type { StartMethod } from "../runtime/start.ts";
 import type { Permissions } from "../runtime/permissions.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
+import type { PoolEventMap, PoolStats } from "./stats.ts";
 import {
   _chunkReader,
   type _JobDone,
@@ -69,6 +70,14 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** How far a `map`, `starmap`, `imap` or `imapUnordered` has got (see {@linkcode MapOptions.onProgress}). */
+export interface Progress {
+  /** Items whose values are ready. */
+  done: number;
+  /** Items in all: `undefined` for `imap` and `imapUnordered` over anything but an array. */
+  total: number | undefined;
+}
+
 /** Options for `map`, `starmap`, `imap` and `imapUnordered`. */
 export interface MapOptions extends CallOptions {
   /**
@@ -76,6 +85,12 @@ export interface MapOptions extends CallOptions {
    * and starmap, 1 for imap and imapUnordered}
    */
   chunksize?: number;
+  /**
+   * Called each time a chunk's values are ready, with how many items are done
+   * (so as often as chunks finish: draw at your own pace, as `@std/cli`'s
+   * `ProgressBar` does). An error it throws is reported, not thrown into the call.
+   */
+  onProgress?: (progress: Progress) => void;
 }
 
 /** Callbacks for `applyAsync` and `mapAsync`, as in Python. */
@@ -222,7 +237,7 @@ export class Pool {
   #engine: _PoolEngine;
 
   static {
-    // console.log(pool): Pool { processes: 4, state: "running", pending: 3 }
+    // console.log(pool): Pool { processes: 4, state: "running", workers: 4, pending: 3, ... }
     _inspectable(this, (pool) => ({ processes: pool.#engine.size, ...pool.#engine.summary() }));
   }
 
@@ -238,6 +253,56 @@ export class Pool {
   /** The number of worker processes. */
   get processes(): number {
     return this.#engine.size;
+  }
+
+  /**
+   * What the pool has done and is doing: its workers (pid, busy), calls
+   * queued, running, completed and failed, workers replaced and why, and
+   * run-time and wait-time percentiles since it was made. Cheap: read it as
+   * often as a display needs.
+   *
+   * @example
+   * ```ts
+   * import { Pool, task } from "@troupe/troupe";
+   *
+   * const square = task(import.meta, (x: number) => x * x, "square");
+   *
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 2 });
+   *   await pool.map(square, [1, 2, 3]);
+   *   const { completed, runTimeMs } = pool.stats();
+   *   console.log(completed, runTimeMs.p99); // 3 0.01
+   * }
+   * ```
+   */
+  stats(): PoolStats {
+    return this.#engine.stats();
+  }
+
+  /**
+   * Listens to an event: `"workerStart"`, `"workerExit"` (with its reason)
+   * or `"taskFail"`.
+   *
+   * @example
+   * ```ts
+   * import { Pool } from "@troupe/troupe";
+   *
+   * if (import.meta.main) {
+   *   await using pool = new Pool({ processes: 2 });
+   *   const off = pool.on("workerExit", ({ name, reason }) => console.log(name, reason));
+   *   off(); // stop listening
+   * }
+   * ```
+   *
+   * @param type The event.
+   * @param listener Called with the event's details.
+   * @returns A function that removes the listener.
+   */
+  on<K extends keyof PoolEventMap>(
+    type: K,
+    listener: (event: PoolEventMap[K]) => void,
+  ): () => void {
+    return this.#engine.events.on(type, listener);
   }
 
   /** Hands a job to the engine; `done` hears how it ended, or why `fn` cannot run. */
@@ -376,6 +441,8 @@ export class Pool {
     let pending = Math.ceil(n / chunksize);
     let failedAt = n;
     let failure: unknown;
+    const onProgress = progressOf(options);
+    let done = 0;
     for (let at = 0; at < n; at += chunksize) {
       const end = Math.min(at + chunksize, n);
       const chunk = packed ? packed.subarray(at, end) : calls.slice(at, end);
@@ -388,6 +455,7 @@ export class Pool {
         } else if (failedAt === n) {
           values ??= valuesArray(n, chunkValues!);
           copyInto(values, at, chunkValues!);
+          if (onProgress) invoke(onProgress, { done: done += chunkValues!.length, total: n });
         }
         if (--pending > 0) return;
         if (failedAt < n) reject(failure);
@@ -431,6 +499,12 @@ export class Pool {
     // Enough chunks in flight to keep every worker's queue fed, still bounded.
     const window = Math.max(this.#engine.size * 4, 64);
     const read = _chunkReader(iterable, chunksize);
+    const onProgress = progressOf(options);
+    const total = Array.isArray(iterable) ? iterable.length : undefined;
+    let done = 0;
+    const progress = (values: _Values) => {
+      if (onProgress) invoke(onProgress, { done: done += values.length, total });
+    };
     let exhausted = false;
     let first = 0;
     const inFlight: { promise: Promise<_Values>; done: boolean }[] = [];
@@ -453,7 +527,10 @@ export class Pool {
           finished.push(outcome);
           wake?.();
         };
-        entry.promise.then((values) => settle({ values }), (error) => settle({ error }));
+        entry.promise.then((values) => {
+          progress(values);
+          settle({ values });
+        }, (error) => settle({ error }));
         inFlight.push(entry);
       }
     };
@@ -523,6 +600,15 @@ function valuesArray(n: number, first: _Values): unknown[] {
 /** Copies a chunk's values into the map's values from position `at`. */
 function copyInto(values: unknown[], at: number, chunk: _Values): void {
   for (let i = 0; i < chunk.length; i++) values[at + i] = chunk[i];
+}
+
+/** The `onProgress` of a call's options, checked. */
+function progressOf(options: MapOptions): ((progress: Progress) => void) | undefined {
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(`onProgress must be a function, got ${_describe(onProgress)}`);
+  }
+  return onProgress;
 }
 
 /** Calls a user callback; an error it throws is reported as uncaught, never swallowed. */

@@ -314,7 +314,8 @@ export interface ExitMessage {
 
 /**
  * Pool worker → parent: answers to jobs, in the order they ran, packed flat:
- * `"R", busyMs, pid`, then for each job `id, code, payload`. Code
+ * `"R", busyMs, pid`, then for each job `id, code, payload, ms` ({@linkcode ANSWER_FIELDS}
+ * fields; `ms` is the time the job ran, for the pool's statistics). Code
  * {@linkcode RESULT_VALUES}: the payload holds one value per call;
  * {@linkcode RESULT_NUMBERS}: the same as a `Float64Array` (transferred), when
  * every value is a number; {@linkcode RESULT_IN_PLACE}: no payload, the values
@@ -336,9 +337,12 @@ export const RESULT_NUMBERS = 2;
 /** {@linkcode ResultsMessage} code: the values are numbers written over the job's packed calls. */
 export const RESULT_IN_PLACE = 3;
 
+/** The fields of one answer in a {@linkcode ResultsMessage}: `id, code, payload, ms`. */
+export const ANSWER_FIELDS = 4;
+
 /**
  * Packs a worker's answers into one {@linkcode ResultsMessage}: `answers` is
- * `id, code, payload` for each job, in the order they ran.
+ * `id, code, payload, ms` for each job, in the order they ran.
  */
 export function encodeResults(
   busyMs: number,
@@ -369,12 +373,12 @@ export function resultsBusyMs(message: ResultsMessage): number {
  */
 export function decodeResults(
   message: ResultsMessage,
-  each: (id: number, code: number, payload: unknown) => void,
+  each: (id: number, code: number, payload: unknown, ms: number) => void,
 ): number {
-  for (let i = 3; i < message.length; i += 3) {
-    each(message[i] as number, message[i + 1] as number, message[i + 2]);
+  for (let i = 3; i < message.length; i += ANSWER_FIELDS) {
+    each(message[i] as number, message[i + 1] as number, message[i + 2], message[i + 3] as number);
   }
-  return (message.length - 3) / 3;
+  return (message.length - 3) / ANSWER_FIELDS;
 }
 
 /** Pool worker → parent: the pool's initializer ran and the worker takes tasks (sent only when there is one). */

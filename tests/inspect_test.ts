@@ -33,18 +33,21 @@ import { workerTest } from "./_helpers.ts";
 const show = (value: unknown): string => Deno.inspect(value).replace(/\s+/g, " ");
 const PID = "10\\d{8}"; // a thread's pid: 1,000,000,000 plus its number in the run
 
-workerTest("Pool prints its size, its state and its unfinished calls", async () => {
+workerTest("Pool prints its size, its state, its workers and its calls", async () => {
   await using pool = new Pool({ processes: 2 });
-  assertEquals(show(pool), 'Pool { processes: 2, state: "running", pending: 0 }');
+  const line = (state: string, workers: number, pending: number, completed: number) =>
+    `Pool { processes: 2, state: "${state}", workers: ${workers}, pending: ${pending}, ` +
+    `completed: ${completed}, failed: 0 }`;
+  assertEquals(show(pool), line("running", 0, 0, 0));
   const call = pool.apply(sleepy, [50]);
-  assertEquals(show(pool), 'Pool { processes: 2, state: "running", pending: 1 }');
+  assertEquals(show(pool), line("running", 0, 1, 0));
   await call;
-  assertEquals(show(pool), 'Pool { processes: 2, state: "running", pending: 0 }');
+  assertEquals(show(pool), line("running", 1, 0, 1));
   pool.close();
-  assertEquals(show(pool), 'Pool { processes: 2, state: "closed", pending: 0 }');
+  assertEquals(show(pool), line("closed", 1, 0, 1));
   pool.terminate();
   await pool.join();
-  assertEquals(show(pool), 'Pool { processes: 2, state: "terminated", pending: 0 }');
+  assertEquals(show(pool), line("terminated", 0, 0, 1));
 });
 
 workerTest("AsyncResult prints whether the call has finished", async () => {
@@ -55,24 +58,21 @@ workerTest("AsyncResult prints whether the call has finished", async () => {
   assertEquals(show(result), 'AsyncResult { state: "fulfilled" }');
 });
 
-workerTest("ProcessPoolExecutor prints its size, its state and its unfinished calls", async () => {
-  const executor = new ProcessPoolExecutor({ maxWorkers: 2 });
-  assertEquals(
-    show(executor),
-    'ProcessPoolExecutor { maxWorkers: 2, state: "running", pending: 0 }',
-  );
-  const future = executor.submit(sleepy, 50);
-  assertEquals(
-    show(executor),
-    'ProcessPoolExecutor { maxWorkers: 2, state: "running", pending: 1 }',
-  );
-  await future;
-  await executor.shutdown();
-  assertEquals(
-    show(executor),
-    'ProcessPoolExecutor { maxWorkers: 2, state: "shutdown", pending: 0 }',
-  );
-});
+workerTest(
+  "ProcessPoolExecutor prints its size, its state, its workers and its calls",
+  async () => {
+    const executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+    const line = (state: string, workers: number, pending: number, completed: number) =>
+      `ProcessPoolExecutor { maxWorkers: 2, state: "${state}", workers: ${workers}, ` +
+      `pending: ${pending}, completed: ${completed}, failed: 0 }`;
+    assertEquals(show(executor), line("running", 0, 0, 0));
+    const future = executor.submit(sleepy, 50);
+    assertEquals(show(executor), line("running", 0, 1, 0));
+    await future;
+    await executor.shutdown();
+    assertEquals(show(executor), line("shutdown", 0, 0, 1));
+  },
+);
 
 workerTest("Process prints its name, pid, state and exit code as it runs and ends", async () => {
   const p = new Process({ target: noop, name: "Printer", daemon: true });
