@@ -10,12 +10,14 @@ import { _initMessage, _spawnWorker, type _StartOptions } from "../runtime/host.
 import { _ACTOR_BEHAVIOUR } from "./_actor_runtime.ts";
 import { _exitReason, ActorExited, type ExitReason, MailboxFull } from "./errors.ts";
 import { _remoteToWire, RemoteError } from "../runtime/errors.ts";
+import { _endCall, _outcomeOf, _startCall, _traceparent, _TRACING } from "../runtime/trace.ts";
 import type { _DenoPermissions } from "../runtime/permissions.ts";
 import {
   type ActorError,
   type ActorSpec,
   type FromActor,
   type FromBridge,
+  methodName,
   packCall,
   type ToActor,
   type ToBridge,
@@ -234,7 +236,9 @@ export class _ActorHandle {
     args: unknown[],
     wantReply: boolean,
     options: _SendOptions | undefined,
+    trace?: string,
   ): Promise<unknown> {
+    if (_TRACING && trace === undefined && wantReply) return this.#traced(method, args, options);
     if (this.#state === "ended") {
       return Promise.reject(new ActorExited(this.name, this.pid, method, this.exit!, false));
     }
@@ -265,13 +269,25 @@ export class _ActorHandle {
     }
     if (options === undefined && this.#reserve()) {
       const id = wantReply ? this.#caller.nextId() : 0;
-      const sent = this.#post(id, method, args, transfer, wired);
+      const sent = this.#post(id, method, args, transfer, wired, trace);
       if (!wantReply) return sent;
       return new Promise((resolve, reject) =>
         this.#caller.pending.set(id, { method, resolve, reject })
       );
     }
-    return this.#sendWithOptions(method, args, transfer, wired, wantReply, options ?? {});
+    return this.#sendWithOptions(method, args, transfer, wired, wantReply, options ?? {}, trace);
+  }
+
+  /** A call as a span (tracing is on), whose handling in the actor is a span under it. */
+  #traced(method: string, args: unknown[], options: _SendOptions | undefined): Promise<unknown> {
+    const span = _startCall(`actor.call ${method}`, {
+      "troupe.actor": this.name,
+      "troupe.method": method,
+    })!;
+    if (this.pid !== undefined) span.setAttribute("troupe.worker.pid", this.pid);
+    const call = this.send(method, args, true, options, _traceparent(span));
+    call.then(() => _endCall(span, "ok"), (error) => _endCall(span, _outcomeOf(error), error));
+    return call;
   }
 
   #sendWithOptions(
@@ -281,6 +297,7 @@ export class _ActorHandle {
     wired: boolean,
     wantReply: boolean,
     options: _SendOptions,
+    trace: string | undefined,
   ): Promise<unknown> {
     const { signal, wait = true } = options;
     let timeoutMs: number | undefined;
@@ -312,7 +329,7 @@ export class _ActorHandle {
       const go = () => {
         waiter = undefined;
         id = wantReply ? this.#caller.nextId() : 0;
-        const sent = this.#post(id, method, args, transfer, wired);
+        const sent = this.#post(id, method, args, transfer, wired, trace);
         if (!wantReply) {
           disarm();
           return resolve(sent);
@@ -383,6 +400,7 @@ export class _ActorHandle {
     args: unknown[],
     transfer: Transferable[],
     wired: boolean,
+    trace: string | undefined,
   ): Promise<void> {
     const caller = this.#caller;
     const batch = caller.batch();
@@ -392,7 +410,7 @@ export class _ActorHandle {
       (wired || batch.length + 3 + args.length > _JSON_MAX || !_jsonExact(method) ||
         !args.every(_jsonExact))
     ) caller.notJson();
-    packCall(batch, id, method, args);
+    packCall(batch, id, trace === undefined ? method : [method, trace], args);
     if (transfer.length > 0 || wired) caller.carry(transfer, wired);
     if (id !== 0) return RESOLVED;
     return caller.sent();
@@ -410,11 +428,13 @@ export class _ActorHandle {
       answer: (message) => this.#onMessage(message as FromActor),
       refused: (calls) =>
         this.#state === "ended"
-          ? new ActorExited(this.name, this.pid, calls[1] as string, this.exit!, false)
+          ? new ActorExited(this.name, this.pid, methodName(calls[1]), this.exit!, false)
           : undefined,
       split: (calls) => Array.from(unpackCalls(calls), (call) => [call.id, call.packed]),
       unsendable: (_id, single, error) =>
-        new TypeError(`${this.name}.${single[1]}() could not be sent: ${error.message}`),
+        new TypeError(
+          `${this.name}.${methodName(single[1])}() could not be sent: ${error.message}`,
+        ),
     });
   }
 

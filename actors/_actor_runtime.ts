@@ -14,10 +14,12 @@ import {
   type FromActor,
   type PackedCalls,
   type ToActor,
+  type TracedMethod,
   unpackCalls,
 } from "../runtime/protocol.ts";
 import { _resolveTask } from "../runtime/task.ts";
 import { _context } from "../runtime/context.ts";
+import { _inChildSpan } from "../runtime/trace.ts";
 
 let selfStop: (() => void) | undefined;
 
@@ -165,9 +167,9 @@ export async function _runActor(spec: ActorSpec, worker: _WorkerSide): Promise<v
   };
 
   /** Takes the next entry off the queue. */
-  const take = (): [id: number, method: string, args: unknown[]] => {
+  const take = (): [id: number, method: string | TracedMethod, args: unknown[]] => {
     const id = queue[head] as number;
-    const method = queue[head + 1] as string;
+    const method = queue[head + 1] as string | TracedMethod;
     const argc = queue[head + 2] as number;
     const args = argc === 0 ? [] : queue.slice(head + 3, head + 3 + argc);
     queue.fill(undefined, head, head + 3 + argc);
@@ -209,14 +211,21 @@ export async function _runActor(spec: ActorSpec, worker: _WorkerSide): Promise<v
   const drain = async function drain(): Promise<void> {
     running = true;
     while (head < queue.length) {
-      const [id, method, args] = take();
+      const [id, called, args] = take();
       if (id === STOP) return stop();
+      // A traced call carries its caller's span (see TracedMethod).
+      const method = typeof called === "string" ? called : called[0];
       try {
         const fn = (instance as unknown as Record<string, unknown>)[method];
         if (typeof fn !== "function" || method in Actor.prototype) {
           throw _actorMethodError(name, instance!, method);
         }
-        let value = fn.apply(instance, args);
+        let value = typeof called === "string"
+          ? fn.apply(instance, args)
+          : _inChildSpan(called[1], `actor.handle ${method}`, {
+            "troupe.actor": name,
+            "troupe.method": method,
+          }, () => fn.apply(instance, args));
         if (value instanceof Promise) {
           // Answer the calls already handled before waiting on this one.
           flush();

@@ -388,10 +388,10 @@ function openBridge(key: string, source: _RefSource): MessagePort {
     replies.error(failure);
   };
   const serve = (calls: PackedCalls) => {
-    for (const { id, method, args } of unpackCalls(calls)) {
+    for (const { id, method, args, trace } of unpackCalls(calls)) {
       const handle = source.current();
       const sent = handle
-        ? handle.send(method, args, id !== 0, undefined)
+        ? handle.send(method, args, id !== 0, undefined, trace)
         : sendLater(source, method, args, id !== 0, undefined);
       // A failed tell has nobody to tell; the holder learns of an ended actor from "gone".
       if (id === 0) sent.catch(() => {});

@@ -34,6 +34,15 @@ import {
 import { _poolWorkerProcess } from "../actors/process.ts";
 import { _requireTaskRef } from "../runtime/task.ts";
 import { _Emitter } from "../runtime/events.ts";
+import {
+  _endCall,
+  type _Outcome,
+  _outcomeOf,
+  type _Span,
+  _startCall,
+  _traceparent,
+  _TRACING,
+} from "../runtime/trace.ts";
 import { _Histogram, type PoolEventMap, type PoolStats, type WorkerExitReason } from "./stats.ts";
 import {
   decodeResults,
@@ -88,6 +97,9 @@ interface Job {
   settled: boolean;
   /** When it was submitted (`performance.now()`), for its wait time. */
   queuedAt: number;
+  /** The caller's span and its `traceparent`, when tracing is on. */
+  span?: _Span;
+  trace?: string;
 }
 
 /** A take-back sent to a worker without claims (see `PoolTakeBackMessage`). */
@@ -529,6 +541,7 @@ export class _PoolEngine {
         () => _timeoutError(`task '${ref.key}' did not finish within ${timeoutMs} ms`),
       );
     }
+    if (_TRACING) this.#trace(job);
     for (const m of modules) this.#modules.add(m);
     this.#pending += job.calls.length;
     this.#queue.push(job);
@@ -565,10 +578,25 @@ export class _PoolEngine {
     return true;
   }
 
-  #settle(job: Job, error: unknown, values?: _Values): void {
+  /** Starts the span of a job: the work in its worker will be a span under it. */
+  #trace(job: Job): void {
+    const span = _startCall(`pool.task ${job.ref.key}`, {
+      "troupe.task": job.ref.key,
+      "troupe.calls": job.calls.length,
+    });
+    if (!span) return;
+    job.span = span;
+    job.trace = _traceparent(span);
+  }
+
+  #settle(job: Job, error: unknown, values?: _Values, outcome?: _Outcome): void {
     if (job.settled) return;
     job.settled = true;
     job.cleanup?.();
+    if (job.span) {
+      if (job.slot) job.span.setAttribute("troupe.worker.pid", pidOf(job.slot));
+      _endCall(job.span, error === undefined ? "ok" : outcome ?? _outcomeOf(error), error);
+    }
     const n = job.calls.length;
     this.#pending -= n;
     if (error === undefined) this.#completed += n;
@@ -1074,6 +1102,8 @@ export class _PoolEngine {
         new Error(
           `${slot.name} (pid ${pidOf(slot)}) ${what} (${how}); the pool replaced it`,
         ),
+        undefined,
+        "died",
       );
     });
     // A job whose arguments moved ports into the dead worker cannot follow

@@ -23,6 +23,7 @@ import {
 import { _resolveTask } from "../runtime/task.ts";
 import { _context } from "../runtime/context.ts";
 import { _adoptSelf } from "../actors/process.ts";
+import { _inChildSpan } from "../runtime/trace.ts";
 
 /** The module a pool's worker imports for its behaviour: this one. */
 export const _POOL_BEHAVIOUR: string = import.meta.url;
@@ -197,7 +198,7 @@ class PoolWorker {
         }
       }
       const t0 = performance.now();
-      let answer = runJob(job);
+      let answer = job.trace === undefined ? runJob(job) : this.#traced(job);
       if (answer instanceof Promise) answer = await answer;
       const ms = performance.now() - t0;
       this.#busyMs += ms;
@@ -209,6 +210,19 @@ class PoolWorker {
     this.#jobsHead = 0;
     this.#pumping = false;
     this.flush();
+  }
+
+  /** Runs a job as a span under its caller's (tracing is on). */
+  #traced(job: PoolJob): Answer | Promise<Answer> {
+    const { key } = job.ref;
+    const self = _context().self;
+    return _inChildSpan(
+      job.trace!,
+      `pool.run ${key}`,
+      { "troupe.task": key, "troupe.worker.pid": self.osPid ?? self.pid },
+      () => runJob(job),
+      (answer) => answer[0] === RESULT_ERROR ? answer[1] : undefined,
+    );
   }
 
   /** Sends the answers gathered so far (also before the worker exits). */

@@ -192,7 +192,8 @@ export interface MailMessage {
  * faster than nested objects and a pool lives on round trips:
  *
  * `"T", n, module₁, key₁, …, moduleₙ, keyₙ`, then for each job
- * `id, task, flags, claim, calls`, where `task` indexes the n tasks named
+ * `id, task, flags, claim, calls` (and `traceparent` when `flags` has
+ * {@linkcode TASK_TRACED}), where `task` indexes the n tasks named
  * first and `claim` is the job's position in the worker's claims;
  * `flags` has {@linkcode TASK_SPREAD} when each call is an argument list
  * (`apply`, `starmap`) rather than one item (`map`), and {@linkcode TASK_WIRED}
@@ -206,6 +207,8 @@ export type TasksMessage = ["T", taskCount: number, ...tasksThenJobs: unknown[]]
 export const TASK_SPREAD = 1;
 /** {@linkcode TasksMessage} flag: the calls hold Troupe objects to revive. */
 export const TASK_WIRED = 2;
+/** {@linkcode TasksMessage} flag: a W3C `traceparent` follows the calls (tracing is on). */
+export const TASK_TRACED = 4;
 
 /** One job of a {@linkcode TasksMessage}, as the pool sends it and its worker reads it. */
 export interface TaskJob {
@@ -219,6 +222,8 @@ export interface TaskJob {
   /** The job's position in the worker's claims. */
   claim: number;
   calls: unknown[] | Float64Array;
+  /** The caller's span, as a W3C `traceparent`, when tracing is on (see runtime/trace.ts). */
+  trace?: string;
 }
 
 /** Packs `jobs` into one {@linkcode TasksMessage}: each task named once, then each job. */
@@ -235,7 +240,8 @@ export function encodeTasks(jobs: readonly TaskJob[]): TasksMessage {
   for (let i = 0; i < jobs.length; i++) {
     const job = jobs[i];
     const flags = (job.spread ? TASK_SPREAD : 0) | (job.wired ? TASK_WIRED : 0);
-    message.push(job.id, index[i], flags, job.claim, job.calls);
+    if (job.trace === undefined) message.push(job.id, index[i], flags, job.claim, job.calls);
+    else message.push(job.id, index[i], flags | TASK_TRACED, job.claim, job.calls, job.trace);
   }
   return message;
 }
@@ -258,14 +264,16 @@ export function decodeTasks(message: TasksMessage, jobs: TaskJob[] = []): TaskJo
   }
   for (; i < message.length; i += 5) {
     const flags = message[i + 2] as number;
-    jobs.push({
+    const job: TaskJob = {
       id: message[i] as number,
       ref: refs[message[i + 1] as number],
       spread: (flags & TASK_SPREAD) !== 0,
       wired: (flags & TASK_WIRED) !== 0,
       claim: message[i + 3] as number,
       calls: message[i + 4] as unknown[] | Float64Array,
-    });
+    };
+    if ((flags & TASK_TRACED) !== 0) job.trace = message[++i + 4] as string;
+    jobs.push(job);
   }
   return jobs;
 }
@@ -455,25 +463,39 @@ export interface Ordered<P> {
  * Calls in the order they were made (batched per microtask), packed flat:
  * `id, method, argc, ...args` for each (`id` 0: a tell, no reply wanted). An
  * actor's round trip is dominated by structured clone, and one flat array
- * clones several µs faster than objects with nested argument arrays.
+ * clones several µs faster than objects with nested argument arrays. With
+ * tracing on, `method` is `[method, traceparent]` (see {@linkcode TracedMethod}).
  */
 export type PackedCalls = unknown[];
+
+/**
+ * A call's method with the caller's span as a W3C `traceparent`, in place of
+ * the method's name when tracing is on (runtime/trace.ts).
+ */
+export type TracedMethod = [method: string, traceparent: string];
 
 /** Appends one call to `calls` in its packed form: `id, method, argc, ...args`. */
 export function packCall(
   calls: PackedCalls,
   id: number,
-  method: string,
+  method: string | TracedMethod,
   args: readonly unknown[],
 ): void {
   calls.push(id, method, args.length);
   for (let i = 0; i < args.length; i++) calls.push(args[i]);
 }
 
+/** The name of a packed call's method, traced or not. */
+export function methodName(method: unknown): string {
+  return String(Array.isArray(method) ? method[0] : method);
+}
+
 /** One call of {@linkcode PackedCalls}, as {@linkcode unpackCalls} reads it. */
 export interface PackedCall {
   id: number;
   method: string;
+  /** The caller's span, when the call was traced. */
+  trace: string | undefined;
   args: unknown[];
   /** The call alone, in its packed form. */
   packed: PackedCalls;
@@ -483,9 +505,12 @@ export interface PackedCall {
 export function* unpackCalls(calls: PackedCalls): Generator<PackedCall> {
   for (let i = 0; i < calls.length;) {
     const end = i + 3 + (calls[i + 2] as number);
+    const method = calls[i + 1];
+    const traced = Array.isArray(method);
     yield {
       id: calls[i] as number,
-      method: calls[i + 1] as string,
+      method: traced ? method[0] as string : method as string,
+      trace: traced ? method[1] as string : undefined,
       args: calls.slice(i + 3, end),
       packed: calls.slice(i, end),
     };

@@ -16,6 +16,7 @@ import { Actor } from "../actors/actor.ts";
 import { _toWireError } from "../runtime/errors.ts";
 import { _endings, _isAlive, _nextEnding, _wakeEndingWaits } from "../runtime/liveness.ts";
 import { _post } from "../runtime/util.ts";
+import { _inChildSpan } from "../runtime/trace.ts";
 import { task } from "../runtime/task.ts";
 import type {
   FromManager,
@@ -24,6 +25,7 @@ import type {
   ManagerFailure,
   ManagerOrderedPayload,
   ToManager,
+  TracedMethod,
 } from "../runtime/protocol.ts";
 import type { Connection } from "../channels/pipe.ts";
 // Registers the reviver for the pipe end each connection's hello carries.
@@ -370,15 +372,15 @@ export class ManagerServer extends Actor {
     for (const call of calls) {
       const id = call[0] as number;
       let result: unknown;
+      // A traced call carries its caller's span (see TracedMethod).
+      const called = call[2] as string | TracedMethod;
       try {
-        result = this.#dispatch(
-          client,
-          id,
-          call[1] as number,
-          call[2] as string,
-          call.slice(3),
-          wired,
-        );
+        result = typeof called === "string"
+          ? this.#dispatch(client, id, call[1] as number, called, call.slice(3), wired)
+          : _inChildSpan(called[1], `manager.handle ${called[0]}`, {
+            "troupe.manager": this.#name,
+            "troupe.method": called[0],
+          }, () => this.#dispatch(client, id, call[1] as number, called[0], call.slice(3), wired));
       } catch (error) {
         this.#fail(client, id, error);
         continue;

@@ -13,6 +13,7 @@ import type { _Outbox, _WireForm } from "../runtime/wire.ts";
 import { _Caller, _JSON_MAX, _jsonExact, _settlePacked } from "../runtime/rpc.ts";
 import { _endings, _isAlive, _nextEnding } from "../runtime/liveness.ts";
 import { _describe, _inspectable, _post } from "../runtime/util.ts";
+import { _endCall, _outcomeOf, _startCall, _traceparent, _TRACING } from "../runtime/trace.ts";
 import type {
   FromManager,
   ManagerConnect,
@@ -135,6 +136,28 @@ export class _Connection {
     signal?: AbortSignal,
     proxy?: object,
   ): Promise<unknown> {
+    if (!_TRACING) return this.#call(objId, op, args, what, signal, proxy, undefined);
+    // A span, whose handling in the manager is a span under it.
+    const span = _startCall(`manager.call ${op}`, {
+      "troupe.manager": this.name,
+      "troupe.method": op,
+      "troupe.call": what,
+    })!;
+    if (this.pid !== undefined) span.setAttribute("troupe.worker.pid", this.pid);
+    const call = this.#call(objId, op, args, what, signal, proxy, _traceparent(span));
+    call.then(() => _endCall(span, "ok"), (error) => _endCall(span, _outcomeOf(error), error));
+    return call;
+  }
+
+  #call(
+    objId: number,
+    op: string,
+    args: unknown[],
+    what: string,
+    signal: AbortSignal | undefined,
+    proxy: object | undefined,
+    trace: string | undefined,
+  ): Promise<unknown> {
     // The run-wide liveness table knows of an ended manager before any message could.
     if (this.stopped === undefined && this.pid !== undefined && !_isAlive(this.pid)) {
       return this.#ended().then(() =>
@@ -146,8 +169,10 @@ export class _Connection {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#caller.nextId();
+    // A traced call carries its caller's span (see TracedMethod).
+    const called = trace === undefined ? op : [op, trace];
     let entry: unknown[];
-    if (args.every(_jsonExact)) entry = [id, objId, op, ...args];
+    if (args.every(_jsonExact)) entry = [id, objId, called, ...args];
     else {
       const out = _outbox();
       let sent: unknown[];
@@ -159,7 +184,7 @@ export class _Connection {
       } finally {
         sendingTo = undefined;
       }
-      entry = [id, objId, op, ...sent];
+      entry = [id, objId, called, ...sent];
       this.#caller.notJson();
       this.#caller.carry(out.transfer, out.wired);
     }
