@@ -133,7 +133,7 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
       // Into an unbounded queue a put cannot wait: it goes ahead, in order.
       if (this.#maxsize === 0 && options.signal === undefined && options.timeoutMs === undefined) {
         while (this.#puts.length >= PUT_WINDOW) await this.#puts[0].catch(() => {});
-        const call = this.#client.ahead("put", [item]);
+        const call = this.#client.ahead("put", [item], false);
         this.#puts.push(call);
         const done = () => this.#puts.splice(this.#puts.indexOf(call), 1);
         call.then(done, done);

@@ -248,14 +248,26 @@ export class _RelayClient {
     return call;
   }
 
+  // Calls sent ahead that later calls wait for (see `ahead`).
+  readonly #ahead = new Set<Promise<unknown>>();
+
   /**
    * A call made from a method that returns before its answer (a `release()`,
    * a `set()`): it is sent in order, and if it fails, the next
-   * {@linkcode _RelayClient.checked} call throws its error.
+   * {@linkcode _RelayClient.checked} call throws its error instead of being
+   * made. With `awaited` (the default) that next call waits for its answer
+   * first, so it always learns of the failure; without it (a put sent ahead
+   * into an unbounded queue, which may wait for room), only once it came.
    */
-  ahead(op: string, args: unknown[] = []): Promise<unknown> {
+  ahead(op: string, args: unknown[] = [], awaited = true): Promise<unknown> {
     const call = this.send(op, args);
-    call.catch((error) => this.#failed ??= error);
+    const settled = call.then(() => {}, (error) => {
+      this.#failed ??= error;
+    });
+    if (awaited) {
+      this.#ahead.add(settled);
+      void settled.then(() => this.#ahead.delete(settled));
+    }
     return call;
   }
 
@@ -270,14 +282,18 @@ export class _RelayClient {
     throw Object.assign(rebuilt, { cause: failed });
   }
 
-  /** {@linkcode _RelayClient.call}, after throwing what a call sent ahead got. */
+  /** {@linkcode _RelayClient.call}, unless a call sent ahead failed: then that error. */
   checked(op: string, args: unknown[], wait?: _RelayCallWait): Promise<unknown> {
-    try {
+    const go = () => {
       this.throwFailed();
+      return this.call(op, args, wait);
+    };
+    if (this.#ahead.size > 0) return Promise.allSettled([...this.#ahead]).then(go);
+    try {
+      return go();
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.call(op, args, wait);
   }
 }
 
