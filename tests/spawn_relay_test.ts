@@ -5,6 +5,7 @@ import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "
 import {
   Barrier,
   BoundedSemaphore,
+  BrokenBarrierError,
   ChannelClosedError,
   Condition,
   EOFError,
@@ -35,7 +36,7 @@ import {
   waitsForNotify,
 } from "./fixtures/relay_tasks.ts";
 import { takes } from "./fixtures/spawn_tasks.ts";
-import { workerTest } from "./_helpers.ts";
+import { until, workerTest } from "./_helpers.ts";
 
 const SPAWN = { startMethod: "spawn" } as const;
 
@@ -166,6 +167,17 @@ workerTest("relay: a Barrier with a thread party and a spawn party releases both
   assertEquals(indexes.sort(), [0, 1]);
   for (const p of ps) assertEquals(await p.join(), 0);
   assertEquals(barrier.nWaiting, 0);
+});
+
+workerTest("relay: a spawn party killed while it waits breaks the Barrier", async () => {
+  const barrier = new Barrier(2);
+  const p = new Process({ target: waitsAtBarrier, args: [barrier], ...SPAWN });
+  p.start();
+  await until(() => barrier.nWaiting === 1, "the child waits at the barrier", 20_000);
+  p.kill();
+  assertEquals(await p.join(), -9);
+  await until(() => barrier.broken, "the barrier is broken", 10_000);
+  await assertRejects(() => barrier.wait({ timeoutMs: 5000 }), BrokenBarrierError);
 });
 
 workerTest("relay: a BoundedSemaphore keeps its bound for a spawn child", async () => {
