@@ -119,8 +119,10 @@ export {
   type SimpleQueueOptions,
 } from "./channels/queue.ts";
 export { Connection, Pipe, type PipeOptions } from "./channels/pipe.ts";
-// Queues reach processes that share no memory with them through a relay.
+// Queues, Pipe ends and the shared-memory primitives reach processes that
+// share no memory with them through a relay.
 import "./channels/relay.ts";
+import "./sync/relay.ts";
 export { ChannelClosedError, Empty, EOFError, Full } from "./channels/errors.ts";
 export type { StandardSchemaV1 } from "./channels/schema.ts";
 export type { SyncWaitOptions, WaitOptions } from "./runtime/wait_options.ts";

@@ -9,7 +9,13 @@
  * @module
  */
 import { _timeoutError } from "../runtime/wait.ts";
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _context } from "../runtime/context.ts";
 import { _checkTimeout, _inspectable } from "../runtime/util.ts";
 import type { ConnectionWire } from "../runtime/protocol.ts";
@@ -70,9 +76,18 @@ const KIND = "troupe.Connection";
 
 // Set while a connection is built by Pipe() or rebuilt from its wire state
 // (`received`: it came from another process, which makes this one a holder).
+// `holder`: the pid it holds the end for (a relay serving a child that shares no memory).
 let building:
-  | { wire: ConnectionWire; schema: StandardSchemaV1 | undefined; received?: boolean }
+  | {
+    wire: ConnectionWire;
+    schema: StandardSchemaV1 | undefined;
+    received?: boolean;
+    holder?: number;
+  }
   | undefined;
+
+// Set in Connection's static block (see `_servedEnd`).
+let servedEnd: (end: Connection<unknown, unknown>, pid: number) => Connection<unknown, unknown>;
 
 /**
  * One end of a {@linkcode Pipe}: sends `S` items to the other end and
@@ -124,13 +139,14 @@ export class Connection<S, R> {
     if (!building) {
       throw new TypeError("a Connection comes from Pipe(); it cannot be created with new");
     }
-    const { wire, schema, received } = building;
+    const { wire, schema, received, holder } = building;
     building = undefined;
     this.#send = wire.send ? new _Ring(wire.send, wire.codec, 0) : undefined;
     this.#recv = wire.recv ? new _Ring(wire.recv, wire.codec, 0) : undefined;
     this.#schema = schema as StandardSchemaV1<unknown, S> | undefined;
     this.#spin = { micros: wire.spinMicros, misses: 0, skip: 0 };
     if (received) this.#hold();
+    if (holder !== undefined) this.#hold(holder);
   }
 
   // Records this process as a holder of this end: the process that received
@@ -138,10 +154,9 @@ export class Connection<S, R> {
   // learns it (EOFError, ChannelClosedError) instead of waiting forever. The
   // process that created the pipe holds an end only once it uses it, so an
   // end it passed to a child that died reads as gone.
-  #hold(): void {
+  #hold(pid: number = _context().self.pid): void {
     if (this.#holding) return;
     this.#holding = true;
-    const pid = _context().self.pid;
     this.#send?.hold("writer", pid);
     this.#recv?.hold("reader", pid);
   }
@@ -412,14 +427,43 @@ export class Connection<S, R> {
    * The wire hook: an end travels as its two shared buffers.
    * @ignore
    */
-  [_WIRE](path: string): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
     if (this.closed) {
       throw new ChannelClosedError(
         `${path} is a closed Connection, which cannot be passed to another process`,
       );
     }
-    return { kind: KIND, module: import.meta.url, state: this.#wire() };
+    // A process reached by bytes gets the end served from here (channels/relay.ts).
+    return _relayed(KIND, this, path, out) ??
+      { kind: KIND, module: import.meta.url, state: this.#wire() };
   }
+
+  static {
+    servedEnd = (end, pid) => {
+      building = { wire: end.#wire(), schema: undefined, holder: pid };
+      return new Connection();
+    };
+  }
+}
+
+/**
+ * The same end as `end`, for a relay to use on behalf of process `pid` (a
+ * child that shares no memory with it): `pid` is recorded as its holder, so
+ * that the other end learns when that process has ended.
+ */
+export function _servedEnd(
+  end: Connection<unknown, unknown>,
+  pid: number,
+): Connection<unknown, unknown> {
+  return servedEnd(end, pid);
+}
+
+/** Lets the next `Connection` built be a relayed end's token object, with no rings of its own. */
+export function _buildRelayedEnd(): void {
+  building = {
+    wire: { send: null, recv: null, codec: "structured", spinMicros: 0 },
+    schema: undefined,
+  };
 }
 
 /**

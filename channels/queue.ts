@@ -7,7 +7,13 @@
  * @module
  */
 import { _timeoutError } from "../runtime/wait.ts";
-import { type _Outbox, _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _inspectable } from "../runtime/util.ts";
 import type { QueueWire, WireCodec } from "../runtime/protocol.ts";
 import { _decode, _encode } from "../runtime/codec.ts";
@@ -500,7 +506,8 @@ export class Queue<T> {
       );
     }
     // A process reached by bytes gets the queue served from here (channels/relay.ts).
-    if (out?.bytes && relayQueue) return relayQueue(this as Queue<unknown>, path, out);
+    const relayed = _relayed(KIND_QUEUE, this, path, out);
+    if (relayed) return relayed;
     const kind = this.#joinable
       ? KIND_JOINABLE
       : this instanceof SimpleQueue
@@ -601,15 +608,6 @@ export class SimpleQueue<T> extends Queue<T> {
   constructor(options: SimpleQueueOptions<T> = {}) {
     super({ ...options, maxsize: 0 });
   }
-}
-
-let relayQueue: ((queue: Queue<unknown>, path: string, out: _Outbox) => _WireForm) | undefined;
-
-/** Installs how a queue is sent to a process that shares no memory with it (channels/relay.ts). */
-export function _setQueueRelay(
-  relay: (queue: Queue<unknown>, path: string, out: _Outbox) => _WireForm,
-): void {
-  relayQueue = relay;
 }
 
 function revive(Class: new () => Queue<unknown>) {

@@ -68,6 +68,34 @@ export function _registerReviver(kind: string, revive: Reviver): void {
   revivers.set(kind, revive);
 }
 
+// Objects that cannot share their memory with the receiver travel as a relay
+// (runtime/relay.ts): the module that serves them registers how.
+type Relay = (object: object, path: string, out: _Outbox) => _WireForm;
+const relays = new Map<string, Relay>();
+
+/**
+ * Registers how an object of `kind` is sent to a process that shares no
+ * memory with the sender. Call at module top level.
+ */
+export function _registerRelay(kind: string, relay: Relay): void {
+  relays.set(kind, relay);
+}
+
+/**
+ * The relay's wire form of `object` when the receiver shares no memory with
+ * this process (`out.bytes`) and a relay of `kind` is registered; otherwise
+ * `undefined`, and the object travels as its shared memory.
+ */
+export function _relayed(
+  kind: string,
+  object: object,
+  path: string,
+  out: _Outbox | undefined,
+): _WireForm | undefined {
+  if (!out?.bytes) return undefined;
+  return relays.get(kind)?.(object, path, out);
+}
+
 /** What a walk collected besides the value to post. */
 export interface _Outbox {
   /** Objects to transfer with the message. */

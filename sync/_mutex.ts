@@ -25,10 +25,13 @@ const CONTENDED = 2;
 // death is written to the liveness table, which cannot notify this word.
 const CHECK_HOLDER_MS = 100;
 
-/** Takes the mutex for this process if it is free; never waits. */
-export function _tryLock(w: Int32Array): boolean {
+/**
+ * Takes the mutex if it is free, for this process or for `pid` (a relay
+ * takes it for the child it serves); never waits.
+ */
+export function _tryLock(w: Int32Array, pid?: number): boolean {
   if (Atomics.compareExchange(w, _STATE, FREE, LOCKED) !== FREE) return false;
-  take(w);
+  take(w, pid);
   return true;
 }
 
@@ -37,8 +40,8 @@ export function _tryLock(w: Int32Array): boolean {
 // and the atomic state operations around these writes order them. A reader
 // sees 0, the holder's pid, or a later one; never a released holder's, since
 // each holder writes 0 before the atomic release.
-function take(w: Int32Array): void {
-  w[_OWNER] = _myPid();
+function take(w: Int32Array, pid = _myPid()): void {
+  w[_OWNER] = pid;
   w[_COUNT] = 1;
 }
 
@@ -61,9 +64,9 @@ export function _deadHolder(w: Int32Array): number {
 }
 
 /**
- * Waits without blocking until the mutex is taken for this process (after a
- * failed {@linkcode _tryLock}). The holder's pid (and an RLock's count of 1)
- * are written in the same turn that takes the mutex.
+ * Waits without blocking until the mutex is taken for this process, or for
+ * `pid` (after a failed {@linkcode _tryLock}). The holder's pid (and an
+ * RLock's count of 1) are written in the same turn that takes the mutex.
  */
 export async function _lockAsync(
   w: Int32Array,
@@ -72,6 +75,7 @@ export async function _lockAsync(
   deadline: number,
   signal: AbortSignal | undefined,
   timeoutMs: number | undefined,
+  pid?: number,
 ): Promise<void> {
   while (Atomics.exchange(w, _STATE, CONTENDED) !== FREE) {
     checkHolder(w, kind);
@@ -80,7 +84,7 @@ export async function _lockAsync(
     const r = _waitWord(w, _STATE, CONTENDED, Math.min(left, CHECK_HOLDER_MS), signal);
     if (typeof r !== "string") await r;
   }
-  take(w);
+  take(w, pid);
 }
 
 /** Blocks this worker until the mutex is taken for this process (after a failed {@linkcode _tryLock}). */

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _describe, _inspectable } from "../runtime/util.ts";
 import { BrokenBarrierError } from "./errors.ts";
 import {
@@ -243,7 +249,9 @@ export class Barrier {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Barrier", this, path, out);
+    if (relayed) return relayed;
     return { kind: "troupe.Barrier", module: import.meta.url, state: this.#w.buffer };
   }
 }

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _describe, _inspectable } from "../runtime/util.ts";
 import { _COUNT, _isLocked, _lockAsync, _lockSync, _OWNER, _tryLock, _unlock } from "./_mutex.ts";
 import { _mutexOf, _reviveLock, Lock, type LockGuard, RLock } from "./lock.ts";
@@ -32,6 +38,13 @@ interface Revived {
   lock: Lock | RLock;
 }
 let reviving: Revived | undefined;
+
+// A condition's calls for another process's pid (set in Condition's static block).
+let forPid: {
+  lock(cond: Condition): Lock | RLock;
+  wait(cond: Condition, options: WaitOptions | undefined, pid: number): Promise<boolean>;
+  notify(cond: Condition, n: number, pid: number): void;
+};
 
 /**
  * A condition variable in shared memory, Python's `multiprocessing.Condition`:
@@ -62,6 +75,11 @@ export class Condition implements LockGuard {
   static {
     // console.log(cond): Condition { lock: RLock { locked: false } }
     _inspectable(this, (cond) => ({ lock: cond.#lock }));
+    forPid = {
+      lock: (cond) => cond.#lock,
+      wait: (cond, options, pid) => cond.#waitFor(options, pid),
+      notify: (cond, n, pid) => cond.#notifyFor(n, pid),
+    };
   }
 
   /**
@@ -121,16 +139,29 @@ export class Condition implements LockGuard {
    * @returns `false` when `timeoutMs` passed first, else `true`.
    * @throws {Error} When this process does not hold the lock.
    */
-  async wait(options?: WaitOptions): Promise<boolean> {
+  wait(options?: WaitOptions): Promise<boolean> {
+    return this.#waitFor(options, _myPid());
+  }
+
+  // wait() for process `pid` (a relay waits for the child it serves).
+  async #waitFor(options: WaitOptions | undefined, pid: number): Promise<boolean> {
     const wait: _Wait = _waitOptions(options, "Condition.wait()");
-    const { m, count, seq } = this.#releaseForWait("Condition.wait()");
+    const { m, count, seq } = this.#releaseForWait("Condition.wait()", pid);
     let result: string;
     try {
       const r = _waitWord(this.#w, SEQ, seq, _remaining(wait.deadline), wait.signal);
       result = typeof r === "string" ? r : await r;
     } finally {
-      if (!_tryLock(m)) {
-        await _lockAsync(m, "Condition's lock", "Condition.wait()", Infinity, undefined, undefined);
+      if (!_tryLock(m, pid)) {
+        await _lockAsync(
+          m,
+          "Condition's lock",
+          "Condition.wait()",
+          Infinity,
+          undefined,
+          undefined,
+          pid,
+        );
       }
       m[_COUNT] = count;
     }
@@ -145,7 +176,7 @@ export class Condition implements LockGuard {
    */
   waitSync(options?: SyncWaitOptions): boolean {
     const deadline = _syncWaitOptions(options, "Condition.waitSync()");
-    const { m, count, seq } = this.#releaseForWait("Condition.waitSync()");
+    const { m, count, seq } = this.#releaseForWait("Condition.waitSync()", _myPid());
     let result: string;
     try {
       result = _waitSync(this.#w, SEQ, seq, _remaining(deadline));
@@ -203,8 +234,12 @@ export class Condition implements LockGuard {
    * @throws {Error} When this process does not hold the lock.
    */
   notify(n: number = 1): void {
+    this.#notifyFor(n, _myPid());
+  }
+
+  #notifyFor(n: number, pid: number): void {
     if (!(n >= 0)) throw new RangeError(`Condition.notify() n must be 0 or more, got ${n}`);
-    this.#mine("Condition.notify()");
+    this.#mine("Condition.notify()", pid);
     Atomics.add(this.#w, SEQ, 1);
     Atomics.notify(this.#w, SEQ, n);
   }
@@ -219,8 +254,10 @@ export class Condition implements LockGuard {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
-    const lock = this.#lock[_WIRE]();
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Condition", this, path, out);
+    if (relayed) return relayed;
+    const lock = this.#lock[_WIRE]("lock");
     return {
       kind: "troupe.Condition",
       module: import.meta.url,
@@ -228,22 +265,39 @@ export class Condition implements LockGuard {
     };
   }
 
-  #mine(what: string): Int32Array {
+  #mine(what: string, pid: number): Int32Array {
     const m = _mutexOf(this.#lock).w;
-    if (!_isLocked(m) || Atomics.load(m, _OWNER) !== _myPid()) {
+    if (!_isLocked(m) || Atomics.load(m, _OWNER) !== pid) {
       throw new Error(`${what} needs the condition's lock: acquire it first`);
     }
     return m;
   }
 
   // Frees the lock completely (an RLock may be held several times) for a wait.
-  #releaseForWait(what: string): { m: Int32Array; count: number; seq: number } {
-    const m = this.#mine(what);
+  #releaseForWait(what: string, pid: number): { m: Int32Array; count: number; seq: number } {
+    const m = this.#mine(what, pid);
     const count = m[_COUNT];
     const seq = Atomics.load(this.#w, SEQ);
     _unlock(m);
     return { m, count, seq };
   }
+}
+
+/**
+ * A condition's lock, and its `wait()` and `notify()` done for process `pid`:
+ * a relay serving a child that shares no memory with the condition waits and
+ * notifies as that child, which holds the lock.
+ */
+export function _conditionFor(cond: Condition): {
+  lock: Lock | RLock;
+  wait(options: WaitOptions | undefined, pid: number): Promise<boolean>;
+  notify(n: number, pid: number): void;
+} {
+  return {
+    lock: forPid.lock(cond),
+    wait: (options, pid) => forPid.wait(cond, options, pid),
+    notify: (n, pid) => forPid.notify(cond, n, pid),
+  };
 }
 
 _registerReviver("troupe.Condition", (state) => {

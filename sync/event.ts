@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _inspectable } from "../runtime/util.ts";
 import {
   _remaining,
@@ -109,7 +115,9 @@ export class Event {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Event", this, path, out);
+    if (relayed) return relayed;
     return { kind: "troupe.Event", module: import.meta.url, state: this.#w.buffer };
   }
 }

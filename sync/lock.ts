@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _inspectable } from "../runtime/util.ts";
 import {
   _COUNT,
@@ -61,6 +67,64 @@ function timeoutOf(options: WaitOptions | SyncWaitOptions | undefined): number |
   return options?.timeoutMs ?? undefined;
 }
 
+// Takes the mutex for `pid`: `undefined` when it was taken at once, else the
+// wait (or the rejection of bad options). An RLock is re-entered by its holder.
+function acquireFor(
+  w: Int32Array,
+  reentrant: boolean,
+  options: WaitOptions | undefined,
+  pid: number,
+): Promise<void> | undefined {
+  const take = () => reentrant ? reenter(w, pid) : _tryLock(w, pid);
+  if (options === undefined && take()) return undefined;
+  const kind = reentrant ? "RLock" : "Lock";
+  let wait: _Wait;
+  try {
+    wait = _waitOptions(options, `${kind}.acquire()`);
+    if (wait.signal?.aborted) return Promise.reject(wait.signal.reason);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (take()) return undefined;
+  return _lockAsync(
+    w,
+    kind,
+    `${kind}.acquire()`,
+    wait.deadline,
+    wait.signal,
+    timeoutOf(options),
+    pid,
+  );
+}
+
+// An RLock's fast path: a free lock, or one `pid` already holds.
+function reenter(w: Int32Array, pid: number): boolean {
+  if (Atomics.load(w, _OWNER) === pid) {
+    w[_COUNT]++;
+    return true;
+  }
+  return _tryLock(w, pid);
+}
+
+// Releases one level of `pid`'s hold of an RLock.
+function releaseFor(w: Int32Array, pid: number): void {
+  const owner = Atomics.load(w, _OWNER);
+  if (owner !== pid) {
+    if (owner !== 0 && _deadHolder(w) === owner) {
+      w[_COUNT] = 0;
+      _unlock(w);
+      return;
+    }
+    throw new Error(
+      owner === 0
+        ? "RLock.release() was called on a lock that is not held"
+        : `RLock.release() was called by process ${pid}, but process ${owner} holds ` +
+          "the lock: only its holder may release an RLock",
+    );
+  }
+  if (--w[_COUNT] === 0) _unlock(w);
+}
+
 /**
  * A lock in shared memory, Python's `multiprocessing.Lock`. Pass it in `args`
  * to any process or in a message: every copy is the same lock.
@@ -107,23 +171,8 @@ export class Lock implements LockGuard {
    * @throws {LockHolderDiedError} When the process holding it has ended.
    */
   acquire(options?: WaitOptions): Promise<LockGuard> {
-    if (options === undefined && _tryLock(this.#w)) return Promise.resolve(this);
-    let wait: _Wait;
-    try {
-      wait = _waitOptions(options, "Lock.acquire()");
-      if (wait.signal?.aborted) return Promise.reject(wait.signal.reason);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (_tryLock(this.#w)) return Promise.resolve(this);
-    return _lockAsync(
-      this.#w,
-      "Lock",
-      "Lock.acquire()",
-      wait.deadline,
-      wait.signal,
-      timeoutOf(options),
-    ).then(() => this);
+    const waiting = acquireFor(this.#w, false, options, _myPid());
+    return waiting === undefined ? Promise.resolve(this) : waiting.then(() => this);
   }
 
   /**
@@ -187,7 +236,9 @@ export class Lock implements LockGuard {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Lock", this, path, out);
+    if (relayed) return relayed;
     return { kind: "troupe.Lock", module: import.meta.url, state: this.#w.buffer };
   }
 
@@ -231,23 +282,8 @@ export class RLock implements LockGuard {
    * @throws {LockHolderDiedError} When the process holding it has ended.
    */
   acquire(options?: WaitOptions): Promise<LockGuard> {
-    if (options === undefined && this.#reenter()) return Promise.resolve(this);
-    let wait: _Wait;
-    try {
-      wait = _waitOptions(options, "RLock.acquire()");
-      if (wait.signal?.aborted) return Promise.reject(wait.signal.reason);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#reenter()) return Promise.resolve(this);
-    return _lockAsync(
-      this.#w,
-      "RLock",
-      "RLock.acquire()",
-      wait.deadline,
-      wait.signal,
-      timeoutOf(options),
-    ).then(() => this);
+    const waiting = acquireFor(this.#w, true, options, _myPid());
+    return waiting === undefined ? Promise.resolve(this) : waiting.then(() => this);
   }
 
   /**
@@ -261,7 +297,7 @@ export class RLock implements LockGuard {
    */
   acquireSync(options?: SyncWaitOptions): LockGuard {
     const deadline = _syncWaitOptions(options, "RLock.acquireSync()");
-    if (this.#reenter()) return this;
+    if (reenter(this.#w, _myPid())) return this;
     _lockSync(this.#w, "RLock", "RLock.acquireSync()", deadline, timeoutOf(options));
     return this;
   }
@@ -272,17 +308,7 @@ export class RLock implements LockGuard {
    * @returns Whether the lock was taken.
    */
   tryAcquire(): boolean {
-    return this.#reenter();
-  }
-
-  // Fast path: a free lock, or one this process already holds.
-  #reenter(): boolean {
-    const w = this.#w;
-    if (Atomics.load(w, _OWNER) === _myPid()) {
-      w[_COUNT]++;
-      return true;
-    }
-    return _tryLock(w);
+    return reenter(this.#w, _myPid());
   }
 
   /**
@@ -292,22 +318,7 @@ export class RLock implements LockGuard {
    * @throws {Error} When this process does not hold the lock.
    */
   release(): void {
-    const w = this.#w;
-    const owner = Atomics.load(w, _OWNER);
-    if (owner !== _myPid()) {
-      if (owner !== 0 && _deadHolder(w) === owner) {
-        w[_COUNT] = 0;
-        _unlock(w);
-        return;
-      }
-      throw new Error(
-        owner === 0
-          ? "RLock.release() was called on a lock that is not held"
-          : `RLock.release() was called by process ${_myPid()}, but process ${owner} holds ` +
-            "the lock: only its holder may release an RLock",
-      );
-    }
-    if (--w[_COUNT] === 0) _unlock(w);
+    releaseFor(this.#w, _myPid());
   }
 
   /** Whether some process holds the lock. */
@@ -325,7 +336,9 @@ export class RLock implements LockGuard {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.RLock", this, path, out);
+    if (relayed) return relayed;
     return { kind: "troupe.RLock", module: import.meta.url, state: this.#w.buffer };
   }
 
@@ -344,6 +357,26 @@ export function _mutexOf(lock: Lock | RLock): { w: Int32Array; reentrant: boolea
   return lock instanceof RLock
     ? { w: rlockWords(lock), reentrant: true }
     : { w: lockWords(lock), reentrant: false };
+}
+
+/**
+ * Takes `lock` for process `pid`, as its `acquire()` does for this one: a
+ * relay serving a child that shares no memory with the lock takes it for
+ * that child, which is then its holder (a holder that ends is reported).
+ */
+export function _acquireFor(
+  lock: Lock | RLock,
+  pid: number,
+  options: WaitOptions | undefined,
+): Promise<void> {
+  const { w, reentrant } = _mutexOf(lock);
+  return acquireFor(w, reentrant, options, pid) ?? Promise.resolve();
+}
+
+/** Releases `lock` for process `pid`, as its `release()` does for this one. */
+export function _releaseFor(lock: Lock | RLock, pid: number): void {
+  if (lock instanceof RLock) releaseFor(rlockWords(lock), pid);
+  else lock.release();
 }
 
 /** Rebuilds a `Lock` or `RLock` from its wire form's kind and state (for objects that hold one). */

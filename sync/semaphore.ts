@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _describe, _inspectable } from "../runtime/util.ts";
 import type { LockGuard } from "./lock.ts";
 import {
@@ -198,7 +204,9 @@ export class Semaphore implements LockGuard {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Semaphore", this, path, out);
+    if (relayed) return relayed;
     return { kind: "troupe.Semaphore", module: import.meta.url, state: this.#w.buffer };
   }
 

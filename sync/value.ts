@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { _registerReviver, _WIRE, type _WireForm } from "../runtime/wire.ts";
+import {
+  type _Outbox,
+  _registerReviver,
+  _relayed,
+  _WIRE,
+  type _WireForm,
+} from "../runtime/wire.ts";
 import { _describe, _inspectable } from "../runtime/util.ts";
 import { _reviveLock, Lock, RLock } from "./lock.ts";
 
@@ -245,7 +251,7 @@ function noLock(what: string): Error {
 /** The wire form of a value's or array's lock, kept in its state. */
 function lockState(lock: Lock | RLock | undefined): ValueState["lock"] {
   if (!lock) return undefined;
-  const form = lock[_WIRE]();
+  const form = lock[_WIRE]("lock");
   return { kind: form.kind, state: form.state };
 }
 
@@ -306,11 +312,40 @@ export class RawValue<T extends TypeCode = "f64"> {
   }
 
   /**
+   * Reads the number, as `value` does. The async form works in every
+   * process, including one that shares no memory with the value (a "spawn"
+   * child), where `value` cannot: there the read is done by its creator.
+   *
+   * @returns The number.
+   */
+  load(): Promise<ElementOf<T>> {
+    return Promise.resolve(this.value);
+  }
+
+  /**
+   * Writes the number, as setting `value` does; the async form works in
+   * every process (see {@linkcode RawValue.load}).
+   *
+   * @param value A number, or a bigint for `"i64"` and `"u64"`.
+   * @throws {TypeError} When `value` is not of the element's kind.
+   */
+  store(value: ElementOf<T>): Promise<void> {
+    try {
+      this.value = value;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * The value's wire form: its shared memory. Internal: how it travels to another worker.
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.RawValue", this, path, out);
+    if (relayed) return relayed;
     const state: ValueState = { type: this.#type, buffer: this.#cell.buffer };
     return { kind: "troupe.RawValue", module: import.meta.url, state };
   }
@@ -396,6 +431,33 @@ export class Value<T extends TypeCode = "f64"> {
   }
 
   /**
+   * Reads the number, as `value` does. The async form works in every
+   * process, including one that shares no memory with the value (a "spawn"
+   * child), where `value` cannot: there the read is done by its creator.
+   *
+   * @returns The number.
+   */
+  load(): Promise<ElementOf<T>> {
+    return Promise.resolve(this.value);
+  }
+
+  /**
+   * Writes the number, as setting `value` does; the async form works in
+   * every process (see {@linkcode Value.load}).
+   *
+   * @param value A number, or a bigint for `"i64"` and `"u64"`.
+   * @throws {TypeError} When `value` is not of the element's kind.
+   */
+  store(value: ElementOf<T>): Promise<void> {
+    try {
+      this.value = value;
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * The lock that guards this value (Python's `get_lock()`).
    *
    * @returns The `RLock` made for it, or the lock given in its options.
@@ -411,7 +473,9 @@ export class Value<T extends TypeCode = "f64"> {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.Value", this, path, out);
+    if (relayed) return relayed;
     const state: ValueState = {
       type: this.#type,
       buffer: this.#cell.buffer,
@@ -552,6 +616,49 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
     write(this.#type, this.#array, value, `SynchronizedArray value at index ${i}`, i);
   }
 
+  /**
+   * Reads one element, as `get(index)` does. The async form works in every
+   * process, including one that shares no memory with the array (a "spawn"
+   * child), where `get()` and `array` cannot: there the read is done by its
+   * creator.
+   *
+   * @param index From 0 to `length - 1`; a negative one counts from the end.
+   * @returns The element.
+   */
+  load(index: number): Promise<ElementOf<T>> {
+    try {
+      return Promise.resolve(this.get(index));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Writes one element, as `set(index, value)` does; the async form works in
+   * every process (see {@linkcode SynchronizedArray.load}).
+   *
+   * @param index From 0 to `length - 1`; a negative one counts from the end.
+   * @param value A number, or a bigint for `"i64"` and `"u64"`.
+   */
+  store(index: number, value: ElementOf<T>): Promise<void> {
+    try {
+      this.set(index, value);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * A plain array copied from the elements, as `toArray()` does; the async
+   * form works in every process (see {@linkcode SynchronizedArray.load}).
+   *
+   * @returns The elements.
+   */
+  loadAll(): Promise<ElementOf<T>[]> {
+    return Promise.resolve(this.toArray());
+  }
+
   /** A plain array copied from the elements (the lock is not taken). */
   toArray(): ElementOf<T>[] {
     return Array.from(this.#array as unknown as ArrayLike<ElementOf<T>>);
@@ -580,7 +687,9 @@ export class SynchronizedArray<T extends TypeCode = "f64"> {
    *
    * @ignore
    */
-  [_WIRE](): _WireForm {
+  [_WIRE](path: string, out?: _Outbox): _WireForm {
+    const relayed = _relayed("troupe.SynchronizedArray", this, path, out);
+    if (relayed) return relayed;
     const state: ValueState = {
       type: this.#type,
       buffer: this.#array.buffer,

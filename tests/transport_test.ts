@@ -103,19 +103,25 @@ bytesTest("terminate() and kill() end a child reached by bytes", async () => {
   assertEquals(liveWorkers(), 0);
 });
 
-bytesTest("what lives in shared memory is refused, naming it and the fix", () => {
-  // A Queue crosses, served from here (channels/relay.ts); a Lock does not yet.
-  const p = new Process({ target: same, args: [new Lock()] });
-  const error = assertThrows(() => p.start(), TypeError);
-  assertMatch(error.message, /is a Lock, which lives in shared memory/);
-  assertMatch(error.message, /shares no memory with this process/);
-  const shared = new Process({ target: same, args: [new Int32Array(new SharedArrayBuffer(8))] });
-  const refused = assertThrows(() => shared.start(), TypeError);
-  assertMatch(refused.message, /at spec\.args\[0\]/);
-  assertMatch(refused.message, /Send a copy/);
-  assertEquals(liveWorkers(), 0);
-  return Promise.resolve();
-});
+bytesTest(
+  "what lives in shared memory is relayed to a process, and refused in a pool's task",
+  async () => {
+    // A Lock passed to a process crosses, served from here (sync/relay.ts)...
+    const lock = new Lock();
+    const p = new Process({ target: same, args: [lock] });
+    p.start();
+    assertEquals(await p.join(), 0);
+    // ...but not in a pool task's arguments yet.
+    await using pool = new Pool({ processes: 1 });
+    const error = await assertRejects(() => pool.apply(same, [lock]), TypeError);
+    assertMatch(error.message, /is a Lock, which lives in shared memory/);
+    assertMatch(error.message, /shares no memory with this process/);
+    const shared = new Process({ target: same, args: [new Int32Array(new SharedArrayBuffer(8))] });
+    const refused = assertThrows(() => shared.start(), TypeError);
+    assertMatch(refused.message, /at spec\.args\[0\]/);
+    assertMatch(refused.message, /Send a copy/);
+  },
+);
 
 // ---- actors ----------------------------------------------------------------------
 
