@@ -318,6 +318,11 @@ export class _PoolEngine {
   #runTimes = new _Histogram();
   #waitTimes = new _Histogram();
   #madeAt = performance.now();
+  /**
+   * The time read for the jobs submitted since the last dispatch (-1: none
+   * read): calls made in one turn share one clock read (~0.1 µs each).
+   */
+  #now = -1;
   readonly events: _Emitter<PoolEventMap>;
 
   constructor(settings: _EngineSettings, what = "Pool") {
@@ -532,7 +537,7 @@ export class _PoolEngine {
       slot: undefined,
       settled: false,
       cleanup: undefined,
-      queuedAt: performance.now(),
+      queuedAt: this.#now >= 0 ? this.#now : (this.#now = performance.now()),
     };
     if (signal || timeoutMs !== undefined) {
       job.cleanup = _armWait(
@@ -700,6 +705,7 @@ export class _PoolEngine {
   }
 
   #dispatch(): void {
+    this.#now = -1;
     const batches = new Map<Slot, Job[]>();
     const depth = this.#depth();
     while (this.#queued > 0 && this.#state !== "terminated" && !this.#broken) {
