@@ -1,0 +1,579 @@
+/**
+ * Troupe across machines: a `Pool` whose tasks run on hosts (`deno run
+ * jsr:@troupe/troupe/host ...`) that share a NATS JetStream server.
+ *
+ * A task is published to a work-queue stream with a message id (so a retried
+ * publish is stored once); a host pulls one task per idle worker, tells the
+ * server it is still working on it from its own main thread, publishes the
+ * result, and only then acknowledges the task. A host that dies mid-task has
+ * its task delivered again after the ack wait, to another host: execution is
+ * at least once, and results are deduplicated by task id, so the caller sees
+ * each exactly once. A task whose every delivery failed (its host or its
+ * worker died each time) fails at the caller with a {@linkcode TaskLostError}.
+ *
+ * @example A pool on the cluster named "jobs"
+ * ```ts ignore
+ * import { task } from "@troupe/troupe";
+ * import { Cluster } from "@troupe/troupe/cluster";
+ *
+ * export const square = task(import.meta, function square(x: number) { return x * x; });
+ *
+ * if (import.meta.main) {
+ *   await using cluster = await Cluster.connect({ servers: "nats://127.0.0.1:4222", name: "jobs" });
+ *   const pool = cluster.pool();
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9], run on the hosts
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { AsyncResult, type MapOptions, RemoteError, type TaskFunction } from "../mod.ts";
+import { _taskRef } from "../runtime/task.ts";
+import { _checkTimeout, _describe } from "../runtime/util.ts";
+import { _connect, type ConnectOptions } from "./_connect.ts";
+import { _ensureStreams, _settings } from "./_streams.ts";
+import {
+  type _Names,
+  _names,
+  _pack,
+  _readResult,
+  type _ResultMessage,
+  type _TaskMessage,
+} from "./_protocol.ts";
+
+export type { ConnectOptions } from "./_connect.ts";
+export {
+  AsyncResult,
+  type CallOptions,
+  type MapOptions,
+  type Progress,
+  RemoteError,
+  type TaskFunction,
+} from "../mod.ts";
+
+/** Options for {@linkcode Cluster.connect}: the servers, the cluster's name, and how tasks are kept. */
+export interface ClusterOptions extends ConnectOptions {
+  /** The cluster's name: callers and hosts of one name share its tasks. */
+  name: string;
+  /** Copies of each stream (3 on a three-node JetStream cluster). @default {1} */
+  replicas?: number;
+  /**
+   * How long a host may go without telling the server it is working on a
+   * task before the task goes to another host. Hosts tell it every third of
+   * this. @default {30000}
+   */
+  ackWaitMs?: number;
+  /** Deliveries of a task before it is given up ({@linkcode TaskLostError}). @default {4} */
+  maxDeliver?: number;
+  /** Tasks the stream holds before a submit waits for room. @default {100000} */
+  maxQueued?: number;
+}
+
+/**
+ * A task that was delivered `deliveries` times and never finished: its host
+ * or its worker died each time. The task was removed from the stream.
+ */
+export class TaskLostError extends Error {
+  /** The task's id. */
+  readonly taskId: string;
+  /** How many times it was delivered. */
+  readonly deliveries: number;
+
+  /**
+   * Made by the cluster when a task is given up.
+   *
+   * @param task The task's name.
+   * @param taskId Its id.
+   * @param deliveries How many times it was delivered.
+   */
+  constructor(task: string, taskId: string, deliveries: number) {
+    super(
+      `task '${task}' (${taskId}) was delivered ${deliveries} times and never finished: its ` +
+        `host or its worker died each time (a task that crashes what runs it). It was given up`,
+    );
+    this.name = "TaskLostError";
+    this.taskId = taskId;
+    this.deliveries = deliveries;
+  }
+}
+
+interface Pending {
+  key: string;
+  resolve(values: unknown[]): void;
+  reject(error: unknown): void;
+  seq: number | undefined;
+}
+
+// How long a publish is retried while the stream has no leader (an election
+// takes 5-8 s on this machine), and how long a full stream is waited on per try.
+const PUBLISH_RETRY_MS = 30_000;
+const FULL_WAIT_MS = 200;
+const STREAM_FULL_CODE = 10077;
+
+/**
+ * A connection to a cluster of hosts. `pool()` gives a {@linkcode ClusterPool}
+ * with `Pool`'s methods; `close()` (or `await using`) ends the connection.
+ */
+export class Cluster implements AsyncDisposable {
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #names: _Names;
+  readonly #caller: string;
+  readonly #pending = new Map<string, Pending>();
+  readonly #bySeq = new Map<number, string>();
+  #next = 0;
+  #results: ConsumerMessages | undefined;
+  #advisories: Subscription | undefined;
+  #closed = false;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, names: _Names) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = jetstream(nc);
+    this.#names = names;
+    this.#caller = crypto.randomUUID().replaceAll("-", "");
+  }
+
+  /**
+   * Connects to the servers, makes the cluster's streams if they are not
+   * there (or checks them), and starts listening for results.
+   *
+   * @throws {Error} When no server answers within `connectTimeoutMs`, or a
+   * stream exists with other settings.
+   */
+  static async connect(options: ClusterOptions): Promise<Cluster> {
+    const names = _names(options?.name);
+    const settings = _settings(options);
+    const nc = await _connect(options, `troupe caller ${options.name}`);
+    try {
+      const jsm = await jetstreamManager(nc);
+      await _ensureStreams(jsm, names, settings);
+      const cluster = new Cluster(nc, jsm, names);
+      await cluster.#listen();
+      return cluster;
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** The cluster's name. */
+  get name(): string {
+    return this.#names.taskSubject.split(".")[1];
+  }
+
+  /** A pool whose tasks run on the cluster's hosts. */
+  pool(): ClusterPool {
+    return new ClusterPool(
+      this,
+      (fn, calls, spread, options) => this.#submit(fn, calls, spread, options),
+    );
+  }
+
+  async #listen(): Promise<void> {
+    const consumer = await this.#js.consumers.get(this.#names.results, {
+      filter_subjects: this.#names.resultSubject(this.#caller),
+      deliver_policy: DeliverPolicy.New,
+    });
+    this.#results = await consumer.consume();
+    void (async () => {
+      for await (const m of this.#results!) {
+        const result = _readResult(m.data);
+        if (result) this.#onResult(result);
+      }
+    })().catch(() => {});
+    this.#advisories = this.#nc.subscribe(this.#names.maxDeliveries, {
+      callback: (error, m) => {
+        if (error) return;
+        try {
+          const advisory = JSON.parse(new TextDecoder().decode(m.data));
+          this.#onLost(Number(advisory.stream_seq), Number(advisory.deliveries));
+        } catch {
+          // not an advisory
+        }
+      },
+    });
+    await this.#nc.flush();
+  }
+
+  #onResult(result: _ResultMessage): void {
+    const pending = this.#pending.get(result.id);
+    // A result for a task already settled: a second run's, deduplicated here.
+    if (!pending) return;
+    this.#settled(result.id, pending);
+    if (result.ok) pending.resolve(result.values);
+    else {
+      const where = `${result.worker ?? "a worker"} on host ${result.host}`;
+      pending.reject(new RemoteError(where, undefined, result.error));
+    }
+  }
+
+  #onLost(seq: number, deliveries: number): void {
+    const id = this.#bySeq.get(seq);
+    if (id === undefined) return;
+    const pending = this.#pending.get(id);
+    // Nothing will run it again: it leaves the work queue.
+    void this.#jsm.streams.deleteMessage(this.#names.tasks, seq).catch(() => {});
+    if (!pending) return;
+    this.#settled(id, pending);
+    pending.reject(new TaskLostError(pending.key, id, deliveries));
+  }
+
+  #settled(id: string, pending: Pending): void {
+    this.#pending.delete(id);
+    if (pending.seq !== undefined) this.#bySeq.delete(pending.seq);
+  }
+
+  #submit(
+    fn: TaskFunction,
+    calls: unknown[],
+    spread: boolean,
+    options: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<unknown[]> {
+    if (this.#closed) return Promise.reject(new Error(`Cluster ${this.name} is closed`));
+    const ref = _taskRef(fn);
+    if (!ref) {
+      return Promise.reject(
+        new TypeError(
+          `a cluster task must be a function declared with task(), got ${_describe(fn)}`,
+        ),
+      );
+    }
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = _checkTimeout(options.timeoutMs, "timeoutMs");
+      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+        throw new TypeError(`signal must be an AbortSignal, got ${_describe(options.signal)}`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = `${this.#caller}.${++this.#next}`;
+    const message: _TaskMessage = {
+      id,
+      caller: this.#caller,
+      module: ref.module,
+      key: ref.key,
+      spread,
+      calls,
+      deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+    };
+    let data: Uint8Array;
+    try {
+      data = _pack(message, `task '${ref.key}'`);
+    } catch (error) {
+      return Promise.reject(
+        new TypeError(`task '${ref.key}' arguments cannot be sent: ${(error as Error).message}`),
+      );
+    }
+    const max = this.#nc.info?.max_payload;
+    if (max !== undefined && data.length > max) {
+      return Promise.reject(
+        new RangeError(
+          `task '${ref.key}' is ${data.length} bytes encoded, above the server's max_payload of ` +
+            `${max}: send smaller arguments (a chunksize, or a reference to the data)`,
+        ),
+      );
+    }
+    return new Promise<unknown[]>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const pending: Pending = {
+        key: ref.key,
+        seq: undefined,
+        resolve: (values) => (cleanup(), resolve(values)),
+        reject: (error) => (cleanup(), reject(error)),
+      };
+      const giveUp = (error: unknown) => {
+        if (this.#pending.get(id) !== pending) return;
+        this.#settled(id, pending);
+        // A host running it stops; one that has not started it skips it.
+        this.#nc.publish(this.#names.cancelSubject, id);
+        pending.reject(error);
+      };
+      const onAbort = () => giveUp(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            giveUp(
+              new DOMException(
+                `task '${ref.key}' did not finish within ${timeoutMs} ms`,
+                "TimeoutError",
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      this.#pending.set(id, pending);
+      this.#publish(data, id, () => this.#pending.get(id) === pending).then((seq) => {
+        if (seq === undefined || this.#pending.get(id) !== pending) return;
+        pending.seq = seq;
+        this.#bySeq.set(seq, id);
+      }, (error) => giveUp(error));
+    });
+  }
+
+  /**
+   * Publishes a task with its id as the message id, again while the stream is
+   * full (backpressure: it waits, it never drops) or has no leader (an
+   * election): the server stores it once whatever the tries.
+   */
+  async #publish(data: Uint8Array, id: string, wanted: () => boolean): Promise<number | undefined> {
+    const until = Date.now() + PUBLISH_RETRY_MS;
+    for (let attempt = 0;; attempt++) {
+      if (!wanted()) return undefined;
+      try {
+        const ack = await this.#js.publish(this.#names.taskSubject, data, {
+          msgID: id,
+          timeout: 5000,
+        });
+        return ack.seq;
+      } catch (error) {
+        if (this.#closed) throw error;
+        const full = (error as { code?: unknown }).code === STREAM_FULL_CODE ||
+          /maximum messages/.test(String((error as Error).message));
+        if (!full && Date.now() > until) {
+          throw new Error(
+            `could not publish a task to stream ${this.#names.tasks}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        await new Promise((r) =>
+          setTimeout(r, full ? FULL_WAIT_MS : Math.min(100 * 2 ** attempt, 1000))
+        );
+      }
+    }
+  }
+
+  /** Ends the connection; tasks still waiting for results fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [id, pending] of [...this.#pending]) {
+      this.#settled(id, pending);
+      pending.reject(new Error(`Cluster ${this.name} was closed before the task finished`));
+    }
+    this.#advisories?.unsubscribe();
+    await this.#results?.close()?.catch(() => {});
+    await this.#nc.drain().catch(() => {});
+  }
+
+  /** Closes the connection, as `await using` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+type Submit = (
+  fn: TaskFunction,
+  calls: unknown[],
+  spread: boolean,
+  options: { timeoutMs?: number; signal?: AbortSignal },
+) => Promise<unknown[]>;
+
+/** Chunks in flight at once for `imap` and `imapUnordered`. */
+const WINDOW = 64;
+/** A `map` goes out in this many chunks, when it has as many items. */
+const MAP_CHUNKS = 64;
+
+/**
+ * `Pool`'s methods on a cluster's hosts: `apply`, `applyAsync`, `map`,
+ * `starmap`, `imap`, `imapUnordered`, with the same types, options and errors
+ * (a task's exception is a `RemoteError` with its stack; `timeoutMs` and
+ * `signal` give a `TimeoutError` or the signal's reason).
+ */
+export class ClusterPool {
+  readonly #cluster: Cluster;
+  readonly #submit: Submit;
+
+  /** Made by {@linkcode Cluster.pool}. @ignore */
+  constructor(cluster: Cluster, submit: Submit) {
+    this.#cluster = cluster;
+    this.#submit = submit;
+  }
+
+  /** The cluster this pool runs on. */
+  get cluster(): Cluster {
+    return this.#cluster;
+  }
+
+  /** Calls `fn(...args)` on a host and resolves with its value. */
+  async apply<F extends TaskFunction>(
+    fn: F,
+    args: Parameters<F>,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Awaited<ReturnType<F>>> {
+    if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${_describe(args)}`);
+    const [value] = await this.#submit(fn, [args], true, options);
+    return value as Awaited<ReturnType<F>>;
+  }
+
+  /** Like {@linkcode ClusterPool.apply}, returning an `AsyncResult` at once. */
+  applyAsync<F extends TaskFunction>(
+    fn: F,
+    args: Parameters<F>,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): AsyncResult<Awaited<ReturnType<F>>> {
+    return new AsyncResult(this.apply(fn, args, options));
+  }
+
+  /** Applies `fn` to every item, in chunks, and resolves with the values in input order. */
+  map<T, R>(
+    fn: (item: T) => R,
+    items: Iterable<T>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    return this.#mapAll(fn as TaskFunction, [...items], false, options) as Promise<Awaited<R>[]>;
+  }
+
+  /** Like {@linkcode ClusterPool.map}, with each item an argument list. */
+  starmap<F extends TaskFunction>(
+    fn: F,
+    items: Iterable<Parameters<F>>,
+    options: MapOptions = {},
+  ): Promise<Awaited<ReturnType<F>>[]> {
+    return this.#mapAll(fn, [...items], true, options) as Promise<Awaited<ReturnType<F>>[]>;
+  }
+
+  async #mapAll(fn: TaskFunction, items: unknown[], spread: boolean, options: MapOptions) {
+    if (spread) {
+      const bad = items.findIndex((args) => !Array.isArray(args));
+      if (bad >= 0) {
+        throw new TypeError(
+          `item ${bad} must be an array of arguments, got ${_describe(items[bad])}`,
+        );
+      }
+    }
+    const size = chunkSize(options, Math.ceil(items.length / MAP_CHUNKS));
+    const chunks: Promise<unknown[]>[] = [];
+    let done = 0;
+    for (let at = 0; at < items.length; at += size) {
+      const chunk = items.slice(at, at + size);
+      chunks.push(
+        this.#submit(fn, chunk, spread, options).then((values) => {
+          if (options.onProgress) {
+            report(options.onProgress, { done: done += values.length, total: items.length });
+          }
+          return values;
+        }),
+      );
+    }
+    return (await Promise.all(chunks)).flat();
+  }
+
+  /** Lazily applies `fn` to any (async) iterable, at most 64 chunks in flight, in input order. */
+  imap<T, R>(
+    fn: (item: T) => R,
+    items: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn as TaskFunction, items, options, true) as AsyncGenerator<Awaited<R>>;
+  }
+
+  /** Like {@linkcode ClusterPool.imap}, yielding values as they arrive. */
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    items: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn as TaskFunction, items, options, false) as AsyncGenerator<Awaited<R>>;
+  }
+
+  async *#imap(
+    fn: TaskFunction,
+    items: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions,
+    ordered: boolean,
+  ): AsyncGenerator<unknown, void, undefined> {
+    const size = chunkSize(options, 1);
+    const total = Array.isArray(items) ? items.length : undefined;
+    const it = Symbol.asyncIterator in Object(items)
+      ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (items as Iterable<unknown>)[Symbol.iterator]();
+    let exhausted = false;
+    let done = 0;
+    type Slot = { promise: Promise<unknown[]>; settled?: { values?: unknown[]; error?: unknown } };
+    const flight: Slot[] = [];
+    let wake: (() => void) | undefined;
+    const fill = async () => {
+      while (!exhausted && flight.length < WINDOW) {
+        const chunk: unknown[] = [];
+        while (chunk.length < size) {
+          const next = await it.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          chunk.push(next.value);
+        }
+        if (chunk.length === 0) break;
+        const slot: Slot = { promise: this.#submit(fn, chunk, false, options) };
+        slot.promise.then((values) => {
+          slot.settled = { values };
+          if (options.onProgress) {
+            report(options.onProgress, { done: done += values.length, total });
+          }
+          wake?.();
+        }, (error) => {
+          slot.settled = { error };
+          wake?.();
+        });
+        slot.promise.catch(() => {});
+        flight.push(slot);
+      }
+    };
+    await fill();
+    while (flight.length > 0) {
+      let slot: Slot;
+      if (ordered) {
+        slot = flight.shift()!;
+        await slot.promise.catch(() => {});
+      } else {
+        let i = flight.findIndex((s) => s.settled);
+        while (i < 0) {
+          await new Promise<void>((r) => wake = r);
+          i = flight.findIndex((s) => s.settled);
+        }
+        slot = flight.splice(i, 1)[0];
+      }
+      if (slot.settled!.error !== undefined) throw slot.settled!.error;
+      await fill();
+      yield* slot.settled!.values!;
+    }
+  }
+}
+
+function chunkSize(options: MapOptions, fallback: number): number {
+  const size = options.chunksize ?? Math.max(1, fallback);
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`'chunksize' must be a positive integer, got ${String(size)}`);
+  }
+  return size;
+}
+
+function report(
+  onProgress: NonNullable<MapOptions["onProgress"]>,
+  p: { done: number; total: number | undefined },
+) {
+  try {
+    onProgress(p);
+  } catch (error) {
+    reportError(error);
+  }
+}

@@ -1,0 +1,245 @@
+// A Pool across hosts on NATS JetStream: real nats-server processes on
+// 127.0.0.1, real host processes (`deno run cluster/host.ts`), killed for real.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { Cluster, TaskLostError } from "../cluster/mod.ts";
+import { parseHostArgs } from "../cluster/host.ts";
+import { RemoteError } from "../mod.ts";
+import { _resolutionFlags } from "../runtime/os_process.ts";
+import { _ownArgv } from "../runtime/permissions.ts";
+import { add, crashes, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
+import { elsewhere } from "./fixtures/cluster_other.ts";
+import { natsTest, startNats } from "./_nats.ts";
+
+const HOST = new URL("../cluster/host.ts", import.meta.url).pathname;
+const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).pathname;
+
+/** A host process on `url`'s cluster `name`; killed (SIGKILL) when disposed if still running. */
+function startHostProcess(url: string, name: string, extra: string[] = []) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ..._resolutionFlags(_ownArgv() ?? []),
+      HOST,
+      "--servers",
+      url,
+      "--name",
+      name,
+      "--module",
+      TASKS,
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const ready = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      log += decoder.decode(chunk);
+      if (log.includes("serving cluster")) return;
+    }
+    throw new Error(`the host ended before serving: ${log}`);
+  })();
+  const status = child.status;
+  return {
+    pid: child.pid,
+    ready: withTimeout(ready, 30_000, "the host to start"),
+    status,
+    log: () => log,
+    kill: (signal: Deno.Signal = "SIGKILL") => {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+natsTest("a cluster pool runs Pool's methods on a host, with errors as Pool's", async () => {
+  await using nats = await startNats();
+  await using host = startHostProcess(nats.url, "basic", ["--processes", "2"]);
+  await host.ready;
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "basic" });
+  const pool = cluster.pool();
+  assertEquals(await pool.apply(square, [7]), 49);
+  assertEquals(await pool.applyAsync(add, [2, 3]).get(10_000), 5);
+  const items = Array.from({ length: 500 }, (_, i) => i);
+  assertEquals(await pool.map(square, items), items.map((x) => x * x));
+  assertEquals(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+  const ordered: number[] = [];
+  for await (const v of pool.imap(square, [1, 2, 3, 4])) ordered.push(v);
+  assertEquals(ordered, [1, 4, 9, 16]);
+  const unordered: number[] = [];
+  for await (const ms of pool.imapUnordered(nap, [600, 10])) unordered.push(ms);
+  assertEquals(unordered, [10, 600]);
+  // The task's exception is its result, with its stack, and is not retried.
+  const error = await pool.apply(fails, [3]).catch((e) => e);
+  assertInstanceOf(error, RemoteError);
+  assertEquals(error.remoteName, "RangeError");
+  assertStringIncludes(error.remoteStack ?? "", "cluster_tasks.ts");
+  await assertRejects(
+    () => pool.apply(slowly, [1, 5000], { timeoutMs: 200 }),
+    DOMException,
+    "within 200 ms",
+  );
+  const aborted = AbortSignal.abort(new Error("stop"));
+  await assertRejects(() => pool.apply(square, [1], { signal: aborted }), Error, "stop");
+});
+
+natsTest("a task of a module the host was not started with is refused and reported", async () => {
+  await using nats = await startNats();
+  await using host = startHostProcess(nats.url, "allow", ["--processes", "1"]);
+  await host.ready;
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "allow" });
+  const error = await cluster.pool().apply(elsewhere, []).catch((e) => e);
+  assertInstanceOf(error, RemoteError);
+  assertEquals(error.remoteName, "TypeError");
+  assertStringIncludes(error.message, "refuses task 'elsewhere'");
+  assertStringIncludes(error.message, "cluster_other.ts");
+  // The host goes on serving.
+  assertEquals(await cluster.pool().apply(square, [3]), 9);
+});
+
+natsTest("a host killed mid-task: its tasks run elsewhere, every result arrives once", async () => {
+  await using nats = await startNats();
+  const name = "failover";
+  const ackWaitMs = 1500;
+  await using a = startHostProcess(nats.url, name, [
+    "--processes",
+    "2",
+    "--ack-wait-ms",
+    `${ackWaitMs}`,
+  ]);
+  await using b = startHostProcess(nats.url, name, [
+    "--processes",
+    "2",
+    "--ack-wait-ms",
+    `${ackWaitMs}`,
+  ]);
+  await Promise.all([a.ready, b.ready]);
+  await using cluster = await Cluster.connect({ servers: nats.url, name, ackWaitMs });
+  const pool = cluster.pool();
+  const n = 12;
+  const seen: number[] = [];
+  const calls = Array.from(
+    { length: n },
+    (_, i) =>
+      pool.apply(slowly, [i, 700]).then(([x, pid]) => {
+        seen.push(x);
+        return pid;
+      }),
+  );
+  // Host A dies while it holds tasks.
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  a.kill("SIGKILL");
+  const pids = await withTimeout(Promise.all(calls), 60_000, "every result");
+  assertEquals(seen.sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i));
+  assert(pids.includes(b.pid), "host B ran tasks");
+  // Each call settled once: a second result for a task is dropped by its id.
+  assertEquals(seen.length, n);
+  assertEquals((await a.status).signal, "SIGKILL");
+});
+
+natsTest("a task that crashes its worker every time fails after the delivery limit", async () => {
+  await using nats = await startNats();
+  await using host = startHostProcess(nats.url, "poison", [
+    "--processes",
+    "1",
+    "--max-deliver",
+    "3",
+  ]);
+  await host.ready;
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "poison", maxDeliver: 3 });
+  const error = await withTimeout(
+    cluster.pool().apply(crashes, []).catch((e) => e),
+    60_000,
+    "the poison",
+  );
+  assertInstanceOf(error, TaskLostError);
+  assertEquals(error.deliveries, 3);
+  assertStringIncludes(error.message, "delivered 3 times");
+  // The host, and the pool, go on.
+  assertEquals(await cluster.pool().apply(square, [4]), 16);
+});
+
+natsTest(
+  "bad input: an unreachable server, a bad name, settings that differ, no module",
+  async () => {
+    const closed = await Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const t0 = performance.now();
+    await assertRejects(
+      () =>
+        Cluster.connect({ servers: `nats://127.0.0.1:${port}`, name: "x", connectTimeoutMs: 1000 }),
+      Error,
+      `cannot reach the NATS server at nats://127.0.0.1:${port}`,
+    );
+    assert(performance.now() - t0 < 10_000, "the error comes within a bounded time");
+    await assertRejects(
+      () => Cluster.connect({ servers: "nats://127.0.0.1:1", name: "a.b" }),
+      TypeError,
+      "cluster name",
+    );
+    await using nats = await startNats();
+    await using first = await Cluster.connect({
+      servers: nats.url,
+      name: "settings",
+      maxQueued: 10,
+    });
+    await assertRejects(
+      () => Cluster.connect({ servers: nats.url, name: "settings", maxQueued: 20 }),
+      Error,
+      "exists with max_msgs 10, not 20",
+    );
+    const err = await first.pool().apply((() => 1) as never, [] as never).catch((e) => e);
+    assertInstanceOf(err, TypeError);
+    assertStringIncludes(err.message, "declared with task()");
+    for (const args of [[], ["--servers", nats.url, "--name", "x", "--bogus"]]) {
+      let thrown: unknown;
+      try {
+        parseHostArgs(args);
+      } catch (e) {
+        thrown = e;
+      }
+      assertInstanceOf(thrown, TypeError);
+    }
+    const { startHost } = await import("../cluster/host.ts");
+    await assertRejects(
+      () => startHost({ servers: nats.url, name: "nomodule", modules: [] }),
+      TypeError,
+      "a host needs the modules",
+    );
+  },
+);
