@@ -110,10 +110,8 @@ if (import.meta.main) {
 
     await using local = new Pool({ processes: 2, idleTimeoutMs: Infinity });
     await local.map(square, [1, 2, 3, 4]);
-    const runs = {
-      cluster: [] as Awaited<ReturnType<typeof measure>>[],
-      local: [] as typeof runs.cluster,
-    };
+    type Measured = Awaited<ReturnType<typeof measure>>;
+    const runs: { cluster: Measured[]; local: Measured[] } = { cluster: [], local: [] };
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? ["cluster", "local"] as const : ["local", "cluster"] as const;
       for (const side of order) runs[side].push(await measure(side === "cluster" ? remote : local));

@@ -50,11 +50,24 @@ export interface _TaskMessage {
   calls: unknown[];
   /** When the caller stops waiting (`Date.now()` ms), if it ever does. */
   deadline: number | undefined;
+  /**
+   * The calls are separate `apply()` calls gathered into one message: each
+   * gets its own value or error (`failed` in the result), where a `map`
+   * chunk fails whole.
+   */
+  each?: boolean;
 }
 
 /** A task's result: its values, or the error of the first call that threw. */
 export type _ResultMessage =
-  | { id: string; ok: true; values: unknown[]; host: string }
+  | {
+    id: string;
+    ok: true;
+    values: unknown[];
+    host: string;
+    /** For `each` tasks: the calls that threw, as `[index, error, worker]`. */
+    failed?: [number, WireError, string | undefined][];
+  }
   | { id: string; ok: false; error: WireError; host: string; worker: string | undefined };
 
 /** Bytes for the wire (a copy: the codec reuses its buffer). */
@@ -70,7 +83,8 @@ export function _readTask(bytes: Uint8Array): _TaskMessage {
   if (
     typeof m !== "object" || m === null || !isString(m.id) || !isString(m.caller) ||
     !isString(m.module) || !isString(m.key) || typeof m.spread !== "boolean" ||
-    !Array.isArray(m.calls) || (m.deadline !== undefined && typeof m.deadline !== "number")
+    !Array.isArray(m.calls) || (m.deadline !== undefined && typeof m.deadline !== "number") ||
+    (m.each !== undefined && typeof m.each !== "boolean")
   ) {
     throw new TypeError("not a Troupe task message");
   }
@@ -89,7 +103,16 @@ export function _readResult(bytes: Uint8Array): _ResultMessage | undefined {
     return undefined;
   }
   if (typeof m !== "object" || m === null || !isString(m.id) || !isString(m.host)) return undefined;
-  if (m.ok === true && Array.isArray(m.values)) return m as unknown as _ResultMessage;
+  if (m.ok === true && Array.isArray(m.values)) {
+    const failed = m.failed;
+    if (failed === undefined) return m as unknown as _ResultMessage;
+    const fine = Array.isArray(failed) &&
+      failed.every((f) =>
+        Array.isArray(f) && typeof f[0] === "number" && typeof f[1] === "object" && f[1] !== null &&
+        isString((f[1] as WireError).name) && isString((f[1] as WireError).message)
+      );
+    return fine ? m as unknown as _ResultMessage : undefined;
+  }
   const e = m.error as WireError | undefined;
   if (
     m.ok === false && typeof e === "object" && e !== null && isString(e.name) && isString(e.message)

@@ -38,7 +38,15 @@ import { _toWireError } from "../runtime/errors.ts";
 import { _taskRef } from "../runtime/task.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
 import { _ensureStreams, _settings } from "./_streams.ts";
-import { type _Names, _names, _pack, _readTask, type _ResultMessage } from "./_protocol.ts";
+import {
+  type _Names,
+  _names,
+  _pack,
+  _readTask,
+  type _ResultMessage,
+  type _TaskMessage,
+} from "./_protocol.ts";
+import type { WireError } from "../runtime/protocol.ts";
 import type { ClusterOptions } from "./mod.ts";
 export type { StartMethod } from "../mod.ts";
 
@@ -243,6 +251,7 @@ class HostImpl implements Host {
     // The server hears from this thread while the task runs, never from the busy worker.
     const beat = setInterval(() => msg.working(), Math.max(50, this.#ackWaitMs / 3));
     try {
+      if (task.each) return await this.#runEach(msg, task, fn, abort.signal);
       const values = task.spread
         ? await this.#pool.starmap(fn, task.calls as unknown[][], {
           chunksize: task.calls.length,
@@ -282,6 +291,42 @@ class HostImpl implements Host {
     }
   }
 
+  /**
+   * Runs the gathered `apply()` calls of one message, spread over the local
+   * workers, each with its own outcome. A call whose worker died hands the
+   * whole message back (the server delivers it again): the others' values
+   * are not kept, since a message is acknowledged whole.
+   */
+  async #runEach(msg: JsMsg, task: _TaskMessage, fn: TaskFunction, signal: AbortSignal) {
+    const outcomes = await Promise.allSettled(
+      (task.calls as unknown[][]).map((args) => this.#pool.apply(fn, args as never, { signal })),
+    );
+    const values: unknown[] = [];
+    const failed: [number, WireError, string | undefined][] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome.status === "fulfilled") {
+        values.push(outcome.value);
+        continue;
+      }
+      const error = outcome.reason;
+      if (!(error instanceof RemoteError)) throw error;
+      values.push(undefined);
+      failed.push([
+        i,
+        { name: error.remoteName, message: error.remoteMessage, stack: error.remoteStack },
+        error.processName,
+      ]);
+    }
+    this.#answerLater(msg, {
+      id: task.id,
+      ok: true,
+      values,
+      host: this.id,
+      ...(failed.length > 0 ? { failed } : {}),
+    });
+  }
+
   /** The task a message names, or why it is refused. */
   #resolve(module: string, key: string): TaskFunction | string {
     let keys = this.#tasks.get(module);
@@ -310,7 +355,8 @@ class HostImpl implements Host {
    * second run, whose result the stream drops by its id.
    */
   async #answer(msg: JsMsg, result: _ResultMessage): Promise<void> {
-    const subject = this.#names.resultSubject(result.id.slice(0, result.id.indexOf(".")));
+    const caller = result.id.slice(0, result.id.indexOf("."));
+    const subject = this.#names.resultSubject(caller);
     let data: Uint8Array;
     try {
       data = _pack(result, "result");

@@ -108,10 +108,27 @@ export class TaskLostError extends Error {
 
 interface Pending {
   key: string;
-  resolve(values: unknown[]): void;
+  resolve(values: unknown[], failed?: [number, RemoteError][]): void;
   reject(error: unknown): void;
   seq: number | undefined;
 }
+
+/** `apply()` calls of one task made in one turn, sent as one message. */
+interface Batch {
+  fn: TaskFunction;
+  calls: unknown[][];
+  waiters: { resolve(value: unknown): void; reject(error: unknown): void }[];
+}
+
+/** A gathered message some of whose calls threw: the values, and each call's error. */
+class BatchFailed extends Error {
+  constructor(readonly values: unknown[], readonly failed: Map<number, RemoteError>) {
+    super("some calls of the batch threw");
+  }
+}
+
+/** The most `apply()` calls one message gathers. */
+const BATCH_MAX = 64;
 
 // How long a publish is retried while the stream has no leader (an election
 // takes 5-8 s on this machine), and how long a full stream is waited on per try.
@@ -131,6 +148,7 @@ export class Cluster implements AsyncDisposable {
   readonly #caller: string;
   readonly #pending = new Map<string, Pending>();
   readonly #bySeq = new Map<number, string>();
+  readonly #batches = new Map<TaskFunction, Batch>();
   #next = 0;
   #results: ConsumerMessages | undefined;
   #advisories: Subscription | undefined;
@@ -174,10 +192,10 @@ export class Cluster implements AsyncDisposable {
 
   /** A pool whose tasks run on the cluster's hosts. */
   pool(): ClusterPool {
-    return new ClusterPool(
-      this,
-      (fn, calls, spread, options) => this.#submit(fn, calls, spread, options),
-    );
+    return new ClusterPool(this, {
+      submit: (fn, calls, spread, options) => this.#submit(fn, calls, spread, options),
+      apply: (fn, args) => this.#applyBatched(fn, args),
+    });
   }
 
   async #listen(): Promise<void> {
@@ -211,11 +229,15 @@ export class Cluster implements AsyncDisposable {
     // A result for a task already settled: a second run's, deduplicated here.
     if (!pending) return;
     this.#settled(result.id, pending);
-    if (result.ok) pending.resolve(result.values);
-    else {
-      const where = `${result.worker ?? "a worker"} on host ${result.host}`;
-      pending.reject(new RemoteError(where, undefined, result.error));
-    }
+    const where = (worker: string | undefined) => `${worker ?? "a worker"} on host ${result.host}`;
+    if (result.ok) {
+      pending.resolve(
+        result.values,
+        result.failed?.map((
+          [i, error, worker],
+        ) => [i, new RemoteError(where(worker), undefined, error)]),
+      );
+    } else pending.reject(new RemoteError(where(result.worker), undefined, result.error));
   }
 
   #onLost(seq: number, deliveries: number): void {
@@ -234,11 +256,61 @@ export class Cluster implements AsyncDisposable {
     if (pending.seq !== undefined) this.#bySeq.delete(pending.seq);
   }
 
+  /**
+   * An `apply()` without options: gathered with the others of its task made
+   * in this turn into one message (BATCH_MAX at most), each call answered on
+   * its own.
+   */
+  #applyBatched(fn: TaskFunction, args: unknown[]): Promise<unknown> {
+    let batch = this.#batches.get(fn);
+    if (!batch) {
+      const made: Batch = { fn, calls: [], waiters: [] };
+      this.#batches.set(fn, batch = made);
+      queueMicrotask(() => this.#flushBatch(made));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    batch.calls.push(args);
+    batch.waiters.push({ resolve, reject });
+    if (batch.calls.length >= BATCH_MAX) this.#flushBatch(batch);
+    return promise;
+  }
+
+  #flushBatch(batch: Batch): void {
+    if (this.#batches.get(batch.fn) === batch) this.#batches.delete(batch.fn);
+    const { calls, waiters } = batch;
+    if (calls.length === 0) return;
+    batch.calls = [];
+    batch.waiters = [];
+    this.#submit(batch.fn, calls, true, {}, calls.length > 1).then(
+      (values) => values.forEach((value, i) => waiters[i].resolve(value)),
+      (error) => {
+        if (error instanceof BatchFailed) {
+          return error.values.forEach((value, i) => {
+            const failure = error.failed.get(i);
+            if (failure) waiters[i].reject(failure);
+            else waiters[i].resolve(value);
+          });
+        }
+        if (error instanceof TaskLostError && calls.length > 1) {
+          // One call kept crashing what ran the batch: each again alone, so only that one fails.
+          return calls.forEach((args, i) =>
+            this.#submit(batch.fn, [args], true, {}).then(
+              ([value]) => waiters[i].resolve(value),
+              waiters[i].reject,
+            )
+          );
+        }
+        waiters.forEach((w) => w.reject(error));
+      },
+    );
+  }
+
   #submit(
     fn: TaskFunction,
     calls: unknown[],
     spread: boolean,
     options: { timeoutMs?: number; signal?: AbortSignal },
+    each = false,
   ): Promise<unknown[]> {
     if (this.#closed) return Promise.reject(new Error(`Cluster ${this.name} is closed`));
     const ref = _taskRef(fn);
@@ -270,6 +342,7 @@ export class Cluster implements AsyncDisposable {
       calls,
       deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
     };
+    if (each) message.each = true;
     let data: Uint8Array;
     try {
       data = _pack(message, `task '${ref.key}'`);
@@ -296,7 +369,11 @@ export class Cluster implements AsyncDisposable {
       const pending: Pending = {
         key: ref.key,
         seq: undefined,
-        resolve: (values) => (cleanup(), resolve(values)),
+        resolve: (values, failed) => {
+          cleanup();
+          if (failed && failed.length > 0) reject(new BatchFailed(values, new Map(failed)));
+          else resolve(values);
+        },
         reject: (error) => (cleanup(), reject(error)),
       };
       const giveUp = (error: unknown) => {
@@ -380,17 +457,20 @@ export class Cluster implements AsyncDisposable {
   }
 }
 
-type Submit = (
-  fn: TaskFunction,
-  calls: unknown[],
-  spread: boolean,
-  options: { timeoutMs?: number; signal?: AbortSignal },
-) => Promise<unknown[]>;
+interface Submit {
+  submit(
+    fn: TaskFunction,
+    calls: unknown[],
+    spread: boolean,
+    options: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<unknown[]>;
+  apply(fn: TaskFunction, args: unknown[]): Promise<unknown>;
+}
 
 /** Chunks in flight at once for `imap` and `imapUnordered`. */
 const WINDOW = 64;
 /** A `map` goes out in this many chunks, when it has as many items. */
-const MAP_CHUNKS = 64;
+const MAP_CHUNKS = 16;
 
 /**
  * `Pool`'s methods on a cluster's hosts: `apply`, `applyAsync`, `map`,
@@ -400,12 +480,12 @@ const MAP_CHUNKS = 64;
  */
 export class ClusterPool {
   readonly #cluster: Cluster;
-  readonly #submit: Submit;
+  readonly #calls: Submit;
 
   /** Made by {@linkcode Cluster.pool}. @ignore */
   constructor(cluster: Cluster, submit: Submit) {
     this.#cluster = cluster;
-    this.#submit = submit;
+    this.#calls = submit;
   }
 
   /** The cluster this pool runs on. */
@@ -420,7 +500,11 @@ export class ClusterPool {
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<Awaited<ReturnType<F>>> {
     if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${_describe(args)}`);
-    const [value] = await this.#submit(fn, [args], true, options);
+    // Calls without options made in one turn travel together, each answered on its own.
+    if (options.timeoutMs === undefined && options.signal === undefined && _taskRef(fn)) {
+      return await this.#calls.apply(fn, args) as Awaited<ReturnType<F>>;
+    }
+    const [value] = await this.#calls.submit(fn, [args], true, options);
     return value as Awaited<ReturnType<F>>;
   }
 
@@ -466,7 +550,7 @@ export class ClusterPool {
     for (let at = 0; at < items.length; at += size) {
       const chunk = items.slice(at, at + size);
       chunks.push(
-        this.#submit(fn, chunk, spread, options).then((values) => {
+        this.#calls.submit(fn, chunk, spread, options).then((values) => {
           if (options.onProgress) {
             report(options.onProgress, { done: done += values.length, total: items.length });
           }
@@ -523,7 +607,7 @@ export class ClusterPool {
           chunk.push(next.value);
         }
         if (chunk.length === 0) break;
-        const slot: Slot = { promise: this.#submit(fn, chunk, false, options) };
+        const slot: Slot = { promise: this.#calls.submit(fn, chunk, false, options) };
         slot.promise.then((values) => {
           slot.settled = { values };
           if (options.onProgress) {

@@ -12,7 +12,7 @@ import { parseHostArgs } from "../cluster/host.ts";
 import { RemoteError } from "../mod.ts";
 import { _resolutionFlags } from "../runtime/os_process.ts";
 import { _ownArgv } from "../runtime/permissions.ts";
-import { add, crashes, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
+import { add, crashes, crashesOn, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
 import { elsewhere } from "./fixtures/cluster_other.ts";
 import { natsTest, startNats } from "./_nats.ts";
 
@@ -115,6 +115,43 @@ natsTest("a cluster pool runs Pool's methods on a host, with errors as Pool's", 
   );
   const aborted = AbortSignal.abort(new Error("stop"));
   await assertRejects(() => pool.apply(square, [1], { signal: aborted }), Error, "stop");
+});
+
+natsTest("applies made at once travel together, each with its own value or error", async () => {
+  await using nats = await startNats();
+  await using host = startHostProcess(nats.url, "batch", [
+    "--processes",
+    "2",
+    "--max-deliver",
+    "2",
+  ]);
+  await host.ready;
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "batch", maxDeliver: 2 });
+  const pool = cluster.pool();
+  const n = 300;
+  const outcomes = await Promise.allSettled(
+    Array.from(
+      { length: n },
+      (_, i) => i % 50 === 7 ? pool.apply(fails, [i]) : pool.apply(square, [i]),
+    ),
+  );
+  for (let i = 0; i < n; i++) {
+    const outcome = outcomes[i];
+    if (i % 50 === 7) {
+      assertEquals(outcome.status, "rejected");
+      const reason = (outcome as PromiseRejectedResult).reason;
+      assertInstanceOf(reason, RemoteError);
+      assertStringIncludes(reason.message, `bad item ${i}`);
+    } else assertEquals(outcome, { status: "fulfilled", value: i * i });
+  }
+  // A call that crashes its worker, gathered with others: only it is given up.
+  const [crashed, ...rest] = await withTimeout(
+    Promise.allSettled([3, 1, 2, 4].map((x) => pool.apply(crashesOn, [x]))),
+    60_000,
+    "the batch with a poison call",
+  );
+  assertInstanceOf((crashed as PromiseRejectedResult).reason, TaskLostError);
+  assertEquals(rest, [1, 2, 4].map((value) => ({ status: "fulfilled", value })));
 });
 
 natsTest("a task of a module the host was not started with is refused and reported", async () => {
