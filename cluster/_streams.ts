@@ -32,7 +32,7 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 // Results wait this long for a caller that reconnects.
 const RESULT_AGE_MS = 60 * 60_000;
 
-function isNotFound(error: unknown): boolean {
+export function _isNotFound(error: unknown): boolean {
   return (error as { code?: unknown })?.code === 10059 ||
     (error as { api_error?: { err_code?: number } })?.api_error?.err_code === 10059 ||
     /not found/i.test(String((error as Error)?.message));
@@ -44,7 +44,7 @@ export async function _ensureStreams(
   names: _Names,
   s: _StreamSettings,
 ): Promise<void> {
-  await ensureStream(jsm, names.tasks, {
+  await _ensureStream(jsm, names.tasks, {
     subjects: [names.taskSubject],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
@@ -53,7 +53,7 @@ export async function _ensureStreams(
     discard: DiscardPolicy.New,
     duplicate_window: DUPLICATE_WINDOW_MS * NS,
   }, ["subjects", "retention", "num_replicas", "max_msgs", "discard"]);
-  await ensureStream(jsm, names.results, {
+  await _ensureStream(jsm, names.results, {
     subjects: [names.resultSubject(">")],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -72,7 +72,7 @@ export async function _ensureStreams(
   try {
     info = await jsm.consumers.info(names.tasks, names.consumer);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    if (!_isNotFound(error)) throw error;
     await jsm.consumers.add(names.tasks, wanted);
     return;
   }
@@ -87,7 +87,8 @@ export async function _ensureStreams(
   }
 }
 
-async function ensureStream(
+/** Makes stream `name`, or checks that the one there has `config`'s `checked` settings. */
+export async function _ensureStream(
   jsm: JetStreamManager,
   name: string,
   config: Record<string, unknown>,
@@ -97,7 +98,7 @@ async function ensureStream(
   try {
     info = await jsm.streams.info(name);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    if (!_isNotFound(error)) throw error;
     await jsm.streams.add({ name, ...config });
     return;
   }

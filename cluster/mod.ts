@@ -41,6 +41,8 @@ import { _taskRef } from "../runtime/task.ts";
 import { _checkTimeout, _describe } from "../runtime/util.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
 import { _ensureStreams, _settings } from "./_streams.ts";
+import { _queue, type ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
+import { _dict, type ClusterDict, type ClusterDictKey } from "./dict.ts";
 import {
   type _Names,
   _names,
@@ -51,6 +53,8 @@ import {
 } from "./_protocol.ts";
 
 export type { ConnectOptions } from "./_connect.ts";
+export { ClusterQueue, type ClusterQueueOptions, type ClusterWaitOptions } from "./queue.ts";
+export { ClusterDict, type ClusterDictKey } from "./dict.ts";
 export {
   AsyncResult,
   type CallOptions,
@@ -154,7 +158,10 @@ export class Cluster implements AsyncDisposable {
   #advisories: Subscription | undefined;
   #closed = false;
 
-  private constructor(nc: NatsConnection, jsm: JetStreamManager, names: _Names) {
+  readonly #replicas: number;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, names: _Names, replicas: number) {
+    this.#replicas = replicas;
     this.#nc = nc;
     this.#jsm = jsm;
     this.#js = jetstream(nc);
@@ -176,7 +183,7 @@ export class Cluster implements AsyncDisposable {
     try {
       const jsm = await jetstreamManager(nc);
       await _ensureStreams(jsm, names, settings);
-      const cluster = new Cluster(nc, jsm, names);
+      const cluster = new Cluster(nc, jsm, names, settings.replicas);
       await cluster.#listen();
       return cluster;
     } catch (error) {
@@ -188,6 +195,19 @@ export class Cluster implements AsyncDisposable {
   /** The cluster's name. */
   get name(): string {
     return this.#names.taskSubject.split(".")[1];
+  }
+
+  /**
+   * Queue `name` on the cluster's server, shared by every process connected
+   * to the cluster: `put`, `get`, `qsize` as a `Queue`'s (all async).
+   */
+  queue<T>(name: string, options: ClusterQueueOptions = {}): ClusterQueue<T> {
+    return _queue<T>(this.#js, this.#jsm, this.name, name, options, this.#replicas);
+  }
+
+  /** Dict `name` on the cluster's server (a KV bucket): a Manager dict proxy's methods. */
+  dict<K extends ClusterDictKey, V>(name: string): ClusterDict<K, V> {
+    return _dict<K, V>(this.#nc, this.name, name, this.#replicas);
   }
 
   /** A pool whose tasks run on the cluster's hosts. */

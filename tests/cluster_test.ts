@@ -9,7 +9,7 @@ import {
 } from "@std/assert";
 import { Cluster, TaskLostError } from "../cluster/mod.ts";
 import { parseHostArgs } from "../cluster/host.ts";
-import { RemoteError } from "../mod.ts";
+import { Empty, Full, RemoteError } from "../mod.ts";
 import { _resolutionFlags } from "../runtime/os_process.ts";
 import { _ownArgv } from "../runtime/permissions.ts";
 import { add, crashes, crashesOn, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
@@ -280,3 +280,110 @@ natsTest(
     );
   },
 );
+
+natsTest("a cluster queue: FIFO, maxsize, Full and Empty; a dict: atomic per key", async () => {
+  await using nats = await startNats();
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "shared" });
+  const q = cluster.queue<{ n: number }>("work", { maxsize: 3 });
+  for (let n = 0; n < 3; n++) await q.put({ n });
+  assertEquals(await q.qsize(), 3);
+  await assertRejects(() => q.put({ n: 3 }, { timeoutMs: 300 }), Full);
+  assertEquals([await q.get(), await q.get(), await q.get()], [{ n: 0 }, { n: 1 }, { n: 2 }]);
+  await assertRejects(() => q.get({ timeoutMs: 300 }), Empty);
+  assert(await q.empty());
+  await assertRejects(() => q.get({ signal: AbortSignal.abort(new Error("no")) }), Error, "no");
+
+  const d = cluster.dict<string, number>("totals");
+  await d.set("a", 1);
+  await d.set("ünï/code key", 2);
+  assertEquals(await d.get("a"), 1);
+  assertEquals(await d.get("missing", -1), -1);
+  assertEquals((await d.keys()).sort(), ["a", "ünï/code key"]);
+  assertEquals(await d.setDefault("a", 9), 1);
+  assertEquals(await d.setDefault("b", 9), 9);
+  assertEquals(await d.pop("b"), 9);
+  await assertRejects(() => d.pop("b"), Error, "is not in the dict");
+  assertEquals(await d.pop("b", 0), 0);
+  assertEquals(await d.delete("a"), true);
+  assertEquals(await d.delete("a"), false);
+  assertEquals(await d.toObject(), { "ünï/code key": 2 });
+  // Two processes' worth of racing setDefault on one key: exactly one wins.
+  const wins = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => d.setDefault("race", i)),
+  );
+  assertEquals(new Set(wins).size, 1);
+  await d.clear();
+  assertEquals(await d.size(), 0);
+  await assertRejects(
+    () => d.get({} as never),
+    TypeError,
+    "key must be a string or a finite number",
+  );
+});
+
+natsTest("a queue's getter killed mid-way: no item lost, none taken twice", async () => {
+  await using nats = await startNats();
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "qfault" });
+  const q = cluster.queue<number>("items", { ackWaitMs: 1000 });
+  const n = 300;
+  const getter = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ..._resolutionFlags(_ownArgv() ?? []),
+        new URL("./fixtures/cluster_consumer.ts", import.meta.url).pathname,
+        nats.url,
+        "qfault",
+        "items",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  const a = getter();
+  const b = getter();
+  const read = async (child: Deno.ChildProcess, seen: number[], onItem?: () => void) => {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of child.stdout) {
+      rest += decoder.decode(chunk);
+      const lines = rest.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        seen.push(Number(line));
+        onItem?.();
+      }
+    }
+  };
+  const seenA: number[] = [];
+  const seenB: number[] = [];
+  let killed = false;
+  const readA = read(a, seenA, () => {
+    if (!killed && seenA.length >= 40) {
+      killed = true;
+      a.kill("SIGKILL");
+    }
+  });
+  const readB = read(b, seenB);
+  try {
+    for (let i = 0; i < n; i++) await q.put(i);
+    await withTimeout(Promise.all([readA, readB, b.status]), 60_000, "the getters");
+  } finally {
+    for (const child of [a, b]) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      await child.status;
+    }
+  }
+  assert(killed, "getter A was killed mid-way");
+  const all = [...seenA, ...seenB];
+  assertEquals(all.length, new Set(all).size, "no item taken twice");
+  // An item getter A took in the instant it was killed is gone with it, as in Python; any it
+  // held unacknowledged went to B.
+  const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !all.includes(i));
+  assert(missing.length <= 1, `lost: ${missing}`);
+  assert(seenB.length > 0);
+});
