@@ -259,6 +259,8 @@ export class _ActorHandle {
       const out = _outbox();
       // A reference from another thread posts to a bridge, which revives the args itself.
       if (this.owner) out.to = this.pid;
+      // An OS process gets a Lock or a Queue as a relay served from here.
+      if (this.owner && !this.#sharesMemory) out.bytes = true;
       try {
         args = _prepare(args, `${this.name}.${method}() args`, out) as unknown[];
       } catch (error) {

@@ -26,6 +26,7 @@ import {
   type Permissions,
 } from "../runtime/permissions.ts";
 import { _startOptions, type StartMethod } from "../runtime/start.ts";
+import { _reachedByBytes } from "../runtime/host.ts";
 import {
   type ActorError,
   type ActorSpec,
@@ -578,6 +579,8 @@ export async function _spawnHandle(
   const pid = _nextPid();
   const out = _outbox();
   out.to = pid;
+  // An OS process gets its shared-memory arguments (a Lock, a Queue) as relays served from here.
+  out.bytes = _reachedByBytes(start);
   const sent = args.map((arg, i) => _prepare(arg, `${actorName} args[${i}]`, out));
   const spec: ActorSpec = {
     kind: "actor",

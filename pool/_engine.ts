@@ -494,7 +494,7 @@ export class _PoolEngine {
             const sent = _prepare(
               arg,
               many ? `item ${at + i} args[${j}]` : `args[${j}]`,
-              out ??= _outbox(),
+              out ??= this.#outbox(),
             );
             if (sent !== arg) (copy ??= args.slice())[j] = sent;
           }
@@ -503,7 +503,7 @@ export class _PoolEngine {
       } else if (!(packed = _packNumbers(items))) {
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
-          if (needsWalk(item)) items[i] = _prepare(item, `item ${at + i}`, out ??= _outbox());
+          if (needsWalk(item)) items[i] = _prepare(item, `item ${at + i}`, out ??= this.#outbox());
         }
       }
     } catch (error) {
@@ -553,6 +553,16 @@ export class _PoolEngine {
     this.#queued++;
     this.#scheduleDispatch();
     return job;
+  }
+
+  /**
+   * A walk's outbox for a job's calls: for workers reached by bytes, a Queue
+   * in them goes as a relay its sender serves (channels/relay.ts).
+   */
+  #outbox(): _Outbox {
+    const out = _outbox();
+    if (_reachedByBytes(this.#settings.start)) out.bytes = true;
+    return out;
   }
 
   /** Whether a worker has started the job (and it has not settled). */

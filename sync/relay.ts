@@ -193,8 +193,12 @@ function lockOf(object: { getLock(): Lock | RLock }): Lock | RLock | undefined {
 
 function relay(object: object, path: string, out: _Outbox): _WireForm {
   if (out.to === undefined) {
+    const kind = _describe(object).replace(/ object$/, "");
     throw new TypeError(
-      `${path} is a ${_describe(object)}, which cannot be sent to a process it cannot name`,
+      `${path} is a ${kind}, which a process that shares no memory with it (a "spawn" pool's ` +
+        `worker) reaches only as a relay served for that one process, and a pool task may run ` +
+        `in any worker. Pass it to a Process or an actor, or use a Manager's (manager.lock(), ` +
+        `manager.value()) in pool tasks`,
     );
   }
   const { ops, status, state } = serverFor(object, out.to);

@@ -13,10 +13,13 @@ import {
   Lock,
   LockHolderDiedError,
   Pipe,
+  Pool,
   Process,
+  Queue,
   RawArray,
   RawValue,
   RLock,
+  spawn,
   SynchronizedArray,
   Value,
 } from "../troupe.ts";
@@ -25,6 +28,7 @@ import {
   countsUnder,
   doubles,
   holdsAndHangs,
+  LockedCounter,
   notifies,
   receivesAll,
   sendsAndHangs,
@@ -35,7 +39,7 @@ import {
   waitsAtBarrier,
   waitsForNotify,
 } from "./fixtures/relay_tasks.ts";
-import { takes } from "./fixtures/spawn_tasks.ts";
+import { produces, takes } from "./fixtures/spawn_tasks.ts";
 import { until, workerTest } from "./_helpers.ts";
 
 const SPAWN = { startMethod: "spawn" } as const;
@@ -318,3 +322,53 @@ Deno.test("relay: what cannot be served to a spawn child is refused before it st
     assertEquals(p.pid, undefined, "no process was started");
   }
 });
+
+// ---- in pool tasks and actor calls -----------------------------------------------------------
+
+workerTest(
+  "relay: a Queue in a spawn pool's task arguments is served to whichever worker runs it",
+  async () => {
+    const q = new Queue<[string, number]>();
+    await using pool = new Pool({ processes: 2, ...SPAWN });
+    await Promise.all([
+      pool.apply(produces, [q, "a", 0, 20]),
+      pool.apply(produces, [q, "b", 0, 20]),
+    ]);
+    // As from a Python child, a put sent ahead may land after the call returned: get waits for it.
+    const got: [string, number][] = [];
+    for (let i = 0; i < 40; i++) got.push(await q.get({ timeoutMs: 10_000 }));
+    assertEquals(q.qsize(), 0);
+    for (const tag of ["a", "b"]) {
+      // FIFO per producer.
+      assertEquals(
+        got.filter(([t]) => t === tag).map(([, i]) => i),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+    }
+  },
+);
+
+workerTest(
+  "relay: a spawn actor gets a Lock when made and a Value and a Queue in its calls",
+  async () => {
+    const lock = new Lock();
+    const total = new Value("i32", 0);
+    await using a = await spawn(LockedCounter, { args: [lock], ...SPAWN });
+    // The thread here and the actor take turns under one lock.
+    const mine = (async () => {
+      for (let i = 0; i < 30; i++) {
+        using _ = await lock.acquire();
+        total.value = total.value + 1;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    })();
+    assertEquals(await a.call.add(total, 30), 30);
+    await mine;
+    assertEquals(total.value, 60);
+    const q = new Queue<number>();
+    await a.call.putAll(q, 5);
+    const items: number[] = [];
+    for (let i = 0; i < 5; i++) items.push(await q.get({ timeoutMs: 10_000 }));
+    assertEquals(items, [0, 1, 2, 3, 4]);
+  },
+);
