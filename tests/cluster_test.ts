@@ -14,7 +14,7 @@ import { _resolutionFlags } from "../runtime/os_process.ts";
 import { _ownArgv } from "../runtime/permissions.ts";
 import { add, crashes, crashesOn, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
 import { elsewhere } from "./fixtures/cluster_other.ts";
-import { natsTest, startNats } from "./_nats.ts";
+import { natsTest, startNats, startNatsCluster, waitForLeader } from "./_nats.ts";
 
 const HOST = new URL("../cluster/host.ts", import.meta.url).pathname;
 const TASKS = new URL("./fixtures/cluster_tasks.ts", import.meta.url).pathname;
@@ -387,3 +387,54 @@ natsTest("a queue's getter killed mid-way: no item lost, none taken twice", asyn
   assert(missing.length <= 1, `lost: ${missing}`);
   assert(seenB.length > 0);
 });
+
+natsTest(
+  "a 3-node JetStream cluster: the tasks stream's leader killed mid-submit loses nothing",
+  async () => {
+    await using nats = await startNatsCluster(3);
+    const name = "elect";
+    await using host = startHostProcess(nats.servers, name, [
+      "--processes",
+      "2",
+      "--replicas",
+      "3",
+    ]);
+    await host.ready;
+    await using cluster = await Cluster.connect({ servers: nats.servers, name, replicas: 3 });
+    const pool = cluster.pool();
+    assertEquals(await pool.apply(square, [2]), 4);
+    const leader = await waitForLeader(nats, `TROUPE_${name}_TASKS`);
+    const n = 40;
+    const calls: Promise<number>[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i === 10) leader.kill("SIGKILL");
+      calls.push(pool.apply(square, [i], { timeoutMs: 90_000 }));
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const values = await withTimeout(Promise.all(calls), 100_000, "every result");
+    assertEquals(values, Array.from({ length: n }, (_, i) => i * i));
+    const next = await waitForLeader(nats, `TROUPE_${name}_TASKS`, { except: leader });
+    assert(next.name !== leader.name);
+    // Nothing stays in the work queue: each task was stored once, and taken once.
+    assertEquals(await waitForEmpty(nats.servers, name), 0);
+  },
+);
+
+/** The tasks stream's message count once it reaches 0 (bounded). */
+async function waitForEmpty(servers: string, name: string): Promise<number> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const nc = await connect({ servers: servers.split(",") });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let left = -1;
+    for (let i = 0; i < 100; i++) {
+      left = (await jsm.streams.info(`TROUPE_${name}_TASKS`)).state.messages;
+      if (left === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return left;
+  } finally {
+    await nc.close();
+  }
+}
