@@ -44,24 +44,32 @@ function killAllSync(): void {
   roots.clear();
 }
 
-function onSigint(): void {
-  killAllSync();
-  Deno.exit(130);
-}
+/** Signals that end the test process, with the exit code a shell reports for each. */
+const exitSignals: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143]];
+const onExitSignal = exitSignals.map(([signal, code]): [Deno.Signal, () => void] => [
+  signal,
+  () => {
+    killAllSync();
+    Deno.exit(code);
+  },
+]);
 
 // Deno does not end child processes when it exits.
 globalThis.addEventListener("unload", killAllSync);
 
-// A signal listener is a pending op that Deno's test sanitizer reports, so it
-// is held only while some server runs.
+// A signal listener is a pending op that Deno's test sanitizer reports, so
+// the listeners are held only while some server runs.
 function register(server: Running): void {
-  if (running.size === 0) Deno.addSignalListener("SIGINT", onSigint);
+  if (running.size === 0) {
+    for (const [signal, listener] of onExitSignal) Deno.addSignalListener(signal, listener);
+  }
   running.add(server);
 }
 
 function unregister(server: Running): void {
   if (!running.delete(server)) return;
-  if (running.size === 0) Deno.removeSignalListener("SIGINT", onSigint);
+  if (running.size > 0) return;
+  for (const [signal, listener] of onExitSignal) Deno.removeSignalListener(signal, listener);
 }
 
 function spawnServer(label: string, configFile: string, root: string): Running {
