@@ -70,9 +70,22 @@ export async function _connect(options: ConnectOptions, name: string): Promise<N
       ...(t.keyFile ? { keyFile: t.keyFile } : {}),
     };
   }
+  // A server that refuses the login closes the socket, and the transport, which has given up on
+  // it, leaves the reset unhandled: without this it would end the program (Deno 2.9,
+  // transport-node 3.4). Only that error, only around a first connection.
+  const refusedSocket = (event: ErrorEvent) => {
+    const error = event.error as { code?: unknown; stack?: unknown } | undefined;
+    if (error?.code === "ECONNRESET" && String(error.stack).includes("onStreamRead")) {
+      event.preventDefault();
+    }
+  };
+  globalThis.addEventListener("error", refusedSocket);
   try {
-    return await connect(opts);
+    const nc = await connect(opts);
+    globalThis.removeEventListener("error", refusedSocket);
+    return nc;
   } catch (error) {
+    Deno.unrefTimer(setTimeout(() => globalThis.removeEventListener("error", refusedSocket), 2000));
     throw new Error(
       `cannot reach the NATS server at ${servers.join(", ")} within ${timeout} ms: ` +
         `${(error as Error).message}. Is nats-server running there (with -js)?`,

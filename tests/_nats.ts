@@ -194,6 +194,8 @@ export interface NatsOptions {
   maxPayload?: number;
   /** How long to wait for connections and JetStream. @default 10000 */
   readyTimeoutMs?: number;
+  /** Clients must log in as this user (the server's `authorization` block). */
+  auth?: { user: string; pass: string };
 }
 
 /** One JetStream-enabled nats-server started by {@linkcode startNats}. */
@@ -251,6 +253,11 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
         `listen: ${quote(`${HOST}:${port}`)}`,
         `http: ${quote(`${HOST}:${monitorPort}`)}`,
         ...(options.maxPayload === undefined ? [] : [`max_payload: ${options.maxPayload}`]),
+        ...(options.auth === undefined ? [] : [
+          `authorization { user: ${quote(options.auth.user)}, password: ${
+            quote(options.auth.pass)
+          } }`,
+        ]),
         `ports_file_dir: ${quote(portsDir)}`,
         `jetstream { store_dir: ${quote(storeDir)} }`,
         "",

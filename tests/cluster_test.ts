@@ -438,3 +438,37 @@ async function waitForEmpty(servers: string, name: string): Promise<number> {
     await nc.close();
   }
 }
+
+natsTest(
+  "a server with a password: callers and hosts log in; a wrong one is a clear error",
+  async () => {
+    await using nats = await startNats({ auth: { user: "troupe", pass: "s3cret" } });
+    const error = await Cluster.connect({
+      servers: nats.url,
+      name: "auth",
+      user: "troupe",
+      pass: "wrong",
+      connectTimeoutMs: 2000,
+    }).catch((e) => e);
+    assertInstanceOf(error, Error);
+    assertStringIncludes(error.message, `cannot reach the NATS server at ${nats.url}`);
+    assertStringIncludes(error.message.toLowerCase(), "authorization");
+    await using host = startHostProcess(nats.url, "auth", ["--user", "troupe", "--pass", "s3cret"]);
+    await host.ready;
+    await using cluster = await Cluster.connect({
+      servers: nats.url,
+      name: "auth",
+      user: "troupe",
+      pass: "s3cret",
+    });
+    assertEquals(await cluster.pool().apply(square, [6]), 36);
+  },
+);
+
+natsTest("a task over the server's max_payload is refused before it is sent", async () => {
+  await using nats = await startNats({ maxPayload: 4096 });
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "big" });
+  const error = await cluster.pool().apply(square, ["x".repeat(10_000) as never]).catch((e) => e);
+  assertInstanceOf(error, RangeError);
+  assertStringIncludes(error.message, "above the server's max_payload of 4096");
+});
