@@ -36,7 +36,14 @@ import {
   type JetStreamManager,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import { AsyncResult, type MapOptions, RemoteError, type TaskFunction } from "../mod.ts";
+import {
+  AsyncResult,
+  CancelledError,
+  Future,
+  type MapOptions,
+  RemoteError,
+  type TaskFunction,
+} from "../mod.ts";
 import { _taskRef } from "../runtime/task.ts";
 import { _checkTimeout, _describe } from "../runtime/util.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
@@ -58,6 +65,8 @@ export { ClusterDict, type ClusterDictKey } from "./dict.ts";
 export {
   AsyncResult,
   type CallOptions,
+  CancelledError,
+  Future,
   type MapOptions,
   type Progress,
   RemoteError,
@@ -208,6 +217,11 @@ export class Cluster implements AsyncDisposable {
   /** Dict `name` on the cluster's server (a KV bucket): a Manager dict proxy's methods. */
   dict<K extends ClusterDictKey, V>(name: string): ClusterDict<K, V> {
     return _dict<K, V>(this.#nc, this.name, name, this.#replicas);
+  }
+
+  /** A `ProcessPoolExecutor`-shaped view of {@linkcode Cluster.pool}: `submit` gives Futures. */
+  executor(): ClusterExecutor {
+    return new ClusterExecutor(this.pool());
   }
 
   /** A pool whose tasks run on the cluster's hosts. */
@@ -679,5 +693,77 @@ function report(
     onProgress(p);
   } catch (error) {
     reportError(error);
+  }
+}
+
+/**
+ * `ProcessPoolExecutor`'s methods on a cluster's hosts: `submit` gives a
+ * `Future` (so `wait` and `asCompleted` take it), `map` yields in input
+ * order, `shutdown` waits for what was submitted.
+ *
+ * A cluster cannot tell when a host starts a task, so a future stays
+ * cancellable until its result comes: `cancel()` then fails it with
+ * `CancelledError` at once and tells the hosts, and one that has started it
+ * stops its worker.
+ */
+export class ClusterExecutor implements AsyncDisposable {
+  readonly #pool: ClusterPool;
+  readonly #pending = new Set<Future<unknown>>();
+  #shutdown = false;
+
+  /** Made by {@linkcode Cluster.executor}. @ignore */
+  constructor(pool: ClusterPool) {
+    this.#pool = pool;
+  }
+
+  /** Schedules `fn(...args)` on a host and returns its `Future`. */
+  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Future<Awaited<ReturnType<F>>> {
+    if (this.#shutdown) {
+      throw new Error("cannot submit() after shutdown(): the executor takes no new calls");
+    }
+    const future = new Future<Awaited<ReturnType<F>>>();
+    const abort = new AbortController();
+    future.addDoneCallback((f) => {
+      this.#pending.delete(f as Future<unknown>);
+      if (f.cancelled()) abort.abort(new CancelledError());
+    });
+    this.#pending.add(future as Future<unknown>);
+    this.#pool.apply(fn, args, { signal: abort.signal }).then(
+      (value) => {
+        if (!future.done()) future.setResult(value);
+      },
+      (error) => {
+        if (!future.done()) future.setException(error);
+      },
+    );
+    return future;
+  }
+
+  /** Applies `fn` to every item on the hosts, yielding values in input order. */
+  map<T, R>(
+    fn: (item: T) => R,
+    items: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    if (this.#shutdown) {
+      throw new Error("cannot map() after shutdown(): the executor takes no new calls");
+    }
+    return this.#pool.imap(fn, items, options);
+  }
+
+  /**
+   * Takes no new calls; with `cancelFutures`, cancels those not done; with
+   * `wait` (the default), resolves once every submitted future is done.
+   */
+  async shutdown(options: { wait?: boolean; cancelFutures?: boolean } = {}): Promise<void> {
+    this.#shutdown = true;
+    if (options.cancelFutures) { for (const f of [...this.#pending]) f.cancel(); }
+    if (options.wait === false) return;
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Shuts down, waiting, as `with ProcessPoolExecutor()` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 }

@@ -37,6 +37,8 @@ interface FutureInternals {
   engine: _PoolEngine;
   job: _JobHandle;
   callbacks: ((future: Future<unknown>) => void)[] | undefined;
+  /** For a future made with `new Future()`: how its owner settles it, and whether it runs. */
+  own?: { resolve(value: unknown): void; reject(error: unknown): void; running: boolean };
 }
 
 const internals = new WeakMap<Future<unknown>, FutureInternals>();
@@ -44,7 +46,7 @@ const NO_JOB: _JobHandle = {};
 
 function inside(future: Future<unknown>): FutureInternals {
   const it = internals.get(future);
-  if (!it) throw new TypeError("not a Future made by ProcessPoolExecutor.submit()");
+  if (!it) throw new TypeError("not a Future made by ProcessPoolExecutor.submit() or new Future()");
   return it;
 }
 
@@ -77,18 +79,77 @@ export class Future<T> extends Promise<T> {
   }
 
   /**
-   * Made by {@linkcode ProcessPoolExecutor.submit}; not meant to be called
-   * directly. Behaves as `new Promise(executor)`.
+   * With no argument, a pending future for an executor of your own, as
+   * Python's `Future()`: settle it with {@linkcode Future.setResult} or
+   * {@linkcode Future.setException}, and mark it running with
+   * {@linkcode Future.setRunningOrNotifyCancel}; until then `cancel()`
+   * cancels it. With an executor function, behaves as `new Promise(executor)`
+   * (what `ProcessPoolExecutor.submit` uses).
+   *
+   * @example An executor of one's own
+   * ```ts
+   * import { Future } from "@troupe/troupe";
+   *
+   * const future = new Future<number>();
+   * if (future.setRunningOrNotifyCancel()) future.setResult(42);
+   * console.log(await future); // 42
+   * ```
    *
    * @param executor As for `new Promise()`.
    */
   constructor(
-    executor: (
+    executor?: (
       resolve: (value: T | PromiseLike<T>) => void,
       reject: (reason?: unknown) => void,
     ) => void,
   ) {
-    super(executor);
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    super((res, rej) => {
+      resolve = res as (value: unknown) => void;
+      reject = rej;
+      executor?.(res, rej);
+    });
+    if (executor !== undefined) return;
+    internals.set(this as Future<unknown>, {
+      state: "pending",
+      failed: false,
+      engine: undefined as unknown as _PoolEngine,
+      job: NO_JOB,
+      callbacks: undefined,
+      own: { resolve, reject, running: false },
+    });
+  }
+
+  /**
+   * Marks a future made with `new Future()` as running, so that `cancel()`
+   * no longer takes it back; `false` (do not run the call) when it was
+   * cancelled first. As Python's `set_running_or_notify_cancel()`.
+   */
+  setRunningOrNotifyCancel(): boolean {
+    const it = owned(this as Future<unknown>, "setRunningOrNotifyCancel()");
+    if (it.state === "cancelled") return false;
+    if (it.state !== "pending" || it.own!.running) {
+      throw new Error("setRunningOrNotifyCancel() was called on a future that runs or is done");
+    }
+    it.own!.running = true;
+    return true;
+  }
+
+  /** Settles a future made with `new Future()` with its call's value. */
+  setResult(value: T): void {
+    finish(
+      owned(this as Future<unknown>, "setResult()"),
+      this as Future<unknown>,
+      undefined,
+      value,
+    );
+  }
+
+  /** Settles a future made with `new Future()` with its call's error. */
+  setException(error: unknown): void {
+    const it = owned(this as Future<unknown>, "setException()");
+    finish(it, this as Future<unknown>, error ?? new Error("setException() without an error"));
   }
 
   /**
@@ -99,6 +160,14 @@ export class Future<T> extends Promise<T> {
   cancel(): boolean {
     const it = inside(this as Future<unknown>);
     if (it.state === "cancelled") return true;
+    if (it.own) {
+      if (it.state !== "pending" || it.own.running) return false;
+      it.state = "cancelled";
+      this.catch(() => {});
+      it.own.reject(new CancelledError());
+      runCallbacks(it, this as Future<unknown>);
+      return true;
+    }
     if (it.state !== "pending" || !it.engine.cancelIfNotStarted(it.job, new CancelledError())) {
       return false;
     }
@@ -114,6 +183,7 @@ export class Future<T> extends Promise<T> {
   /** Whether a worker is running the call now (it has started, and not finished). */
   running(): boolean {
     const it = inside(this as Future<unknown>);
+    if (it.own) return it.state === "pending" && it.own.running;
     return it.state === "pending" && it.engine.started(it.job);
   }
 
@@ -169,6 +239,38 @@ export class Future<T> extends Promise<T> {
     if (this.done()) runCallback(fn as (f: Future<unknown>) => void, this as Future<unknown>);
     else (it.callbacks ??= []).push(fn as (f: Future<unknown>) => void);
   }
+}
+
+/** The internals of a future made with `new Future()`; throws for one an executor made. */
+function owned(future: Future<unknown>, what: string): FutureInternals {
+  const it = inside(future);
+  if (!it.own) {
+    throw new Error(
+      `${what} is for a future made with new Future(); this one belongs to an executor`,
+    );
+  }
+  return it;
+}
+
+/** Settles a future made with `new Future()`; a second settling is an error, as in Python. */
+function finish(it: FutureInternals, future: Future<unknown>, error: unknown, value?: unknown) {
+  if (it.state !== "pending") {
+    throw new Error(`the future is already ${it.state === "cancelled" ? "cancelled" : "done"}`);
+  }
+  it.state = "finished";
+  if (error === undefined) it.own!.resolve(value);
+  else {
+    it.failed = true;
+    future.catch(() => {});
+    it.own!.reject(error);
+  }
+  runCallbacks(it, future);
+}
+
+function runCallbacks(it: FutureInternals, future: Future<unknown>): void {
+  const callbacks = it.callbacks;
+  it.callbacks = undefined;
+  if (callbacks) { for (const cb of callbacks) runCallback(cb, future); }
 }
 
 function runCallback(fn: (f: Future<unknown>) => void, future: Future<unknown>): void {

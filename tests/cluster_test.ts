@@ -6,10 +6,11 @@ import {
   assertInstanceOf,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
 import { Cluster, TaskLostError } from "../cluster/mod.ts";
 import { parseHostArgs } from "../cluster/host.ts";
-import { Empty, Full, RemoteError } from "../mod.ts";
+import { asCompleted, CancelledError, Empty, Full, Future, RemoteError, wait } from "../mod.ts";
 import { _resolutionFlags } from "../runtime/os_process.ts";
 import { _ownArgv } from "../runtime/permissions.ts";
 import { add, crashes, crashesOn, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
@@ -471,4 +472,32 @@ natsTest("a task over the server's max_payload is refused before it is sent", as
   const error = await cluster.pool().apply(square, ["x".repeat(10_000) as never]).catch((e) => e);
   assertInstanceOf(error, RangeError);
   assertStringIncludes(error.message, "above the server's max_payload of 4096");
+});
+
+natsTest("a cluster executor's futures: wait, asCompleted, cancel, shutdown", async () => {
+  await using nats = await startNats();
+  await using host = startHostProcess(nats.url, "exec", ["--processes", "2"]);
+  await host.ready;
+  await using cluster = await Cluster.connect({ servers: nats.url, name: "exec" });
+  const executor = cluster.executor();
+  const futures = [1, 2, 3].map((x) => executor.submit(square, x));
+  assertInstanceOf(futures[0], Future);
+  const { done, notDone } = await wait(futures, { timeoutMs: 20_000 });
+  assertEquals([done.size, notDone.size], [3, 0]);
+  assertEquals(await Promise.all(futures), [1, 4, 9]);
+  const failing = executor.submit(fails, 5);
+  assertInstanceOf(await failing.exception(20_000), RemoteError);
+  const seen: string[] = [];
+  for await (const c of asCompleted([executor.submit(nap, 200), executor.submit(nap, 10)])) {
+    seen.push(c.status === "fulfilled" ? String(c.value) : "error");
+  }
+  assertEquals(seen, ["10", "200"]);
+  const long = executor.submit(slowly, 1, 5000);
+  assertEquals(long.cancel(), true);
+  await assertRejects(() => long.result(), CancelledError);
+  const values: number[] = [];
+  for await (const v of executor.map(square, [4, 5])) values.push(v);
+  assertEquals(values, [16, 25]);
+  await executor.shutdown();
+  assertThrows(() => executor.submit(square, 1), Error, "after shutdown()");
 });

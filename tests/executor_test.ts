@@ -309,3 +309,47 @@ workerTest("bad input gets clear errors", async () => {
     "args[0] is a function",
   );
 });
+
+Deno.test("new Future(): an executor of one's own settles it, as Python's Future()", async () => {
+  const done: string[] = [];
+  const ok = new Future<number>();
+  ok.addDoneCallback(() => done.push("ok"));
+  assert(!ok.done() && !ok.running());
+  assert(ok.setRunningOrNotifyCancel());
+  assert(ok.running());
+  assertEquals(ok.cancel(), false, "a running future cannot be cancelled");
+  ok.setResult(42);
+  assertEquals(await ok, 42);
+  assertEquals(await ok.result(100), 42);
+  assertEquals(done, ["ok"]);
+  assertThrows(() => ok.setResult(1), Error, "already done");
+
+  const bad = new Future<number>();
+  bad.setException(new RangeError("no"));
+  assertEquals(((await bad.exception()) as Error).message, "no");
+  await assertRejects(() => bad.result(), RangeError, "no");
+
+  const dropped = new Future<number>();
+  dropped.addDoneCallback((f) => done.push(f.cancelled() ? "cancelled" : "?"));
+  assertEquals(dropped.cancel(), true);
+  assertEquals(dropped.setRunningOrNotifyCancel(), false);
+  await assertRejects(() => dropped.result(), CancelledError);
+  assertEquals(done, ["ok", "cancelled"]);
+  assertThrows(() => dropped.setResult(1), Error, "already cancelled");
+
+  // wait() and asCompleted() take them as their own.
+  const later = new Future<number>();
+  setTimeout(() => later.setResult(7), 20);
+  const { done: finished, notDone } = await wait([ok, later], { timeoutMs: 5000 });
+  assertEquals([finished.size, notDone.size], [2, 0]);
+  const order: unknown[] = [];
+  for await (const c of asCompleted([ok, bad])) order.push(c.status);
+  assertEquals(order.sort(), ["fulfilled", "rejected"]);
+});
+
+workerTest("an executor's futures cannot be settled by hand", async () => {
+  await using executor = new ProcessPoolExecutor({ maxWorkers: 1 });
+  const future = executor.submit(square, 3);
+  assertThrows(() => future.setResult(1), Error, "belongs to an executor");
+  assertEquals(await future, 9);
+});
