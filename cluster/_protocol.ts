@@ -11,7 +11,8 @@ export interface _Names {
   tasks: string;
   taskSubject: string;
   results: string;
-  resultSubject: (caller: string) => string;
+  /** The subject of task `id`'s result (`<caller>.<n>`), or `<caller>.>` for all of a caller's. */
+  resultSubject: (id: string) => string;
   cancelSubject: string;
   consumer: string;
   maxDeliveries: string;
@@ -32,7 +33,7 @@ export function _names(name: unknown): _Names {
     tasks,
     taskSubject: `troupe.${name}.tasks`,
     results: `TROUPE_${name}_RESULTS`,
-    resultSubject: (caller) => `troupe.${name}.results.${caller}`,
+    resultSubject: (id) => `troupe.${name}.results.${id}`,
     cancelSubject: `troupe.${name}.cancel`,
     consumer: "hosts",
     maxDeliveries: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${tasks}.hosts`,

@@ -355,8 +355,7 @@ class HostImpl implements Host {
    * second run, whose result the stream drops by its id.
    */
   async #answer(msg: JsMsg, result: _ResultMessage): Promise<void> {
-    const caller = result.id.slice(0, result.id.indexOf("."));
-    const subject = this.#names.resultSubject(caller);
+    const subject = this.#names.resultSubject(result.id);
     let data: Uint8Array;
     try {
       data = _pack(result, "result");

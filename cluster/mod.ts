@@ -148,6 +148,11 @@ const BATCH_MAX = 64;
 const PUBLISH_RETRY_MS = 30_000;
 const FULL_WAIT_MS = 200;
 const STREAM_FULL_CODE = 10077;
+// With calls waiting, after this long without a result, look results up one by one
+// (SWEEP_MAX at a time); after RESTART_MS, make the results consumer again.
+const SWEEP_MS = 2000;
+const SWEEP_MAX = 64;
+const RESTART_MS = 5000;
 
 /**
  * A connection to a cluster of hosts. `pool()` gives a {@linkcode ClusterPool}
@@ -164,6 +169,10 @@ export class Cluster implements AsyncDisposable {
   readonly #batches = new Map<TaskFunction, Batch>();
   #next = 0;
   #results: ConsumerMessages | undefined;
+  /** When the results consumer last delivered (or a call began waiting). */
+  #heardAt = Date.now();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #sweeping = false;
   #advisories: Subscription | undefined;
   #closed = false;
 
@@ -233,17 +242,7 @@ export class Cluster implements AsyncDisposable {
   }
 
   async #listen(): Promise<void> {
-    const consumer = await this.#js.consumers.get(this.#names.results, {
-      filter_subjects: this.#names.resultSubject(this.#caller),
-      deliver_policy: DeliverPolicy.New,
-    });
-    this.#results = await consumer.consume();
-    void (async () => {
-      for await (const m of this.#results!) {
-        const result = _readResult(m.data);
-        if (result) this.#onResult(result);
-      }
-    })().catch(() => {});
+    await this.#consumeResults();
     this.#advisories = this.#nc.subscribe(this.#names.maxDeliveries, {
       callback: (error, m) => {
         if (error) return;
@@ -256,6 +255,59 @@ export class Cluster implements AsyncDisposable {
       },
     });
     await this.#nc.flush();
+  }
+
+  /** Reads this caller's results from the stream as they come (an ordered consumer). */
+  async #consumeResults(): Promise<void> {
+    const consumer = await this.#js.consumers.get(this.#names.results, {
+      filter_subjects: this.#names.resultSubject(`${this.#caller}.>`),
+      deliver_policy: DeliverPolicy.New,
+    });
+    const messages = this.#results = await consumer.consume();
+    void (async () => {
+      for await (const m of messages) {
+        this.#heardAt = Date.now();
+        const result = _readResult(m.data);
+        if (result) this.#onResult(result);
+      }
+    })().catch(() => {});
+  }
+
+  /**
+   * While calls wait and no result has come for SWEEP_MS, each of the oldest
+   * (SWEEP_MAX) is looked up in the stream by its subject: a result stored
+   * while the consumer was away (a server it read from was killed) still
+   * reaches its caller. After RESTART_MS of silence the consumer is made again.
+   */
+  #sweep(): void {
+    if (this.#sweeper !== undefined || this.#closed) return;
+    this.#sweeper = setInterval(() => {
+      if (this.#pending.size === 0 || this.#closed) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+        return;
+      }
+      const quiet = Date.now() - this.#heardAt;
+      if (quiet < SWEEP_MS || this.#sweeping) return;
+      this.#sweeping = true;
+      const ids = [...this.#pending.keys()].slice(0, SWEEP_MAX);
+      void (async () => {
+        for (const id of ids) {
+          if (!this.#pending.has(id)) continue;
+          const m = await this.#jsm.streams.getMessage(this.#names.results, {
+            last_by_subj: this.#names.resultSubject(id),
+          }).catch(() => null);
+          const result = m ? _readResult(m.data) : undefined;
+          if (result) this.#onResult(result);
+        }
+        if (quiet > RESTART_MS && this.#pending.size > 0 && !this.#closed) {
+          this.#heardAt = Date.now();
+          await this.#results?.close()?.catch(() => {});
+          await this.#consumeResults().catch(() => {});
+        }
+      })().finally(() => this.#sweeping = false);
+    }, SWEEP_MS);
+    Deno.unrefTimer(this.#sweeper);
   }
 
   #onResult(result: _ResultMessage): void {
@@ -431,7 +483,9 @@ export class Cluster implements AsyncDisposable {
           timeoutMs,
         );
       }
+      if (this.#pending.size === 0) this.#heardAt = Date.now();
       this.#pending.set(id, pending);
+      this.#sweep();
       this.#publish(data, id, () => this.#pending.get(id) === pending).then((seq) => {
         if (seq === undefined || this.#pending.get(id) !== pending) return;
         pending.seq = seq;
@@ -480,6 +534,8 @@ export class Cluster implements AsyncDisposable {
       this.#settled(id, pending);
       pending.reject(new Error(`Cluster ${this.name} was closed before the task finished`));
     }
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     this.#advisories?.unsubscribe();
     await this.#results?.close()?.catch(() => {});
     await this.#nc.drain().catch(() => {});
