@@ -196,6 +196,10 @@ export interface NatsOptions {
   readyTimeoutMs?: number;
   /** Clients must log in as this user (the server's `authorization` block). */
   auth?: { user: string; pass: string };
+  /** Clients must log in with the nkey whose public key (`U...`) this is. */
+  nkey?: string;
+  /** Clients must use TLS; the server presents this certificate. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** One JetStream-enabled nats-server started by {@linkcode startNats}. */
@@ -256,6 +260,14 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
         ...(options.auth === undefined ? [] : [
           `authorization { user: ${quote(options.auth.user)}, password: ${
             quote(options.auth.pass)
+          } }`,
+        ]),
+        ...(options.nkey === undefined
+          ? []
+          : [`authorization { users = [ { nkey: ${quote(options.nkey)} } ] }`]),
+        ...(options.tls === undefined ? [] : [
+          `tls { cert_file: ${quote(options.tls.certFile)}, key_file: ${
+            quote(options.tls.keyFile)
           } }`,
         ]),
         `ports_file_dir: ${quote(portsDir)}`,

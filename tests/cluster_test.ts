@@ -501,3 +501,91 @@ natsTest("a cluster executor's futures: wait, asCompleted, cancel, shutdown", as
   await executor.shutdown();
   assertThrows(() => executor.submit(square, 1), Error, "after shutdown()");
 });
+
+natsTest("an nkey login, and a TLS server with a private CA", async () => {
+  const { nkeys } = await import("@nats-io/transport-node");
+  const user = nkeys.createUser();
+  const seed = new TextDecoder().decode(user.getSeed());
+  {
+    await using nats = await startNats({ nkey: user.getPublicKey() });
+    await assertRejects(
+      () => Cluster.connect({ servers: nats.url, name: "nk", connectTimeoutMs: 2000 }),
+      Error,
+      "cannot reach the NATS server",
+    );
+    await using cluster = await Cluster.connect({ servers: nats.url, name: "nk", nkeySeed: seed });
+    assertEquals(await cluster.queue<number>("q").qsize(), 0);
+  }
+  // A CA and a certificate for 127.0.0.1, made here. The transport (Deno's node:tls) checks a
+  // server reached by IP against the name "localhost", so the certificate names both.
+  const dir = await Deno.makeTempDir({ prefix: "troupe-tls-" });
+  try {
+    const openssl = async (...args: string[]) => {
+      const { code, stderr } = await new Deno.Command("openssl", {
+        args,
+        stdout: "null",
+        stderr: "piped",
+      })
+        .output();
+      if (code !== 0) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(stderr)}`);
+    };
+    await openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=troupe-test-ca",
+      "-keyout",
+      `${dir}/ca.key`,
+      "-out",
+      `${dir}/ca.pem`,
+    );
+    await openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      `${dir}/server.key`,
+      "-out",
+      `${dir}/server.csr`,
+    );
+    await Deno.writeTextFile(`${dir}/san.ext`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    await openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${dir}/server.csr`,
+      "-CA",
+      `${dir}/ca.pem`,
+      "-CAkey",
+      `${dir}/ca.key`,
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      `${dir}/san.ext`,
+      "-out",
+      `${dir}/server.pem`,
+    );
+    await using nats = await startNats({
+      tls: { certFile: `${dir}/server.pem`, keyFile: `${dir}/server.key` },
+    });
+    await using cluster = await Cluster.connect({
+      servers: nats.url,
+      name: "tls",
+      tls: { caFile: `${dir}/ca.pem` },
+    });
+    const q = cluster.queue<string>("secure");
+    await q.put("over TLS");
+    assertEquals(await q.get({ timeoutMs: 5000 }), "over TLS");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
