@@ -34,7 +34,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Consumer, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Pool, RemoteError, type StartMethod, type TaskFunction } from "../mod.ts";
-import { _toWireError } from "../runtime/errors.ts";
+import { _remoteToWire, _toWireError } from "../runtime/errors.ts";
 import { _taskRef } from "../runtime/task.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
 import { _ensureStreams, _settings } from "./_streams.ts";
@@ -270,11 +270,7 @@ class HostImpl implements Host {
         this.#answerLater(msg, {
           id: task.id,
           ok: false,
-          error: {
-            name: error.remoteName,
-            message: error.remoteMessage,
-            stack: error.remoteStack,
-          },
+          error: _remoteToWire(error),
           host: this.id,
           worker: error.processName,
         });
@@ -314,7 +310,7 @@ class HostImpl implements Host {
       values.push(undefined);
       failed.push([
         i,
-        { name: error.remoteName, message: error.remoteMessage, stack: error.remoteStack },
+        _remoteToWire(error),
         error.processName,
       ]);
     }
