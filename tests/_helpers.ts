@@ -43,18 +43,19 @@ export async function until(ready: () => boolean, what: string, timeoutMs = 10_0
 }
 
 /**
- * Runs the script at `url` with `deno run -A` and `args`, killed after `ms`:
- * its exit code (null when it had to be killed) and its output, stdout then
- * stderr.
+ * Runs the script at `url` with `deno run -A` and `args` (and `env` added to
+ * this process's), killed after `ms`: its exit code (null when it had to be
+ * killed), its stdout and stderr, and `out`, the two one after the other.
  */
 export async function runScript(
   url: URL,
   ms: number,
   args: string[] = [],
-): Promise<{ code: number | null; out: string }> {
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", url.pathname, ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -63,8 +64,12 @@ export async function runScript(
     killed = true;
     child.kill("SIGKILL");
   }, ms);
-  const { code, stdout, stderr } = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: killed ? null : code, out: dec.decode(stdout) + dec.decode(stderr) };
+  try {
+    const { code, stdout, stderr } = await child.output();
+    const dec = new TextDecoder();
+    const [out, err] = [dec.decode(stdout), dec.decode(stderr)];
+    return { code: killed ? null : code, out: out + err, stdout: out, stderr: err };
+  } finally {
+    clearTimeout(timer);
+  }
 }

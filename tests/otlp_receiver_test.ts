@@ -9,34 +9,9 @@ import {
   type ReceivedSpan,
   startOtlpReceiver,
 } from "./_otlp_receiver.ts";
+import { runScript } from "./_helpers.ts";
 
 const PARENT = new URL("./fixtures/otel_parent.ts", import.meta.url);
-
-/** Runs `url` with `deno run -A` and `env`, killed after `ms`: its exit code (null when killed) and stdout. */
-async function run(
-  url: URL,
-  env: Record<string, string>,
-  ms: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", url.pathname],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, ms);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    const dec = new TextDecoder();
-    return { code: killed ? null : code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function byName(spans: ReceivedSpan[], name: string): ReceivedSpan {
   const found = spans.filter((s) => s.name === name);
@@ -99,7 +74,12 @@ Deno.test("otlp receiver: decodes an http/json export request", async () => {
 
 Deno.test("otlp receiver: a traced child's span, and its Worker's child span, with parent links", async () => {
   await using receiver = startOtlpReceiver();
-  const { code, stdout, stderr } = await run(PARENT, otelEnv(receiver, "otel-probe"), 30_000);
+  const { code, stdout, stderr } = await runScript(
+    PARENT,
+    30_000,
+    [],
+    otelEnv(receiver, "otel-probe"),
+  );
   assertEquals(code, 0, stderr);
   const seen = JSON.parse(stdout.trim().split("\n").at(-1)!);
   assertEquals(seen.tracing, true);
@@ -152,7 +132,7 @@ Deno.test("otlp receiver: a traced child's span, and its Worker's child span, wi
 Deno.test("otlp receiver: with OTEL_DENO=false the child records nothing and sends nothing", async () => {
   await using receiver = startOtlpReceiver();
   const env = { ...otelEnv(receiver), OTEL_DENO: "false" };
-  const { code, stdout } = await run(PARENT, env, 30_000);
+  const { code, stdout } = await runScript(PARENT, 30_000, [], env);
   assertEquals(code, 2);
   assertEquals(JSON.parse(stdout.trim()), { tracing: false });
   // It exported before it exited, if at all: anything sent has had its time.

@@ -4,10 +4,9 @@
 // in a `deno run` child pointed at a receiver on 127.0.0.1.
 import { assert, assertEquals } from "@std/assert";
 import { otelEnv, type ReceivedSpan, startOtlpReceiver } from "./_otlp_receiver.ts";
-import { _resolutionFlags } from "../runtime/os_process.ts";
-import { _ownArgv } from "../runtime/permissions.ts";
+import { runScript } from "./_helpers.ts";
 
-const FIXTURE = new URL("./fixtures/traced_calls.ts", import.meta.url).pathname;
+const FIXTURE = new URL("./fixtures/traced_calls.ts", import.meta.url);
 
 interface Ran {
   tracing: boolean;
@@ -17,23 +16,11 @@ interface Ran {
   pids: { thread: number; spawn: number; actor: number; manager: number };
 }
 
-/** Runs the fixture with this test's config flags and `env`; SIGKILLed after 60 s. */
+/** Runs the fixture with `env`, SIGKILLed after 60 s; what it printed last, as JSON. */
 async function run(env: Record<string, string>): Promise<Ran> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ..._resolutionFlags(_ownArgv() ?? []), FIXTURE],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    const out = new TextDecoder().decode(stdout);
-    assertEquals(code, 0, `the fixture failed:\n${out}\n${new TextDecoder().decode(stderr)}`);
-    return JSON.parse(out.trim().split("\n").at(-1)!);
-  } finally {
-    clearTimeout(timer);
-  }
+  const { code, stdout, stderr } = await runScript(FIXTURE, 60_000, [], env);
+  assertEquals(code, 0, `the fixture failed:\n${stdout}\n${stderr}`);
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
 /** The one span named `name`, failing with the names received when there is not exactly one. */
