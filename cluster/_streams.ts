@@ -4,10 +4,12 @@
 import {
   AckPolicy,
   DiscardPolicy,
+  type JetStreamClient,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
+import { _remaining } from "../runtime/wait.ts";
 import type { _Names } from "./_protocol.ts";
 
 interface ClusterSettings {
@@ -129,4 +131,59 @@ export function _settings(options: ClusterSettings): _StreamSettings {
     maxDeliver: int(options.maxDeliver, "maxDeliver", 4),
     maxQueued: int(options.maxQueued, "maxQueued", 100_000),
   };
+}
+
+// JetStream's error code for a stream at its max_msgs with discard "new".
+const STREAM_FULL_CODE = 10077;
+// A full stream is asked again this often.
+const FULL_WAIT_MS = 100;
+// Other failures (no leader during an election, a lost answer) are retried
+// this long before the publish fails.
+const PUBLISH_RETRY_MS = 30_000;
+
+/** What `_publish` is to do while it cannot. */
+export interface _PublishWait {
+  /** `performance.now()` time after which a full stream is given up. @default {Infinity} */
+  deadline?: number;
+  /** The error a full stream ends with at `deadline`. */
+  full?: () => Error;
+  /** Asked before each try: false stops the publish, which then gives `undefined`. */
+  wanted?: () => boolean;
+  /** Named in the error of a publish that kept failing. */
+  what: string;
+}
+
+/**
+ * Publishes `data` with `id` as its message id, again while the stream is
+ * full (backpressure: it waits, it never drops) or has no leader (an
+ * election): the server stores it once however many tries it takes. Gives
+ * the stream sequence it was stored at.
+ */
+export async function _publish(
+  js: JetStreamClient,
+  subject: string,
+  data: Uint8Array,
+  id: string,
+  wait: _PublishWait,
+): Promise<number | undefined> {
+  const retryUntil = performance.now() + PUBLISH_RETRY_MS;
+  for (let attempt = 0;; attempt++) {
+    if (wait.wanted?.() === false) return undefined;
+    try {
+      return (await js.publish(subject, data, { msgID: id, timeout: 5000 })).seq;
+    } catch (error) {
+      const full = (error as { code?: unknown }).code === STREAM_FULL_CODE ||
+        /maximum messages/.test(String((error as Error).message));
+      const deadline = wait.deadline ?? Infinity;
+      const left = _remaining(full ? deadline : Math.min(deadline, retryUntil));
+      if (left === 0) {
+        if (full && wait.full) throw wait.full();
+        throw new Error(`could not publish ${wait.what}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      const pause = full ? FULL_WAIT_MS : Math.min(100 * 2 ** attempt, 1000);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    }
+  }
 }

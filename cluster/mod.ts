@@ -45,9 +45,10 @@ import {
   type TaskFunction,
 } from "../mod.ts";
 import { _taskRef } from "../runtime/task.ts";
-import { _checkTimeout, _describe } from "../runtime/util.ts";
+import { _describe } from "../runtime/util.ts";
+import { _armWait, _timeoutError, type _Wait, _waitOptions } from "../runtime/wait.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
-import { _ensureStreams, _settings } from "./_streams.ts";
+import { _ensureStreams, _publish, _settings } from "./_streams.ts";
 import { _queue, type ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
 import { _dict, type ClusterDict, type ClusterDictKey } from "./dict.ts";
 import {
@@ -60,7 +61,7 @@ import {
 } from "./_protocol.ts";
 
 export type { ConnectOptions } from "./_connect.ts";
-export { ClusterQueue, type ClusterQueueOptions, type ClusterWaitOptions } from "./queue.ts";
+export { ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
 export { ClusterDict, type ClusterDictKey } from "./dict.ts";
 export {
   AsyncResult,
@@ -145,9 +146,6 @@ const BATCH_MAX = 64;
 
 // How long a publish is retried while the stream has no leader (an election
 // takes 5-8 s on this machine), and how long a full stream is waited on per try.
-const PUBLISH_RETRY_MS = 30_000;
-const FULL_WAIT_MS = 200;
-const STREAM_FULL_CODE = 10077;
 // With calls waiting, after this long without a result, look results up one by one
 // (SWEEP_MAX at a time); after RESTART_MS, make the results consumer again.
 const SWEEP_MS = 2000;
@@ -407,16 +405,14 @@ export class Cluster implements AsyncDisposable {
         ),
       );
     }
-    let timeoutMs: number | undefined;
+    let limits: _Wait;
     try {
-      timeoutMs = _checkTimeout(options.timeoutMs, "timeoutMs");
-      if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-        throw new TypeError(`signal must be an AbortSignal, got ${_describe(options.signal)}`);
-      }
+      limits = _waitOptions(options, `task '${ref.key}'`);
     } catch (error) {
       return Promise.reject(error);
     }
-    const signal = options.signal;
+    const { signal } = limits;
+    const timeoutMs = options.timeoutMs;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = `${this.#caller}.${++this.#next}`;
     const message: _TaskMessage = {
@@ -447,20 +443,16 @@ export class Cluster implements AsyncDisposable {
       );
     }
     return new Promise<unknown[]>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
+      let disarm = () => {};
       const pending: Pending = {
         key: ref.key,
         seq: undefined,
         resolve: (values, failed) => {
-          cleanup();
+          disarm();
           if (failed && failed.length > 0) reject(new BatchFailed(values, new Map(failed)));
           else resolve(values);
         },
-        reject: (error) => (cleanup(), reject(error)),
+        reject: (error) => (disarm(), reject(error)),
       };
       const giveUp = (error: unknown) => {
         if (this.#pending.get(id) !== pending) return;
@@ -469,61 +461,23 @@ export class Cluster implements AsyncDisposable {
         this.#nc.publish(this.#names.cancelSubject, id);
         pending.reject(error);
       };
-      const onAbort = () => giveUp(signal!.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () =>
-            giveUp(
-              new DOMException(
-                `task '${ref.key}' did not finish within ${timeoutMs} ms`,
-                "TimeoutError",
-              ),
-            ),
-          timeoutMs,
-        );
-      }
       if (this.#pending.size === 0) this.#heardAt = Date.now();
       this.#pending.set(id, pending);
       this.#sweep();
-      this.#publish(data, id, () => this.#pending.get(id) === pending).then((seq) => {
+      disarm = _armWait(
+        { timeoutMs, signal },
+        giveUp,
+        () => _timeoutError(`task '${ref.key}' did not finish within ${timeoutMs} ms`),
+      );
+      _publish(this.#js, this.#names.taskSubject, data, id, {
+        wanted: () => this.#pending.get(id) === pending,
+        what: `a task to stream ${this.#names.tasks}`,
+      }).then((seq) => {
         if (seq === undefined || this.#pending.get(id) !== pending) return;
         pending.seq = seq;
         this.#bySeq.set(seq, id);
       }, (error) => giveUp(error));
     });
-  }
-
-  /**
-   * Publishes a task with its id as the message id, again while the stream is
-   * full (backpressure: it waits, it never drops) or has no leader (an
-   * election): the server stores it once whatever the tries.
-   */
-  async #publish(data: Uint8Array, id: string, wanted: () => boolean): Promise<number | undefined> {
-    const until = Date.now() + PUBLISH_RETRY_MS;
-    for (let attempt = 0;; attempt++) {
-      if (!wanted()) return undefined;
-      try {
-        const ack = await this.#js.publish(this.#names.taskSubject, data, {
-          msgID: id,
-          timeout: 5000,
-        });
-        return ack.seq;
-      } catch (error) {
-        if (this.#closed) throw error;
-        const full = (error as { code?: unknown }).code === STREAM_FULL_CODE ||
-          /maximum messages/.test(String((error as Error).message));
-        if (!full && Date.now() > until) {
-          throw new Error(
-            `could not publish a task to stream ${this.#names.tasks}: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
-        await new Promise((r) =>
-          setTimeout(r, full ? FULL_WAIT_MS : Math.min(100 * 2 ** attempt, 1000))
-        );
-      }
-    }
   }
 
   /** Ends the connection; tasks still waiting for results fail. */

@@ -13,9 +13,10 @@ import {
 } from "@nats-io/jetstream";
 import { Empty, Full } from "../mod.ts";
 import { _decode } from "../runtime/codec.ts";
-import { _checkTimeout, _describe } from "../runtime/util.ts";
+import type { WaitOptions } from "../runtime/wait_options.ts";
+import { _remaining, _waitOptions } from "../runtime/wait.ts";
 import { _names, _pack } from "./_protocol.ts";
-import { _ensureStream, _isNotFound } from "./_streams.ts";
+import { _ensureStream, _isNotFound, _publish } from "./_streams.ts";
 
 /** Options for `cluster.queue()`. */
 export interface ClusterQueueOptions {
@@ -25,16 +26,7 @@ export interface ClusterQueueOptions {
   ackWaitMs?: number;
 }
 
-/** A wait's limits: as `Queue`'s. */
-export interface ClusterWaitOptions {
-  /** Fail with `Full` (put) or `Empty` (get) after this long. */
-  timeoutMs?: number;
-  /** Abort the wait. */
-  signal?: AbortSignal;
-}
-
 const NS = 1_000_000;
-const FULL_WAIT_MS = 100;
 
 /**
  * A FIFO queue on a cluster's NATS JetStream server: `put`, `putMany`, `get`,
@@ -76,44 +68,37 @@ export class ClusterQueue<T> {
   }
 
   /** Adds `item`; waits while the queue is full (then `Full` after `timeoutMs`). */
-  async put(item: T, options: ClusterWaitOptions = {}): Promise<void> {
+  async put(item: T, options?: WaitOptions): Promise<void> {
+    const { deadline, signal } = _waitOptions(options, "put()");
     await this.#ready();
     const data = _pack(item, "put()");
-    const id = crypto.randomUUID();
-    const until = deadlineOf(options, "put()");
-    for (let attempt = 0;; attempt++) {
-      options.signal?.throwIfAborted();
-      try {
-        await this.#js.publish(this.#subject, data, { msgID: id, timeout: 5000 });
-        return;
-      } catch (error) {
-        const full = /maximum messages/.test(String((error as Error).message));
-        if (Date.now() > until) {
-          if (full) throw new Full(`the cluster queue is full (maxsize ${this.maxsize})`);
-          throw error;
-        }
-        await new Promise((r) =>
-          setTimeout(r, full ? FULL_WAIT_MS : Math.min(100 * 2 ** attempt, 1000))
-        );
-      }
-    }
+    const stored = await _publish(this.#js, this.#subject, data, crypto.randomUUID(), {
+      deadline,
+      full: () => new Full(`the cluster queue is full (maxsize ${this.maxsize})`),
+      wanted: () => !signal?.aborted,
+      what: `an item to stream ${this.#stream}`,
+    });
+    if (stored === undefined) throw signal!.reason; // aborted before it was stored
   }
 
   /** Adds every item, in order. */
-  async putMany(items: Iterable<T>, options: ClusterWaitOptions = {}): Promise<void> {
+  async putMany(items: Iterable<T>, options?: WaitOptions): Promise<void> {
     for (const item of items) await this.put(item, options);
   }
 
   /** Takes the oldest item; waits for one (then `Empty` after `timeoutMs`). */
-  async get(options: ClusterWaitOptions = {}): Promise<T> {
-    const until = deadlineOf(options, "get()");
+  async get(options?: WaitOptions): Promise<T> {
+    const { deadline, signal } = _waitOptions(options, "get()");
     await this.#ready();
     const consumer = await this.#js.consumers.get(this.#stream, "getters");
     for (;;) {
-      options.signal?.throwIfAborted();
-      const left = until - Date.now();
+      signal?.throwIfAborted();
+      const left = _remaining(deadline);
       if (left <= 0) throw new Empty("the cluster queue stayed empty");
-      const msg = await consumer.next({ expires: Math.max(100, Math.min(left, 5000)) })
+      // Whole milliseconds: a pull whose expiry had a fraction of one (nats-server 2.9.10)
+      // was at times never answered, and its get waited out its time with items left.
+      const expires = Math.ceil(Math.max(100, Math.min(left, 5000)));
+      const msg = await consumer.next({ expires })
         .catch(() => null);
       if (msg === null) continue;
       let item: T;
@@ -138,14 +123,6 @@ export class ClusterQueue<T> {
   async empty(): Promise<boolean> {
     return (await this.qsize()) === 0;
   }
-}
-
-function deadlineOf(options: ClusterWaitOptions, what: string): number {
-  const ms = _checkTimeout(options.timeoutMs, `${what} timeoutMs`);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, got ${_describe(options.signal)}`);
-  }
-  return ms === undefined ? Infinity : Date.now() + ms;
 }
 
 /** Queue `name` of cluster `cluster`: its stream and consumer are made (or checked) on first use. */

@@ -289,6 +289,13 @@ natsTest("a cluster queue: FIFO, maxsize, Full and Empty; a dict: atomic per key
   for (let n = 0; n < 3; n++) await q.put({ n });
   assertEquals(await q.qsize(), 3);
   await assertRejects(() => q.put({ n: 3 }, { timeoutMs: 300 }), Full);
+  // A put waiting for room that is aborted rejects with the reason and stores nothing.
+  const stop = new AbortController();
+  const waiting = q.put({ n: 3 }, { signal: stop.signal });
+  setTimeout(() => stop.abort(new Error("stopped waiting")), 250);
+  await assertRejects(() => waiting, Error, "stopped waiting");
+  assertEquals(await q.qsize(), 3);
+  await assertRejects(() => q.put({ n: 3 }, { timeoutMs: -1 }), RangeError, "put() timeoutMs");
   assertEquals([await q.get(), await q.get(), await q.get()], [{ n: 0 }, { n: 1 }, { n: 2 }]);
   await assertRejects(() => q.get({ timeoutMs: 300 }), Empty);
   assert(await q.empty());
