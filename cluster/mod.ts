@@ -49,7 +49,12 @@ import { _describe } from "../runtime/util.ts";
 import { _armWait, _timeoutError, type _Wait, _waitOptions } from "../runtime/wait.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
 import { _ensureStreams, _publish, _settings } from "./_streams.ts";
-import { _queue, type ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
+import {
+  _queue,
+  type ClusterJoinableQueue,
+  type ClusterQueue,
+  type ClusterQueueOptions,
+} from "./queue.ts";
 import { _dict, type ClusterDict, type ClusterDictKey } from "./dict.ts";
 import {
   type _Names,
@@ -61,7 +66,9 @@ import {
 } from "./_protocol.ts";
 
 export type { ConnectOptions } from "./_connect.ts";
-export { ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
+export { ClusterJoinableQueue, ClusterQueue, type ClusterQueueOptions } from "./queue.ts";
+/** A wait's `timeoutMs` and `signal`: the same options as the local classes take. */
+export type { WaitOptions } from "../runtime/wait_options.ts";
 export { ClusterDict, type ClusterDictKey } from "./dict.ts";
 export {
   AsyncResult,
@@ -173,6 +180,7 @@ export class Cluster implements AsyncDisposable {
   #sweeping = false;
   #advisories: Subscription | undefined;
   #closed = false;
+  readonly #joinables = new Set<ClusterJoinableQueue<unknown>>();
 
   readonly #replicas: number;
 
@@ -219,6 +227,18 @@ export class Cluster implements AsyncDisposable {
    */
   queue<T>(name: string, options: ClusterQueueOptions = {}): ClusterQueue<T> {
     return _queue<T>(this.#js, this.#jsm, this.name, name, options, this.#replicas);
+  }
+
+  /**
+   * The same queue as {@linkcode Cluster.queue}, with `JoinableQueue`'s
+   * `taskDone()` and `join()`: an item a getter took stays on the server
+   * until it is marked done, and goes to another getter if that one dies
+   * first (at-least-once handling).
+   */
+  joinableQueue<T>(name: string, options: ClusterQueueOptions = {}): ClusterJoinableQueue<T> {
+    const q = _queue<T>(this.#js, this.#jsm, this.name, name, options, this.#replicas, true);
+    this.#joinables.add(q as ClusterJoinableQueue<T>);
+    return q as ClusterJoinableQueue<T>;
   }
 
   /** Dict `name` on the cluster's server (a KV bucket): a Manager dict proxy's methods. */
@@ -490,6 +510,8 @@ export class Cluster implements AsyncDisposable {
     }
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    // Items taken and not marked done go back, for another getter.
+    for (const q of this.#joinables) q._release();
     this.#advisories?.unsubscribe();
     await this.#results?.close()?.catch(() => {});
     await this.#nc.drain().catch(() => {});

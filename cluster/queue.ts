@@ -8,13 +8,14 @@ import {
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
 import { Empty, Full } from "../mod.ts";
 import { _decode } from "../runtime/codec.ts";
 import type { WaitOptions } from "../runtime/wait_options.ts";
-import { _remaining, _waitOptions } from "../runtime/wait.ts";
+import { _remaining, _timeoutError, _waitOptions } from "../runtime/wait.ts";
 import { _names, _pack } from "./_protocol.ts";
 import { _ensureStream, _isNotFound, _publish } from "./_streams.ts";
 
@@ -39,6 +40,7 @@ export class ClusterQueue<T> {
   readonly #stream: string;
   readonly #subject: string;
   readonly #open: () => Promise<void>;
+  readonly #hold: ((msg: JsMsg) => void) | undefined;
   #opened: Promise<void> | undefined;
   /** Items it holds before `put()` waits (0: no limit). */
   readonly maxsize: number;
@@ -51,6 +53,7 @@ export class ClusterQueue<T> {
     subject: string,
     maxsize: number,
     open: () => Promise<void>,
+    hold?: (msg: JsMsg) => void,
   ) {
     this.#js = js;
     this.#jsm = jsm;
@@ -58,6 +61,7 @@ export class ClusterQueue<T> {
     this.#subject = subject;
     this.maxsize = maxsize;
     this.#open = open;
+    this.#hold = hold;
   }
 
   #ready(): Promise<void> {
@@ -108,6 +112,11 @@ export class ClusterQueue<T> {
         msg.term(); // not an item any Troupe process put
         continue;
       }
+      if (this.#hold) {
+        // A joinable queue's item stays the server's until taskDone() acknowledges it.
+        this.#hold(msg);
+        return item;
+      }
       // Acknowledged before it is returned: once the caller has it, nobody else will.
       if (await msg.ackAck({ timeout: 5000 }).catch(() => false)) return item;
     }
@@ -125,6 +134,130 @@ export class ClusterQueue<T> {
   }
 }
 
+/**
+ * A {@linkcode ClusterQueue} whose items are handled at least once, as
+ * `JoinableQueue`'s are counted: a `get()` takes an item without
+ * acknowledging it, `taskDone()` acknowledges the oldest item this object took
+ * and has not marked, and `join()` waits until the queue holds no item put
+ * and not yet marked, by any process. While an item is held, this process
+ * tells the server so from its own event loop; if the process dies first, the
+ * item goes to another getter after `ackWaitMs`.
+ *
+ * One difference from Python's: `taskDone()` marks an item taken by this
+ * object, so call it in the process whose `get()` took the item.
+ *
+ * @example A batch of work, and waiting until it is all handled
+ * ```ts ignore
+ * import { Cluster } from "@troupe/troupe/cluster";
+ *
+ * await using cluster = await Cluster.connect({ servers: "nats://127.0.0.1:4222", name: "jobs" });
+ * const q = cluster.joinableQueue<string>("pages");
+ * await q.putMany(["a", "b"]);
+ * // In any process on the cluster:
+ * const page = await q.get();
+ * console.log(page);
+ * await q.taskDone();
+ * // ...and in the one that waits:
+ * await q.join({ timeoutMs: 60_000 });
+ * ```
+ */
+export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
+  readonly #held: JsMsg[];
+  readonly #ackWaitMs: number;
+  #beat: ReturnType<typeof setInterval> | undefined;
+
+  /** Made by `cluster.joinableQueue()`. @ignore */
+  constructor(
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    stream: string,
+    subject: string,
+    maxsize: number,
+    ackWaitMs: number,
+    open: () => Promise<void>,
+  ) {
+    const held: JsMsg[] = [];
+    let holding = () => {};
+    super(js, jsm, stream, subject, maxsize, open, (msg) => {
+      held.push(msg);
+      holding();
+    });
+    this.#held = held;
+    this.#ackWaitMs = ackWaitMs;
+    holding = () => this.#keepHolding();
+  }
+
+  /** Items this object took with `get()` and has not marked with `taskDone()`. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /**
+   * Marks the oldest item this object took with `get()` as handled: the server
+   * forgets it.
+   *
+   * @throws {Error} When this object holds no item taken and not yet marked.
+   */
+  async taskDone(): Promise<void> {
+    const msg = this.#held.shift();
+    if (msg === undefined) {
+      throw new Error(
+        "ClusterJoinableQueue.taskDone() was called with no item taken: call it once per item " +
+          "taken with get(), in the process (and on the object) whose get() took it",
+      );
+    }
+    if (this.#held.length === 0) this.#stopBeating();
+    if (!(await msg.ackAck({ timeout: 5000 }).catch(() => false))) {
+      throw new Error(
+        "ClusterJoinableQueue.taskDone() could not reach the server, or it had given the item " +
+          `to another getter (held past ackWaitMs, ${this.#ackWaitMs} ms): it may be handled again`,
+      );
+    }
+  }
+
+  /**
+   * Waits until the queue holds no item put and not yet marked with
+   * `taskDone()`, in any process.
+   *
+   * @throws {DOMException} Named `"TimeoutError"` when `timeoutMs` passes first.
+   */
+  async join(options?: WaitOptions): Promise<void> {
+    const { deadline, signal } = _waitOptions(options, "join()");
+    for (;;) {
+      signal?.throwIfAborted();
+      const left = await this.qsize();
+      if (left === 0) return;
+      const wait = _remaining(deadline);
+      if (wait === 0) {
+        throw _timeoutError(
+          `the cluster queue still had ${left} unfinished item(s) after ${options?.timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(JOIN_POLL_MS, wait)));
+    }
+  }
+
+  /** Hands every item held back to the server, for another getter (the cluster's close). @ignore */
+  _release(): void {
+    this.#stopBeating();
+    for (const msg of this.#held.splice(0)) msg.nak();
+  }
+
+  #keepHolding(): void {
+    // The server hears from this event loop while items are held, every third of the ack wait.
+    this.#beat ??= setInterval(() => {
+      for (const msg of this.#held) msg.working();
+    }, Math.max(50, this.#ackWaitMs / 3));
+  }
+
+  #stopBeating(): void {
+    clearInterval(this.#beat);
+    this.#beat = undefined;
+  }
+}
+
+const JOIN_POLL_MS = 100;
+
 /** Queue `name` of cluster `cluster`: its stream and consumer are made (or checked) on first use. */
 export function _queue<T>(
   js: JetStreamClient,
@@ -133,15 +266,20 @@ export function _queue<T>(
   name: string,
   options: ClusterQueueOptions,
   replicas: number,
+  joinable = false,
 ): ClusterQueue<T> {
   _names(name); // the same rule as a cluster's name
   const maxsize = options.maxsize ?? 0;
   if (!Number.isInteger(maxsize) || maxsize < 0) {
     throw new RangeError(`'maxsize' must be a non-negative integer, got ${String(maxsize)}`);
   }
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  if (!Number.isInteger(ackWaitMs) || ackWaitMs < 1) {
+    throw new RangeError(`'ackWaitMs' must be a positive integer, got ${String(ackWaitMs)}`);
+  }
   const stream = `TROUPE_${cluster}_Q_${name}`;
   const subject = `troupe.${cluster}.q.${name}`;
-  return new ClusterQueue<T>(js, jsm, stream, subject, maxsize, async () => {
+  const open = async () => {
     await _ensureStream(jsm, stream, {
       subjects: [subject],
       retention: RetentionPolicy.Workqueue,
@@ -151,15 +289,27 @@ export function _queue<T>(
       discard: DiscardPolicy.New,
       duplicate_window: 120_000 * NS,
     }, ["subjects", "retention", "max_msgs"]);
+    let info;
     try {
-      await jsm.consumers.info(stream, "getters");
+      info = await jsm.consumers.info(stream, "getters");
     } catch (error) {
       if (!_isNotFound(error)) throw error;
       await jsm.consumers.add(stream, {
         durable_name: "getters",
         ack_policy: AckPolicy.Explicit,
-        ack_wait: (options.ackWaitMs ?? 30_000) * NS,
+        ack_wait: ackWaitMs * NS,
       });
+      return;
     }
-  });
+    if (info.config.ack_wait !== ackWaitMs * NS) {
+      throw new Error(
+        `cluster queue '${name}' exists with ackWaitMs ${(info.config.ack_wait ?? 0) / NS}, not ` +
+          `${ackWaitMs}: open it with the same ackWaitMs everywhere, or delete its stream ` +
+          `(nats stream rm ${stream})`,
+      );
+    }
+  };
+  return joinable
+    ? new ClusterJoinableQueue<T>(js, jsm, stream, subject, maxsize, ackWaitMs, open)
+    : new ClusterQueue<T>(js, jsm, stream, subject, maxsize, open);
 }

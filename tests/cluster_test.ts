@@ -73,6 +73,24 @@ function startHostProcess(url: string, name: string, extra: string[] = []) {
   };
 }
 
+/** A process of its own that gets from a cluster queue (tests/fixtures/cluster_consumer.ts). */
+function startGetter(url: string, name: string, queue: string, mode?: string) {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ..._resolutionFlags(_ownArgv() ?? []),
+      new URL("./fixtures/cluster_consumer.ts", import.meta.url).pathname,
+      url,
+      name,
+      queue,
+      ...(mode ? [mode] : []),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -334,20 +352,7 @@ natsTest("a queue's getter killed mid-way: no item lost, none taken twice", asyn
   await using cluster = await Cluster.connect({ servers: nats.url, name: "qfault" });
   const q = cluster.queue<number>("items", { ackWaitMs: 1000 });
   const n = 300;
-  const getter = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ..._resolutionFlags(_ownArgv() ?? []),
-        new URL("./fixtures/cluster_consumer.ts", import.meta.url).pathname,
-        nats.url,
-        "qfault",
-        "items",
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+  const getter = () => startGetter(nats.url, "qfault", "items");
   const a = getter();
   const b = getter();
   const read = async (child: Deno.ChildProcess, seen: number[], onItem?: () => void) => {
@@ -395,6 +400,52 @@ natsTest("a queue's getter killed mid-way: no item lost, none taken twice", asyn
   assert(missing.length <= 1, `lost: ${missing}`);
   assert(seenB.length > 0);
 });
+
+natsTest(
+  "a joinable cluster queue: taskDone() and join(); a holder killed before taskDone hands its item on",
+  async () => {
+    await using nats = await startNats();
+    await using cluster = await Cluster.connect({ servers: nats.url, name: "joinq" });
+    const q = cluster.joinableQueue<number>("jobs", { ackWaitMs: 1000 });
+    await assertRejects(() => q.taskDone(), Error, "with no item taken");
+    await q.join({ timeoutMs: 1000 }); // nothing put: nothing to wait for
+    await q.putMany([1, 2, 3]);
+
+    // A getter in its own process takes item 1 and is SIGKILLed before marking it done.
+    const holder = startGetter(nats.url, "joinq", "jobs", "hold");
+    const reader = holder.stdout.getReader();
+    const { value } = await withTimeout(reader.read(), 30_000, "the holder's item");
+    assertEquals(new TextDecoder().decode(value).trim(), "1");
+    // It holds the item past the ack wait while it lives: its heartbeat keeps it.
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    assertEquals(await q.get({ timeoutMs: 5000 }), 2);
+    holder.kill("SIGKILL");
+    reader.releaseLock();
+    await holder.stdout.cancel();
+    await holder.status;
+    await assertRejects(() => q.join({ timeoutMs: 200 }), DOMException, "3 unfinished");
+
+    // Item 1 comes back to a getter after the ack wait; 3 was never taken.
+    const rest = [await q.get({ timeoutMs: 5000 }), await q.get({ timeoutMs: 5000 })];
+    assertEquals(rest.sort(), [1, 3]);
+    assertEquals(q.held, 3);
+    const joined = q.join({ timeoutMs: 10_000 });
+    await q.taskDone();
+    await q.taskDone();
+    assertEquals(await q.qsize(), 1);
+    await q.taskDone();
+    await joined;
+    assertEquals(q.held, 0);
+    await assertRejects(() => q.get({ timeoutMs: 1500 }), Empty); // handled items do not return
+
+    // The same queue opened with another ack wait is a clear error.
+    await assertRejects(
+      () => cluster.queue("jobs", { ackWaitMs: 5000 }).qsize(),
+      Error,
+      "exists with ackWaitMs 1000, not 5000",
+    );
+  },
+);
 
 natsTest(
   "a 3-node JetStream cluster: the tasks stream's leader killed mid-submit loses nothing",
