@@ -200,17 +200,22 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
   return Remote as unknown as new (state: QueueState) => Queue<unknown>;
 }
 
-const RemoteQueue = remoteQueue(Queue, "Queue");
-const RemoteJoinableQueue = remoteQueue(JoinableQueue, "JoinableQueue");
-const RemoteSimpleQueue = remoteQueue(SimpleQueue, "SimpleQueue");
+// The classes a relayed queue becomes, made the first time one is revived:
+// only a process that shares no memory with its sender needs them, so a
+// thread child does not make them as it starts.
+let queueClasses: Record<Flavour, new (state: QueueState) => Queue<unknown>> | undefined;
 
 _registerReviver(KIND_QUEUE, (state) => {
   const s = state as QueueState;
-  const Class = s.flavour === "joinable"
-    ? RemoteJoinableQueue
-    : s.flavour === "simple"
-    ? RemoteSimpleQueue
-    : RemoteQueue;
+  queueClasses ??= {
+    queue: remoteQueue(Queue, "Queue"),
+    joinable: remoteQueue(JoinableQueue, "JoinableQueue"),
+    simple: remoteQueue(SimpleQueue, "SimpleQueue"),
+  };
+  const Class = queueClasses[s.flavour];
+  if (Class === undefined) {
+    throw new TypeError(`a relayed ${String(s.flavour)} is not one this process knows`);
+  }
   return new Class(s);
 });
 
@@ -249,57 +254,64 @@ function relayConnection(object: object, path: string, out: _Outbox): _WireForm 
 _registerRelay("troupe.Connection", relayConnection);
 
 /** A Pipe end in a process that shares no memory with it: each call is done by its sender. */
-class RemoteConnection extends Connection<unknown, unknown> {
-  #client: _RelayClient;
-  #closed = false;
-  #readable: boolean;
-  #writable: boolean;
+const remoteConnection = () =>
+  class RemoteConnection extends Connection<unknown, unknown> {
+    #client: _RelayClient;
+    #closed = false;
+    #readable: boolean;
+    #writable: boolean;
 
-  constructor(state: ConnectionState) {
-    _buildRelayedEnd();
-    super();
-    this.#readable = state.readable;
-    this.#writable = state.writable;
-    this.#client = new _RelayClient(state.port, REBUILDERS, (closed) => {
-      if (closed === true) this.#closed = true;
-    });
-  }
-  override get closed(): boolean {
-    return this.#closed;
-  }
-  override get readable(): boolean {
-    return this.#readable;
-  }
-  override get writable(): boolean {
-    return this.#writable;
-  }
-  override async send(item: unknown, options: WaitOptions = {}): Promise<void> {
-    await this.#client.checked("send", [item], options);
-  }
-  override recv(options: WaitOptions = {}): Promise<unknown> {
-    return this.#client.checked("recv", [], options);
-  }
-  override async poll(timeoutMs = 0): Promise<boolean> {
-    return await this.#client.checked("poll", [timeoutMs]) as boolean;
-  }
-  override close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#client.send("close");
-  }
-  override sendSync(): never {
-    throw _relayUnavailable("Connection.sendSync()", "await send()");
-  }
-  override recvSync(): never {
-    throw _relayUnavailable("Connection.recvSync()", "await recv()");
-  }
-  override withSchema(): never {
-    throw _relayUnavailable("Connection.withSchema()", "check items before await send()");
-  }
-  override [_WIRE](path: string): never {
-    throw _relayNotPassable(path, "Connection");
-  }
-}
-Object.defineProperty(RemoteConnection, "name", { value: "Connection" });
+    constructor(state: ConnectionState) {
+      _buildRelayedEnd();
+      super();
+      this.#readable = state.readable;
+      this.#writable = state.writable;
+      this.#client = new _RelayClient(state.port, REBUILDERS, (closed) => {
+        if (closed === true) this.#closed = true;
+      });
+    }
+    override get closed(): boolean {
+      return this.#closed;
+    }
+    override get readable(): boolean {
+      return this.#readable;
+    }
+    override get writable(): boolean {
+      return this.#writable;
+    }
+    override async send(item: unknown, options: WaitOptions = {}): Promise<void> {
+      await this.#client.checked("send", [item], options);
+    }
+    override recv(options: WaitOptions = {}): Promise<unknown> {
+      return this.#client.checked("recv", [], options);
+    }
+    override async poll(timeoutMs = 0): Promise<boolean> {
+      return await this.#client.checked("poll", [timeoutMs]) as boolean;
+    }
+    override close(): void {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#client.send("close");
+    }
+    override sendSync(): never {
+      throw _relayUnavailable("Connection.sendSync()", "await send()");
+    }
+    override recvSync(): never {
+      throw _relayUnavailable("Connection.recvSync()", "await recv()");
+    }
+    override withSchema(): never {
+      throw _relayUnavailable("Connection.withSchema()", "check items before await send()");
+    }
+    override [_WIRE](path: string): never {
+      throw _relayNotPassable(path, "Connection");
+    }
+  };
+let RemoteConnection: ReturnType<typeof remoteConnection> | undefined;
 
-_registerReviver(KIND_CONNECTION, (state) => new RemoteConnection(state as ConnectionState));
+_registerReviver(KIND_CONNECTION, (state) => {
+  if (RemoteConnection === undefined) {
+    RemoteConnection = remoteConnection();
+    Object.defineProperty(RemoteConnection, "name", { value: "Connection" });
+  }
+  return new RemoteConnection(state as ConnectionState);
+});

@@ -287,12 +287,10 @@ function remoteLock(Base: LockClass, name: string) {
   return Class as unknown as new (remote: Remote, prefix: string) => Lock;
 }
 
-const RemoteLock = remoteLock(Lock, "Lock");
-const RemoteRLock = remoteLock(RLock as unknown as LockClass, "RLock");
-
 function lockFor(state: State, remote: Remote): Lock | RLock | undefined {
   if (state.lock === undefined) return undefined;
-  return new (state.lock === "RLock" ? RemoteRLock : RemoteLock)(remote, "lock.");
+  const { Lock, RLock } = remoteClasses();
+  return new (state.lock === "RLock" ? RLock : Lock)(remote, "lock.");
 }
 
 function remoteSemaphore(Base: typeof Semaphore, name: string) {
@@ -328,98 +326,98 @@ function remoteSemaphore(Base: typeof Semaphore, name: string) {
   return Class as unknown as new (remote: Remote) => Semaphore;
 }
 
-const RemoteSemaphore = remoteSemaphore(Semaphore, "Semaphore");
-const RemoteBoundedSemaphore = remoteSemaphore(BoundedSemaphore, "BoundedSemaphore");
+const remoteEvent = () =>
+  class RemoteEvent extends Event {
+    #remote: Remote;
 
-class RemoteEvent extends Event {
-  #remote: Remote;
+    constructor(remote: Remote) {
+      super();
+      this.#remote = remote;
+    }
+    /** Whether the flag was set at the last answer, or by this process since. */
+    override isSet(): boolean {
+      return this.#remote.status === true;
+    }
+    override set(): void {
+      this.#remote.status = true;
+      this.#remote.client.ahead("set");
+    }
+    override clear(): void {
+      this.#remote.status = false;
+      this.#remote.client.ahead("clear");
+    }
+    override async wait(options?: WaitOptions): Promise<boolean> {
+      return await this.#remote.wait("wait", "Event.wait()", options) as boolean;
+    }
+    override waitSync(): never {
+      throw _relayUnavailable("Event.waitSync()", "await wait()");
+    }
+    override [_WIRE](path: string): never {
+      throw _relayNotPassable(path, "Event");
+    }
+  };
 
-  constructor(remote: Remote) {
-    super();
-    this.#remote = remote;
-  }
-  /** Whether the flag was set at the last answer, or by this process since. */
-  override isSet(): boolean {
-    return this.#remote.status === true;
-  }
-  override set(): void {
-    this.#remote.status = true;
-    this.#remote.client.ahead("set");
-  }
-  override clear(): void {
-    this.#remote.status = false;
-    this.#remote.client.ahead("clear");
-  }
-  override async wait(options?: WaitOptions): Promise<boolean> {
-    return await this.#remote.wait("wait", "Event.wait()", options) as boolean;
-  }
-  override waitSync(): never {
-    throw _relayUnavailable("Event.waitSync()", "await wait()");
-  }
-  override [_WIRE](path: string): never {
-    throw _relayNotPassable(path, "Event");
-  }
-}
+const remoteCondition = () =>
+  class RemoteCondition extends Condition {
+    #remote: Remote;
 
-class RemoteCondition extends Condition {
-  #remote: Remote;
+    constructor(remote: Remote, lock: Lock | RLock) {
+      super(lock);
+      this.#remote = remote;
+    }
+    override async wait(options?: WaitOptions): Promise<boolean> {
+      return await this.#remote.wait("wait", "Condition.wait()", options) as boolean;
+    }
+    override notify(n: number = 1): void {
+      if (!(n >= 0)) throw new RangeError(`Condition.notify() n must be 0 or more, got ${n}`);
+      this.#remote.client.ahead("notify", [n]);
+    }
+    override acquireSync(): never {
+      throw _relayUnavailable("Condition.acquireSync()", "await acquire()");
+    }
+    override waitSync(): never {
+      throw _relayUnavailable("Condition.waitSync()", "await wait()");
+    }
+    override waitForSync(): never {
+      throw _relayUnavailable("Condition.waitForSync()", "await waitFor()");
+    }
+    override [_WIRE](path: string): never {
+      throw _relayNotPassable(path, "Condition");
+    }
+  };
 
-  constructor(remote: Remote, lock: Lock | RLock) {
-    super(lock);
-    this.#remote = remote;
-  }
-  override async wait(options?: WaitOptions): Promise<boolean> {
-    return await this.#remote.wait("wait", "Condition.wait()", options) as boolean;
-  }
-  override notify(n: number = 1): void {
-    if (!(n >= 0)) throw new RangeError(`Condition.notify() n must be 0 or more, got ${n}`);
-    this.#remote.client.ahead("notify", [n]);
-  }
-  override acquireSync(): never {
-    throw _relayUnavailable("Condition.acquireSync()", "await acquire()");
-  }
-  override waitSync(): never {
-    throw _relayUnavailable("Condition.waitSync()", "await wait()");
-  }
-  override waitForSync(): never {
-    throw _relayUnavailable("Condition.waitForSync()", "await waitFor()");
-  }
-  override [_WIRE](path: string): never {
-    throw _relayNotPassable(path, "Condition");
-  }
-}
+const remoteBarrier = () =>
+  class RemoteBarrier extends Barrier {
+    #remote: Remote;
 
-class RemoteBarrier extends Barrier {
-  #remote: Remote;
-
-  constructor(remote: Remote, parties: number) {
-    super(parties);
-    this.#remote = remote;
-  }
-  /** How many waited at the last answer. */
-  override get nWaiting(): number {
-    return (this.#remote.status as [number, boolean] | undefined)?.[0] ?? 0;
-  }
-  /** Whether the barrier was broken at the last answer. */
-  override get broken(): boolean {
-    return (this.#remote.status as [number, boolean] | undefined)?.[1] ?? false;
-  }
-  override async wait(options?: WaitOptions): Promise<number> {
-    return await this.#remote.wait("wait", "Barrier.wait()", options) as number;
-  }
-  override abort(): void {
-    this.#remote.client.ahead("abort");
-  }
-  override reset(): void {
-    this.#remote.client.ahead("reset");
-  }
-  override waitSync(): never {
-    throw _relayUnavailable("Barrier.waitSync()", "await wait()");
-  }
-  override [_WIRE](path: string): never {
-    throw _relayNotPassable(path, "Barrier");
-  }
-}
+    constructor(remote: Remote, parties: number) {
+      super(parties);
+      this.#remote = remote;
+    }
+    /** How many waited at the last answer. */
+    override get nWaiting(): number {
+      return (this.#remote.status as [number, boolean] | undefined)?.[0] ?? 0;
+    }
+    /** Whether the barrier was broken at the last answer. */
+    override get broken(): boolean {
+      return (this.#remote.status as [number, boolean] | undefined)?.[1] ?? false;
+    }
+    override async wait(options?: WaitOptions): Promise<number> {
+      return await this.#remote.wait("wait", "Barrier.wait()", options) as number;
+    }
+    override abort(): void {
+      this.#remote.client.ahead("abort");
+    }
+    override reset(): void {
+      this.#remote.client.ahead("reset");
+    }
+    override waitSync(): never {
+      throw _relayUnavailable("Barrier.waitSync()", "await wait()");
+    }
+    override [_WIRE](path: string): never {
+      throw _relayNotPassable(path, "Barrier");
+    }
+  };
 
 function remoteValue(Base: typeof Value | typeof RawValue, name: "Value" | "RawValue") {
   const unavailable = () => _relayUnavailable(`${name}.value`, "await load(), await store(v)");
@@ -455,55 +453,52 @@ function remoteValue(Base: typeof Value | typeof RawValue, name: "Value" | "RawV
   return Class as unknown as new (remote: Remote, state: State) => Value<TypeCode>;
 }
 
-const RemoteValue = remoteValue(Value, "Value");
-const RemoteRawValue = remoteValue(RawValue, "RawValue");
+const remoteSynchronizedArray = () =>
+  class RemoteSynchronizedArray extends SynchronizedArray<"f64"> {
+    #remote: Remote;
+    #lock: Lock | RLock | undefined;
+    #length: number;
 
-class RemoteSynchronizedArray extends SynchronizedArray<"f64"> {
-  #remote: Remote;
-  #lock: Lock | RLock | undefined;
-  #length: number;
-
-  constructor(remote: Remote, state: State) {
-    super(state.type as "f64", 0, { lock: false });
-    this.#remote = remote;
-    this.#lock = lockFor(state, remote);
-    this.#length = state.length ?? 0;
-  }
-  override get length(): number {
-    return this.#length;
-  }
-  override get array(): never {
-    throw unavailable("array");
-  }
-  override get(): never {
-    throw unavailable("get()");
-  }
-  override set(): never {
-    throw unavailable("set()");
-  }
-  override toArray(): never {
-    throw unavailable("toArray()");
-  }
-  override [Symbol.iterator](): never {
-    throw unavailable("[Symbol.iterator]()");
-  }
-  override async load(index: number): Promise<number> {
-    return await this.#remote.client.checked("load", [index]) as number;
-  }
-  override async store(index: number, value: number): Promise<void> {
-    await this.#remote.client.checked("store", [index, value]);
-  }
-  override async loadAll(): Promise<number[]> {
-    return await this.#remote.client.checked("loadAll", []) as number[];
-  }
-  override getLock(): Lock | RLock {
-    return this.#lock ?? super.getLock();
-  }
-  override [_WIRE](path: string): never {
-    throw _relayNotPassable(path, "SynchronizedArray");
-  }
-}
-Object.defineProperty(RemoteSynchronizedArray, "name", { value: "SynchronizedArray" });
+    constructor(remote: Remote, state: State) {
+      super(state.type as "f64", 0, { lock: false });
+      this.#remote = remote;
+      this.#lock = lockFor(state, remote);
+      this.#length = state.length ?? 0;
+    }
+    override get length(): number {
+      return this.#length;
+    }
+    override get array(): never {
+      throw unavailable("array");
+    }
+    override get(): never {
+      throw unavailable("get()");
+    }
+    override set(): never {
+      throw unavailable("set()");
+    }
+    override toArray(): never {
+      throw unavailable("toArray()");
+    }
+    override [Symbol.iterator](): never {
+      throw unavailable("[Symbol.iterator]()");
+    }
+    override async load(index: number): Promise<number> {
+      return await this.#remote.client.checked("load", [index]) as number;
+    }
+    override async store(index: number, value: number): Promise<void> {
+      await this.#remote.client.checked("store", [index, value]);
+    }
+    override async loadAll(): Promise<number[]> {
+      return await this.#remote.client.checked("loadAll", []) as number[];
+    }
+    override getLock(): Lock | RLock {
+      return this.#lock ?? super.getLock();
+    }
+    override [_WIRE](path: string): never {
+      throw _relayNotPassable(path, "SynchronizedArray");
+    }
+  };
 
 function unavailable(member: string): TypeError {
   return _relayUnavailable(
@@ -512,34 +507,57 @@ function unavailable(member: string): TypeError {
   );
 }
 
-for (const Class of [RemoteEvent, RemoteCondition, RemoteBarrier]) {
-  Object.defineProperty(Class, "name", { value: Class.name.replace(/^Remote/, "") });
+/**
+ * The classes a relayed object becomes, made the first time one is revived:
+ * only a process that shares no memory with its sender needs them, so a
+ * thread child does not make them as it starts.
+ */
+function makeClasses() {
+  const named = <C>(Class: C, name: string): C => {
+    Object.defineProperty(Class, "name", { value: name });
+    return Class;
+  };
+  return {
+    Lock: remoteLock(Lock, "Lock"),
+    RLock: remoteLock(RLock as unknown as LockClass, "RLock"),
+    Semaphore: remoteSemaphore(Semaphore, "Semaphore"),
+    BoundedSemaphore: remoteSemaphore(BoundedSemaphore, "BoundedSemaphore"),
+    Event: named(remoteEvent(), "Event"),
+    Condition: named(remoteCondition(), "Condition"),
+    Barrier: named(remoteBarrier(), "Barrier"),
+    Value: remoteValue(Value, "Value"),
+    RawValue: remoteValue(RawValue, "RawValue"),
+    SynchronizedArray: named(remoteSynchronizedArray(), "SynchronizedArray"),
+  };
 }
+let classes: ReturnType<typeof makeClasses> | undefined;
+const remoteClasses = () => classes ??= makeClasses();
 
 _registerReviver(KIND, (state) => {
   const s = state as State;
   const remote = new Remote(s.port);
+  const made = remoteClasses();
   switch (s.flavour) {
     case "Lock":
-      return new RemoteLock(remote, "");
+      return new made.Lock(remote, "");
     case "RLock":
-      return new RemoteRLock(remote, "");
+      return new made.RLock(remote, "");
     case "Semaphore":
-      return new RemoteSemaphore(remote);
+      return new made.Semaphore(remote);
     case "BoundedSemaphore":
-      return new RemoteBoundedSemaphore(remote);
+      return new made.BoundedSemaphore(remote);
     case "Event":
-      return new RemoteEvent(remote);
+      return new made.Event(remote);
     case "Condition":
-      return new RemoteCondition(remote, lockFor(s, remote)!);
+      return new made.Condition(remote, lockFor(s, remote)!);
     case "Barrier":
-      return new RemoteBarrier(remote, s.parties ?? 1);
+      return new made.Barrier(remote, s.parties ?? 1);
     case "RawValue":
-      return new RemoteRawValue(remote, s);
+      return new made.RawValue(remote, s);
     case "Value":
-      return new RemoteValue(remote, s);
+      return new made.Value(remote, s);
     case "SynchronizedArray":
-      return new RemoteSynchronizedArray(remote, s);
+      return new made.SynchronizedArray(remote, s);
   }
   throw new TypeError(`a relayed ${String(s.flavour)} is not one this process knows`);
 });
