@@ -32,10 +32,11 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type Consumer, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Pool, RemoteError, type StartMethod, type TaskFunction } from "../mod.ts";
 import { _remoteToWire, _toWireError } from "../runtime/errors.ts";
 import { _taskRef } from "../runtime/task.ts";
+import { type _Delivery, _Puller } from "./_pull.ts";
 import { _connect, type ConnectOptions } from "./_connect.ts";
 import { _ensureStreams, _settings } from "./_streams.ts";
 import {
@@ -75,7 +76,7 @@ export interface Host extends AsyncDisposable {
 }
 
 interface Running {
-  msg: JsMsg;
+  msg: _Delivery;
   abort: AbortController;
 }
 
@@ -90,17 +91,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
   }
   const id = `${Deno.hostname()}:${Deno.pid}`;
   const nc = await _connect(options, `troupe host ${id}`);
-  let consumer: Consumer;
   try {
     const jsm = await jetstreamManager(nc);
     await _ensureStreams(jsm, names, settings);
-    consumer = await jetstream(nc).consumers.get(names.tasks, names.consumer);
   } catch (error) {
     await nc.close();
     throw error;
   }
   const pool = new Pool({ processes, startMethod: options.startMethod, idleTimeoutMs: Infinity });
-  return new HostImpl(id, nc, consumer, names, settings.ackWaitMs, pool, processes, tasks, options)
+  return new HostImpl(id, nc, names, settings.ackWaitMs, pool, processes, tasks, options)
     .start();
 }
 
@@ -141,7 +140,6 @@ class HostImpl implements Host {
   readonly id: string;
   completed = 0;
   readonly #nc: NatsConnection;
-  readonly #consumer: Consumer;
   readonly #names: _Names;
   readonly #ackWaitMs: number;
   readonly #pool: Pool;
@@ -161,7 +159,6 @@ class HostImpl implements Host {
   constructor(
     id: string,
     nc: NatsConnection,
-    consumer: Consumer,
     names: _Names,
     ackWaitMs: number,
     pool: Pool,
@@ -171,7 +168,6 @@ class HostImpl implements Host {
   ) {
     this.id = id;
     this.#nc = nc;
-    this.#consumer = consumer;
     this.#names = names;
     this.#ackWaitMs = ackWaitMs;
     this.#pool = pool;
@@ -201,10 +197,19 @@ class HostImpl implements Host {
 
   /** One worker's share: pull a task when idle, run it, answer, repeat. */
   async #loop(): Promise<void> {
+    const puller = new _Puller(this.#nc, this.#names.tasks, this.#names.consumer);
+    try {
+      await this.#pull(puller);
+    } finally {
+      puller.close();
+    }
+  }
+
+  async #pull(puller: _Puller): Promise<void> {
     while (!this.#stopping) {
-      let msg: JsMsg | null;
+      let msg: _Delivery | null;
       try {
-        msg = await this.#consumer.next({ expires: 1000 });
+        msg = await puller.next(1000);
       } catch {
         // The server is away (an election, a restart): try again shortly.
         await new Promise((r) => setTimeout(r, 250));
@@ -219,7 +224,7 @@ class HostImpl implements Host {
     }
   }
 
-  async #run(msg: JsMsg): Promise<void> {
+  async #run(msg: _Delivery): Promise<void> {
     let task;
     try {
       task = _readTask(msg.data);
@@ -274,6 +279,8 @@ class HostImpl implements Host {
           host: this.id,
           worker: error.processName,
         });
+      } else if (abort.signal.reason === STOPPING) {
+        // Handed back by stop() already: another host runs it.
       } else if (abort.signal.aborted || (error as Error)?.name === "TimeoutError") {
         // Its caller gave up on it: nobody waits for a result.
         msg.term();
@@ -293,7 +300,7 @@ class HostImpl implements Host {
    * whole message back (the server delivers it again): the others' values
    * are not kept, since a message is acknowledged whole.
    */
-  async #runEach(msg: JsMsg, task: _TaskMessage, fn: TaskFunction, signal: AbortSignal) {
+  async #runEach(msg: _Delivery, task: _TaskMessage, fn: TaskFunction, signal: AbortSignal) {
     const outcomes = await Promise.allSettled(
       (task.calls as unknown[][]).map((args) => this.#pool.apply(fn, args as never, { signal })),
     );
@@ -339,7 +346,7 @@ class HostImpl implements Host {
       "every module whose tasks they should run";
   }
 
-  #answerLater(msg: JsMsg, result: _ResultMessage): void {
+  #answerLater(msg: _Delivery, result: _ResultMessage): void {
     const answered = this.#answer(msg, result);
     this.#answering.add(answered);
     void answered.finally(() => this.#answering.delete(answered));
@@ -350,7 +357,7 @@ class HostImpl implements Host {
    * is still in hand), then acknowledges the task: a lost ack only brings a
    * second run, whose result the stream drops by its id.
    */
-  async #answer(msg: JsMsg, result: _ResultMessage): Promise<void> {
+  async #answer(msg: _Delivery, result: _ResultMessage): Promise<void> {
     const subject = this.#names.resultSubject(result.id);
     let data: Uint8Array;
     try {
@@ -396,7 +403,7 @@ class HostImpl implements Host {
       // Handed back: another host runs them.
       for (const { msg, abort } of this.#running.values()) {
         msg.nak();
-        abort.abort(new DOMException("the host is stopping", "AbortError"));
+        abort.abort(STOPPING);
       }
     }
     clearTimeout(timer);
@@ -411,6 +418,9 @@ class HostImpl implements Host {
     await this.stop();
   }
 }
+
+// The reason stop() aborts the tasks it handed back with.
+const STOPPING = new DOMException("the host is stopping", "AbortError");
 
 const USAGE = `usage: deno run -A jsr:@troupe/troupe/host --servers <url[,url...]> --name <cluster>
        --module <path or URL> [--module ...] [--processes N] [--start-method thread|spawn]

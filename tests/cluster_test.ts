@@ -448,6 +448,38 @@ natsTest(
 );
 
 natsTest(
+  "SIGTERM: a host finishes the task it runs and exits 0; past --drain-ms it hands the task back",
+  async () => {
+    await using nats = await startNats();
+    await using cluster = await Cluster.connect({ servers: nats.url, name: "drain" });
+    const pool = cluster.pool();
+    {
+      await using host = startHostProcess(nats.url, "drain", ["--processes", "1"]);
+      await host.ready;
+      const running = pool.apply(slowly, [1, 800]);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the host has it
+      host.kill("SIGTERM");
+      assertEquals(await withTimeout(running, 10_000, "the task"), [1, host.pid]);
+      assertEquals((await withTimeout(host.status, 10_000, "the host to stop")).code, 0);
+    }
+    // A task longer than the host's drain time goes back to the stream, for the next host.
+    await using first = startHostProcess(nats.url, "drain", [
+      "--processes",
+      "1",
+      "--drain-ms",
+      "200",
+    ]);
+    await first.ready;
+    const long = pool.apply(slowly, [2, 1500]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    first.kill("SIGTERM");
+    assertEquals((await withTimeout(first.status, 10_000, "the host to stop")).code, 0);
+    await using second = startHostProcess(nats.url, "drain", ["--processes", "1"]);
+    assertEquals(await withTimeout(long, 30_000, "the handed-back task"), [2, second.pid]);
+  },
+);
+
+natsTest(
   "a 3-node JetStream cluster: the tasks stream's leader killed mid-submit loses nothing",
   async () => {
     await using nats = await startNatsCluster(3);
