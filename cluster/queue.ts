@@ -27,6 +27,17 @@ export interface ClusterQueueOptions {
   ackWaitMs?: number;
 }
 
+/** What a cluster queue works on: its stream and subject, and how to make them. @ignore */
+export interface _QueueWiring {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  subject: string;
+  maxsize: number;
+  /** Makes (or checks) the stream and its consumer. */
+  open: () => Promise<void>;
+}
+
 const NS = 1_000_000;
 
 /**
@@ -46,21 +57,13 @@ export class ClusterQueue<T> {
   readonly maxsize: number;
 
   /** Made by `cluster.queue()`: its stream is made (or checked) on first use. @ignore */
-  constructor(
-    js: JetStreamClient,
-    jsm: JetStreamManager,
-    stream: string,
-    subject: string,
-    maxsize: number,
-    open: () => Promise<void>,
-    hold?: (msg: JsMsg) => void,
-  ) {
-    this.#js = js;
-    this.#jsm = jsm;
-    this.#stream = stream;
-    this.#subject = subject;
-    this.maxsize = maxsize;
-    this.#open = open;
+  constructor(wiring: _QueueWiring, hold?: (msg: JsMsg) => void) {
+    this.#js = wiring.js;
+    this.#jsm = wiring.jsm;
+    this.#stream = wiring.stream;
+    this.#subject = wiring.subject;
+    this.maxsize = wiring.maxsize;
+    this.#open = wiring.open;
     this.#hold = hold;
   }
 
@@ -167,18 +170,10 @@ export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
   #beat: ReturnType<typeof setInterval> | undefined;
 
   /** Made by `cluster.joinableQueue()`. @ignore */
-  constructor(
-    js: JetStreamClient,
-    jsm: JetStreamManager,
-    stream: string,
-    subject: string,
-    maxsize: number,
-    ackWaitMs: number,
-    open: () => Promise<void>,
-  ) {
+  constructor(wiring: _QueueWiring, ackWaitMs: number) {
     const held: JsMsg[] = [];
     let holding = () => {};
-    super(js, jsm, stream, subject, maxsize, open, (msg) => {
+    super(wiring, (msg) => {
       held.push(msg);
       holding();
     });
@@ -309,7 +304,6 @@ export function _queue<T>(
       );
     }
   };
-  return joinable
-    ? new ClusterJoinableQueue<T>(js, jsm, stream, subject, maxsize, ackWaitMs, open)
-    : new ClusterQueue<T>(js, jsm, stream, subject, maxsize, open);
+  const wiring: _QueueWiring = { js, jsm, stream, subject, maxsize, open };
+  return joinable ? new ClusterJoinableQueue<T>(wiring, ackWaitMs) : new ClusterQueue<T>(wiring);
 }
