@@ -1,6 +1,7 @@
-// One host slot's pulls of the tasks consumer, as raw JetStream pull
-// requests on one long-lived inbox: each asks the server for one task, so a
-// slot holds at most the task it runs. `consumer.next()` of the client does
+// One host slot's pulls of the tasks consumer (or one queue getter's), as
+// raw JetStream pull requests on one long-lived inbox: each asks the server
+// for one message, so a slot holds at most the task it runs. Any expiry
+// works, where `consumer.next()` refuses one under 1 s. `consumer.next()` of the client does
 // the same with a new subscription, iterator and timers for each task, and
 // that work, done beside the next task on a machine of few cores, made a
 // round trip through two hosts ~0.3 ms longer.
@@ -43,6 +44,12 @@ export class _Delivery {
   /** Done: the server forgets the task. */
   ack(): void {
     this.#say(ACK);
+  }
+
+  /** Done, and the server says it heard: false when it did not within `timeoutMs`. */
+  ackAck(timeoutMs: number): Promise<boolean> {
+    if (this.#reply === "" || this.#nc.isClosed()) return Promise.resolve(false);
+    return this.#nc.request(this.#reply, ACK, { timeout: timeoutMs }).then(() => true, () => false);
   }
 
   /** Still in hand: the ack wait starts again. */

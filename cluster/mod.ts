@@ -180,7 +180,7 @@ export class Cluster implements AsyncDisposable {
   #sweeping = false;
   #advisories: Subscription | undefined;
   #closed = false;
-  readonly #joinables = new Set<ClusterJoinableQueue<unknown>>();
+  readonly #holding = new Set<ClusterJoinableQueue<unknown>>();
 
   readonly #replicas: number;
 
@@ -226,7 +226,7 @@ export class Cluster implements AsyncDisposable {
    * to the cluster: `put`, `get`, `qsize` as a `Queue`'s (all async).
    */
   queue<T>(name: string, options: ClusterQueueOptions = {}): ClusterQueue<T> {
-    return _queue<T>(this.#js, this.#jsm, this.name, name, options, this.#replicas);
+    return _queue<T>(this.#nc, this.#js, this.#jsm, this.name, name, options, this.#replicas);
   }
 
   /**
@@ -236,9 +236,21 @@ export class Cluster implements AsyncDisposable {
    * first (at-least-once handling).
    */
   joinableQueue<T>(name: string, options: ClusterQueueOptions = {}): ClusterJoinableQueue<T> {
-    const q = _queue<T>(this.#js, this.#jsm, this.name, name, options, this.#replicas, true);
-    this.#joinables.add(q as ClusterJoinableQueue<T>);
-    return q as ClusterJoinableQueue<T>;
+    // Only queues holding items are kept, for close() to hand their items back.
+    const track = (q: ClusterJoinableQueue<T>, holding: boolean) => {
+      if (holding) this.#holding.add(q as ClusterJoinableQueue<unknown>);
+      else this.#holding.delete(q as ClusterJoinableQueue<unknown>);
+    };
+    return _queue<T>(
+      this.#nc,
+      this.#js,
+      this.#jsm,
+      this.name,
+      name,
+      options,
+      this.#replicas,
+      track,
+    ) as ClusterJoinableQueue<T>;
   }
 
   /** Dict `name` on the cluster's server (a KV bucket): a Manager dict proxy's methods. */
@@ -511,7 +523,7 @@ export class Cluster implements AsyncDisposable {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     // Items taken and not marked done go back, for another getter.
-    for (const q of this.#joinables) q._release();
+    for (const q of [...this.#holding]) q._release();
     this.#advisories?.unsubscribe();
     await this.#results?.close()?.catch(() => {});
     await this.#nc.drain().catch(() => {});

@@ -8,16 +8,17 @@ import {
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { Empty, Full } from "../mod.ts";
 import { _decode } from "../runtime/codec.ts";
 import type { WaitOptions } from "../runtime/wait_options.ts";
 import { _remaining, _timeoutError, _waitOptions } from "../runtime/wait.ts";
 import { _names, _pack } from "./_protocol.ts";
 import { _ensureStream, _isNotFound, _publish } from "./_streams.ts";
+import { type _Delivery, _Puller } from "./_pull.ts";
 
 /** Options for `cluster.queue()`. */
 export interface ClusterQueueOptions {
@@ -29,6 +30,7 @@ export interface ClusterQueueOptions {
 
 /** What a cluster queue works on: its stream and subject, and how to make them. @ignore */
 export interface _QueueWiring {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
@@ -51,13 +53,17 @@ export class ClusterQueue<T> {
   readonly #stream: string;
   readonly #subject: string;
   readonly #open: () => Promise<void>;
-  readonly #hold: ((msg: JsMsg) => void) | undefined;
+  readonly #hold: ((msg: _Delivery) => void) | undefined;
+  readonly #nc: NatsConnection;
+  // Pullers not in use: a get takes one (or makes one), so that gets made at once each pull.
+  readonly #pullers: _Puller[] = [];
   #opened: Promise<void> | undefined;
   /** Items it holds before `put()` waits (0: no limit). */
   readonly maxsize: number;
 
   /** Made by `cluster.queue()`: its stream is made (or checked) on first use. @ignore */
-  constructor(wiring: _QueueWiring, hold?: (msg: JsMsg) => void) {
+  constructor(wiring: _QueueWiring, hold?: (msg: _Delivery) => void) {
+    this.#nc = wiring.nc;
     this.#js = wiring.js;
     this.#jsm = wiring.jsm;
     this.#stream = wiring.stream;
@@ -97,31 +103,40 @@ export class ClusterQueue<T> {
   async get(options?: WaitOptions): Promise<T> {
     const { deadline, signal } = _waitOptions(options, "get()");
     await this.#ready();
-    const consumer = await this.#js.consumers.get(this.#stream, "getters");
-    for (;;) {
-      signal?.throwIfAborted();
-      const left = _remaining(deadline);
-      if (left <= 0) throw new Empty("the cluster queue stayed empty");
-      // Whole milliseconds: a pull whose expiry had a fraction of one (nats-server 2.9.10)
-      // was at times never answered, and its get waited out its time with items left.
-      const expires = Math.ceil(Math.max(100, Math.min(left, 5000)));
-      const msg = await consumer.next({ expires })
-        .catch(() => null);
-      if (msg === null) continue;
-      let item: T;
-      try {
-        item = _decode(msg.data) as T;
-      } catch {
-        msg.term(); // not an item any Troupe process put
-        continue;
+    const puller = this.#pullers.pop() ?? new _Puller(this.#nc, this.#stream, "getters");
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const left = _remaining(deadline);
+        if (left <= 0) throw new Empty("the cluster queue stayed empty");
+        let msg: _Delivery | null;
+        try {
+          // Whole milliseconds: a pull whose expiry had a fraction of one (nats-server 2.9.10)
+          // was at times never answered, and its get waited out its time with items left.
+          msg = await puller.next(Math.ceil(Math.min(left, 5000)));
+        } catch {
+          // The connection is away: try again shortly.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, left)));
+          continue;
+        }
+        if (msg === null) continue;
+        let item: T;
+        try {
+          item = _decode(msg.data) as T;
+        } catch {
+          msg.term(); // not an item any Troupe process put
+          continue;
+        }
+        if (this.#hold) {
+          // A joinable queue's item stays the server's until taskDone() acknowledges it.
+          this.#hold(msg);
+          return item;
+        }
+        // Acknowledged before it is returned: once the caller has it, nobody else will.
+        if (await msg.ackAck(5000)) return item;
       }
-      if (this.#hold) {
-        // A joinable queue's item stays the server's until taskDone() acknowledges it.
-        this.#hold(msg);
-        return item;
-      }
-      // Acknowledged before it is returned: once the caller has it, nobody else will.
-      if (await msg.ackAck({ timeout: 5000 }).catch(() => false)) return item;
+    } finally {
+      this.#pullers.push(puller);
     }
   }
 
@@ -165,13 +180,21 @@ export class ClusterQueue<T> {
  * ```
  */
 export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
-  readonly #held: JsMsg[];
+  readonly #held: _Delivery[];
   readonly #ackWaitMs: number;
   #beat: ReturnType<typeof setInterval> | undefined;
+  readonly #track: (queue: ClusterJoinableQueue<T>, holding: boolean) => void;
 
-  /** Made by `cluster.joinableQueue()`. @ignore */
-  constructor(wiring: _QueueWiring, ackWaitMs: number) {
-    const held: JsMsg[] = [];
+  /**
+   * Made by `cluster.joinableQueue()`; `track` hears when it starts and stops
+   * holding items (the cluster hands back what its queues hold as it closes). @ignore
+   */
+  constructor(
+    wiring: _QueueWiring,
+    ackWaitMs: number,
+    track: (queue: ClusterJoinableQueue<T>, holding: boolean) => void,
+  ) {
+    const held: _Delivery[] = [];
     let holding = () => {};
     super(wiring, (msg) => {
       held.push(msg);
@@ -179,6 +202,7 @@ export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
     });
     this.#held = held;
     this.#ackWaitMs = ackWaitMs;
+    this.#track = track;
     holding = () => this.#keepHolding();
   }
 
@@ -202,7 +226,7 @@ export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
       );
     }
     if (this.#held.length === 0) this.#stopBeating();
-    if (!(await msg.ackAck({ timeout: 5000 }).catch(() => false))) {
+    if (!(await msg.ackAck(5000))) {
       throw new Error(
         "ClusterJoinableQueue.taskDone() could not reach the server, or it had given the item " +
           `to another getter (held past ackWaitMs, ${this.#ackWaitMs} ms): it may be handled again`,
@@ -239,15 +263,19 @@ export class ClusterJoinableQueue<T> extends ClusterQueue<T> {
   }
 
   #keepHolding(): void {
+    if (this.#beat !== undefined) return;
     // The server hears from this event loop while items are held, every third of the ack wait.
-    this.#beat ??= setInterval(() => {
+    this.#beat = setInterval(() => {
       for (const msg of this.#held) msg.working();
     }, Math.max(50, this.#ackWaitMs / 3));
+    this.#track(this, true);
   }
 
   #stopBeating(): void {
+    if (this.#beat === undefined) return;
     clearInterval(this.#beat);
     this.#beat = undefined;
+    this.#track(this, false);
   }
 }
 
@@ -255,13 +283,14 @@ const JOIN_POLL_MS = 100;
 
 /** Queue `name` of cluster `cluster`: its stream and consumer are made (or checked) on first use. */
 export function _queue<T>(
+  nc: NatsConnection,
   js: JetStreamClient,
   jsm: JetStreamManager,
   cluster: string,
   name: string,
   options: ClusterQueueOptions,
   replicas: number,
-  joinable = false,
+  track?: (queue: ClusterJoinableQueue<T>, holding: boolean) => void,
 ): ClusterQueue<T> {
   _names(name); // the same rule as a cluster's name
   const maxsize = options.maxsize ?? 0;
@@ -304,6 +333,8 @@ export function _queue<T>(
       );
     }
   };
-  const wiring: _QueueWiring = { js, jsm, stream, subject, maxsize, open };
-  return joinable ? new ClusterJoinableQueue<T>(wiring, ackWaitMs) : new ClusterQueue<T>(wiring);
+  const wiring: _QueueWiring = { nc, js, jsm, stream, subject, maxsize, open };
+  return track
+    ? new ClusterJoinableQueue<T>(wiring, ackWaitMs, track)
+    : new ClusterQueue<T>(wiring);
 }

@@ -314,7 +314,9 @@ natsTest("a cluster queue: FIFO, maxsize, Full and Empty; a dict: atomic per key
   await assertRejects(() => waiting, Error, "stopped waiting");
   assertEquals(await q.qsize(), 3);
   await assertRejects(() => q.put({ n: 3 }, { timeoutMs: -1 }), RangeError, "put() timeoutMs");
-  assertEquals([await q.get(), await q.get(), await q.get()], [{ n: 0 }, { n: 1 }, { n: 2 }]);
+  assertEquals([await q.get(), await q.get()], [{ n: 0 }, { n: 1 }]);
+  // A short time limit still takes an item that is there (a pull may expire in under 1 s).
+  assertEquals(await q.get({ timeoutMs: 200 }), { n: 2 });
   await assertRejects(() => q.get({ timeoutMs: 300 }), Empty);
   assert(await q.empty());
   await assertRejects(() => q.get({ signal: AbortSignal.abort(new Error("no")) }), Error, "no");
@@ -437,6 +439,15 @@ natsTest(
     await joined;
     assertEquals(q.held, 0);
     await assertRejects(() => q.get({ timeoutMs: 1500 }), Empty); // handled items do not return
+
+    // A cluster closed while its queue holds an item hands it back at once, not after the ack wait.
+    await q.put(4);
+    {
+      await using other = await Cluster.connect({ servers: nats.url, name: "joinq" });
+      assertEquals(await other.joinableQueue<number>("jobs", { ackWaitMs: 1000 }).get(), 4);
+    }
+    assertEquals(await q.get({ timeoutMs: 700 }), 4);
+    await q.taskDone();
 
     // The same queue opened with another ack wait is a clear error.
     await assertRejects(
