@@ -11,28 +11,14 @@
  */
 import { Pool } from "../mod.ts";
 import { Cluster } from "../cluster/mod.ts";
+import { _resolutionFlags } from "../runtime/os_process.ts";
+import { _ownArgv } from "../runtime/permissions.ts";
+import { startNats } from "../tests/_nats.ts";
 import { square } from "./fixtures/pool_tasks.ts";
 
 const ROUNDS = Number(Deno.args[Deno.args.indexOf("--rounds") + 1]) || 3;
 const N = 10_000;
 const TRIPS = 200;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-function configFlags(): string[] {
-  try {
-    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
-    const i = argv.indexOf("--config");
-    return i > 0 ? ["--config", argv[i + 1]] : [];
-  } catch {
-    return [];
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -62,21 +48,16 @@ async function measure(target: Target) {
 if (import.meta.main) {
   const load = () => Deno.loadavg()[0].toFixed(2);
   const loadBefore = load();
-  const port = freePort();
-  const store = await Deno.makeTempDir({ prefix: "troupe-bench-" });
-  const server = new Deno.Command("nats-server", {
-    args: ["-js", "-a", "127.0.0.1", "-p", `${port}`, "-sd", store],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `nats://127.0.0.1:${port}`;
+  // The test harness's server: it picks its own port and is stopped however the bench ends.
+  await using server = await startNats();
+  const url = server.url;
   const hosts: Deno.ChildProcess[] = [];
   const startHost = () =>
     new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
-        ...configFlags(),
+        ..._resolutionFlags(_ownArgv() ?? []),
         new URL("../cluster/host.ts", import.meta.url).pathname,
         "--servers",
         url,
@@ -91,12 +72,7 @@ if (import.meta.main) {
       stderr: "null",
     }).spawn();
   try {
-    let cluster: Cluster | undefined;
-    for (let i = 0; i < 50 && !cluster; i++) {
-      cluster = await Cluster.connect({ servers: url, name: "bench" })
-        .catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
-    }
-    if (!cluster) throw new Error("nats-server did not start");
+    const cluster = await Cluster.connect({ servers: url, name: "bench" });
     await using _c = cluster;
     const remote = cluster.pool();
     // A host's start to its first result: the task waits in the stream for it.
@@ -147,8 +123,5 @@ if (import.meta.main) {
       h.kill("SIGTERM");
       await h.status;
     }
-    server.kill("SIGTERM");
-    await server.status;
-    await Deno.remove(store, { recursive: true });
   }
 }
