@@ -443,8 +443,7 @@ export class Cluster implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { signal } = limits;
-    const timeoutMs = options.timeoutMs;
+    const { signal, timeoutMs } = limits;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = `${this.#caller}.${++this.#next}`;
     const message: _TaskMessage = {

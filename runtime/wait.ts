@@ -90,15 +90,17 @@ export function _after(ms: number, fn: () => void): _Cancel {
 /** What a wait on a word ended with (`Atomics.wait`'s answer). */
 export type _WaitResult = "ok" | "not-equal" | "timed-out";
 
-/** Validated wait options: an absolute deadline (`Infinity`: none) and the signal. */
+/** Validated wait options: the time limit, its absolute deadline (`Infinity`: none) and the signal. */
 export interface _Wait {
+  /** The time limit in milliseconds as checked (`undefined`: none, also for `null` and `Infinity`). */
+  timeoutMs: number | undefined;
   deadline: number;
   signal: AbortSignal | undefined;
 }
 
 /** Checks `options` for an async wait named `what` (e.g. `"Lock.acquire()"`). */
 export function _waitOptions(options: WaitOptions | undefined, what: string): _Wait {
-  if (options === undefined) return { deadline: Infinity, signal: undefined };
+  if (options === undefined) return { timeoutMs: undefined, deadline: Infinity, signal: undefined };
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${what} options must be an object, got ${_describe(options)}`);
   }
@@ -108,6 +110,7 @@ export function _waitOptions(options: WaitOptions | undefined, what: string): _W
     throw new TypeError(`${what} signal must be an AbortSignal, got ${_describe(signal)}`);
   }
   return {
+    timeoutMs,
     deadline: timeoutMs === undefined ? Infinity : performance.now() + timeoutMs,
     signal,
   };

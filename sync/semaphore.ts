@@ -118,16 +118,16 @@ export class Semaphore implements LockGuard {
       return Promise.reject(error);
     }
     if (tryDown(this.#w)) return Promise.resolve(this);
-    return this.#acquireSlow(wait, options?.timeoutMs);
+    return this.#acquireSlow(wait);
   }
 
-  async #acquireSlow(wait: _Wait, timeoutMs: number | undefined): Promise<LockGuard> {
+  async #acquireSlow(wait: _Wait): Promise<LockGuard> {
     const w = this.#w;
     Atomics.add(w, WAITERS, 1);
     try {
       while (!tryDown(w)) {
         const left = _remaining(wait.deadline);
-        if (left === 0) throw _timedOut(`${this.#kind()}.acquire()`, timeoutMs);
+        if (left === 0) throw _timedOut(`${this.#kind()}.acquire()`, wait.timeoutMs);
         const r = _waitWord(w, VALUE, 0, left, wait.signal);
         if (typeof r !== "string") await r;
       }

@@ -132,6 +132,9 @@ natsTest("a cluster pool runs Pool's methods on a host, with errors as Pool's", 
     DOMException,
     "within 200 ms",
   );
+  // No limit, as locally: null and Infinity are the same as none.
+  assertEquals(await pool.apply(square, [3], { timeoutMs: null as unknown as number }), 9);
+  assertEquals(await pool.apply(square, [4], { timeoutMs: Infinity }), 16);
   const aborted = AbortSignal.abort(new Error("stop"));
   await assertRejects(() => pool.apply(square, [1], { signal: aborted }), Error, "stop");
 });
