@@ -10,6 +10,7 @@ import {
   type _WireForm,
 } from "../runtime/wire.ts";
 import {
+  _once,
   _rebuildersOf,
   _RelayClient,
   _relayNotPassable,
@@ -200,19 +201,15 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
   return Remote as unknown as new (state: QueueState) => Queue<unknown>;
 }
 
-// The classes a relayed queue becomes, made the first time one is revived:
-// only a process that shares no memory with its sender needs them, so a
-// thread child does not make them as it starts.
-let queueClasses: Record<Flavour, new (state: QueueState) => Queue<unknown>> | undefined;
+const queueClasses = _once((): Record<Flavour, new (state: QueueState) => Queue<unknown>> => ({
+  queue: remoteQueue(Queue, "Queue"),
+  joinable: remoteQueue(JoinableQueue, "JoinableQueue"),
+  simple: remoteQueue(SimpleQueue, "SimpleQueue"),
+}));
 
 _registerReviver(KIND_QUEUE, (state) => {
   const s = state as QueueState;
-  queueClasses ??= {
-    queue: remoteQueue(Queue, "Queue"),
-    joinable: remoteQueue(JoinableQueue, "JoinableQueue"),
-    simple: remoteQueue(SimpleQueue, "SimpleQueue"),
-  };
-  const Class = queueClasses[s.flavour];
+  const Class = queueClasses()[s.flavour];
   if (Class === undefined) {
     throw new TypeError(`a relayed ${String(s.flavour)} is not one this process knows`);
   }
@@ -306,12 +303,10 @@ const remoteConnection = () =>
       throw _relayNotPassable(path, "Connection");
     }
   };
-let RemoteConnection: ReturnType<typeof remoteConnection> | undefined;
-
-_registerReviver(KIND_CONNECTION, (state) => {
-  if (RemoteConnection === undefined) {
-    RemoteConnection = remoteConnection();
-    Object.defineProperty(RemoteConnection, "name", { value: "Connection" });
-  }
-  return new RemoteConnection(state as ConnectionState);
+const connectionClass = _once(() => {
+  const Class = remoteConnection();
+  Object.defineProperty(Class, "name", { value: "Connection" });
+  return Class;
 });
+
+_registerReviver(KIND_CONNECTION, (state) => new (connectionClass())(state as ConnectionState));

@@ -1,10 +1,11 @@
 // One host slot's pulls of the tasks consumer (or one queue getter's), as
 // raw JetStream pull requests on one long-lived inbox: each asks the server
-// for one message, so a slot holds at most the task it runs. Any expiry
-// works, where `consumer.next()` refuses one under 1 s. `consumer.next()` of the client does
-// the same with a new subscription, iterator and timers for each task, and
-// that work, done beside the next task on a machine of few cores, made a
-// round trip through two hosts ~0.3 ms longer.
+// for one message, so a slot holds at most the task it runs.
+//
+// The client's `consumer.next()` does the same with a new subscription,
+// iterator and timers for each message, and refuses an expiry under 1 s.
+// Two hosts of each kind, taking turns in one run on 2 cores: 43–55k applies/s
+// against 36–41k/s, and a round trip of 1.25–1.44 ms against 1.40–1.53 ms.
 import {
   createInbox,
   type Msg,

@@ -151,6 +151,16 @@ export type _Rebuilders = Record<
   (message: string, fields: Record<string, unknown>) => Error
 >;
 
+/**
+ * `make`, run the first time its value is asked for. The classes a relayed
+ * object becomes are made so: only a process that shares no memory with its
+ * sender revives one, so a thread child does not make them as it starts.
+ */
+export function _once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
 /** Rebuilders for classes whose constructor takes the message. */
 export function _rebuildersOf(...classes: (new (message: string) => Error)[]): _Rebuilders {
   const out: _Rebuilders = {};

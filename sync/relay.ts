@@ -14,6 +14,7 @@ import {
   type _WireForm,
 } from "../runtime/wire.ts";
 import {
+  _once,
   _rebuildersOf,
   type _RelayCallWait,
   _RelayClient,
@@ -507,12 +508,8 @@ function unavailable(member: string): TypeError {
   );
 }
 
-/**
- * The classes a relayed object becomes, made the first time one is revived:
- * only a process that shares no memory with its sender needs them, so a
- * thread child does not make them as it starts.
- */
-function makeClasses() {
+// The classes a relayed object becomes, made the first time one is revived (see `_once`).
+const remoteClasses = _once(() => {
   const named = <C>(Class: C, name: string): C => {
     Object.defineProperty(Class, "name", { value: name });
     return Class;
@@ -529,9 +526,7 @@ function makeClasses() {
     RawValue: remoteValue(RawValue, "RawValue"),
     SynchronizedArray: named(remoteSynchronizedArray(), "SynchronizedArray"),
   };
-}
-let classes: ReturnType<typeof makeClasses> | undefined;
-const remoteClasses = () => classes ??= makeClasses();
+});
 
 _registerReviver(KIND, (state) => {
   const s = state as State;
