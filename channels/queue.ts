@@ -63,6 +63,18 @@ const KIND_SIMPLE = "troupe.SimpleQueue";
 
 // Set while a queue is rebuilt from its wire state (or re-viewed with a schema).
 let adopting: QueueWire | undefined;
+
+// Queue's #putBack, for the relay that lends items to a process (channels/relay.ts).
+let putBack: (queue: Queue<unknown>, items: readonly unknown[]) => Promise<void>;
+
+/**
+ * Puts `items`, taken from `queue` and never handed to the application,
+ * back in front of its oldest item, in order, as if never taken: the items a
+ * relayed queue lent to a process that ended before it took them.
+ */
+export function _putBack(queue: Queue<unknown>, items: readonly unknown[]): Promise<void> {
+  return putBack(queue, items);
+}
 // Each queue's ring, for JoinableQueue's methods.
 const rings = new WeakMap<Queue<unknown>, _Ring>();
 
@@ -353,6 +365,30 @@ export class Queue<T> {
     return new ChannelClosedError(
       `${this.#name}.${call} on a closed ${this.#name}: it takes no more items`,
     );
+  }
+
+  /** Puts taken `items` back in front, in order, waiting for room if others filled it. */
+  async #putBack(items: readonly unknown[]): Promise<void> {
+    if (items.length === 0) return;
+    const ring = this.#ring;
+    const records = this.#codec === "structured"
+      // Each a copy: the encoder writes every item into one scratch buffer.
+      ? items.map((item) => _encode(item, this.#name, "get()").slice())
+      : undefined;
+    const attempt = () =>
+      (records ? ring.tryPutFront(records) : ring.tryPutNumbersFront(items as number[]))
+        ? true
+        : _WOULD_WAIT;
+    if (attempt() !== _WOULD_WAIT) return;
+    await ring.waitForPut(attempt, {
+      timeoutMs: undefined,
+      signal: undefined,
+      onTimeout: () => new Full(`${this.#name} had no room to take its items back`),
+    });
+  }
+
+  static {
+    putBack = (queue, items) => queue.#putBack(items);
   }
 
   /** One take attempt: the item, `_WOULD_WAIT`, or a throw when closed and drained. */

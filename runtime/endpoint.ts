@@ -78,6 +78,61 @@ export interface _ByteLinkEvents {
 // Every port some link of this thread relays: each may cross only once.
 const relayed = new WeakSet<MessagePort>();
 
+// A port's direct path through a byte link, for the protocols whose every
+// message counts (a relayed queue's requests and answers): what is sent on it
+// is written to the stream before the send returns, and what arrives for it
+// is handed to its listener in the same task, with no MessagePort hop either
+// way. `port` is the end the protocol holds; the link relays its peer.
+interface Direct {
+  /** Set once a link relays the port's peer. */
+  send?: (message: unknown) => void;
+  /** Set by the port's user. */
+  receive?: (message: unknown) => void;
+}
+const directs = new WeakMap<MessagePort, Direct>();
+// The end a protocol holds, by the peer it hands to a link.
+const holders = new WeakMap<MessagePort, MessagePort>();
+
+function directOf(port: MessagePort): Direct {
+  let d = directs.get(port);
+  if (d === undefined) directs.set(port, d = {});
+  return d;
+}
+
+/**
+ * Sends `message` on `port` now, when the port's peer crossed a byte link:
+ * it is encoded and written to the stream before this returns (so it is in
+ * the pipe, even if this process is killed next), in order with every
+ * message sent so before. Returns false, with nothing sent, for any other
+ * port: post on it instead. Throws, with nothing sent, what the link cannot
+ * carry (a port).
+ */
+export function _sendNow(port: MessagePort, message: unknown): boolean {
+  const send = directs.get(port)?.send;
+  if (send === undefined) return false;
+  send(message);
+  return true;
+}
+
+/**
+ * Has each message that comes for `port` across a byte link given to
+ * `receive` as soon as the link reads it, instead of through the port's
+ * `onmessage` a task later (which still gets what does not come so). Set it
+ * before the first message can come.
+ */
+export function _receiveNow(port: MessagePort, receive: (message: unknown) => void): void {
+  directOf(port).receive = receive;
+}
+
+/**
+ * Says that `peer`, which will be sent to another process, is the far end of
+ * `port`, which stays here: when `peer` crosses a byte link, `port` gets the
+ * direct path of {@linkcode _sendNow} and {@linkcode _receiveNow}.
+ */
+export function _pairPorts(port: MessagePort, peer: MessagePort): void {
+  holders.set(peer, port);
+}
+
 // The kernel's own messages travel on sub-channel 0; relayed ports on the
 // numbers each side gives them, odd from the parent and even from the child.
 const KERNEL = 0;
@@ -95,6 +150,8 @@ export class _ByteLink {
   readonly #events: _ByteLinkEvents;
   /** This side's end of each relayed port, by its number. */
   readonly #ports = new Map<number, MessagePort>();
+  /** The direct path of each relayed port that has one, by its number. */
+  readonly #directs = new Map<number, Direct>();
   #nextId: number;
   #closed = false;
 
@@ -129,6 +186,7 @@ export class _ByteLink {
     this.#closed = true;
     for (const port of this.#ports.values()) port.close();
     this.#ports.clear();
+    this.#directs.clear();
     this.#stream.close();
   }
 
@@ -149,8 +207,26 @@ export class _ByteLink {
       found.push([id, port]);
       return id;
     });
-    for (const [id, port] of found) this.#relay(id, port);
+    for (const [id, port] of found) {
+      this.#relay(id, port);
+      const holder = holders.get(port);
+      if (holder !== undefined) this.#direct(id, holder);
+    }
     this.#stream.send(bytes);
+  }
+
+  /** Gives `holder`, the far end of relayed port `id`, its direct path. */
+  #direct(id: number, holder: MessagePort): void {
+    const d = directOf(holder);
+    d.send = (message) => {
+      if (this.#closed) return;
+      const bytes = _encodeMessage(id, message, this.#peer, () => {
+        throw new TypeError("a MessagePort cannot be sent on a direct path");
+      });
+      this.#stream.send(bytes);
+      this.#stream.flush?.();
+    };
+    this.#directs.set(id, d);
   }
 
   /** Forwards what arrives on `port` to the other side's port `id`. */
@@ -194,6 +270,16 @@ export class _ByteLink {
     }
     const [channel, payload] = frame;
     if (channel === KERNEL) return this.#events.message(payload);
+    const receive = this.#directs.get(channel)?.receive;
+    if (receive !== undefined) {
+      // As a listener's throw would be: reported, and the link reads on.
+      try {
+        receive(payload);
+      } catch (error) {
+        reportError(error);
+      }
+      return;
+    }
     // A port closed on this side, or a number it never gave out: nobody listens.
     this.#ports.get(channel)?.postMessage(payload, transferablesIn(payload));
   }
@@ -205,6 +291,7 @@ export class _ByteLink {
     }
     const { port1, port2 } = new MessageChannel();
     this.#relay(id, port2);
+    this.#direct(id, port1);
     return port1;
   }
 }

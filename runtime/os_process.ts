@@ -251,7 +251,8 @@ export function _parentStream(parentGone: () => void): _ByteStream {
     const batch = queue;
     queue = [];
     try {
-      for (const bytes of writes(batch)) {
+      // One chunk, the common case (a request sent at once): written as it is.
+      for (const bytes of batch.length === 1 ? batch : writes(batch)) {
         let at = 0;
         // A write to a pipe of at most PIPE_BUF bytes is whole; a loop all the same.
         while (at < bytes.length) at += Deno.stderr.writeSync(bytes.subarray(at));

@@ -6,14 +6,18 @@
 // sender, in the order the child made it. `channels/relay.ts` and
 // `sync/relay.ts` say what each object's calls are.
 //
-// Requests (child → server): [id, op, args, timeoutMs], or [id, "cancel"].
+// Requests (child → server): [id, op, args, timeoutMs], or [id, "cancel"];
+// a notice, which is not answered, is [0, op, args].
 // Answers (server → child): [id, ok, value, status]; when !ok, value is a
 // `_RelayError`. `status` is what the object's server says of it after each
 // call (a queue's size, a lock's state), for the child's sync getters.
+// Across a byte link both go on the port's direct path (runtime/endpoint.ts):
+// a request is in the pipe when the call returns.
 import type { WireError } from "./protocol.ts";
 import { _fromWireError, _toWireError } from "./errors.ts";
 import { _beforeExit } from "./entry.ts";
 import { _endings, _isAlive, _nextEnding } from "./liveness.ts";
+import { _pairPorts, _receiveNow, _sendNow } from "./endpoint.ts";
 
 /** A request from a relayed object's client. */
 export type _RelayRequest = [id: number, op: string, args?: unknown[], timeoutMs?: number];
@@ -38,6 +42,11 @@ export interface _RelayServer {
   /** The calls, by name. */
   ops: Record<string, _RelayOp>;
   /**
+   * The notices, by name: done as they come, in order with the calls, and
+   * never answered. `args` come from the child: check them.
+   */
+  notices?: Record<string, (args: unknown[]) => void>;
+  /**
    * The lane of each call that must wait for the one before it: calls of one
    * lane run one after another, in the order they came (a producer's puts).
    * A call with no lane starts when it arrives.
@@ -50,6 +59,10 @@ export interface _RelayServer {
    * are aborted (it no longer waits for a lock it would then hold).
    */
   pid?: number;
+  /** Whether the server holds something for its process (items lent to it): it is watched. */
+  holding?: () => boolean;
+  /** Called once the process served has ended, if `holding()` said so. */
+  ended?: () => void;
 }
 
 // How often a server with waiting calls looks whether its process ended, at most.
@@ -73,32 +86,39 @@ function relayError(error: unknown): _RelayError {
 }
 
 /**
- * Serves `server`'s calls on `port`: each request is done here, and answered
- * with its value or its error. Bad requests are answered with an error, never
- * trusted.
+ * Serves `server`'s calls, and returns the port to send to the process
+ * served: each request is done here, and answered with its value or its
+ * error. Bad requests are answered with an error, never trusted.
  */
-export function _serveRelay(port: MessagePort, server: _RelayServer): void {
+export function _serveRelay(server: _RelayServer): MessagePort {
+  const { port1: port, port2: peer } = new MessageChannel();
+  _pairPorts(port, peer);
   const running = new Map<number, AbortController>();
   const lanes = new Map<string, Promise<unknown>>();
+  const post = (answer: _RelayAnswer) => {
+    if (!_sendNow(port, answer)) port.postMessage(answer);
+  };
   const answer = (id: number, ok: boolean, value: unknown) => {
     const status = server.status?.();
     try {
-      port.postMessage([id, ok, value, status] satisfies _RelayAnswer);
+      post([id, ok, value, status]);
     } catch (error) {
       // A value the link cannot carry: the caller gets the reason instead.
-      port.postMessage([id, false, relayError(error), status] satisfies _RelayAnswer);
+      post([id, false, relayError(error), status]);
     }
   };
+  const held = () => server.holding?.() === true;
   let watching = false;
   const watch = (pid: number) => {
     if (watching) return;
     watching = true;
     void (async () => {
-      while (running.size > 0) {
+      while (running.size > 0 || held()) {
         const seen = _endings();
         if (!_isAlive(pid)) {
           const reason = new DOMException(`process ${pid} has ended`, "AbortError");
           for (const controller of running.values()) controller.abort(reason);
+          if (held()) server.ended?.();
           break;
         }
         await _nextEnding(seen, WATCH_MS);
@@ -113,12 +133,28 @@ export function _serveRelay(port: MessagePort, server: _RelayServer): void {
     return Promise.resolve()
       .then(() => op(args, { timeoutMs, signal: controller.signal }))
       .then((value) => answer(id, true, value), (error) => answer(id, false, relayError(error)))
-      .finally(() => running.delete(id));
+      .finally(() => {
+        running.delete(id);
+        if (server.pid !== undefined && held()) watch(server.pid);
+      });
   };
-  port.onmessage = (e: MessageEvent) => {
-    const request = e.data as _RelayRequest;
+  const receive = (data: unknown) => {
+    const request = data as _RelayRequest;
     if (!Array.isArray(request) || !Number.isSafeInteger(request[0])) return;
     const [id, name, args, timeoutMs] = request;
+    const a = Array.isArray(args) ? args : [];
+    if (id === 0) {
+      const notice = typeof name === "string" && server.notices !== undefined &&
+          Object.hasOwn(server.notices, name)
+        ? server.notices[name]
+        : undefined;
+      try {
+        notice?.(a);
+      } catch {
+        // A notice the child got wrong: there is no one to tell but the child, which does not listen.
+      }
+      return;
+    }
     if (name === "cancel") {
       running.get(id)?.abort(new DOMException("the call was aborted", "AbortError"));
       return;
@@ -130,7 +166,6 @@ export function _serveRelay(port: MessagePort, server: _RelayServer): void {
       answer(id, false, relayError(new TypeError(`${String(name)} is not a relayed call`)));
       return;
     }
-    const a = Array.isArray(args) ? args : [];
     const t = typeof timeoutMs === "number" ? timeoutMs : undefined;
     const lane = server.lanes !== undefined && Object.hasOwn(server.lanes, name)
       ? server.lanes[name]
@@ -141,6 +176,9 @@ export function _serveRelay(port: MessagePort, server: _RelayServer): void {
     }
     lanes.set(lane, (lanes.get(lane) ?? Promise.resolve()).then(() => run(id, op, a, t)));
   };
+  port.onmessage = (e: MessageEvent) => receive(e.data);
+  _receiveNow(port, receive);
+  return peer;
 }
 
 // ---- the child's side: the client -------------------------------------------------------------
@@ -193,14 +231,40 @@ export interface _RelayCallWait {
 // a while at most, since they must reach the object. A call that waits
 // (get(), acquire()) and that nobody awaited is not waited for: it could
 // wait for good.
+// Calls made while it waits (a batch of puts sent when an answer came) are
+// waited for too. Before that, each object's `flush` sends what it holds back.
 const unanswered = new Set<Promise<unknown>>();
+const flushes = new Set<() => void>();
 const EXIT_WAIT_MS = 5000;
 _beforeExit(() => {
+  for (const flush of flushes) flush();
   if (unanswered.size === 0) return undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<void>((resolve) => timer = setTimeout(resolve, EXIT_WAIT_MS));
-  return Promise.race([Promise.allSettled([...unanswered]), bound]).then(() => clearTimeout(timer));
+  let late = false;
+  const bound = new Promise<void>((resolve) =>
+    timer = setTimeout(() => {
+      late = true;
+      resolve();
+    }, EXIT_WAIT_MS)
+  );
+  const all = async () => {
+    while (unanswered.size > 0 && !late) {
+      await Promise.race([Promise.allSettled([...unanswered]), bound]);
+      for (const flush of flushes) flush();
+    }
+  };
+  return all().then(() => clearTimeout(timer));
 });
+
+/**
+ * Has `flush` run as the process ends, before its calls are waited for:
+ * an object sends then what it holds back (puts it batched, items it was
+ * lent). Returns a function that undoes it.
+ */
+export function _flushAtExit(flush: () => void): () => void {
+  flushes.add(flush);
+  return () => flushes.delete(flush);
+}
 
 /** The requests of one relayed object, and the status its last answer carried. */
 export class _RelayClient {
@@ -218,8 +282,8 @@ export class _RelayClient {
   constructor(port: MessagePort, rebuilders: _Rebuilders, onStatus?: (status: unknown) => void) {
     this.#port = port;
     this.#rebuilders = rebuilders;
-    port.onmessage = (e: MessageEvent) => {
-      const [id, ok, value, status] = e.data as _RelayAnswer;
+    const receive = (data: unknown) => {
+      const [id, ok, value, status] = data as _RelayAnswer;
       onStatus?.(status);
       const call = this.#pending.get(id);
       if (!call) return;
@@ -229,7 +293,15 @@ export class _RelayClient {
       // Nothing waits: the port does not keep this process alive.
       if (this.#pending.size === 0) unref(port);
     };
+    port.onmessage = (e: MessageEvent) => receive(e.data);
+    _receiveNow(port, receive);
     unref(port);
+  }
+
+  // A request goes straight into the link when the port came across one: in
+  // the pipe before this returns, and a task sooner than a post.
+  #post(request: _RelayRequest): void {
+    if (!_sendNow(this.#port, request)) this.#port.postMessage(request);
   }
 
   /** Makes call `op`; it waits as `wait` says, and `wait.signal` cancels it there. */
@@ -239,14 +311,22 @@ export class _RelayClient {
     const call = Promise.withResolvers<unknown>();
     this.#pending.set(id, call);
     ref(this.#port);
-    this.#port.postMessage([id, op, args, wait.timeoutMs] satisfies _RelayRequest);
+    this.#post([id, op, args, wait.timeoutMs]);
     const signal = wait.signal;
     if (signal) {
-      const onAbort = () => this.#port.postMessage([id, "cancel"] satisfies _RelayRequest);
+      const onAbort = () => this.#post([id, "cancel"]);
       signal.addEventListener("abort", onAbort, { once: true });
       void call.promise.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => {});
     }
     return call.promise;
+  }
+
+  /**
+   * Sends notice `op`: done by the server in order with the calls, never
+   * answered. Across a byte link it is in the pipe when this returns.
+   */
+  notify(op: string, args: unknown[]): void {
+    this.#post([0, op, args]);
   }
 
   /** A call whose caller does not wait for it: the process's end does. */

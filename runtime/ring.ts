@@ -496,6 +496,76 @@ export class _Ring {
     return n;
   }
 
+  /**
+   * Puts `records` back in front of the oldest, in order (`records[0]`
+   * becomes the oldest), all under one lock, or none when they do not all
+   * fit: items that were taken and are given back as if never taken (no
+   * maxsize, no unfinished count, and a closed queue takes them too).
+   */
+  tryPutFront(records: readonly Uint8Array[]): boolean {
+    const h = this.#h;
+    const data = this.#data;
+    const w32 = this.#w32;
+    const cap = this.#cap;
+    let need = 0;
+    for (const r of records) need += (r.length + 7) & ~3;
+    lockLive(h, w32, cap, 0);
+    if (cap - h[USED] < need) {
+      unlock(h);
+      return false;
+    }
+    const head = h[HEAD];
+    if (!(head >= 0 && head < cap && (head & 3) === 0 && h[USED] >= 0)) corrupt(h);
+    // Laid out as puts at the tail would have, ending where the oldest begins.
+    let at = head - need;
+    if (at < 0) at += cap;
+    h[HEAD] = at;
+    for (const bytes of records) {
+      w32[at >> 2] = bytes.length;
+      at += 4;
+      if (at === cap) at = 0;
+      const first = cap - at;
+      if (bytes.length <= first) data.set(bytes, at);
+      else {
+        data.set(bytes.subarray(0, first), at);
+        data.set(bytes.subarray(first), 0);
+      }
+      at = (at + ((bytes.length + 3) & ~3)) % cap;
+    }
+    h[USED] += need;
+    h[COUNT] += records.length;
+    unlock(h);
+    afterPut(this.buffer, h);
+    return true;
+  }
+
+  /** {@linkcode _Ring.tryPutFront} for the numeric codecs. */
+  tryPutNumbersFront(values: readonly number[]): boolean {
+    const h = this.#h;
+    const size = this.#fixed;
+    const n = values.length;
+    lockLive(h, this.#w32, this.#cap, size);
+    if (((this.#cap - h[USED]) / size | 0) < n) {
+      unlock(h);
+      return false;
+    }
+    const head = h[HEAD];
+    if (!(head >= 0 && head < this.#cap && head % size === 0 && h[USED] >= 0)) corrupt(h);
+    const slots = this.#cap / size;
+    let slot = head / size;
+    const dst = size === 8 ? this.#f64 : this.#w32;
+    for (let i = n - 1; i >= 0; i--) {
+      slot = slot === 0 ? slots - 1 : slot - 1;
+      dst[slot] = values[i];
+    }
+    h[HEAD] = slot * size;
+    h[USED] += n * size;
+    h[COUNT] += n;
+    unlock(h);
+    afterPut(this.buffer, h);
+    return true;
+  }
+
   // ---- holders (Pipe) -----------------------------------------------------
   // A pipe end can be in several processes. Each process that receives an end
   // or uses it records its pid here; once every recorded holder of one side

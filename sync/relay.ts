@@ -203,13 +203,12 @@ function relay(object: object, path: string, out: _Outbox): _WireForm {
     );
   }
   const { ops, status, state } = serverFor(object, out.to);
-  const { port1, port2 } = new MessageChannel();
-  _serveRelay(port1, { ops, status, pid: out.to });
+  const port = _serveRelay({ ops, status, pid: out.to });
   return {
     kind: KIND,
     module: import.meta.url,
-    state: { ...state, port: port2 } satisfies State,
-    transfer: [port2],
+    state: { ...state, port } satisfies State,
+    transfer: [port],
   };
 }
 

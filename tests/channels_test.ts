@@ -52,6 +52,7 @@ import {
   waitForItem,
 } from "./fixtures/channel_tasks.ts";
 import { workerTest } from "./_helpers.ts";
+import { _putBack } from "../channels/queue.ts";
 
 // A Standard Schema validator written by hand (zod, valibot... look the same to a channel).
 function schema<T>(check: (v: unknown) => string | undefined, async = false): StandardSchemaV1<T> {
@@ -258,6 +259,37 @@ workerTest("bad timeouts are refused naming the option", async () => {
   assertThrows(() => new Queue({ maxsize: -1 }), RangeError, "'maxsize'");
   assertThrows(() => new Queue({ bufferBytes: 1.5 }), RangeError, "'bufferBytes'");
   q.close();
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+workerTest("items put back go in front, in order, also across the ring's end", async () => {
+  for (const codec of ["structured", "f64", "i32"] as const) {
+    // 64 data bytes: 8 small records or 8 f64 slots; the puts and takes move the oldest to the end.
+    const q = new Queue<number>({ bufferBytes: 64, codec, maxsize: 4 });
+    for (let round = 0; round < 6; round++) {
+      await q.putMany([round * 10, round * 10 + 1]);
+      const taken = await q.getMany(2);
+      await q.put(round * 10 + 2);
+      await _putBack(q as Queue<unknown>, taken);
+      // Past maxsize too: the items were in the queue.
+      await _putBack(q as Queue<unknown>, []);
+      assertEquals(await q.getMany(8), [round * 10, round * 10 + 1, round * 10 + 2], codec);
+    }
+    // A full buffer: the items wait for room, then go in front.
+    const full = new Queue<number>({ bufferBytes: 64, codec });
+    let k = 1;
+    while (!full.full()) full.putNowait(k++);
+    const [one] = await full.getMany(1);
+    full.putNowait(k);
+    let back = false;
+    const putting = _putBack(full as Queue<unknown>, [one]).then(() => back = true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assertEquals(back, false, codec);
+    assertEquals(await full.get(), 2);
+    await putting;
+    assertEquals(await full.getMany(64), [1, ...range(3, k + 1)], codec);
+  }
 });
 
 workerTest("an item bigger than the buffer is refused, naming bufferBytes", async () => {

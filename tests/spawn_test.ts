@@ -22,6 +22,7 @@ import { writeKey } from "./fixtures/manager_tasks.ts";
 import {
   attacks,
   consumes,
+  drains,
   echo,
   exitsWith,
   fails,
@@ -36,6 +37,7 @@ import {
   startsGrandchild,
   stopsItself,
   takes,
+  takesOnRequest,
   triesSync,
   whoAmI,
   writesGarbage,
@@ -275,6 +277,105 @@ workerTest(
     assertEquals(q.qsize(), 0);
     // The consumer marked each done: join() returns.
     await q.join({ timeoutMs: 5000 });
+  },
+);
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/**
+ * Starts a spawn consumer of `q` (holding `n` items) and has it take items one
+ * at a time until it holds some lent ahead; returns it and what it took.
+ */
+async function consumerHolding(q: Queue<number>, n: number) {
+  const p = new Process({ target: takesOnRequest, args: [q], startMethod: "spawn" });
+  p.start();
+  const got: number[] = [];
+  for (let i = 0; i < 200 && q.qsize() === n - got.length; i++) {
+    p.send("take");
+    got.push(await p.receive<number>());
+  }
+  // Lent ahead: out of the queue, and not yet the consumer's.
+  assert(q.qsize() < n - got.length, `no items were lent ahead after ${got.length} gets`);
+  assertEquals(got, range(0, got.length));
+  return { p, got };
+}
+
+workerTest(
+  "spawn: a consumer killed holding items lent ahead gives them back, in front, none lost or repeated",
+  async () => {
+    const n = 2000;
+    const q = new Queue<number>();
+    for (let i = 0; i < n; i++) q.putNowait(i);
+    const { p, got } = await consumerHolding(q, n);
+    p.send("spin");
+    await delay(50);
+    p.kill();
+    assertEquals(await p.join(), -9);
+    await until(() => q.qsize() === n - got.length, "the lent items back in the queue");
+    assertEquals(await q.getMany(n), range(got.length, n));
+  },
+);
+
+workerTest(
+  "spawn: items lent to a consumer that stops taking them go back to the queue, in order",
+  async () => {
+    const n = 2000;
+    const q = new Queue<number>();
+    for (let i = 0; i < n; i++) q.putNowait(i);
+    const { p, got } = await consumerHolding(q, n);
+    p.send("idle");
+    await until(() => q.qsize() === n - got.length, "the lent items back in the queue", 5000);
+    assert(osAlive(p.pid!), "the consumer is still running");
+    assertEquals(await q.getMany(n), range(got.length, n));
+    p.kill();
+    await p.join();
+  },
+);
+
+workerTest("spawn: a consumer that returns holding items lent ahead gives them back", async () => {
+  const n = 2000;
+  const q = new Queue<number>({ codec: "f64" });
+  for (let i = 0; i < n; i++) q.putNowait(i);
+  const { p, got } = await consumerHolding(q, n);
+  p.send("exit");
+  assertEquals(await p.join(), 0);
+  // Given back as it ended, before its link closed.
+  assertEquals(q.qsize(), n - got.length);
+  assertEquals(await q.getMany(n), range(got.length, n));
+});
+
+workerTest(
+  "spawn: two spawn consumers and a thread consumer take every item of one Queue once",
+  async () => {
+    const n = 5000;
+    const q = new Queue<number>();
+    const consumers = [
+      new Process({ target: drains, args: [q], startMethod: "spawn" }),
+      new Process({ target: drains, args: [q], startMethod: "spawn" }),
+      new Process({ target: drains, args: [q] }),
+    ];
+    for (const c of consumers) c.start();
+    for (let i = 0; i < n; i++) {
+      await q.put(i);
+      if (i % 500 === 0) await delay(1);
+    }
+    q.close();
+    const all = (await Promise.all(consumers.map((c) => c.receive<number[]>()))).flat();
+    for (const c of consumers) assertEquals(await c.join(), 0);
+    assertEquals(all.sort((a, b) => a - b), range(0, n));
+  },
+);
+
+workerTest(
+  "spawn: every put a spawn producer made is in the queue when it has exited",
+  async () => {
+    const n = 5000;
+    const q = new Queue<[string, number]>();
+    const p = new Process({ target: produces, args: [q, "p", 0, n], startMethod: "spawn" });
+    p.start();
+    assertEquals(await p.join(), 0);
+    assertEquals(q.qsize(), n);
+    assertEquals((await q.getMany(n)).map(([, i]) => i), range(0, n));
   },
 );
 
