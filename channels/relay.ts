@@ -188,6 +188,9 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
     #window = 1;
     #lentAt = 0;
     #lentCount = 0;
+    #takenAtLent = 0;
+    // A lending asked for ahead of the application (see #lendAhead).
+    #ahead: Promise<void> | undefined;
     // Items handed to the application, ever: the idle watch sees whether it still takes them.
     #taken = 0;
     #idle: ReturnType<typeof setTimeout> | undefined;
@@ -284,28 +287,53 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
       _timeoutOf(options.timeoutMs, name, "get()");
       options.signal?.throwIfAborted();
       if (this.#head < this.#lent.length) return this.#take();
+      // Items asked for ahead come within a round trip, as a lending below would.
+      if (this.#ahead !== undefined) {
+        await this.#ahead;
+        if (this.#head < this.#lent.length) return this.#take();
+      }
       this.#flushPuts();
       this.#pace();
       const [first, items] = await this.#client.checked("lend", [this.#window], options) as [
         number,
         unknown[],
       ];
+      this.#add(first, items);
+      return this.#take();
+    }
+
+    // Keeps items lent, oldest last.
+    #add(first: number, items: unknown[]): void {
       this.#lentAt = performance.now();
       this.#lentCount = items.length;
+      this.#takenAtLent = this.#taken;
       for (let i = 0; i < items.length; i++) {
         this.#lent.push(items[i]);
         this.#seqs.push(first + i);
       }
-      return this.#take();
     }
 
     // Sets how many items the next lending asks for, from how fast the last were taken.
     #pace(): void {
       if (this.#lentCount === 0) return;
       const ms = Math.max(performance.now() - this.#lentAt, 0.001);
-      const fit = Math.floor((this.#lentCount / ms) * HOLD_MS);
+      const fit = Math.floor(((this.#taken - this.#takenAtLent) / ms) * HOLD_MS);
       const most = this.#lentCount === this.#window ? this.#window * 2 : this.#window;
       this.#window = Math.max(1, Math.min(fit, most, LEND_MAX));
+    }
+
+    // Half of a full lending taken: the next is asked for now, if the queue has items at once,
+    // so that a consumer which keeps taking does not wait a round trip for each lending.
+    #lendAhead(): void {
+      this.#pace();
+      const done = () => this.#ahead = undefined;
+      this.#ahead = this.#client.call("lend", [this.#window], { timeoutMs: 0 }).then((answer) => {
+        done();
+        const [first, items] = answer as [number, unknown[]];
+        this.#add(first, items);
+        this.#arm();
+        if (this.#idle === undefined) this.#watchIdle(this.#taken);
+      }, done);
     }
 
     // Hands the oldest lent item to the application: the queue learns it before this returns.
@@ -327,6 +355,10 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
       } else {
         this.#arm();
         if (this.#idle === undefined) this.#watchIdle(this.#taken);
+        const left = this.#lent.length - this.#head;
+        if (
+          this.#ahead === undefined && this.#lentCount === this.#window && left <= this.#window >> 1
+        ) this.#lendAhead();
       }
     }
 
