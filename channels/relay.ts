@@ -42,7 +42,7 @@ interface QueueState {
 // ---- queues: the sender's side ----------------------------------------------------------------
 
 // Most items a process may be lent at once (see "lend" below).
-const LEND_MAX = 256;
+const LEND_MAX = 1024;
 
 function relayQueue(object: object, _path: string, out: _Outbox): _WireForm {
   const queue = object as Queue<unknown>;
