@@ -112,14 +112,20 @@ export function _encode(value: unknown, owner: string, call: string): Uint8Array
  *
  * @throws {TypeError} For a value that cannot cross, naming where it is:
  * shared memory, a Troupe object that lives in it, a class instance.
+ *
+ * @param headroom Bytes left free before the frame, for the stream's own
+ * header: the buffer holds them and then the frame.
  */
 export function _encodeMessage(
   channel: number,
   value: unknown,
   to: string,
   port: (port: MessagePort) => number,
+  headroom = 0,
 ): Uint8Array {
   pos = 0;
+  reserve(headroom);
+  pos = headroom;
   portId = port;
   crossing = to;
   try {

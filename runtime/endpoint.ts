@@ -36,8 +36,16 @@ export interface _Endpoint {
 
 /** What a byte link moves: whole frames, in order (a `MessagePort` given only bytes, a socket). */
 export interface _ByteStream {
-  /** Sends one frame; the link does not touch `bytes` afterwards. */
+  /**
+   * Sends one frame, after `headroom` bytes of its own; the link does not
+   * touch `bytes` afterwards.
+   */
   send(bytes: Uint8Array): void;
+  /**
+   * Bytes the stream wants free before each frame it is sent (its header, so
+   * it need not copy the frame to put one in front); 0 unless given.
+   */
+  readonly headroom?: number;
   /** Calls `receive` with each frame as it arrives. */
   listen(receive: (bytes: Uint8Array) => void): void;
   /** Writes what `send` queued, now, when the stream batches its writes. */
@@ -206,7 +214,7 @@ export class _ByteLink {
       this.#nextId += 2;
       found.push([id, port]);
       return id;
-    });
+    }, this.#stream.headroom);
     for (const [id, port] of found) {
       this.#relay(id, port);
       const holder = holders.get(port);
@@ -222,7 +230,7 @@ export class _ByteLink {
       if (this.#closed) return;
       const bytes = _encodeMessage(id, message, this.#peer, () => {
         throw new TypeError("a MessagePort cannot be sent on a direct path");
-      });
+      }, this.#stream.headroom);
       this.#stream.send(bytes);
       this.#stream.flush?.();
     };

@@ -26,7 +26,7 @@ import type {
   WorkerSpec,
 } from "./protocol.ts";
 import { type _DenoPermissions, _workerOptionsEnabled } from "./permissions.ts";
-import { type _OsProcess, _startOsProcess } from "./os_process.ts";
+import { _OS_HEADROOM, type _OsProcess, _startOsProcess } from "./os_process.ts";
 
 export type { _Endpoint };
 
@@ -336,6 +336,7 @@ export function _spawnWorker(
     };
     link = new _ByteLink(
       {
+        headroom: _OS_HEADROOM,
         send(bytes) {
           if (ended) return;
           (frames ??= open()).send(bytes);

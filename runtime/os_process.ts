@@ -23,12 +23,16 @@ import type { WireError } from "./protocol.ts";
 /** Bytes a pipe writes atomically (POSIX PIPE_BUF on Linux and macOS). */
 const PIPE_BUF = 4096;
 const HEADER = 8;
+/** The room a parent's stream wants before each frame it sends (see `_ByteStream.headroom`). */
+export const _OS_HEADROOM = HEADER;
 const MAX_PAYLOAD = PIPE_BUF - HEADER;
 // 0xFF and 0xFE never occur in UTF-8.
 const MARK0 = 0xff, MARK1 = 0xfe, MARK2 = 0x54, MARK3 = 0x52;
 // A whole frame in one piece, its length in 32 bits: only on a stream with one writer (stdin).
 const LONG3 = 0x4c;
 const MORE = 1;
+/** Frames a parent sends together, up to this size, go in one write. */
+const COALESCE_BYTES = 1 << 16;
 /** The largest frame a reader puts together from chunks: a child cannot make its parent hold more. */
 const MAX_FRAME = 1 << 30;
 
@@ -36,27 +40,14 @@ function check(lo: number, hi: number, flags: number): number {
   return (lo ^ hi ^ flags ^ 0x5a) & 0xff;
 }
 
-/** `frame` as the chunks that carry it, each at most PIPE_BUF bytes with its header. */
+/**
+ * `frame` as the writes that carry it (see {@linkcode _writeChunked}): for a
+ * frame longer than one chunk's payload, one chunk per write.
+ */
 export function _chunk(frame: Uint8Array): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  let at = 0;
-  do {
-    const n = Math.min(MAX_PAYLOAD, frame.length - at);
-    const flags = at + n < frame.length ? MORE : 0;
-    const chunk = new Uint8Array(HEADER + n);
-    chunk[0] = MARK0;
-    chunk[1] = MARK1;
-    chunk[2] = MARK2;
-    chunk[3] = MARK3;
-    chunk[4] = n & 0xff;
-    chunk[5] = n >> 8;
-    chunk[6] = flags;
-    chunk[7] = check(chunk[4], chunk[5], flags);
-    chunk.set(frame.subarray(at, at + n), HEADER);
-    chunks.push(chunk);
-    at += n;
-  } while (at < frame.length);
-  return chunks;
+  const out: Uint8Array[] = [];
+  _writeChunked([frame], new Uint8Array(PIPE_BUF), (bytes) => out.push(bytes.slice()));
+  return out;
 }
 
 /**
@@ -65,13 +56,57 @@ export function _chunk(frame: Uint8Array): Uint8Array[] {
  */
 export function _whole(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + frame.length);
-  out[0] = MARK0;
-  out[1] = MARK1;
-  out[2] = MARK2;
-  out[3] = LONG3;
-  new DataView(out.buffer).setUint32(4, frame.length, true);
   out.set(frame, HEADER);
-  return out;
+  return wholeInPlace(out);
+}
+
+/** `_whole` of what follows the first HEADER bytes of `bytes`, written there. */
+function wholeInPlace(bytes: Uint8Array): Uint8Array {
+  bytes[0] = MARK0;
+  bytes[1] = MARK1;
+  bytes[2] = MARK2;
+  bytes[3] = LONG3;
+  new DataView(bytes.buffer, bytes.byteOffset, HEADER).setUint32(4, bytes.length - HEADER, true);
+  return bytes;
+}
+
+/**
+ * Writes `frames` as chunks, each at most PIPE_BUF bytes with its header (so
+ * that no other writer's bytes land inside one), through `stage`, one
+ * PIPE_BUF-sized buffer: each write is whole chunks, as many as fit. No
+ * buffer per chunk, and memory already touched: first touches of fresh pages
+ * cost more here than the copy. `write` must be done with its bytes when it
+ * returns.
+ */
+export function _writeChunked(
+  frames: Uint8Array[],
+  stage: Uint8Array,
+  write: (bytes: Uint8Array) => void,
+): void {
+  let fill = 0;
+  for (const frame of frames) {
+    let at = 0;
+    do {
+      const n = Math.min(MAX_PAYLOAD, frame.length - at);
+      if (fill + HEADER + n > PIPE_BUF) {
+        write(stage.subarray(0, fill));
+        fill = 0;
+      }
+      const flags = at + n < frame.length ? MORE : 0;
+      stage[fill] = MARK0;
+      stage[fill + 1] = MARK1;
+      stage[fill + 2] = MARK2;
+      stage[fill + 3] = MARK3;
+      stage[fill + 4] = n & 0xff;
+      stage[fill + 5] = n >> 8;
+      stage[fill + 6] = flags;
+      stage[fill + 7] = check(n & 0xff, n >> 8, flags);
+      stage.set(frame.subarray(at, at + n), fill + HEADER);
+      fill += HEADER + n;
+      at += n;
+    } while (at < frame.length);
+  }
+  if (fill > 0) write(stage.subarray(0, fill));
 }
 
 /**
@@ -210,25 +245,6 @@ function concat(parts: Uint8Array[], size?: number): Uint8Array {
   return out;
 }
 
-/** Joins `chunks` into writes of at most PIPE_BUF bytes, each made of whole chunks. */
-function writes(chunks: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let group: Uint8Array[] = [];
-  let size = 0;
-  const close = () => {
-    if (group.length > 0) out.push(concat(group, size));
-    group = [];
-    size = 0;
-  };
-  for (const chunk of chunks) {
-    if (size + chunk.length > PIPE_BUF) close();
-    group.push(chunk);
-    size += chunk.length;
-  }
-  close();
-  return out;
-}
-
 // ---- the child's side --------------------------------------------------------------------------
 
 const SPAWNED_KEY = Symbol.for("troupe.spawned");
@@ -246,24 +262,25 @@ export function _isSpawnedChild(): boolean {
 export function _parentStream(parentGone: () => void): _ByteStream {
   let queue: Uint8Array[] = [];
   let scheduled = false;
+  const stage = new Uint8Array(PIPE_BUF);
+  const write = (bytes: Uint8Array) => {
+    let at = 0;
+    // A write to a pipe of at most PIPE_BUF bytes is whole; a loop all the same.
+    while (at < bytes.length) at += Deno.stderr.writeSync(at === 0 ? bytes : bytes.subarray(at));
+  };
   const flush = () => {
     scheduled = false;
     const batch = queue;
     queue = [];
     try {
-      // One chunk, the common case (a request sent at once): written as it is.
-      for (const bytes of batch.length === 1 ? batch : writes(batch)) {
-        let at = 0;
-        // A write to a pipe of at most PIPE_BUF bytes is whole; a loop all the same.
-        while (at < bytes.length) at += Deno.stderr.writeSync(bytes.subarray(at));
-      }
+      _writeChunked(batch, stage, write);
     } catch {
       // The parent is gone: its end of the pipe closed. Stdin tells the rest.
     }
   };
   return {
     send(bytes) {
-      for (const chunk of _chunk(bytes)) queue.push(chunk);
+      queue.push(bytes);
       if (!scheduled) {
         scheduled = true;
         queueMicrotask(flush);
@@ -369,9 +386,12 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
     if (closed || queue.length === 0) return;
     const batch = queue;
     queue = [];
-    const bytes = concat(batch);
+    // Small frames in one write; large ones each as they are, not copied again.
+    let size = 0;
+    for (const bytes of batch) size += bytes.length;
+    const parts = size <= COALESCE_BYTES ? [concat(batch, size)] : batch;
     // A child that exited takes nothing more: its end is reported by `exited`.
-    writing = writer.write(bytes).catch(() => {});
+    for (const bytes of parts) writing = writer.write(bytes).catch(() => {});
   };
   let receive: ((bytes: Uint8Array) => void) | undefined;
   let oom = false;
@@ -440,10 +460,12 @@ export function _startOsProcess(options: _OsProcessOptions): _OsProcess {
   return {
     pid: child.pid,
     stream: {
+      // The frame's header goes in the room the link leaves before it.
+      headroom: _OS_HEADROOM,
       send(bytes) {
         if (closed) return;
         // The parent is the only writer of the child's stdin: no chunks needed.
-        queue.push(_whole(bytes));
+        queue.push(wholeInPlace(bytes));
         if (!scheduled) {
           scheduled = true;
           queueMicrotask(flush);

@@ -43,7 +43,13 @@ import {
   writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
-import { _chunk, _ChunkReader, _resolutionFlags, _whole } from "../runtime/os_process.ts";
+import {
+  _chunk,
+  _ChunkReader,
+  _resolutionFlags,
+  _whole,
+  _writeChunked,
+} from "../runtime/os_process.ts";
 
 /** Whether the OS has a live (not zombie) process `pid`. */
 function osAlive(pid: number): boolean {
@@ -688,6 +694,23 @@ Deno.test("spawn link: frames cross in chunks whatever the reads, with text betw
     assertEquals(frames[0], [...big]);
     assertEquals(frames[1], [...small]);
     assertEquals(text, "before between after \u00ff");
+  }
+});
+
+Deno.test("spawn link: frames written together go in whole chunks, no write past PIPE_BUF", () => {
+  const sizes = [1, 3, 4088, 4089, 9000, 0, 2, 20_000, 5];
+  const frames = sizes.map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) % 256));
+  const writes: Uint8Array[] = [];
+  _writeChunked(frames, new Uint8Array(4096), (bytes) => writes.push(bytes.slice()));
+  assert(writes.every((w) => w.length <= 4096), "a write longer than PIPE_BUF");
+  // Small frames share a write: fewer writes than chunks.
+  assert(writes.length < frames.reduce((n, f) => n + Math.max(1, Math.ceil(f.length / 4088)), 0));
+  // Other output between two writes is text, and every frame comes back as it was.
+  const stream = concat(...writes.flatMap((w) => [w, new TextEncoder().encode("|")]));
+  for (const step of [1, 4096, 1 << 20]) {
+    const { frames: read, text } = readAll(stream, step);
+    assertEquals(read, frames.map((f) => [...f]), `step ${step}`);
+    assertEquals(text, "|".repeat(writes.length));
   }
 });
 
