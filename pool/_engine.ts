@@ -287,6 +287,8 @@ export class _PoolEngine {
   #state: "open" | "closed" | "terminated" = "open";
   #broken: Error | undefined;
   #idle = Promise.withResolvers<void>();
+  // Retired OS processes not yet gone: join() waits for them.
+  #exiting = new Set<Promise<void>>();
   #dispatchScheduled = false;
   /** `[module]` for each task module, shared by the jobs that need nothing else. */
   #taskModules = new Map<string, string[]>();
@@ -1165,7 +1167,15 @@ export class _PoolEngine {
       error,
     });
     for (const ask of slot.asks.splice(0)) ask.timer?.();
-    slot.endpoint.terminate();
+    // A worker with nothing to do exits by itself (an OS process flushes what
+    // it holds); one in the middle of a job ends at once.
+    if (slot.inflight.size === 0 && GRACEFUL.has(reason)) slot.endpoint.retire();
+    else slot.endpoint.terminate();
+    const gone = slot.endpoint.gone;
+    if (gone) {
+      this.#exiting.add(gone);
+      void gone.then(() => this.#exiting.delete(gone));
+    }
     slot.process.end(code);
     this.#slots.delete(slot);
     this.#byPid.delete(slot.pid);
@@ -1259,6 +1269,15 @@ export class _PoolEngine {
     if (this.#state === "open") {
       return Promise.reject(new Error("Pool.join() needs close() or terminate() first"));
     }
-    return this.#idle.promise;
+    return this.#idle.promise.then(() => Promise.all(this.#exiting)).then(() => {});
   }
 }
+
+/** The reasons a worker is retired for that let an idle one exit by itself. */
+const GRACEFUL: ReadonlySet<WorkerExitReason> = new Set<WorkerExitReason>([
+  "close",
+  "idle",
+  "terminate",
+  "maxTasksPerChild",
+  "modules",
+]);

@@ -563,7 +563,10 @@ export class Pool {
     this.#engine.terminate();
   }
 
-  /** Waits for the workers to end, after `close()` or `terminate()`. */
+  /**
+   * Waits for the workers to end, after `close()` or `terminate()`: for a
+   * `"spawn"` pool, until each worker's OS process is gone.
+   */
   join(): Promise<void> {
     return this.#engine.join();
   }

@@ -28,6 +28,13 @@ export interface _Endpoint {
    * `signal` (SIGKILL unless told), a thread ends whatever it is.
    */
   terminate(signal?: "SIGTERM" | "SIGKILL"): void;
+  /**
+   * Ends a child that has nothing left to do. An OS process is told by its
+   * stdin's end and exits by itself, running what a normal exit runs (the
+   * last export of its telemetry, say), and is killed only if it lingers; a
+   * thread is terminated. Safe to call more than once, and after `terminate()`.
+   */
+  retire(): void;
   /** An OS process's own pid; undefined for a thread. */
   readonly osPid?: number;
   /** An OS process: resolves once it has exited, and so is gone from the system. */

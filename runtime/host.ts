@@ -199,6 +199,8 @@ export function _spawnWorker(
   // Across bytes: everything but the first message (which hands the worker its end) goes by it.
   let link: _ByteLink | undefined;
   let ended = false;
+  // Retired with nothing to do: an OS process then exits by itself (see stopOs).
+  let idle = false;
   // Messages posted while the worker waits for its entry's first load.
   let queued: [ToChild, Transferable[] | undefined][] | undefined;
   // The worker's pid, learnt from its init message: locks it holds when it ends are reported.
@@ -252,6 +254,10 @@ export function _spawnWorker(
       // A copy: a caller may reuse its list for the next message.
       else queued?.push([message, transfer && [...transfer]]);
     },
+    retire() {
+      if (!ended) idle = true;
+      endpoint.terminate();
+    },
     terminate(signal) {
       if (os) stopOs(os, signal);
       if (ended) return;
@@ -274,8 +280,8 @@ export function _spawnWorker(
     },
   };
   const stopOs = (os: _OsProcess, signal: "SIGTERM" | "SIGKILL" | undefined) => {
-    if (!sawExit || signal !== undefined) return os.kill(signal ?? "SIGKILL");
-    // It reported its exit, and is on its way out: killed only if it lingers.
+    if ((!sawExit && !idle) || signal !== undefined) return os.kill(signal ?? "SIGKILL");
+    // It reported its exit, or was retired idle and exits at its stdin's end: killed only if it lingers.
     const timer = setTimeout(() => os.kill("SIGKILL"), EXIT_GRACE_MS);
     Deno.unrefTimer(timer);
     void os.exited.then(() => clearTimeout(timer));

@@ -40,6 +40,7 @@ import {
   takesOnRequest,
   triesSync,
   whoAmI,
+  writesAtExit,
   writesGarbage,
 } from "./fixtures/spawn_tasks.ts";
 import { runScript, until, workerTest } from "./_helpers.ts";
@@ -243,6 +244,42 @@ workerTest(
     for (const q of ps) await q.join();
     await using pool = new Pool({ processes: 1 });
     assertEquals(await pool.apply(square, [4]), 16);
+  },
+);
+
+workerTest(
+  "spawn pool: an idle worker exits by itself on close and terminate, gone by join(); a busy one is killed",
+  async () => {
+    const dir = Deno.makeTempDirSync();
+    try {
+      // close(): the worker's stdin ends, and it exits as a program does (its unload runs).
+      const closed = new Pool({ processes: 1, startMethod: "spawn" });
+      const pid = await closed.apply(writesAtExit, [`${dir}/closed`]);
+      closed.close();
+      await closed.join();
+      assert(!osAlive(pid), "gone when join() resolves");
+      assertEquals(Deno.readTextFileSync(`${dir}/closed`), `${pid}`);
+      // terminate() (await using) of an idle worker: the same.
+      let idlePid: number;
+      {
+        await using idle = new Pool({ processes: 1, startMethod: "spawn" });
+        idlePid = await idle.apply(writesAtExit, [`${dir}/terminated`]);
+      }
+      assert(!osAlive(idlePid), "gone when the pool is disposed");
+      assertEquals(Deno.readTextFileSync(`${dir}/terminated`), `${idlePid}`);
+      // terminate() of a worker in the middle of a task: killed, so its unload never runs.
+      const busy = new Pool({ processes: 1, startMethod: "spawn" });
+      const busyPid = await busy.apply(writesAtExit, [`${dir}/busy`]);
+      const spinning = busy.apply(spin, []).catch((e) => e);
+      await delay(200);
+      busy.terminate();
+      await busy.join();
+      assert(await spinning instanceof Error, "the running task fails");
+      assert(!osAlive(busyPid), "killed, and gone");
+      assertThrows(() => Deno.statSync(`${dir}/busy`), Deno.errors.NotFound);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
   },
 );
 
