@@ -327,13 +327,17 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
     #lendAhead(): void {
       this.#pace();
       const done = () => this.#ahead = undefined;
-      this.#ahead = this.#client.call("lend", [this.#window], { timeoutMs: 0 }).then((answer) => {
-        done();
-        const [first, items] = answer as [number, unknown[]];
-        this.#add(first, items);
-        this.#arm();
-        if (this.#idle === undefined) this.#watchIdle(this.#taken);
-      }, done);
+      // Answered at once (it does not wait for items); a process that ends first gives them back.
+      this.#ahead = this.#client.callAwaitedAtExit("lend", [this.#window], { timeoutMs: 0 }).then(
+        (answer) => {
+          done();
+          const [first, items] = answer as [number, unknown[]];
+          this.#add(first, items);
+          this.#arm();
+          if (this.#idle === undefined) this.#watchIdle(this.#taken);
+        },
+        done,
+      );
     }
 
     // Hands the oldest lent item to the application: the queue learns it before this returns.

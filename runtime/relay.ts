@@ -331,7 +331,17 @@ export class _RelayClient {
 
   /** A call whose caller does not wait for it: the process's end does. */
   send(op: string, args: unknown[] = []): Promise<unknown> {
-    const call = this.call(op, args);
+    return this.callAwaitedAtExit(op, args);
+  }
+
+  /**
+   * Makes call `op` as {@linkcode call} does; should the process end before
+   * the answer comes, its end waits for it (a while at most), and the
+   * objects' flushes run again after it: what the answer brought (items lent
+   * ahead, say) goes back.
+   */
+  callAwaitedAtExit(op: string, args: unknown[], wait: _RelayCallWait = {}): Promise<unknown> {
+    const call = this.call(op, args, wait);
     const settled = call.then(() => {}, () => {});
     unanswered.add(settled);
     void settled.then(() => unanswered.delete(settled));
