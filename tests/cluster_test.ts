@@ -525,19 +525,33 @@ natsTest(
   },
 );
 
-/** The tasks stream's message count once it reaches 0 (bounded). */
+/**
+ * The tasks stream's message count once it reaches 0 (bounded: 30 s). Just
+ * after a server of the cluster was killed, JetStream's API may time out or
+ * say it is unavailable while a new leader is elected: such a read is made
+ * again, and the last failure thrown if none succeeds in time.
+ */
 async function waitForEmpty(servers: string, name: string): Promise<number> {
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const nc = await connect({ servers: servers.split(",") });
   try {
-    const jsm = await jetstreamManager(nc);
+    // No account-info request first: it is one more call that can time out mid-election.
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 });
+    const end = Date.now() + 30_000;
     let left = -1;
-    for (let i = 0; i < 100; i++) {
-      left = (await jsm.streams.info(`TROUPE_${name}_TASKS`)).state.messages;
-      if (left === 0) break;
+    let failure: unknown;
+    while (Date.now() < end) {
+      try {
+        left = (await jsm.streams.info(`TROUPE_${name}_TASKS`)).state.messages;
+        failure = undefined;
+        if (left === 0) break;
+      } catch (error) {
+        failure = error;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    if (failure !== undefined) throw failure;
     return left;
   } finally {
     await nc.close();
