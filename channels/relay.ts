@@ -191,9 +191,6 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
     #takenAtLent = 0;
     // A lending asked for ahead of the application (see #lendAhead).
     #ahead: Promise<void> | undefined;
-    // A give-back asked for while that lending was unanswered: done once it comes, so that the
-    // items go back in the order they were lent.
-    #giveBackLater = false;
     // Items handed to the application, ever: the idle watch sees whether it still takes them.
     #taken = 0;
     #idle: ReturnType<typeof setTimeout> | undefined;
@@ -336,14 +333,10 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
           done();
           const [first, items] = answer as [number, unknown[]];
           this.#add(first, items);
-          if (this.#giveBackLater) return this.#giveBack();
           this.#arm();
           if (this.#idle === undefined) this.#watchIdle(this.#taken);
         },
-        () => {
-          done();
-          if (this.#giveBackLater) this.#giveBack();
-        },
+        done,
       );
     }
 
@@ -385,11 +378,9 @@ function remoteQueue<C extends new (...args: never[]) => Queue<unknown>>(Base: C
     }
 
     #giveBack(): void {
-      if (this.#ahead !== undefined) {
-        this.#giveBackLater = true;
-        return;
-      }
-      this.#giveBackLater = false;
+      // A lending asked ahead and unanswered: given back with it, so the items go back in the
+      // order they were lent.
+      if (this.#ahead !== undefined) return void this.#ahead.then(() => this.#giveBack());
       if (this.#head === this.#lent.length) return;
       this.#client.notify("giveBack", this.#seqs.slice(this.#head));
       this.#lent = [];
