@@ -355,39 +355,58 @@ class HostImpl implements Host {
   /**
    * Publishes a result (again, while the server is away, telling it the task
    * is still in hand), then acknowledges the task: a lost ack only brings a
-   * second run, whose result the stream drops by its id.
+   * second run, whose result the stream drops by its id. A result that could
+   * not be published is handed back, never acknowledged: another delivery
+   * publishes it, or the delivery limit fails the call at its caller.
    */
   async #answer(msg: _Delivery, result: _ResultMessage): Promise<void> {
     const subject = this.#names.resultSubject(result.id);
-    let data: Uint8Array;
-    try {
-      data = _pack(result, "result");
-    } catch (error) {
-      data = _pack(
-        {
-          id: result.id,
-          ok: false,
-          error: _toWireError(
-            new TypeError(`the task's value cannot be sent: ${(error as Error).message}`),
-          ),
-          host: this.id,
-          worker: undefined,
-        } satisfies _ResultMessage,
-        "result",
-      );
-    }
-    for (let attempt = 0; attempt < 60; attempt++) {
+    const data = this.#resultBytes(result);
+    for (let attempt = 0; attempt < PUBLISH_TRIES; attempt++) {
       try {
         await this.#js.publish(subject, data, { msgID: `r.${result.id}`, timeout: 5000 });
-        break;
+        this.completed++;
+        msg.ack();
+        return;
       } catch {
         if (this.#nc.isClosed()) return;
         msg.working();
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1000)));
       }
     }
-    this.completed++;
-    msg.ack();
+    console.error(
+      `troupe host ${this.id}: could not publish the result of task ${result.id} ` +
+        `${PUBLISH_TRIES} times; it is handed back`,
+    );
+    msg.nak();
+  }
+
+  /**
+   * The result's bytes; for a value that cannot be encoded, or whose bytes
+   * the server would refuse (over its max_payload), an error result that says
+   * so: the caller learns why, and the task is not run again for nothing.
+   */
+  #resultBytes(result: _ResultMessage): Uint8Array {
+    let why: string;
+    try {
+      const data = _pack(result, "result");
+      const max = this.#nc.info?.max_payload;
+      if (max === undefined || data.length <= max) return data;
+      why = `the task's result is ${data.length} bytes encoded, above the server's max_payload ` +
+        `of ${max}: return less (a smaller chunksize, or store the data and return its key)`;
+    } catch (error) {
+      why = `the task's value cannot be sent: ${(error as Error).message}`;
+    }
+    return _pack(
+      {
+        id: result.id,
+        ok: false,
+        error: _toWireError(new TypeError(why)),
+        host: this.id,
+        worker: undefined,
+      } satisfies _ResultMessage,
+      "result",
+    );
   }
 
   stop(): Promise<void> {
@@ -418,6 +437,9 @@ class HostImpl implements Host {
     await this.stop();
   }
 }
+
+// Tries to publish a result (about a minute in all) before it is handed back.
+const PUBLISH_TRIES = 60;
 
 // The reason stop() aborts the tasks it handed back with.
 const STOPPING = new DOMException("the host is stopping", "AbortError");

@@ -13,7 +13,17 @@ import { parseHostArgs } from "../cluster/host.ts";
 import { asCompleted, CancelledError, Empty, Full, Future, RemoteError, wait } from "../mod.ts";
 import { _resolutionFlags } from "../runtime/os_process.ts";
 import { _ownArgv } from "../runtime/permissions.ts";
-import { add, crashes, crashesOn, fails, nap, slowly, square } from "./fixtures/cluster_tasks.ts";
+import {
+  add,
+  crashes,
+  crashesOn,
+  fails,
+  large,
+  marked,
+  nap,
+  slowly,
+  square,
+} from "./fixtures/cluster_tasks.ts";
 import { elsewhere } from "./fixtures/cluster_other.ts";
 import { natsTest, startNats, startNatsCluster, waitForLeader } from "./_nats.ts";
 
@@ -210,21 +220,39 @@ natsTest("a host killed mid-task: its tasks run elsewhere, every result arrives 
   await using cluster = await Cluster.connect({ servers: nats.url, name, ackWaitMs });
   const pool = cluster.pool();
   const n = 12;
+  const dir = await Deno.makeTempDir({ prefix: "troupe-failover-" });
   const seen: number[] = [];
+  // Each call its own message (a call with options is not gathered with others): both hosts
+  // take some, two at a time.
   const calls = Array.from(
     { length: n },
     (_, i) =>
-      pool.apply(slowly, [i, 700]).then(([x, pid]) => {
+      pool.apply(marked, [i, 700, dir], { timeoutMs: 60_000 }).then(([x, pid]) => {
         seen.push(x);
         return pid;
       }),
   );
-  // Host A dies while it holds tasks.
-  await new Promise((resolve) => setTimeout(resolve, 900));
+  // Host A dies while it holds tasks: it has started one (its worker left a mark) and it is
+  // still running (700 ms each).
+  const startedOn = (pid: number) =>
+    [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(`.${pid}`)).map((e) =>
+      Number(e.name.split(".")[0])
+    );
+  await withTimeout(
+    (async () => {
+      while (startedOn(a.pid).length === 0) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    30_000,
+    "host A to start a task",
+  );
   a.kill("SIGKILL");
+  const heldByA = startedOn(a.pid);
   const pids = await withTimeout(Promise.all(calls), 60_000, "every result");
+  await Deno.remove(dir, { recursive: true });
   assertEquals(seen.sort((x, y) => x - y), Array.from({ length: n }, (_, i) => i));
-  assert(pids.includes(b.pid), "host B ran tasks");
+  // What A held when it died ran again on B, and B's result is the one the caller got.
+  assert(heldByA.length > 0);
+  for (const x of heldByA) assertEquals(pids[x], b.pid, `task ${x}, held by the killed host`);
   // Each call settled once: a second result for a task is dropped by its id.
   assertEquals(seen.length, n);
   assertEquals((await a.status).signal, "SIGKILL");
@@ -584,13 +612,29 @@ natsTest(
   },
 );
 
-natsTest("a task over the server's max_payload is refused before it is sent", async () => {
-  await using nats = await startNats({ maxPayload: 4096 });
-  await using cluster = await Cluster.connect({ servers: nats.url, name: "big" });
-  const error = await cluster.pool().apply(square, ["x".repeat(10_000) as never]).catch((e) => e);
-  assertInstanceOf(error, RangeError);
-  assertStringIncludes(error.message, "above the server's max_payload of 4096");
-});
+natsTest(
+  "a task or a result over the server's max_payload: a clear error, nothing lost",
+  async () => {
+    await using nats = await startNats({ maxPayload: 4096 });
+    await using cluster = await Cluster.connect({ servers: nats.url, name: "big" });
+    const error = await cluster.pool().apply(square, ["x".repeat(10_000) as never]).catch((e) => e);
+    assertInstanceOf(error, RangeError);
+    assertStringIncludes(error.message, "above the server's max_payload of 4096");
+    // A result the server would refuse: the caller gets why, at once, and the host goes on.
+    await using host = startHostProcess(nats.url, "big", ["--processes", "1"]);
+    await host.ready;
+    const pool = cluster.pool();
+    const tooLarge = await withTimeout(
+      pool.apply(large, [10_000]).catch((e) => e),
+      20_000,
+      "the oversized result's error",
+    );
+    assertInstanceOf(tooLarge, RemoteError);
+    assertEquals(tooLarge.remoteName, "TypeError");
+    assertStringIncludes(tooLarge.message, "above the server's max_payload of 4096");
+    assertEquals(await pool.apply(large, [100]), "x".repeat(100));
+  },
+);
 
 natsTest("a cluster executor's futures: wait, asCompleted, cancel, shutdown", async () => {
   await using nats = await startNats();
