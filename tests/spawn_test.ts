@@ -73,7 +73,8 @@ workerTest("spawn: a child is an OS process, and its pid is its OS pid", async (
   const p = new Process({ target: whoAmI, startMethod: "spawn" });
   p.start();
   assert(osAlive(p.pid!), "the OS has the child's pid");
-  assertEquals(osName(p.pid!), "deno");
+  // On Linux the pid is setpriv's for the instant before it executes deno (see docs/start-methods.md).
+  await until(() => osName(p.pid!) === "deno", "the child's pid to be deno's", 5_000);
   assert(p.pid !== Deno.pid);
   const seen = await p.receive<{ pid: number; osPid: number; name: string; parentPid: number }>();
   assertEquals(seen, { pid: p.pid!, osPid: p.pid!, name: p.name, parentPid: Deno.pid });
@@ -478,26 +479,41 @@ workerTest("spawn: a manager in an OS process serves its proxies", async () => {
 
 // ---- no OS process outlives its parent ------------------------------------------------------
 
-workerTest("spawn: a child whose parent is killed with SIGKILL exits", async () => {
-  const parent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./fixtures/spawn_parent.ts", import.meta.url).pathname],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/child \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const pid = Number(/child (\d+)/.exec(text)![1]);
-  assert(osAlive(pid));
-  parent.kill("SIGKILL");
-  await parent.status;
-  await reader.cancel();
-  await until(() => !osAlive(pid), `the orphaned child ${pid} exited`, 10_000);
-});
+for (const how of ["sleeps", "spins in synchronous code"]) {
+  workerTest(
+    `spawn: a child whose parent is killed with SIGKILL exits, one that ${how}`,
+    async () => {
+      const parent = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./fixtures/spawn_parent.ts", import.meta.url).pathname,
+          ...(how === "sleeps" ? [] : ["spin"]),
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!/child \d+/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      const pid = Number(/child (\d+)/.exec(text)![1]);
+      assert(osAlive(pid));
+      parent.kill("SIGKILL");
+      await parent.status;
+      await reader.cancel();
+      try {
+        await until(() => !osAlive(pid), `the orphaned child ${pid} exited`, 10_000);
+      } finally {
+        // A test that fails leaves no orphan spinning.
+        if (osAlive(pid)) Deno.kill(pid, "SIGKILL");
+      }
+    },
+  );
+}
 
 for (
   const [method, what] of [
