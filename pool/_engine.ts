@@ -68,7 +68,7 @@ export interface _JobOptions {
   first?: number;
 }
 
-/** A submitted job, for {@linkcode _PoolEngine.cancelIfNotStarted}. */
+/** A submitted job, for {@linkcode _PoolEngine.cancel}. */
 export type _JobHandle = object;
 
 /** A job's values, one per call: a `Float64Array` when every one is a number. */
@@ -576,11 +576,14 @@ export class _PoolEngine {
   }
 
   /**
-   * Drops a job that no worker has started, failing it with `reason`: it never
-   * runs. Returns false, leaving it alone, when it has started or settled.
+   * `Future.cancel()`: drops a job no worker has started; on a pool whose
+   * workers are OS processes, a started one too, by killing its worker's
+   * process (replaced as after a timeout). A thread worker cannot be stopped
+   * that surely, so there a started job runs on, as in Python. Returns
+   * whether the job was cancelled.
    */
-  cancelIfNotStarted(handle: _JobHandle, reason: unknown): boolean {
-    return this.#cancel(handle as Job, reason, false);
+  cancel(handle: _JobHandle, reason: unknown): boolean {
+    return this.#cancel(handle as Job, reason, _reachedByBytes(this.#settings.start));
   }
 
   /** Takes back a job its worker has not started; false once it has. */

@@ -154,8 +154,11 @@ export class Future<T> extends Promise<T> {
 
   /**
    * Cancels the call if no worker has started it: returns `true` then (or
-   * when it was already cancelled), `false` when it is running or done, as in
-   * Python. A running call can be stopped with `signal` or `timeoutMs` instead.
+   * when it was already cancelled), `false` when it is done. A running call
+   * is cancelled on a `"spawn"` executor, whose workers are OS processes: its
+   * worker's process is killed and replaced, and `true` returned. On a
+   * `"thread"` executor a running call runs on and `false` is returned, as
+   * in Python; stop it with `signal` or `timeoutMs` instead.
    */
   cancel(): boolean {
     const it = inside(this as Future<unknown>);
@@ -168,9 +171,7 @@ export class Future<T> extends Promise<T> {
       runCallbacks(it, this as Future<unknown>);
       return true;
     }
-    if (it.state !== "pending" || !it.engine.cancelIfNotStarted(it.job, new CancelledError())) {
-      return false;
-    }
+    if (it.state !== "pending" || !it.engine.cancel(it.job, new CancelledError())) return false;
     it.state = "cancelled";
     return true;
   }

@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { delay } from "@std/async";
 import {
+  CancelledError,
   getContext,
   getStartMethod,
   JoinableQueue,
@@ -589,11 +590,26 @@ workerTest(
     const controller = new AbortController();
     const running = ex.with({ signal: controller.signal }).submit(spin);
     await until(() => running.running(), "the task runs", 10_000);
-    assertEquals(running.cancel(), false, "as in Python, a running call is not cancelled");
     controller.abort();
     await assertRejects(() => running);
     await until(() => !osAlive(before), "the worker's OS process is gone", 10_000);
     assertEquals(await ex.submit(square, 12), 144);
+  },
+);
+
+workerTest(
+  "spawn executor: cancel() of a running call kills its worker's OS process and replaces it",
+  async () => {
+    await using ex = new ProcessPoolExecutor({ maxWorkers: 1, startMethod: "spawn" });
+    const before = await ex.submit(osPid);
+    const running = ex.submit(spin);
+    await until(() => running.running(), "the task runs", 10_000);
+    assertEquals(running.cancel(), true, "a running call on a spawn executor is cancelled");
+    assert(running.cancelled() && running.done());
+    await assertRejects(() => running, CancelledError);
+    await until(() => !osAlive(before), "the worker's OS process is gone", 10_000);
+    assertEquals(await ex.submit(square, 12), 144);
+    assert(await ex.submit(osPid) !== before, "a new worker");
   },
 );
 
