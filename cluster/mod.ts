@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { abortable } from "@std/async";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   type ConsumerMessages,
@@ -555,14 +556,73 @@ const MAP_CHUNKS = 16;
  * (a task's exception is a `RemoteError` with its stack; `timeoutMs` and
  * `signal` give a `TimeoutError` or the signal's reason).
  */
-export class ClusterPool {
+export class ClusterPool implements AsyncDisposable {
   readonly #cluster: Cluster;
   readonly #calls: Submit;
+  #closed = false;
+  /** Aborted by `terminate()`: every call still pending fails. */
+  readonly #stop = new AbortController();
+  readonly #pending = new Set<Promise<unknown>>();
 
   /** Made by {@linkcode Cluster.pool}. @ignore */
   constructor(cluster: Cluster, submit: Submit) {
     this.#cluster = cluster;
-    this.#calls = submit;
+    const stop = this.#stop.signal;
+    this.#calls = {
+      submit: (fn, calls, spread, options) =>
+        this.#track(() =>
+          submit.submit(fn, calls, spread, {
+            timeoutMs: options.timeoutMs,
+            signal: options.signal ? AbortSignal.any([options.signal, stop]) : stop,
+          })
+        ),
+      // Gathered with others: the hosts run it whatever this pool does; its caller stops waiting.
+      apply: (fn, args) => this.#track(() => abortable(submit.apply(fn, args), stop)),
+    };
+  }
+
+  #track<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Error(
+          "this ClusterPool is closed: make another with cluster.pool() (the cluster goes on)",
+        ),
+      );
+    }
+    const promise = call();
+    this.#pending.add(promise);
+    const done = () => this.#pending.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  /** Takes no more calls, as Python's `Pool.close()`; those made run to their end. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Takes no more calls, and those still pending fail at once with a
+   * `CancelledError` (hosts stop those sent on their own; calls gathered with
+   * others run to their end there, unheard). The cluster goes on.
+   */
+  terminate(): void {
+    this.#closed = true;
+    this.#stop.abort(new CancelledError("the ClusterPool was terminated"));
+  }
+
+  /** After `close()` or `terminate()`, waits until every call made has settled. */
+  async join(): Promise<void> {
+    if (!this.#closed) {
+      throw new Error("join() needs close() or terminate() first, as Python's Pool.join()");
+    }
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Terminates the pool, as local `Pool` and Python's `with Pool()` do. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.terminate();
+    await this.join();
   }
 
   /** The cluster this pool runs on. */
@@ -592,6 +652,15 @@ export class ClusterPool {
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): AsyncResult<Awaited<ReturnType<F>>> {
     return new AsyncResult(this.apply(fn, args, options));
+  }
+
+  /** Like {@linkcode ClusterPool.map}, returning an `AsyncResult` at once. */
+  mapAsync<T, R>(
+    fn: (item: T) => R,
+    items: Iterable<T>,
+    options: MapOptions = {},
+  ): AsyncResult<Awaited<R>[]> {
+    return new AsyncResult(this.map(fn, items, options));
   }
 
   /** Applies `fn` to every item, in chunks, and resolves with the values in input order. */

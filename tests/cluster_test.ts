@@ -147,6 +147,26 @@ natsTest("a cluster pool runs Pool's methods on a host, with errors as Pool's", 
   assertEquals(await pool.apply(square, [4], { timeoutMs: Infinity }), 16);
   const aborted = AbortSignal.abort(new Error("stop"));
   await assertRejects(() => pool.apply(square, [1], { signal: aborted }), Error, "stop");
+
+  // Pool's lifecycle, so that `await using pool = ...` moves by one line.
+  assertEquals(await pool.mapAsync(square, [1, 2, 3]).get(20_000), [1, 4, 9]);
+  const running = pool.apply(nap, [200]);
+  pool.close();
+  await assertRejects(() => pool.apply(square, [1]), Error, "this ClusterPool is closed");
+  await pool.join();
+  assertEquals(await running, 200, "close() lets the calls made finish");
+  const other = cluster.pool();
+  const slow = [other.apply(nap, [10_000]), other.apply(nap, [10_000], { timeoutMs: 60_000 })];
+  await assertRejects(() => other.join(), Error, "close() or terminate() first");
+  other.terminate();
+  for (const call of slow) await assertRejects(() => call, CancelledError);
+  await other.join();
+  {
+    await using scoped = cluster.pool();
+    assertEquals(await scoped.apply(square, [5]), 25);
+  }
+  // The cluster goes on.
+  assertEquals(await cluster.pool().apply(square, [6]), 36);
 });
 
 natsTest("applies made at once travel together, each with its own value or error", async () => {
