@@ -679,6 +679,16 @@ Deno.test("spawn: bare shared memory is refused before the child starts", () => 
   );
 });
 
+workerTest("spawn pool: a Lock in a task's arguments is refused, naming what to use", async () => {
+  // As Python's RuntimeError: a lock is shared with a process by inheritance, not in a pool task.
+  await using pool = new Pool({ processes: 1, startMethod: "spawn" });
+  const error = await assertRejects(() => pool.apply(takes, [new Lock()]), TypeError);
+  assertMatch(error.message, /is a Lock/);
+  assertMatch(error.message, /use a Manager's/);
+  assertEquals(pool.stats().workers.length, 0, "no worker was started for it");
+  assertEquals(await pool.apply(square, [3]), 9, "the pool goes on");
+});
+
 Deno.test("spawn: setStartMethod is set once, as in Python", () => {
   const was = getStartMethod();
   try {
