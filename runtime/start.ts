@@ -37,7 +37,8 @@ let chosen: StartMethod | undefined;
 /**
  * Sets the start method this program's children get when they are not given
  * one, as Python's `multiprocessing.set_start_method`: once, before the first
- * child, unless `force` is set.
+ * child, unless `force` is set. The first child made without a method (or a
+ * call of {@linkcode getStartMethod}) fixes the default, as in Python.
  *
  * @example
  * ```ts
@@ -55,8 +56,9 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
   const checked = _checkMethod(method, "setStartMethod()");
   if (chosen !== undefined && !options.force && chosen !== checked) {
     throw new Error(
-      `the start method was already set to "${chosen}"; it can be set once, ` +
-        `or pass { force: true } to change it`,
+      `the start method was already set to "${chosen}" (by setStartMethod(), or by the first ` +
+        `child or getStartMethod() call, which fix the default as in Python); set it once, ` +
+        `before the first child, or pass { force: true } to change it`,
     );
   }
   chosen = checked;
@@ -64,7 +66,8 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
 
 /**
  * The start method children get when they are not given one: the one set by
- * {@linkcode setStartMethod}, else `"thread"`.
+ * {@linkcode setStartMethod}, else `"thread"`, which is then fixed (as
+ * Python's `get_start_method()`: a later `setStartMethod` needs `force`).
  *
  * @example
  * ```ts
@@ -74,7 +77,7 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
  * ```
  */
 export function getStartMethod(): StartMethod {
-  return chosen ?? "thread";
+  return chosen ??= "thread";
 }
 
 /**

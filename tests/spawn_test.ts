@@ -52,6 +52,7 @@ import {
   _whole,
   _writeChunked,
 } from "../runtime/os_process.ts";
+import { _ownArgv } from "../runtime/permissions.ts";
 
 /** Whether the OS has a live (not zombie) process `pid`. */
 function osAlive(pid: number): boolean {
@@ -687,6 +688,23 @@ workerTest("spawn pool: a Lock in a task's arguments is refused, naming what to 
   assertMatch(error.message, /use a Manager's/);
   assertEquals(pool.stats().workers.length, 0, "no worker was started for it");
   assertEquals(await pool.apply(square, [3]), 9, "the pool goes on");
+});
+
+Deno.test("setStartMethod after the first child needs force, as in Python", async () => {
+  const troupe = new URL("../troupe.ts", import.meta.url).href;
+  const code = `import { Process, setStartMethod, task } from "${troupe}";
+    new Process({ target: task(import.meta, function idle() {}) });
+    try { setStartMethod("spawn"); console.log("set"); } catch (e) { console.log(e.message); }
+    setStartMethod("spawn", { force: true });
+    console.log("forced");`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", ..._resolutionFlags(_ownArgv() ?? []), code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertMatch(text, /already set to "thread" \(by setStartMethod\(\), or by the first child/);
+  assertMatch(text, /forced/);
 });
 
 Deno.test("spawn: setStartMethod is set once, as in Python", () => {
